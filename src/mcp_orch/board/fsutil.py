@@ -1,0 +1,114 @@
+"""File-system primitives of the board: the lock, atomic writes, and clear storage errors."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ..domain.errors import StorageError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: not supported yet (see README)
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_TIMEOUT_S = 30.0
+
+_REASONS = {
+    errno.ENOSPC: ("the disk is full", "free some space and run the command again"),
+    errno.EDQUOT: ("the disk quota is exceeded", "free some space and run the command again"),
+    errno.EACCES: ("permission denied", "check the owner and mode of the .mcp/ folder"),
+    errno.EPERM: ("permission denied", "check the owner and mode of the .mcp/ folder"),
+    errno.EROFS: ("the file system is read-only", "run orch where the board can be written"),
+    errno.ENOENT: ("a file or folder is missing", "run 'orch doctor' to check the board"),
+}
+
+
+def storage_error(exc: OSError, action: str) -> StorageError:
+    """An ``OSError`` as a message a person can act on (nothing was changed)."""
+    reason, hint = _REASONS.get(exc.errno or 0, (exc.strerror or str(exc), "see the message"))
+    where = f" ({exc.filename})" if exc.filename else ""
+    return StorageError(f"could not {action}: {reason}{where}; nothing was changed", hint)
+
+
+@contextmanager
+def board_lock(path: str, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold the board's exclusive lock (``flock``: released by the kernel if we are killed)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise storage_error(exc, "open the board lock") from exc
+    try:
+        if fcntl is not None:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise StorageError(
+                            f"the board is locked by another orch process for over {timeout:.0f}s",
+                            f"check for a hung orch process; the lock is {path}",
+                        ) from None
+                    time.sleep(0.002)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+def fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str, text: str | bytes) -> None:
+    """Write ``text`` to ``path`` so that a reader or a crash sees the old or the new file whole.
+
+    A temp file in the same directory (hidden, so the board never lists it), fsync, rename over
+    the target, fsync the directory so the rename itself survives a power cut.
+    """
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise storage_error(exc, f"write {name}") from exc
+    fsync_dir(folder)
+
+
+def append_line(path: str, line: str) -> None:
+    """Append one line with a single ``write`` in append mode (whole lines, never interleaved)."""
+    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise storage_error(exc, f"append to {os.path.basename(path)}") from exc

@@ -1,0 +1,96 @@
+"""One error root for every interface.
+
+Each error says what happened (``message``) and what to do about it (``hint``). Interfaces map
+them at one boundary: the CLI to an exit code and one line on stderr, MCP to a tool error,
+HTTP to a 4xx JSON body. ``code`` is a stable machine-readable name.
+"""
+
+from __future__ import annotations
+
+
+class OrchError(Exception):
+    """Base of every error a user or agent can cause or fix."""
+
+    code = "error"
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def to_dict(self) -> dict[str, str]:
+        return {"error": self.message, "hint": self.hint, "code": self.code}
+
+
+class InvalidInput(OrchError):
+    """An argument is malformed (a bad ID, an unknown priority, empty text)."""
+
+    code = "invalid_input"
+    exit_code = 2
+
+
+class BoardNotFound(OrchError):
+    code = "board_not_found"
+    exit_code = 3
+
+
+class TaskNotFound(OrchError):
+    code = "task_not_found"
+    exit_code = 4
+
+
+class IllegalTransition(OrchError):
+    code = "illegal_transition"
+    exit_code = 5
+
+
+class AlreadyClaimed(OrchError):
+    code = "already_claimed"
+    exit_code = 6
+
+
+class AgentBusy(OrchError):
+    """The agent already holds as many in-progress tasks as the config allows."""
+
+    code = "agent_busy"
+    exit_code = 6
+
+
+class DependencyError(OrchError):
+    """An unknown dependency, a cycle, or a dependency that is not done yet."""
+
+    code = "dependency"
+    exit_code = 7
+
+
+class MalformedTask(OrchError):
+    """A task file that cannot be parsed. It is never rewritten, moved or deleted."""
+
+    code = "malformed_task"
+    exit_code = 8
+
+    def __init__(self, message: str, hint: str = "", *, path: str = "", line: int = 0) -> None:
+        super().__init__(message, hint)
+        self.path = path
+        self.line = line
+
+    def to_dict(self) -> dict[str, str]:
+        d = super().to_dict()
+        d["path"] = self.path
+        d["line"] = str(self.line)
+        return d
+
+
+class BoardConflict(OrchError):
+    """The board is in a state no command should guess about (e.g. one ID in two folders)."""
+
+    code = "board_conflict"
+    exit_code = 9
+
+
+class StorageError(OrchError):
+    """The file system or database refused (permission denied, disk full, lock timeout)."""
+
+    code = "storage"
+    exit_code = 10

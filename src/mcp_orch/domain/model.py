@@ -1,0 +1,163 @@
+"""Task records: immutable, changed only through ``evolve``.
+
+Records are ``typing.NamedTuple``s rather than dataclasses: the CLI starts on every agent call,
+and fourteen frozen dataclasses plus their import cost ~18 ms of a 40 ms budget; named tuples
+cost ~3 ms. Build them with keyword arguments.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import NamedTuple
+
+
+class Status(StrEnum):
+    """Where a task is. The board keeps each status in its own folder of the same name."""
+
+    PENDING = "pending"  # a stub: the planner still has to flesh it out
+    READY = "ready"  # defined and waiting for an implementer (new work, or sent back with feedback)
+    IN_PROGRESS = "in-progress"  # held by exactly one implementer
+    REVIEW = "review"  # submitted, waiting for a reviewer's verdict
+    DONE = "done"  # approved by a reviewer
+    FAILED = "failed"  # given up on; a person or the planner decides what next
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ALL_STATUSES: tuple[Status, ...] = tuple(Status)
+ACTIVE_STATUSES: tuple[Status, ...] = (
+    Status.PENDING,
+    Status.READY,
+    Status.IN_PROGRESS,
+    Status.REVIEW,
+)
+
+
+class Priority(StrEnum):
+    """P0 is the most urgent; ``rank`` sorts ascending from most to least urgent."""
+
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+
+    @property
+    def rank(self) -> int:
+        return int(self.value[1])
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class CheckItem(NamedTuple):
+    """One line of a checklist (acceptance criteria, definition of ready or done)."""
+
+    text: str
+    done: bool = False
+
+
+class Note(NamedTuple):
+    """A feedback, error-context or escalation entry. Appended, never overwritten.
+
+    ``key`` is unique within its task and section (``FB-1``, ``E-2``, ``ESC-1``); ``source`` says
+    where it came from (``review``, ``test``, ``fail``, ``manual``); ``ref`` points at a file that
+    holds more (a feedback file of the hooks) when there is one.
+    """
+
+    key: str
+    at: str
+    author: str
+    body: str
+    source: str = ""
+    open: bool = True
+    resolved_at: str = ""
+    ref: str = ""
+
+
+class HistoryEntry(NamedTuple):
+    """One handoff: who moved the task, when, from where to where, with what note."""
+
+    at: str
+    agent: str
+    op: str
+    from_status: str
+    to_status: str
+    note: str = ""
+
+
+class GitContext(NamedTuple):
+    branch: str = ""
+    commit: str = ""
+    pr: str = ""
+    other: tuple[str, ...] = ()  # lines a person added to the section, kept as written
+
+
+class Task(NamedTuple):
+    """A task with all the context an agent needs; the Markdown file renders exactly this."""
+
+    id: str
+    title: str
+    status: Status = Status.PENDING
+    priority: Priority = Priority.P1
+    agent: str = ""  # the current holder; only an in-progress task has one
+    implementer: str = ""  # who implemented it last: feedback goes back to this agent
+    depends: tuple[str, ...] = ()
+    created: str = ""
+    updated: str = ""
+    goal: str = ""
+    acceptance: tuple[CheckItem, ...] = ()
+    ready_def: tuple[CheckItem, ...] = ()
+    done_def: tuple[CheckItem, ...] = ()
+    files: tuple[str, ...] = ()
+    notes: str = ""
+    feedback: tuple[Note, ...] = ()
+    errors: tuple[Note, ...] = ()
+    escalations: tuple[Note, ...] = ()
+    git: GitContext = GitContext()
+    history: tuple[HistoryEntry, ...] = ()
+    # Sections a person or agent added by hand: (the known section they follow, heading, body),
+    # so a rewrite puts them back where they were.
+    extra: tuple[tuple[str, str, str], ...] = ()
+
+    def evolve(self, **changes: object) -> Task:
+        return self._replace(**changes)
+
+    @property
+    def open_feedback(self) -> tuple[Note, ...]:
+        return tuple(n for n in self.feedback if n.open)
+
+    @property
+    def open_escalations(self) -> tuple[Note, ...]:
+        return tuple(n for n in self.escalations if n.open)
+
+    @property
+    def escalated(self) -> bool:
+        return any(n.open for n in self.escalations)
+
+
+def format_time(moment: datetime) -> str:
+    """The board's one timestamp format: UTC, milliseconds, ``Z`` (sorts as text)."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_time(text: str) -> datetime | None:
+    """Read a timestamp written by ``format_time`` or by hand (any ISO 8601); None if unreadable."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def next_key(prefix: str, notes: tuple[Note, ...]) -> str:
+    """The next free ``PREFIX-N`` key among ``notes``."""
+    highest = 0
+    for note in notes:
+        head, _, num = note.key.rpartition("-")
+        if head == prefix and num.isdigit():
+            highest = max(highest, int(num))
+    return f"{prefix}-{highest + 1}"

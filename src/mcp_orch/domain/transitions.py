@@ -1,0 +1,112 @@
+"""The one table of legal status moves, and the one function that applies them.
+
+Every interface (CLI, MCP, hooks, HTTP) and every store goes through ``apply``: a move not in
+``TRANSITIONS`` raises ``IllegalTransition`` naming where the task is and what would work.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .errors import IllegalTransition
+from .model import HistoryEntry, Status, Task
+
+P, R, IP, RV, D, F = (
+    Status.PENDING,
+    Status.READY,
+    Status.IN_PROGRESS,
+    Status.REVIEW,
+    Status.DONE,
+    Status.FAILED,
+)
+
+
+class Move(NamedTuple):
+    sources: frozenset[Status]
+    target: Status | None  # None: the target is given by the caller (a human override)
+    holds: bool  # the acting agent becomes the holder
+    summary: str
+
+
+TRANSITIONS: dict[str, Move] = {
+    "create": Move(frozenset(), P, False, "a new stub waits for the planner (no source)"),
+    "prep": Move(frozenset({P, R}), R, False, "the planner fleshes it out: pending -> ready"),
+    "claim": Move(frozenset({R}), IP, True, "an implementer takes it: ready -> in-progress"),
+    "review": Move(frozenset({IP}), RV, False, "submitted for review: in-progress -> review"),
+    "feedback": Move(frozenset({RV}), R, False, "changes requested: review -> ready"),
+    "complete": Move(frozenset({RV}), D, False, "approved: review -> done"),
+    "fail": Move(frozenset({P, R, IP, RV}), F, False, "given up on: -> failed"),
+    # The quality gate failed on a commit: back to ready for the same implementer.
+    "test-failed": Move(frozenset({R, IP, RV}), R, False, "tests failed: -> ready"),
+    # A person (or doctor) puts the task where it belongs: resolve --to, a hand move.
+    "move": Move(frozenset(Status), None, False, "moved by hand"),
+}
+
+# What to run instead, keyed by the status the task is in.
+_WHAT_WORKS: dict[Status, str] = {
+    P: "the planner preps it first: orch prep ID --goal ...",
+    R: "an implementer claims it: orch claim ID",
+    IP: "the holder submits it: orch review ID",
+    RV: "the reviewer approves (orch complete ID) or sends feedback (orch feedback ID --text ...)",
+    D: "it is done; to reopen it: orch resolve ID --to ready",
+    F: "it failed; to retry it: orch resolve ID --to ready",
+}
+
+
+def check(task: Task, op: str) -> Move:
+    """The move ``op`` would make from the task's status, or ``IllegalTransition``."""
+    move = TRANSITIONS[op]
+    if move.target is not None and move.sources and task.status not in move.sources:
+        allowed = ", ".join(sorted(s.value for s in move.sources))
+        raise IllegalTransition(
+            f"cannot {op} {task.id}: it is {task.status.value} ({op} needs {allowed})",
+            _WHAT_WORKS[task.status].replace("ID", task.id),
+        )
+    return move
+
+
+def apply(
+    task: Task,
+    op: str,
+    *,
+    agent: str,
+    now: str,
+    note: str = "",
+    target: Status | None = None,
+) -> Task:
+    """Move ``task`` by ``op``, stamp it, and append the handoff to its history."""
+    move = check(task, op)
+    to = move.target if move.target is not None else target
+    if to is None:
+        raise ValueError(f"{op} needs a target status")
+    # A hand move into in-progress keeps whoever held it; anything else drops the holder.
+    holder = agent if move.holds else (task.agent if to is IP else "")
+    implementer = agent if move.holds else task.implementer
+    entry = HistoryEntry(
+        at=now,
+        agent=agent or "-",
+        op=op,
+        from_status=task.status.value,
+        to_status=to.value,
+        note=" ".join(note.split()),
+    )
+    return task.evolve(
+        status=to,
+        agent=holder if to is IP else "",
+        implementer=implementer,
+        updated=now,
+        history=(*task.history, entry),
+    )
+
+
+def record(task: Task, op: str, *, agent: str, now: str, note: str = "") -> Task:
+    """Append a history entry for an operation that does not move the task (escalate, edit)."""
+    entry = HistoryEntry(
+        at=now,
+        agent=agent or "-",
+        op=op,
+        from_status=task.status.value,
+        to_status=task.status.value,
+        note=" ".join(note.split()),
+    )
+    return task.evolve(updated=now, history=(*task.history, entry))

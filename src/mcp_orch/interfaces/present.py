@@ -1,0 +1,141 @@
+"""The stable JSON shapes of tasks, summaries and decisions, shared by the CLI and MCP.
+
+These shapes are a public interface (agents parse them): add keys, never rename or remove.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..domain.events import Event
+from ..domain.model import CheckItem, Note, Task, parse_time
+from ..domain.policy import Decision, Summary
+from ..store import Snapshot
+
+
+def age_seconds(stamp: str, now: datetime) -> int | None:
+    moment = parse_time(stamp) if stamp else None
+    return None if moment is None else max(0, int((now - moment).total_seconds()))
+
+
+def human_age(seconds: int | None) -> str:
+    if seconds is None:
+        return "?"
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _checks(items: tuple[CheckItem, ...]) -> list[dict[str, object]]:
+    return [{"text": i.text, "done": i.done} for i in items]
+
+
+def note_dict(n: Note) -> dict[str, object]:
+    return {
+        "key": n.key,
+        "at": n.at,
+        "author": n.author,
+        "body": n.body,
+        "source": n.source,
+        "open": n.open,
+        "resolved_at": n.resolved_at,
+        "ref": n.ref,
+    }
+
+
+def summary_dict(s: Summary, now: datetime) -> dict[str, object]:
+    return {
+        "id": s.id,
+        "title": s.title,
+        "status": s.status.value,
+        "priority": s.priority.value,
+        "agent": s.agent or None,
+        "implementer": s.implementer or None,
+        "depends": list(s.depends),
+        "created": s.created,
+        "updated": s.updated,
+        "age_seconds": age_seconds(s.created, now),
+        "open_feedback": s.open_feedback,
+        "escalated": s.escalated,
+    }
+
+
+def task_dict(t: Task) -> dict[str, object]:
+    return {
+        "id": t.id,
+        "title": t.title,
+        "status": t.status.value,
+        "priority": t.priority.value,
+        "agent": t.agent or None,
+        "implementer": t.implementer or None,
+        "depends": list(t.depends),
+        "created": t.created,
+        "updated": t.updated,
+        "goal": t.goal,
+        "acceptance_criteria": _checks(t.acceptance),
+        "definition_of_ready": _checks(t.ready_def),
+        "definition_of_done": _checks(t.done_def),
+        "files": list(t.files),
+        "notes": t.notes,
+        "open_feedback": [note_dict(n) for n in t.open_feedback],
+        "feedback": [note_dict(n) for n in t.feedback],
+        "errors": [note_dict(n) for n in t.errors],
+        "escalations": [note_dict(n) for n in t.escalations],
+        "escalated": t.escalated,
+        "git": {"branch": t.git.branch, "commit": t.git.commit, "pr": t.git.pr},
+        "history": [
+            {
+                "at": h.at,
+                "agent": h.agent,
+                "op": h.op,
+                "from": h.from_status or None,
+                "to": h.to_status,
+                "note": h.note,
+            }
+            for h in t.history
+        ],
+    }
+
+
+def decision_dict(d: Decision, task: Task | None) -> dict[str, object]:
+    return {
+        "action": d.action,
+        "task": task_dict(task) if task else None,
+        "reason": d.reason,
+        "command": d.command,
+    }
+
+
+def event_dict(e: Event) -> dict[str, str]:
+    return e.to_dict()
+
+
+def status_dict(
+    snap: Snapshot,
+    now: datetime,
+    *,
+    include_closed: bool,
+    offset: int = 0,
+    limit: int | None = None,
+) -> dict[str, object]:
+    """The board by state: active tasks (all with ``include_closed``), counts and problems."""
+    counts: dict[str, int] = {}
+    for s in snap.tasks:
+        counts[s.status.value] = counts.get(s.status.value, 0) + 1
+    listed = sorted(
+        (s for s in snap.tasks if include_closed or s.status.value not in ("done", "failed")),
+        key=lambda s: (_ORDER[s.status.value], not s.escalated, s.sort_key()),
+    )
+    page = listed[offset : offset + limit if limit is not None else None]
+    return {
+        "tasks": [summary_dict(s, now) for s in page],
+        "total": len(listed),
+        "offset": offset,
+        "counts": counts,
+        "escalated": [s.id for s in snap.tasks if s.escalated],
+        "problems": [p.to_dict() for p in snap.problems],
+    }
+
+
+_ORDER = {"pending": 0, "ready": 1, "in-progress": 2, "review": 3, "done": 4, "failed": 5}

@@ -1,0 +1,90 @@
+"""The storage seam: everything the service needs from a place that keeps tasks.
+
+The file board (``mcp_orch.board.files.FileStore``) implements it today; the SQL stores of the
+orchestrator service will implement the same protocol, and one contract test suite runs
+against every implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, NamedTuple
+
+from ..domain.policy import Summary
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from ..domain.events import Event
+    from ..domain.model import Task
+else:  # the protocol is for type checkers; at run time it costs an import for nothing
+    Protocol = object
+
+
+class Problem(NamedTuple):
+    """Something wrong on the board that a command should name rather than guess about."""
+
+    kind: str  # malformed | duplicate | status-mismatch | filename | unknown-dependency | cycle
+    message: str
+    hint: str
+    path: str = ""
+    line: int = 0
+    task: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "hint": self.hint,
+            "path": self.path,
+            "line": self.line,
+            "task": self.task,
+        }
+
+
+class Snapshot(NamedTuple):
+    """Every readable task's summary, and every problem found while reading."""
+
+    tasks: tuple[Summary, ...]
+    problems: tuple[Problem, ...] = ()
+    paths: dict[str, str] = {}  # task ID -> where it is kept (never mutated)  # noqa: RUF012
+
+    def by_id(self) -> dict[str, Summary]:
+        return {t.id: t for t in self.tasks}
+
+
+class TaskStore(Protocol):
+    """What the service needs from storage. Writes happen only inside ``transaction()``."""
+
+    def snapshot(self) -> Snapshot:
+        """All task summaries and problems; cheap (an index validated against the source)."""
+        ...
+
+    def load(self, task_id: str) -> Task:
+        """The whole task. ``TaskNotFound``, ``MalformedTask`` or ``BoardConflict`` if not."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """An exclusive section: read, check and write without another writer in between."""
+        ...
+
+    def save(self, task: Task) -> None:
+        """Create or replace ``task`` atomically, under its status. Only inside a transaction."""
+        ...
+
+    def record(self, event: Event) -> None:
+        """Append one event to the operation log."""
+        ...
+
+    def events(self, task_id: str | None = None, limit: int = 100) -> list[Event]:
+        """The newest ``limit`` events, oldest first, optionally of one task."""
+        ...
+
+    def change_token(self) -> object:
+        """A cheap value that changes when the board changes (for ``next --wait``)."""
+        ...
+
+    def iter_tasks(self) -> Iterator[tuple[str, Task | Exception]]:
+        """Every task file read in full, or the error that stopped it (for doctor)."""
+        ...
