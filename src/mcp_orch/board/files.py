@@ -92,7 +92,7 @@ def _decode(row: list[object]) -> Summary:
         _PRIORITY[row[3]],  # type: ignore[index]
         row[4],  # type: ignore[arg-type]
         row[5],  # type: ignore[arg-type]
-        tuple(row[6]),  # type: ignore[call-overload]
+        tuple(row[6]),  # type: ignore[arg-type]
         row[7],  # type: ignore[arg-type]
         row[8],  # type: ignore[arg-type]
         row[9],  # type: ignore[arg-type]
@@ -341,9 +341,9 @@ class FileStore:
         if last is not None and not self._in_tx:
             # The snapshot this process just took is good enough if the file is still there:
             # one stat instead of re-listing the board (a command often lists, then loads).
-            rel = last.paths.get(task_id, "")
-            if rel and "\n" not in rel and os.path.isfile(self.path(rel)):
-                return self.path(rel)
+            known = last.paths.get(task_id, "")
+            if known and "\n" not in known and os.path.isfile(self.path(known)):
+                return self.path(known)
         snap = self.snapshot()
         rel = snap.paths.get(task_id)
         if rel is None:

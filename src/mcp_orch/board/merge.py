@@ -64,10 +64,10 @@ def _union_notes(versions: list[Task], attr: str, prefix: str) -> tuple[Note, ..
     merged: dict[tuple[str, str, str], Note] = {}
     for task in versions:
         for note in getattr(task, attr):
-            key = (note.at, note.author, note.body)
-            known = merged.get(key)
+            ident = (note.at, note.author, note.body)
+            known = merged.get(ident)
             if known is None or (known.open and not note.open):
-                merged[key] = note  # a resolution on either side wins: it happened later
+                merged[ident] = note  # a resolution on either side wins: it happened later
     notes = sorted(merged.values(), key=lambda n: (n.at, n.key))
     used: set[str] = set()
     out: list[Note] = []

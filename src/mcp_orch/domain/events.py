@@ -21,4 +21,4 @@ class Event(NamedTuple):
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Event:
         names = cls._fields
-        return cls(**{k: str(v) for k, v in data.items() if k in names})  # type: ignore[arg-type]
+        return cls(**{k: str(v) for k, v in data.items() if k in names})

@@ -121,7 +121,7 @@ class Task(NamedTuple):
     extra: tuple[tuple[str, str, str], ...] = ()
 
     def evolve(self, **changes: object) -> Task:
-        return self._replace(**changes)
+        return self._replace(**changes)  # type: ignore[arg-type]
 
     @property
     def open_feedback(self) -> tuple[Note, ...]:

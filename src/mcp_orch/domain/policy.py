@@ -6,7 +6,7 @@ board of 10,000 tasks; only the chosen task is read in full afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from .errors import DependencyError
@@ -111,16 +111,17 @@ def decide(
     by_id = {t.id: t for t in tasks}
     live = sorted((t for t in tasks if not t.escalated), key=Summary.sort_key)
 
-    def first(status: Status, extra: object = None) -> Summary | None:
+    def first(status: Status, extra: Callable[[Summary], object] | None = None) -> Summary | None:
         for t in live:
-            if t.status is status and (extra is None or extra(t)):  # type: ignore[operator]
+            if t.status is status and (extra is None or extra(t)):
                 return t
         return None
 
     if IMPLEMENTER in mine:
         held = [t for t in live if t.status is Status.IN_PROGRESS and t.agent == agent]
         if held:
-            t = held[0]
+            t: Summary | None = held[0]
+            assert t is not None
             return Decision(
                 action="continue",
                 task_id=t.id,
@@ -130,12 +131,12 @@ def decide(
     if PLANNER in mine:
         flagged = sorted((t for t in tasks if t.escalated), key=Summary.sort_key)
         if flagged:
-            t = flagged[0]
+            esc = flagged[0]
             return Decision(
                 action="escalation",
-                task_id=t.id,
-                reason=f"{t.id} ({t.title}) was escalated and waits for a decision",
-                command=f"orch show {t.id}  # then: orch resolve {t.id} [--to STATUS]",
+                task_id=esc.id,
+                reason=f"{esc.id} ({esc.title}) was escalated and waits for a decision",
+                command=f"orch show {esc.id}  # then: orch resolve {esc.id} [--to STATUS]",
             )
     if IMPLEMENTER in mine:
         t = first(

@@ -86,7 +86,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     lines += [f"  created {c}" for c in result.created]
     lines += [f"  kept    {k} (already there)" for k in result.kept]
     if args.clients:
-        from ..clients import setup_clients  # added by the MCP issue
+        from ..clients import setup_clients  # type: ignore[import-not-found,unused-ignore]
 
         written = setup_clients(result.root, [c.strip() for c in args.clients.split(",")])
         extra["clients"] = written
@@ -280,8 +280,8 @@ def _status_text(data: dict[str, object], human_age: Callable[[int | None], str]
         deps = f" after:{','.join(t['depends'])}" if t["depends"] else ""  # type: ignore[arg-type]
         lines.append(
             f"  {t['id']:<10} {t['priority']}  {holder:<12} "
-            f"{human_age(t['age_seconds']):>4}  {t['title']}{deps}{marks}"
-        )  # type: ignore[arg-type]
+            f"{human_age(t['age_seconds']):>4}  {t['title']}{deps}{marks}"  # type: ignore[arg-type]
+        )
     if not tasks:
         lines.append('no active tasks (create one: orch create "TITLE")')
     closed = ", ".join(f"{k}: {counts.get(k, 0)}" for k in ("done", "failed"))
