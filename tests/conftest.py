@@ -1,0 +1,150 @@
+"""Shared fixtures: real temp directories, real git repos, the real ``orch`` executable.
+
+Nothing is faked but the clock: set ``ORCH_CLOCK`` (an ISO time) in ``env`` to pin "now".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+ORCH = shutil.which("orch", path=str(BIN)) or shutil.which("orch")
+if ORCH is None:  # pragma: no cover - a broken install
+    raise RuntimeError("the orch executable is not installed; run: pip install -e '.[test]'")
+
+
+@dataclass
+class Result:
+    args: list[str]
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> object:
+        return json.loads(self.out)
+
+    def err_json(self) -> dict[str, object]:
+        data = json.loads(self.err)
+        assert isinstance(data, dict)
+        return data
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a fresh shell: no ORCH_* leaking in from the developer's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
+    env.update(
+        {
+            "GIT_AUTHOR_NAME": "Test",
+            "GIT_AUTHOR_EMAIL": "test@example.com",
+            "GIT_COMMITTER_NAME": "Test",
+            "GIT_COMMITTER_EMAIL": "test@example.com",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class Orch:
+    """Runs the installed ``orch`` in ``cwd`` as a separate process."""
+
+    cwd: Path
+    env: dict[str, str] = field(default_factory=clean_env)
+
+    def __call__(
+        self,
+        *args: str,
+        check: bool = True,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float = 60,
+        input: str | None = None,
+    ) -> Result:
+        argv = [str(ORCH), *args]
+        proc = subprocess.run(
+            argv,
+            cwd=cwd or self.cwd,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+        )
+        result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"orch {' '.join(args)} exited {proc.returncode}\n"
+                f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+            )
+        return result
+
+    def json(self, *args: str, **kwargs: object) -> dict[str, object]:
+        data = self(*args, "--json", **kwargs).json()  # type: ignore[arg-type]
+        assert isinstance(data, dict)
+        return data
+
+    def create(self, title: str, *args: str) -> str:
+        data = self.json("create", title, *args)
+        return str(data["id"])
+
+    def ready(self, title: str, *args: str) -> str:
+        """A task created and prepped by the planner: it is in ready/."""
+        task_id = self.create(title, *args)
+        self("prep", task_id, "--goal", f"goal of {title}", "--ac", "it works", "--agent",
+             "chatgpt")
+        return task_id
+
+    def popen(self, *args: str, **kwargs: object) -> subprocess.Popen[str]:
+        return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+            [str(ORCH), *args],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            **kwargs,
+        )
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=clean_env(), capture_output=True, text=True, check=check
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """An empty git repository (one commit) to work in."""
+    root = tmp_path / "project"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "README.md").write_text("# demo project\n")
+    git(root, "add", "README.md")
+    git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+@pytest.fixture
+def orch(project: Path) -> Iterator[Orch]:
+    """``orch`` in an initialised board inside ``project``."""
+    runner = Orch(project)
+    runner("init", "--no-detect")
+    yield runner
+
+
+def task_file(project: Path, task_id: str) -> Path:
+    """The one file of ``task_id`` on the board (fails if there is not exactly one)."""
+    found = list((project / ".mcp" / "tasks").glob(f"*/{task_id}-*.md"))
+    assert len(found) == 1, f"expected one file for {task_id}, found {found}"
+    return found[0]
