@@ -328,6 +328,12 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..demo import run
+
+    return run(keep=args.keep)
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from ..board import doctor
     from ..board.files import FileStore
@@ -644,6 +650,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "orch doctor --fix",
     )
     p.add_argument("--fix", action="store_true", help="repair what is safe to repair")
+
+    p = _command(sub, "demo", cmd_demo, "play the whole handoff chain on a throwaway repo",
+                 "orch demo --keep")
+    p.add_argument("--keep", action="store_true", help="keep the throwaway repo to look at")
 
     for hook in EXTRA_COMMANDS:
         hook(sub)
