@@ -67,19 +67,40 @@ def run(echo: Callable[[str], None] = print, keep: bool = False) -> int:
         orch("human", "init", "--no-detect", show=False)
         echo("1. The planner writes the task and fleshes it out")
         task_id = str(orch("chatgpt", "create", "Add login rate limit", "--priority", "P1")["id"])
-        orch("chatgpt", "prep", task_id, "--goal", "Stop password guessing on /login",
-             "--ac", "6th failed attempt within a minute gets HTTP 429",
-             "--ac", "the limit resets after 60 s", "--dor", "rate-limit store chosen",
-             "--dod", "tests pass", "--dod", "reviewed", "--files", "src/auth/login.py",
-             "--notes", "use a sliding window per account and IP")
+        orch(
+            "chatgpt",
+            "prep",
+            task_id,
+            "--goal",
+            "Stop password guessing on /login",
+            "--ac",
+            "6th failed attempt within a minute gets HTTP 429",
+            "--ac",
+            "the limit resets after 60 s",
+            "--dor",
+            "rate-limit store chosen",
+            "--dod",
+            "tests pass",
+            "--dod",
+            "reviewed",
+            "--files",
+            "src/auth/login.py",
+            "--notes",
+            "use a sliding window per account and IP",
+        )
         echo("\n2. The implementer asks what to do, claims it, works, submits it")
         orch("cursor", "next")
         orch("cursor", "claim", task_id)
         orch("cursor", "review", task_id, "--note", "limiter added, tests green")
         echo("\n3. The reviewer finds a gap and sends it back")
         orch("codex", "next")
-        orch("codex", "feedback", task_id, "--text",
-             "the lockout counter is per IP only; count per account too")
+        orch(
+            "codex",
+            "feedback",
+            task_id,
+            "--text",
+            "the lockout counter is per IP only; count per account too",
+        )
         echo("\n4. The implementer's next shows the feedback first; it fixes and resubmits")
         orch("cursor", "next")
         orch("cursor", "claim", task_id)
@@ -89,16 +110,23 @@ def run(echo: Callable[[str], None] = print, keep: bool = False) -> int:
         orch("codex", "complete", task_id)
         task = orch("codex", "show", task_id, show=False)
         echo("\nThe final board (orch status --all):")
-        board = subprocess.run([sys.executable, "-m", "mcp_orch", "status", "--all"], cwd=root,
-                               capture_output=True, text=True, check=False)
+        board = subprocess.run(
+            [sys.executable, "-m", "mcp_orch", "status", "--all"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         echo("  " + board.stdout.strip().replace("\n", "\n  "))
         history = task.get("history")
         feedback = task.get("feedback")
         ok = task.get("status") == "done" and isinstance(history, list) and bool(feedback)
-        echo(f"\nThe task file keeps everything: goal, criteria, DoR, DoD, files, notes, "
-             f"{len(feedback) if isinstance(feedback, list) else 0} feedback item(s), "
-             f"{len(history) if isinstance(history, list) else 0} handoffs in its history:")
-        where = f"{root}/.mcp/tasks/done/" if keep else "(orch demo --keep leaves the repo to look at)"
+        echo(
+            f"\nThe task file keeps everything: goal, criteria, DoR, DoD, files, notes, "
+            f"{len(feedback) if isinstance(feedback, list) else 0} feedback item(s), "
+            f"{len(history) if isinstance(history, list) else 0} handoffs in its history:"
+        )
+        where = f"{root}/.mcp/tasks/done/" if keep else "(orch demo --keep keeps the repo)"
         echo(f"  {where}")
         echo("Run 'orch --help' to start on your own repo: orch init" if ok else "FAILED")
         return 0 if ok else 1

@@ -27,7 +27,7 @@ from .domain.errors import (
 from .domain.events import Event
 from .domain.ids import new_id, normalize_id
 from .domain.model import CheckItem, Note, Priority, Status, Task, format_time, next_key
-from .domain.policy import Decision, Summary, blocking_deps, check_new_depends, decide
+from .domain.policy import Decision, blocking_deps, check_new_depends, decide, summarize
 from .store import Snapshot, TaskStore
 
 Clock = Callable[[], datetime]
@@ -249,7 +249,7 @@ class Service:
                 )
             transitions.check(task, "claim")
             by_id = snap.by_id()
-            waiting = blocking_deps(_summary_of(task, by_id), by_id)
+            waiting = blocking_deps(by_id.get(task.id) or summarize(task), by_id)
             if waiting:
                 raise DependencyError(
                     f"{task.id} waits on {', '.join(waiting)} (not done yet)",
@@ -469,22 +469,6 @@ class Service:
 
 
 # ---------------------------------------------------------------------- small pure helpers
-
-
-def _summary_of(task: Task, by_id: dict[str, Summary]) -> Summary:
-    return by_id.get(task.id) or Summary(
-        id=task.id,
-        title=task.title,
-        status=task.status,
-        priority=task.priority,
-        agent=task.agent,
-        implementer=task.implementer,
-        depends=task.depends,
-        created=task.created,
-        updated=task.updated,
-        open_feedback=0,
-        escalated=False,
-    )
 
 
 def _merge_checks(old: tuple[CheckItem, ...], new: Iterable[str]) -> tuple[CheckItem, ...]:

@@ -29,7 +29,7 @@ from ..domain.errors import (
 )
 from ..domain.events import Event
 from ..domain.model import ALL_STATUSES, Priority, Status, Task
-from ..domain.policy import Summary
+from ..domain.policy import Summary, summarize
 from ..store import Problem, Snapshot
 from .fsutil import append_line, atomic_write, board_lock, fsync_dir, storage_error
 
@@ -45,22 +45,6 @@ GITIGNORE = ".cache/\n.journal\n.lock\nlog/\n"
 
 def slug(title: str, limit: int = 40) -> str:
     return _SLUG_RE.sub("-", title.lower()).strip("-")[:limit].strip("-") or "task"
-
-
-def summarize(task: Task) -> Summary:
-    return Summary(
-        id=task.id,
-        title=task.title,
-        status=task.status,
-        priority=task.priority,
-        agent=task.agent,
-        implementer=task.implementer,
-        depends=task.depends,
-        created=task.created,
-        updated=task.updated,
-        open_feedback=len(task.open_feedback),
-        escalated=task.escalated,
-    )
 
 
 def _encode(s: Summary) -> list[object]:

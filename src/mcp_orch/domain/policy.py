@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from .errors import DependencyError
-from .model import Priority, Status
+from .model import Priority, Status, Task
 
 PLANNER, IMPLEMENTER, REVIEWER = "planner", "implementer", "reviewer"
 ROLES = (PLANNER, IMPLEMENTER, REVIEWER)
@@ -33,6 +33,23 @@ class Summary(NamedTuple):
 
     def sort_key(self) -> tuple[int, str, str]:
         return (self.priority.rank, self.created, self.id)
+
+
+def summarize(task: Task) -> Summary:
+    """The scheduling fields of a whole task."""
+    return Summary(
+        id=task.id,
+        title=task.title,
+        status=task.status,
+        priority=task.priority,
+        agent=task.agent,
+        implementer=task.implementer,
+        depends=task.depends,
+        created=task.created,
+        updated=task.updated,
+        open_feedback=len(task.open_feedback),
+        escalated=task.escalated,
+    )
 
 
 class Decision(NamedTuple):
