@@ -9,7 +9,7 @@ latest decides the status, the folder and the other fields.
 
 from __future__ import annotations
 
-from ..domain.model import HistoryEntry, Note, Task
+from ..domain.model import HistoryEntry, Note, Status, Task
 from . import format as fmt
 
 
@@ -105,6 +105,9 @@ def merge_versions(versions: list[Task]) -> Task:
         for item in task.extra:
             extras.setdefault(item, None)
     return winner.evolve(
+        # git merges a header line changed on one branch only into both sides, so a side may
+        # name a holder although its status has none: only an in-progress task is held.
+        agent=winner.agent if winner.status is Status.IN_PROGRESS else "",
         history=_union_history(ordered),
         feedback=_union_notes(ordered, "feedback", "FB"),
         errors=_union_notes(ordered, "errors", "E"),
