@@ -1,0 +1,190 @@
+"""Every command as a user runs it: output, ``--json`` shapes, ``--help``, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mcp_orch.interfaces.cli import COMMANDS, _known_names
+from tests.conftest import Orch, task_file
+
+pytestmark = pytest.mark.cli
+
+CORE = [
+    "init", "create", "prep", "next", "claim", "review", "feedback", "complete", "fail",
+    "escalate", "resolve", "status", "show", "log", "doctor", "error",
+]
+CLOCK = {"ORCH_CLOCK": "2025-03-01T12:00:00Z"}
+
+
+def test_every_core_command_is_registered() -> None:
+    _known_names()
+    assert set(CORE) <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", CORE)
+def test_help_of_every_command_has_an_example(orch: Orch, name: str) -> None:
+    out = orch(name, "--help").out
+    example = COMMANDS[name][1]
+    assert "example:" in out and example.split()[1] == name and example in out
+    assert "--json" in out
+
+
+def test_top_level_help_lists_the_chain(orch: Orch) -> None:
+    out = orch("--help").out
+    for name in ("create", "prep", "next", "claim", "review", "feedback", "complete"):
+        assert f"orch {name}" in out
+
+
+def test_create_prints_the_id_and_json_shape(orch: Orch) -> None:
+    plain = orch("create", "Plain one").out.strip()
+    assert plain.startswith("T-") and len(plain.split()) == 1
+    data = orch.json("create", "JSON one", "--priority", "P0")
+    assert set(data) >= {"id"} and data["status"] == "pending"
+    path = task_file(orch.cwd, str(data["id"]))
+    assert path.parent.name == "pending" and path.name.endswith(".md")
+    assert path.read_text().startswith(f"# Task: {data['id']} - JSON one\n")
+
+
+def test_status_json_shape(orch: Orch) -> None:
+    a = orch.create("First", "--priority", "P2")
+    b = orch.ready("Second", "--priority", "P0")
+    orch("claim", b, "--agent", "cursor")
+    data = orch.json("status", env=CLOCK)
+    tasks = data["tasks"]
+    assert isinstance(tasks, list) and len(tasks) == 2
+    by_id = {t["id"]: t for t in tasks}
+    for t in tasks:
+        assert {"id", "title", "status", "priority", "agent", "age_seconds"} <= set(t)
+    assert by_id[a]["status"] == "pending" and by_id[a]["priority"] == "P2"
+    assert by_id[a]["agent"] is None
+    assert by_id[b]["status"] == "in-progress" and by_id[b]["agent"] == "cursor"
+    assert data["counts"] == {"pending": 1, "in-progress": 1}
+    text = orch("status").out
+    assert a in text and b in text and "cursor" in text and "P0" in text
+
+
+def test_status_all_lists_closed_tasks(orch: Orch) -> None:
+    tid = orch.ready("Closed soon")
+    orch("fail", tid, "--agent", "cursor", "--reason", "no longer needed")
+    assert orch.json("status")["tasks"] == []
+    listed = orch.json("status", "--all")["tasks"]
+    assert [t["id"] for t in listed] == [tid]  # type: ignore[index]
+
+
+def test_next_json_shape(orch: Orch) -> None:
+    idle = orch.json("next", "--agent", "cursor")
+    assert idle == {"action": "idle", "task": None, "reason": idle["reason"],
+                    "command": idle["command"]}
+    tid = orch.ready("Something to do")
+    data = orch.json("next", "--agent", "cursor")
+    assert data["action"] == "claim"
+    assert data["task"]["id"] == tid  # type: ignore[index]
+    assert f"orch claim {tid} --agent cursor" in str(data["command"])
+    assert data["reason"]
+
+
+def test_the_whole_chain_json(orch: Orch) -> None:
+    tid = orch.create("Chain")
+    prepped = orch.json(
+        "prep", tid, "--goal", "the goal", "--ac", "a1", "--ac", "a2", "--dor", "r1",
+        "--dod", "d1", "--files", "src/a.py", "tests/test_a.py", "--notes", "hint",
+        "--agent", "chatgpt",
+    )
+    assert prepped["status"] == "ready"
+    assert [c["text"] for c in prepped["acceptance_criteria"]] == ["a1", "a2"]  # type: ignore[union-attr]
+    assert prepped["files"] == ["src/a.py", "tests/test_a.py"]
+    claimed = orch.json("claim", tid, "--agent", "cursor")
+    assert (claimed["status"], claimed["agent"], claimed["changed"]) == ("in-progress", "cursor",
+                                                                         True)
+    assert orch.json("review", tid, "--agent", "cursor", "--note", "n")["status"] == "review"
+    back = orch.json("feedback", tid, "--agent", "codex", "--text", "fix the edge case")
+    assert back["status"] == "ready" and back["implementer"] == "cursor"
+    assert [n["body"] for n in back["open_feedback"]] == ["fix the edge case"]  # type: ignore[union-attr]
+    listed = orch.json("feedback", "list")
+    assert listed["feedback"][0]["task"] == tid  # type: ignore[index]
+    orch("claim", tid, "--agent", "cursor")
+    orch("review", tid, "--agent", "cursor")
+    done = orch.json("complete", tid, "--agent", "codex")
+    assert done["status"] == "done" and done["open_feedback"] == []
+    shown = orch.json("show", tid)
+    assert [h["op"] for h in shown["history"]] == [  # type: ignore[union-attr]
+        "create", "prep", "claim", "review", "feedback", "claim", "review", "complete"
+    ]
+    assert shown["feedback"][0]["open"] is False  # type: ignore[index]
+
+
+def test_show_puts_open_feedback_first(orch: Orch) -> None:
+    tid = orch.ready("Shown")
+    orch("claim", tid, "--agent", "cursor")
+    orch("review", tid, "--agent", "cursor")
+    orch("feedback", tid, "--agent", "codex", "--text", "rename the flag")
+    out = orch("show", tid).out
+    assert out.startswith("OPEN FEEDBACK")
+    assert out.index("rename the flag") < out.index(f"# Task: {tid}")
+
+
+def test_agent_from_environment(orch: Orch) -> None:
+    tid = orch.ready("Env agent")
+    data = orch.json("claim", tid, env={"ORCH_AGENT": "cursor"})
+    assert data["agent"] == "cursor"
+    nxt = orch.json("next", env={"ORCH_AGENT": "cursor"})
+    assert nxt["action"] == "continue"
+    # --agent wins over the environment
+    other = orch("review", tid, "--agent", "claude", env={"ORCH_AGENT": "cursor"}, check=False)
+    assert other.code != 0 and "held by cursor" in other.err
+
+
+@pytest.mark.errors
+def test_no_agent_is_a_clear_error(orch: Orch) -> None:
+    tid = orch.ready("Who")
+    res = orch("claim", tid, "--json", check=False)
+    assert res.code != 0 and res.out == ""
+    err = res.err_json()
+    assert "agent" in str(err["error"]) and "ORCH_AGENT" in str(err["hint"])
+
+
+def test_error_and_escalate_and_resolve(orch: Orch) -> None:
+    tid = orch.ready("Hard one", "--priority", "P0")
+    orch("error", tid, "--text", "pytest: 3 failed\nTraceback lines", "--agent", "cursor")
+    esc = orch.json("escalate", tid, "--reason", "spec contradicts itself", "--agent", "cursor")
+    assert esc["escalated"] is True
+    assert orch.json("next", "--agent", "cursor")["action"] == "wait"
+    planner = orch.json("next", "--agent", "chatgpt")
+    assert (planner["action"], planner["task"]["id"]) == ("escalation", tid)  # type: ignore[index]
+    status = orch.json("status")
+    assert status["escalated"] == [tid]
+    blocked = orch("claim", tid, "--agent", "cursor", check=False)
+    assert blocked.code != 0 and "escalated" in blocked.err
+    done = orch.json("resolve", tid, "--note", "use option B", "--agent", "human")
+    assert done["escalated"] is False and done["status"] == "ready"
+    assert orch.json("next", "--agent", "cursor")["task"]["id"] == tid  # type: ignore[index]
+    text = task_file(orch.cwd, tid).read_text()
+    assert "spec contradicts itself" in text and "pytest: 3 failed" in text
+    moved = orch.json("resolve", tid, "--to", "pending", "--agent", "human")
+    assert moved["status"] == "pending"
+    assert task_file(orch.cwd, tid).parent.name == "pending"
+
+
+def test_log_records_every_operation(orch: Orch) -> None:
+    tid = orch.ready("Logged")
+    orch("claim", tid, "--agent", "cursor", env=CLOCK)
+    orch("claim", tid, "--agent", "claude", check=False)
+    lines = (orch.cwd / ".mcp" / "log" / "orch.jsonl").read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    assert [e["op"] for e in events] == ["create", "prep", "claim", "claim"]
+    claim = events[2]
+    assert claim == {"at": "2025-03-01T12:00:00.000Z", "agent": "cursor", "op": "claim",
+                     "task": tid, "from_status": "ready", "to_status": "in-progress",
+                     "outcome": "ok"}
+    assert events[3]["outcome"] == "refused" and events[3]["agent"] == "claude"
+    logged = orch.json("log", tid)["events"]
+    assert [e["op"] for e in logged] == ["create", "prep", "claim", "claim"]  # type: ignore[union-attr]
+    assert len(orch.json("log", "--limit", "2")["events"]) == 2  # type: ignore[arg-type]
+    text = orch("log", tid).out
+    assert "ready -> in-progress" in text and "refused" in text
+
+
+def test_version(orch: Orch) -> None:
+    assert orch("--version").out.startswith("orch ")
