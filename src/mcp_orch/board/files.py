@@ -40,7 +40,7 @@ INDEX_NAME = f"index-{sys.implementation.cache_tag}.marshal"
 _NAME_ID_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,7}-[0-9a-z]{3,16})(?=[-_.])")
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
 
-GITIGNORE = ".cache/\n.journal\n.lock\nlog/\n"
+GITIGNORE = ".cache/\n.journal\n.lock\nlog/\n.secrets/\n"
 
 
 def slug(title: str, limit: int = 40) -> str:
@@ -187,7 +187,12 @@ class FileStore:
             return self._snap
         old = self._index or self._load_index()
         index: dict[str, list[object]] = {}
-        moving_from = self._journal().get("old", "")
+        journal = self._journal()
+        moving_from = journal.get("old", "")
+        if moving_from and not os.path.isfile(self.path(journal.get("new", ""))):
+            # Killed before the new copy was renamed into place: the move never happened and
+            # the old file is still the task (the next writer rolls the journal back).
+            moving_from = ""
         found: dict[str, list[tuple[str, Summary]]] = {}
         problems: list[Problem] = []
         dirty = False
