@@ -1,0 +1,124 @@
+"""``orch mcp`` (serve the board to agents) and ``orch token`` (the bearer tokens of --http).
+
+Imported on every ``orch`` call to register these commands, so it imports nothing heavy: the
+MCP SDK is imported inside ``cmd_mcp`` only (a test checks ``orch status`` never loads it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..domain.errors import InvalidInput
+from . import cli
+
+DEFAULT_PORT = 8765
+
+
+def _board() -> str:
+    from ..board.locate import find_board
+
+    return find_board()
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    service = cli.open_service()
+    try:
+        if args.http:
+            from .. import tokens
+
+            board = _board()
+            if not tokens.load(board):
+                sys.stderr.write(
+                    "orch mcp: no tokens yet, so every request gets 401 "
+                    "(create one: orch token create --agent chatgpt)\n"
+                )
+            from .mcp_http import run_http
+
+            run_http(
+                service, board, host=args.host, port=args.port, allow_hosts=args.allow_host or []
+            )
+        else:
+            from .mcp_server import agent_from_env, run_stdio
+
+            run_stdio(service, args.agent or agent_from_env())
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("mcp", "uvicorn"):
+            raise InvalidInput(
+                f"the MCP SDK is not installed ({exc.name})",
+                "install it: pip install 'mcp-orch[mcp]'",
+            ) from None
+        raise
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from .. import tokens
+
+    board = _board()
+    if args.action == "create":
+        from ..service import check_agent
+
+        agent = check_agent(args.agent or os.environ.get(cli.ENV_AGENT))
+        token, record = tokens.create(board, agent, cli.open_service().now())
+        cli.emit(
+            args,
+            {**record.to_dict(), "token": token},
+            f"{token}\n  token {record.id} acts as {agent}; it is shown only this once.\n"
+            f"  clients send it as: Authorization: Bearer {token[:9]}...",
+        )
+    elif args.action == "list":
+        records = tokens.load(board)
+        cli.emit(
+            args,
+            {"tokens": [r.to_dict() for r in records]},
+            "\n".join(f"{r.id}  {r.agent:<12} {r.created}" for r in records)
+            or "no tokens (create one: orch token create --agent NAME)",
+        )
+    else:
+        if not args.id:
+            raise InvalidInput("which token?", "orch token revoke ID (see orch token list)")
+        gone = tokens.revoke(board, args.id)
+        cli.emit(
+            args,
+            {"revoked": [r.to_dict() for r in gone]},
+            "\n".join(f"revoked {r.id} ({r.agent})" for r in gone),
+        )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = cli._command(
+        sub,
+        "mcp",
+        cmd_mcp,
+        "serve the board to agents over MCP (stdio; --http for remote clients)",
+        "orch mcp --http --port 8765   # then: orch token create --agent chatgpt",
+    )
+    p.add_argument(
+        "--agent", metavar="NAME", help=f"stdio: who is calling (default: ${cli.ENV_AGENT})"
+    )
+    p.add_argument("--http", action="store_true", help="serve streamable HTTP at /mcp instead")
+    p.add_argument("--host", default="127.0.0.1", help="--http: address to bind (127.0.0.1)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"--http: port ({DEFAULT_PORT})")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="--http: a public host name the server is reached by (tunnel, proxy); repeatable",
+    )
+
+    p = cli._command(
+        sub,
+        "token",
+        cmd_token,
+        "bearer tokens for orch mcp --http: create (shown once), list, revoke",
+        "orch token create --agent chatgpt",
+    )
+    p.add_argument("action", choices=["create", "list", "revoke"])
+    p.add_argument("id", nargs="?", help="revoke: the token's id, or an agent name (all of its)")
+    p.add_argument("--agent", metavar="NAME", help="create: the agent the token acts as")
+
+
+cli.EXTRA_COMMANDS.append(register)

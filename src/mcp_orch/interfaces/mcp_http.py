@@ -1,0 +1,74 @@
+"""``orch mcp --http``: the MCP server over streamable HTTP at ``/mcp``, for remote clients.
+
+Every request needs ``Authorization: Bearer <token>`` (``orch token create``); the SDK's bearer
+middleware answers 401 before any tool runs. The token names the agent, so over HTTP nobody
+can act as someone else. It binds to 127.0.0.1 unless told otherwise; put an HTTPS tunnel or
+reverse proxy in front for clients such as ChatGPT, and name its host with ``--allow-host``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AnyHttpUrl
+
+from ..domain.errors import OrchError
+from ..service import Service
+from .mcp_server import build_server
+
+
+class BoardTokens:
+    """The SDK's ``TokenVerifier`` over the board's token hashes (see ``mcp_orch.tokens``)."""
+
+    def __init__(self, board: str) -> None:
+        from ..tokens import Verifier
+
+        self.verifier = Verifier(board)
+
+    async def verify_token(self, token: str) -> Any:
+        from mcp.server.auth.provider import AccessToken
+
+        try:
+            record = self.verifier.agent_of(token)
+        except OrchError:
+            return None  # an unreadable token file admits nobody
+        if record is None:
+            return None
+        return AccessToken(token=token, client_id=record.agent, scopes=[], subject=record.id)
+
+
+def http_app(service: Service, board: str, *, host: str, allow_hosts: list[str]) -> Any:
+    """The Starlette app of ``orch mcp --http``: streamable HTTP at /mcp, bearer token required."""
+    from mcp.server.auth.settings import AuthSettings
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    server = build_server(
+        service,
+        http=True,
+        token_verifier=BoardTokens(board),
+        # No OAuth server here: the issuer is only a required field; tokens come from the CLI.
+        auth=AuthSettings(issuer_url=AnyHttpUrl("http://localhost"), resource_server_url=None),
+    )
+    security = None
+    if allow_hosts:  # behind a tunnel or proxy the Host header is the public name
+        local = ["127.0.0.1", "localhost", "[::1]"]
+        names = [*local, *allow_hosts]
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=[h for n in names for h in (n, f"{n}:*")],
+            allowed_origins=[f"{s}://{n}" for n in allow_hosts for s in ("https", "http")]
+            + [f"http://{n}:*" for n in local],
+        )
+    return server.streamable_http_app(host=host, transport_security=security)
+
+
+def run_http(service: Service, board: str, *, host: str, port: int, allow_hosts: list[str]) -> None:
+    import sys
+
+    import uvicorn
+
+    app = http_app(service, board, host=host, allow_hosts=allow_hosts)
+    shown = f"[{host}]" if ":" in host else host
+    sys.stderr.write(f"orch mcp: serving http://{shown}:{port}/mcp (bearer token required)\n")
+    sys.stderr.flush()
+    uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()

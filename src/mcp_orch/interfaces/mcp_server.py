@@ -1,0 +1,345 @@
+"""The MCP server: the board's operations as MCP tools, for agents to drive themselves.
+
+Thin like the CLI: each tool checks who is calling, calls one service method and renders the
+result with ``present``. Ten tools, descriptions that say when to use them, and a whole
+``tools/list`` under 2,000 tokens (a test holds it there), so a client's context window pays
+little for them. The SDK is imported here and only here (``orch mcp`` imports this module).
+
+The tools are ``async`` although the service is synchronous: the SDK runs synchronous tools in
+worker threads, and one ``Service`` (with its store's in-memory index) must not be used by two
+threads at once. An async tool runs on the event loop, so calls are serialized in-process; the
+board's file lock serializes them against other processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.tools.base import Tool
+from pydantic import Field
+
+from ..board.format import render
+from ..board.fsutil import storage_error
+from ..domain.errors import InvalidInput, OrchError
+from ..domain.model import Task
+from ..service import Service
+from . import present
+from .mcp_text import INSTRUCTIONS, PROMPTS, board_markdown, task_markdown
+
+MAX_PAGE = 200
+
+# What to call for each answer of next_task (the CLI's equivalent is in the answer's "command").
+NEXT_TOOL = {
+    "continue": "submit_task",
+    "fix": "claim_task",
+    "review": "review_task",
+    "claim": "claim_task",
+    "prep": "prep_task",
+    "escalation": None,  # a person resolves it: orch resolve
+    "wait": "next_task",
+    "idle": "create_task",
+}
+
+TaskId = Annotated[str, Field(description="e.g. T-7k3m9q")]
+Items = list[str]
+
+
+def error_text(exc: OrchError) -> str:
+    """The CLI's message for the same error (``orch: message (hint)`` without the prefix)."""
+    return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+
+
+@contextmanager
+def tool_errors() -> Iterator[None]:
+    """The one error boundary of every tool: a domain error becomes a tool error (isError)."""
+    try:
+        yield
+    except OrchError as exc:
+        raise ToolError(error_text(exc)) from None
+    except OSError as exc:
+        raise ToolError(error_text(storage_error(exc, "complete the call"))) from None
+
+
+class Identity:
+    """Who is calling: the token's agent over HTTP, else the ``agent`` argument or ORCH_AGENT."""
+
+    def __init__(self, default: str | None, *, http: bool) -> None:
+        self.default = default
+        self.http = http
+
+    def __call__(self, given: str, *, required: bool = True) -> str | None:
+        name = given.strip()
+        if self.http:
+            token = get_access_token()
+            bound = token.client_id if token else None
+            if name and bound and name != bound:
+                raise ToolError(f"this connection acts as {bound} (its token); omit agent")
+            name = bound or name
+        name = name or self.default or ""
+        if not name and required:
+            raise ToolError(
+                "who is acting? no agent given (pass agent, e.g. cursor, "
+                "or set ORCH_AGENT in this server's MCP config)"
+            )
+        return name or None
+
+
+def dump(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def brief(task: Task, then: str) -> str:
+    """A moved task in a few fields (get_task has the rest) and what happens next."""
+    return dump(
+        {
+            "id": task.id,
+            "status": task.status.value,
+            "title": task.title,
+            "agent": task.agent or None,
+            "implementer": task.implementer or None,
+            "open_feedback": len(task.open_feedback),
+            "next": then,
+        }
+    )
+
+
+def build_tools(service: Service, who: Identity) -> list[Callable[..., Any]]:
+    """The ten tools, as functions whose docstrings are their descriptions."""
+
+    async def next_task(agent: str = "") -> str:
+        """Start here, and call again after every handoff: what you should do now (continue,
+        fix, review, claim, prep, wait, idle), why, the task with all its context and open
+        feedback, and the tool to call next."""
+        with tool_errors():
+            result = service.next_action(who(agent))
+            data = present.decision_dict(result.decision, result.task)
+            return dump({**data, "tool": NEXT_TOOL.get(result.decision.action)})
+
+    async def create_task(
+        title: str,
+        priority: str = "P1",
+        goal: str = "",
+        depends: Items | None = None,
+        agent: str = "",
+    ) -> str:
+        """Planner: add a task stub (pending). priority P0 (most urgent), P1, P2; depends lists
+        task IDs that must be done first. Then define it with prep_task."""
+        with tool_errors():
+            task = service.create(
+                title,
+                priority=priority,
+                depends=depends or (),
+                agent=who(agent, required=False),
+                goal=goal,
+            )
+            return brief(task, f"define it: prep_task {task.id}")
+
+    async def prep_task(
+        task_id: TaskId,
+        goal: str = "",
+        acceptance_criteria: Items | None = None,
+        definition_of_ready: Items | None = None,
+        definition_of_done: Items | None = None,
+        files: Items | None = None,
+        notes: str = "",
+        depends: Items | None = None,
+        priority: str = "",
+        agent: str = "",
+    ) -> str:
+        """Planner: define a task so an implementer can work without asking: goal, acceptance
+        criteria, DoR, DoD, files (repo paths), notes. Moves pending -> ready. Given lists
+        replace the old ones; omitted fields are kept."""
+        with tool_errors():
+            task = service.prep(
+                task_id,
+                agent=who(agent, required=False),
+                goal=goal or None,
+                acceptance=acceptance_criteria or (),
+                ready_def=definition_of_ready or (),
+                done_def=definition_of_done or (),
+                files=files or (),
+                notes=notes or None,
+                depends=depends,
+                priority=priority or None,
+            )
+            return brief(task, "an implementer claims it (next_task)")
+
+    async def claim_task(task_id: TaskId, agent: str = "") -> str:
+        """Implementer: take a ready task before working on it (ready -> in-progress, exclusive;
+        fails if another agent holds it). Returns the whole task: fix open feedback first."""
+        with tool_errors():
+            result = service.claim(task_id, agent=who(agent))
+            return dump({**present.task_dict(result.task), "changed": result.changed})
+
+    async def submit_task(task_id: TaskId, note: str = "", agent: str = "") -> str:
+        """Implementer: hand your finished task to review (in-progress -> review). note: what
+        you did and how you tested it. Open review feedback counts as addressed."""
+        with tool_errors():
+            task = service.submit(task_id, agent=who(agent), note=note)
+            return brief(task, "the reviewer approves it or requests changes")
+
+    async def review_task(
+        task_id: TaskId, approve: bool, feedback: str = "", agent: str = ""
+    ) -> str:
+        """Reviewer: decide on a task in review. approve=true: done. approve=false with
+        feedback (what to change, where): back to its implementer, who sees it in next_task."""
+        with tool_errors():
+            if approve:
+                task = service.complete(task_id, agent=who(agent), note=feedback)
+                return brief(task, "done; nothing left to do on it")
+            if not feedback.strip():
+                raise InvalidInput("no feedback given", "say what must change, or approve=true")
+            task = service.request_changes(task_id, agent=who(agent), text=feedback)
+            return brief(task, f"back to {task.implementer or 'the implementer'} with feedback")
+
+    async def report_error(
+        task_id: TaskId, text: str, give_up: bool = False, agent: str = ""
+    ) -> str:
+        """Keep error context on a task (failing test output, a trace, the command run) without
+        moving it. give_up=true instead marks the task failed, with text as the reason."""
+        with tool_errors():
+            if give_up:
+                task = service.fail(task_id, agent=who(agent), reason=text)
+                return brief(task, f"a person decides: orch resolve {task.id} --to ready")
+            task = service.add_error(task_id, agent=who(agent, required=False), text=text)
+            return brief(task, "the error context is kept in the task")
+
+    async def escalate_task(task_id: TaskId, reason: str, agent: str = "") -> str:
+        """Stuck? Flag a task for a person (unclear or contradictory spec, missing access, a
+        decision above your role). It leaves every queue until a person resolves it."""
+        with tool_errors():
+            task = service.escalate(task_id, agent=who(agent, required=False), reason=reason)
+            return brief(task, f"a person looks at it and runs: orch resolve {task.id}")
+
+    async def get_task(task_id: TaskId) -> str:
+        """One task's full context: goal, criteria, DoR, DoD, files, notes, feedback, errors,
+        escalations, history."""
+        with tool_errors():
+            return dump(present.task_dict(service.show(task_id)))
+
+    async def board_status(offset: int = 0, limit: int = 50, include_closed: bool = False) -> str:
+        """The board: counts per status, escalations, problems, and one page of tasks (most
+        urgent first; done/failed only with include_closed). Page with offset/limit (<=200)."""
+        with tool_errors():
+            if offset < 0 or not 1 <= limit <= MAX_PAGE:
+                raise InvalidInput(
+                    f"bad page (offset {offset}, limit {limit})",
+                    f"offset >= 0 and 1 <= limit <= {MAX_PAGE}",
+                )
+            data = present.status_dict(
+                service.status(),
+                service.clock(),
+                include_closed=include_closed,
+                offset=offset,
+                limit=limit,
+            )
+            listed = len(data["tasks"])  # type: ignore[arg-type]
+            total = int(data["total"])  # type: ignore[call-overload]
+            data["next_offset"] = offset + listed if offset + listed < total else None
+            return dump(data)
+
+    return [
+        next_task,
+        create_task,
+        prep_task,
+        claim_task,
+        submit_task,
+        review_task,
+        report_error,
+        escalate_task,
+        get_task,
+        board_status,
+    ]
+
+
+def _compact(schema: dict[str, Any]) -> dict[str, Any]:
+    """Drop pydantic's generated titles ("Task Id" for task_id): they cost tokens, say nothing."""
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+        if prop.get("default", 0) is None:  # `list[str] | None = None`: say "array", not anyOf
+            prop.pop("default")
+            prop.update(next((s for s in prop.pop("anyOf", ()) if s.get("type") != "null"), {}))
+    return schema
+
+
+def make_tools(service: Service, who: Identity) -> list[Tool]:
+    tools = []
+    for fn in build_tools(service, who):
+        tool = Tool.from_function(
+            fn, description=" ".join((fn.__doc__ or "").split()), structured_output=False
+        )
+        tool.parameters = _compact(tool.parameters)
+        tools.append(tool)
+    return tools
+
+
+def build_server(
+    service: Service,
+    *,
+    agent: str | None = None,
+    http: bool = False,
+    **options: Any,
+) -> MCPServer[Any]:
+    """The MCP server of one board. ``options`` go to ``MCPServer`` (auth for HTTP)."""
+    who = Identity(agent, http=http)
+    server: MCPServer[Any] = MCPServer(
+        "orch",
+        instructions=INSTRUCTIONS,
+        tools=make_tools(service, who),
+        log_level="WARNING",
+        **options,
+    )
+
+    @server.resource(
+        "task://{task_id}",
+        name="task",
+        mime_type="text/markdown",
+        description="One task as its Markdown file (open feedback first).",
+    )
+    async def task_resource(task_id: str) -> str:
+        try:
+            return task_markdown(service.show(task_id), render)
+        except OrchError as exc:
+            raise ResourceError(error_text(exc)) from None
+
+    @server.resource(
+        "board://status",
+        name="board",
+        mime_type="text/markdown",
+        description="The board summary: counts, escalations, the most urgent active tasks.",
+    )
+    async def board_resource() -> str:
+        try:
+            data = present.status_dict(
+                service.status(), service.clock(), include_closed=False, limit=50
+            )
+        except OrchError as exc:
+            raise ResourceError(error_text(exc)) from None
+        return board_markdown(data)
+
+    for role, (description, text) in PROMPTS.items():
+        server.prompt(name=role, description=description)(_constant(text))
+    return server
+
+
+def _constant(text: str) -> Callable[[], str]:
+    def prompt() -> str:
+        return text
+
+    return prompt
+
+
+def agent_from_env() -> str | None:
+    return os.environ.get("ORCH_AGENT", "").strip() or None
+
+
+def run_stdio(service: Service, agent: str | None) -> None:
+    build_server(service, agent=agent).run("stdio")
