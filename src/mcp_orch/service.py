@@ -7,6 +7,7 @@ only if the task is still ready, and a lost race says who holds it.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from .board import format as fmt
+from .board.fsutil import atomic_write
 from .config import Config
 from .domain import transitions
 from .domain.errors import (
@@ -388,7 +390,9 @@ class Service:
             task = task.evolve(escalations=(*task.escalations, note))
             return transitions.record(task, "escalate", agent=who, now=now, note=_first_line(body))
 
-        return self._mutate(task_id, who, "escalate", change)
+        task = self._mutate(task_id, who, "escalate", change)
+        self._write_escalation(task)
+        return task
 
     def resolve(
         self, task_id: str, *, agent: str | None, to: str | None = None, note: str = ""
@@ -411,7 +415,9 @@ class Service:
                 return transitions.record(task, "resolve", agent=who, now=now, note=text)
             return transitions.apply(task, "move", agent=who, now=now, note=text, target=target)
 
-        return self._mutate(task_id, who, "resolve", change)
+        task = self._mutate(task_id, who, "resolve", change)
+        self._clear_escalation(task)
+        return task
 
     # ------------------------------------------------------------------ reading
 
@@ -426,6 +432,8 @@ class Service:
         snap = self.store.snapshot()
         decision = decide(snap.tasks, who, self.config.roles, self.config.max_in_progress)
         task = self.store.load(decision.task_id) if decision.task_id else None
+        if task is not None and decision.action == "fix":
+            decision = _explain_fix(decision, task)
         return NextAction(decision=decision, task=task)
 
     def wait_next(
@@ -466,6 +474,136 @@ class Service:
                 f"ask {task.agent} to hand it off, or pick other work: orch next --agent {who}",
             )
         transitions.check(task, "review")
+
+    # ================================================================== git hooks (issue 4)
+    # The operations of the git hooks (mcp_orch.hooks.runner) and of escalation's "one place".
+    # Kept together here so that every interface shares them; helpers are at the module's end.
+
+    def test_failed(
+        self,
+        task_id: str,
+        *,
+        agent: str | None,
+        summary: str,
+        detail: str = "",
+        ref: str = "",
+    ) -> Task:
+        """The quality gate failed on a commit of this task (AC3.1).
+
+        Appends Error Context (``detail``) and open test feedback (``summary``), both pointing at
+        the feedback file ``ref``; older open test feedback is superseded (resolved), so only
+        the newest failure is open. The task goes back to ready for the same implementer; a
+        task that cannot move (pending, done, failed) keeps its status and records the failure.
+        """
+        who = check_agent(agent, required=False)
+        head = check_text(summary, "summary")
+        body = check_text(f"{head}\n\n{detail}" if detail else head, "error text")
+
+        def change(task: Task, snap: Snapshot) -> Task:
+            now = self.now()
+            error = Note(
+                key=next_key("E", task.errors),
+                at=now,
+                author=who,
+                body=body,
+                source="test",
+                open=False,
+                ref=ref,
+            )
+            older = tuple(
+                _resolve(n, now) if n.open and n.source == "test" else n for n in task.feedback
+            )
+            fb = Note(
+                key=next_key("FB", older), at=now, author=who, body=head, source="test", ref=ref
+            )
+            task = task.evolve(errors=(*task.errors, error), feedback=(*older, fb))
+            if task.status in transitions.TRANSITIONS["test-failed"].sources:
+                return transitions.apply(task, "test-failed", agent=who, now=now, note=head)
+            return transitions.record(task, "test-failed", agent=who, now=now, note=head)
+
+        return self._mutate(task_id, who, "test-failed", change)
+
+    def test_attempt(self, task_id: str) -> int:
+        """The number the next failed gate run of this task gets (1 for the first)."""
+        task = self.show(task_id)
+        return 1 + sum(1 for n in task.errors if n.source == "test")
+
+    def tests_passed(
+        self,
+        task_id: str,
+        *,
+        agent: str | None,
+        branch: str = "",
+        commit: str = "",
+        pr: str = "",
+        move_to: str | None = None,
+    ) -> tuple[Task, str]:
+        """A commit of this task passed the gate and exists: record it, close test feedback.
+
+        Open test feedback is resolved (a stale failure must never keep an agent looping), the
+        Git Context is updated, and ``move_to`` (a ``Task-Status`` trailer: review, done or
+        failed) moves the task when that move is legal. Returns the task and a warning when
+        the move was refused; the commit has happened, so refusing must not fail the rest.
+        """
+        who = check_agent(agent, required=False)
+        target = _parse_status(move_to) if move_to else None
+        warning: list[str] = []
+
+        def change(task: Task, snap: Snapshot) -> Task:
+            now = self.now()
+            task = task.evolve(
+                feedback=tuple(
+                    _resolve(n, now) if n.open and n.source == "test" else n for n in task.feedback
+                ),
+                git=task.git._replace(
+                    branch=branch or task.git.branch,
+                    commit=commit or task.git.commit,
+                    pr=pr or task.git.pr,
+                ),
+            )
+            note = f"commit {commit[:12]}" + (f" on {branch}" if branch else "")
+            op = _COMMIT_MOVES.get(target) if target is not None else None
+            if target is not None and op is None:
+                warning.append(f"Task-Status: {target.value} is not a move a commit can make")
+            elif op is not None:
+                try:
+                    transitions.check(task, op)
+                except IllegalTransition as exc:
+                    warning.append(exc.message)
+                else:
+                    if op == "review":
+                        task = task.evolve(
+                            feedback=tuple(_resolve(n, now) if n.open else n for n in task.feedback)
+                        )
+                    return transitions.apply(task, op, agent=who, now=now, note=note)
+            return transitions.record(task, "commit", agent=who, now=now, note=note)
+
+        task = self._mutate(task_id, who, "commit", change)
+        return task, "; ".join(warning)
+
+    def escalation_path(self, task_id: str) -> str | None:
+        """Where a person finds what they need about an escalated task (None off the files)."""
+        if not self.root:
+            return None
+        return os.path.join(self.root, ".mcp", "escalations", f"{normalize_id(task_id)}.md")
+
+    def _write_escalation(self, task: Task) -> None:
+        """Put what a person needs (the task, last error, open feedback, history) in one file."""
+        path = self.escalation_path(task.id)
+        if path is None:
+            return
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write(path, _escalation_text(task))
+
+    def _clear_escalation(self, task: Task) -> None:
+        path = self.escalation_path(task.id)
+        if path is not None and not task.escalated:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+    # ================================================================== end of git hooks section
 
 
 # ---------------------------------------------------------------------- small pure helpers
@@ -521,3 +659,58 @@ def _check_path(path: str) -> str:
             "give paths relative to the repo root, e.g. src/app/login.py",
         )
     return "/".join(parts)
+
+
+# ====================================================================== git hooks helpers (issue 4)
+
+# The moves a commit's ``Task-Status`` trailer may ask for, as operations of the table.
+_COMMIT_MOVES: dict[Status, str] = {
+    Status.REVIEW: "review",
+    Status.DONE: "complete",
+}
+
+
+def _explain_fix(decision: Decision, task: Task) -> Decision:
+    """Say "fix failing tests" when the open feedback came from the quality gate."""
+    tests = [n for n in task.open_feedback if n.source == "test"]
+    if not tests:
+        return decision
+    latest = tests[-1]
+    where = f"; details: {latest.ref}" if latest.ref else ""
+    return decision._replace(
+        reason=f"fix failing tests in {task.id} ({task.title}): {_first_line(latest.body)}"
+        f"{where}; claim it, fix them, commit again"
+    )
+
+
+def _escalation_text(task: Task) -> str:
+    from .board.format import render
+
+    reasons = "\n".join(f"- {n.at} {n.author}: {n.body}" for n in task.open_escalations)
+    last_error = task.errors[-1] if task.errors else None
+    error = (
+        f"{last_error.key} {last_error.at} ({last_error.source or 'manual'})"
+        + (f"\nDetails: {last_error.ref}" if last_error.ref else "")
+        + f"\n\n{last_error.body}"
+        if last_error
+        else "(none recorded)"
+    )
+    feedback = "\n".join(
+        f"- {n.key} ({n.source or 'review'}): {n.body}" for n in task.open_feedback
+    )
+    history = "\n".join(
+        f"- {h.at} {h.agent} {h.op} {h.from_status or '-'} -> {h.to_status}"
+        + (f": {h.note}" if h.note else "")
+        for h in task.history
+    )
+    return (
+        f"# Escalated: {task.id} - {task.title}\n\n"
+        f"Status: {task.status.value}; implementer: {task.implementer or 'none'}\n"
+        f"Decide, then return it to the flow: orch resolve {task.id} [--to STATUS] --note ...\n\n"
+        f"## Why\n{reasons}\n\n## Last error context\n{error}\n\n"
+        f"## Open feedback\n{feedback or '(none)'}\n\n## History\n{history}\n\n"
+        f"## The task file as it is\n\n{render(task)}"
+    )
+
+
+# ====================================================================== end of git hooks helpers
