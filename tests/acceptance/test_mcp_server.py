@@ -1,0 +1,218 @@
+"""The MCP server over stdio, as an agent's client sees it: the tool list and its size, tool
+errors, identity, paging, resources, prompts, and changes made on disk between calls."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from mcp_orch.interfaces.cli import open_service
+from tests.acceptance.mcp_support import call, call_error, stdio, text
+from tests.conftest import ORCH, Orch, clean_env, task_file
+
+pytestmark = [pytest.mark.server]
+
+TOKEN_BUDGET = 2_000  # the whole tools/list answer, at 4 JSON characters per token
+EXPECTED_TOOLS = {
+    "next_task",
+    "create_task",
+    "prep_task",
+    "claim_task",
+    "submit_task",
+    "review_task",
+    "report_error",
+    "escalate_task",
+    "get_task",
+    "board_status",
+}
+
+
+def test_tools_list_is_small_and_complete(orch: Orch) -> None:
+    async def main() -> list[dict[str, object]]:
+        async with stdio(orch.cwd, "cursor") as client:
+            listed = await client.list_tools()
+        return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed.tools]
+
+    tools = anyio.run(main)
+    assert {t["name"] for t in tools} == EXPECTED_TOOLS
+    size = len(json.dumps({"tools": tools}))
+    assert size / 4 < TOKEN_BUDGET, f"tools/list costs {size / 4:.0f} tokens"
+    for tool in tools:
+        assert len(str(tool["description"])) > 60, f"{tool['name']} must say when to use it"
+
+
+def test_tool_errors_carry_the_clis_message_and_the_server_survives(orch: Orch) -> None:
+    task_id = orch.ready("Taken task")
+    orch("claim", task_id, "--agent", "cursor")
+    cli_err = orch("claim", task_id, "--agent", "claude", check=False).err.strip()
+    assert cli_err.startswith("orch: ")
+    unknown_cli = orch("show", "T-zzzzzz", check=False).err.strip()
+
+    async def main() -> None:
+        async with stdio(orch.cwd, "claude") as client:
+            message = await call_error(client, "claim_task", task_id=task_id)
+            assert cli_err.removeprefix("orch: ") in message  # already claimed by cursor (...)
+            assert unknown_cli.removeprefix("orch: ") in await call_error(
+                client, "get_task", task_id="T-zzzzzz"
+            )
+            not_holder = await call_error(client, "submit_task", task_id=task_id)
+            assert "only the holder can submit it" in not_holder
+            illegal = await call_error(client, "review_task", task_id=task_id, approve=True)
+            assert task_id in illegal and "review" in illegal
+            # Malformed arguments: missing, wrong type, unknown values, unknown tool.
+            assert "task_id" in await call_error(client, "claim_task")
+            assert "task_id" in await call_error(client, "claim_task", task_id=42)
+            assert "approve" in await call_error(client, "review_task", task_id=task_id)
+            assert "P7" in await call_error(client, "create_task", title="x", priority="P7")
+            assert "is not a task ID" in await call_error(client, "get_task", task_id="../x")
+            assert "title is empty" in await call_error(client, "create_task", title="   ")
+            unknown = await client.call_tool("no_such_tool", {})
+            assert unknown.is_error and "no_such_tool" in text(unknown)
+            feedback = await call_error(client, "review_task", task_id=task_id, approve=False)
+            assert "feedback" in feedback
+            # Still serving after all of that.
+            assert (await call(client, "get_task", task_id=task_id))["agent"] == "cursor"
+
+    anyio.run(main)
+    # Nothing was created by the refused calls.
+    assert orch.json("status", "--all")["total"] == 1
+
+
+def test_agent_comes_from_orch_agent_or_the_argument(orch: Orch) -> None:
+    task_id = orch.ready("Who claims it")
+
+    async def main() -> None:
+        async with stdio(orch.cwd, None) as anonymous:
+            message = await call_error(anonymous, "claim_task", task_id=task_id)
+            assert "who is acting" in message and "ORCH_AGENT" in message
+            claimed = await call(anonymous, "claim_task", task_id=task_id, agent="claude")
+            assert claimed["agent"] == "claude"
+        async with stdio(orch.cwd, "claude") as named:
+            assert (await call(named, "next_task"))["action"] == "continue"
+
+    anyio.run(main)
+
+
+def test_changes_made_on_disk_between_calls_are_seen(orch: Orch) -> None:
+    task_id = orch.create("Edited behind the server's back")
+
+    async def main() -> None:
+        async with stdio(orch.cwd, "cursor") as client:
+            assert (await call(client, "get_task", task_id=task_id))["status"] == "pending"
+            # The CLI preps and claims it while the server runs.
+            orch("prep", task_id, "--goal", "from the CLI", "--agent", "chatgpt")
+            seen = await call(client, "get_task", task_id=task_id)
+            assert (seen["status"], seen["goal"]) == ("ready", "from the CLI")
+            orch("claim", task_id, "--agent", "claude")
+            message = await call_error(client, "claim_task", task_id=task_id)
+            assert "already claimed by claude" in message
+            # A person edits the file by hand (as a git checkout would).
+            path = task_file(orch.cwd, task_id)
+            path.write_text(path.read_text().replace("from the CLI", "edited by hand"))
+            assert (await call(client, "get_task", task_id=task_id))["goal"] == "edited by hand"
+            board = await call(client, "board_status")
+            assert board["counts"] == {"in-progress": 1}
+
+    anyio.run(main)
+
+
+def test_board_status_pages_a_thousand_tasks(orch: Orch, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ORCH_BOARD", raising=False)
+    service = open_service(str(orch.cwd))
+    made = {service.create(f"task {i:04d}", priority=f"P{i % 3}").id for i in range(1000)}
+
+    async def main() -> list[dict[str, object]]:
+        pages = []
+        async with stdio(orch.cwd, "cursor") as client:
+            offset: object = 0
+            while offset is not None:
+                page = await call(client, "board_status", offset=offset, limit=200)
+                pages.append(page)
+                offset = page["next_offset"]
+            too_big = await call_error(client, "board_status", limit=1000)
+            assert "limit" in too_big
+            assert "offset" in await call_error(client, "board_status", offset=-1)
+        return pages
+
+    pages = anyio.run(main)
+    assert len(pages) == 5
+    seen = [t["id"] for p in pages for t in p["tasks"]]  # type: ignore[attr-defined]
+    assert len(seen) == 1000 and set(seen) == made
+    assert all(p["total"] == 1000 for p in pages)
+    priorities = [t["priority"] for t in pages[0]["tasks"]]  # type: ignore[attr-defined]
+    assert priorities == sorted(priorities)  # most urgent first
+    assert max(len(json.dumps(p)) for p in pages) < 100_000  # no answer is unbounded
+
+
+def test_resources_and_prompts(orch: Orch) -> None:
+    task_id = orch.ready("Readable task")
+    orch("claim", task_id, "--agent", "cursor")
+    orch("review", task_id, "--agent", "cursor")
+    orch("feedback", task_id, "--agent", "codex", "--text", "rename the helper")
+
+    async def main() -> None:
+        async with stdio(orch.cwd, "cursor") as client:
+            read = await client.read_resource(f"task://{task_id}")
+            markdown = read.contents[0].text  # type: ignore[union-attr]
+            assert markdown.startswith("OPEN FEEDBACK") and "rename the helper" in markdown
+            assert f"# Task: {task_id} - Readable task" in markdown
+            assert markdown.endswith(task_file(orch.cwd, task_id).read_text())
+            board = (await client.read_resource("board://status")).contents[0].text  # type: ignore[union-attr]
+            assert task_id in board and "ready: 1" in board
+            with pytest.raises(Exception, match="T-zzzzzz"):
+                await client.read_resource("task://T-zzzzzz")
+            prompts = await client.list_prompts()
+            assert {p.name for p in prompts.prompts} == {"planner", "implementer", "reviewer"}
+            for role, tool in [
+                ("planner", "prep_task"),
+                ("implementer", "submit_task"),
+                ("reviewer", "review_task"),
+            ]:
+                got = await client.get_prompt(role)
+                words = got.messages[0].content.text  # type: ignore[union-attr]
+                assert "next_task" in words and tool in words
+
+    anyio.run(main)
+
+
+def test_cli_commands_other_than_mcp_do_not_import_the_sdk(orch: Orch) -> None:
+    probe = (
+        "import sys\n"
+        "from mcp_orch.interfaces import cli\n"
+        "for argv in (['status'], ['next', '--agent', 'cursor'], ['token', 'list']):\n"
+        "    try:\n"
+        "        cli.main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = ('mcp.', 'uvicorn', 'starlette', 'pydantic')\n"
+        "loaded = sorted(m for m in sys.modules if m == 'mcp' or m.startswith(heavy))\n"
+        "print('LOADED', loaded)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=orch.cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "LOADED []" in out, out
+
+
+def test_no_board_is_a_clear_error(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [str(ORCH), "mcp"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    assert proc.returncode == 3
+    assert "no task board here" in proc.stderr and "orch init" in proc.stderr
