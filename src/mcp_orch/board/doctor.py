@@ -134,9 +134,15 @@ def _check_task(
     now: str,
 ) -> Task:
     folders = [Status(rel.split("/", 1)[0]) for rel, _ in copies]
+    # A clean copy's folder is its status (a hand move); the sides of a conflicted copy are the
+    # branches' own versions, and git put the copy in a folder of its choosing: their status
+    # lines say where each branch moved the task, so the later move can win.
     versions = [
-        in_folder(v, folder) for (_, vs), folder in zip(copies, folders, strict=True) for v in vs
+        v if len(vs) > 1 else in_folder(v, folder)
+        for (_, vs), folder in zip(copies, folders, strict=True)
+        for v in vs
     ]
+    versions = list(dict.fromkeys(versions))  # both copies of a rename conflict hold both sides
     conflicted = [rel for rel, vs in copies if len(vs) > 1]
     merged = merge_versions(versions) if len(versions) > 1 else versions[0]
     problems: list[Finding] = []

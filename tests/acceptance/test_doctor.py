@@ -1,0 +1,176 @@
+"""``orch doctor`` finds what is wrong with a board; ``--fix`` repairs what is safe. Real git."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Orch, git, task_file
+
+pytestmark = [pytest.mark.errors, pytest.mark.cli]
+
+
+def kinds(report: dict[str, object]) -> list[str]:
+    return sorted(str(f["kind"]) for f in report["findings"])  # type: ignore[union-attr]
+
+
+def doctor(orch: Orch, *args: str) -> tuple[int, dict[str, object]]:
+    res = orch("doctor", *args, "--json", check=False)
+    assert "Traceback" not in res.err
+    data = res.json()
+    assert isinstance(data, dict)
+    return res.code, data
+
+
+def test_healthy_board(orch: Orch) -> None:
+    orch.ready("fine")
+    code, report = doctor(orch)
+    assert code == 0 and report["ok"] is True and report["findings"] == []
+    assert report["tasks"] == 1
+
+
+def test_status_line_disagreeing_with_its_folder(orch: Orch) -> None:
+    tid = orch.ready("moved by hand")
+    path = task_file(orch.cwd, tid)
+    git(orch.cwd, "add", "-A")
+    git(orch.cwd, "commit", "-qm", "board")
+    git(orch.cwd, "mv", str(path), str(path.parent.parent / "review" / path.name))
+    # a hand move is a status change: every command sees it at once
+    assert orch.json("show", tid)["status"] == "review"
+    assert orch.json("next", "--agent", "codex")["task"]["id"] == tid  # type: ignore[index]
+    code, report = doctor(orch)
+    assert code != 0 and kinds(report) == ["status-mismatch"]
+    code, report = doctor(orch, "--fix")
+    assert code == 0 and report["findings"][0]["fixed"] is True  # type: ignore[index]
+    text = task_file(orch.cwd, tid).read_text()
+    assert "## Status: review" in text and "| doctor | move | ready -> review" in text
+    assert doctor(orch)[1]["findings"] == []
+
+
+def test_same_id_in_two_folders(orch: Orch) -> None:
+    tid = orch.ready("copied")
+    orch("claim", tid, "--agent", "cursor", env={"ORCH_CLOCK": "2030-01-01T00:00:00Z"})
+    path = task_file(orch.cwd, tid)
+    stale = path.parent.parent / "ready" / path.name
+    stale.write_text(path.read_text().replace("## Status: in-progress", "## Status: ready")
+                     .replace("## Agent: cursor", "## Agent: unassigned"))
+    res = orch("show", tid, "--json", check=False)
+    assert res.code != 0 and res.err_json()["code"] == "board_conflict"
+    assert "more than one folder" in str(res.err_json()["error"])
+    res = orch("claim", tid, "--agent", "claude", "--json", check=False)
+    assert res.code != 0 and res.err_json()["code"] == "board_conflict"
+    status = orch.json("status")
+    assert [p["kind"] for p in status["problems"]] == ["duplicate"]  # type: ignore[union-attr]
+    assert kinds(doctor(orch)[1]) == ["duplicate"]
+    code, _ = doctor(orch, "--fix")
+    assert code == 0
+    assert task_file(orch.cwd, tid).parent.name == "in-progress"
+    assert orch.json("show", tid)["agent"] == "cursor"
+
+
+def test_unknown_dependencies_and_cycles_are_reported_not_fixed(orch: Orch) -> None:
+    a = orch.create("a")
+    b = orch.create("b", "--depends", a)
+    pa = task_file(orch.cwd, a)
+    pa.write_text(pa.read_text().replace("## Depends On: none", f"## Depends On: {b}, T-gone00"))
+    code, report = doctor(orch, "--fix")
+    assert code != 0
+    assert kinds(report) == ["cycle", "unknown-dependency"]
+    assert all(not f["fixed"] for f in report["findings"])  # type: ignore[union-attr]
+    messages = " ".join(str(f["message"]) for f in report["findings"])  # type: ignore[union-attr]
+    assert "T-gone00" in messages and a in messages and b in messages
+
+
+def test_malformed_and_leftover_temp_files(orch: Orch) -> None:
+    orch.create("fine")
+    bad = orch.cwd / ".mcp" / "tasks" / "pending" / "T-bad000-x.md"
+    bad.write_text("# nothing like a task\n")
+    tmp = orch.cwd / ".mcp" / "tasks" / "pending" / ".T-abc123-x.md.4242.tmp"
+    tmp.write_text("half a fi")
+    code, report = doctor(orch, "--fix")
+    assert code != 0
+    by_kind = {f["kind"]: f for f in report["findings"]}  # type: ignore[union-attr]
+    assert by_kind["leftover"]["fixed"] is True and not tmp.exists()
+    assert by_kind["malformed"]["fixed"] is False and bad.read_text() == "# nothing like a task\n"
+    assert by_kind["malformed"]["path"] == "pending/T-bad000-x.md"
+    text = orch("doctor", check=False).out
+    assert "pending/T-bad000-x.md" in text and "by hand" in text
+
+
+# ---------------------------------------------------------------------------- the git merge
+
+
+def _branch_moves(orch: Orch, later: str) -> tuple[str, Path]:
+    """Claim the task on branch ``side`` and fail it on ``main``; ``later`` says which is later."""
+    project = orch.cwd
+    tid = str(orch.json("create", "Add login rate limit to the authentication endpoint",
+                        env={"ORCH_CLOCK": "2025-01-01T09:00:00Z"})["id"])
+    orch("prep", tid, "--goal", "Limit login attempts per user to five per minute, then lock",
+         "--ac", "five tries per minute", "--ac", "lockout after ten failures",
+         "--dor", "API agreed", "--dod", "tests pass", "--files", "src/auth.py",
+         "--notes", "use a sliding window", "--agent", "chatgpt",
+         env={"ORCH_CLOCK": "2025-01-01T09:01:00Z"})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "task ready")
+    claim_at, fail_at = (("12:00", "11:00") if later == "claim" else ("10:00", "11:00"))
+    git(project, "checkout", "-qb", "side")
+    orch("claim", tid, "--agent", "cursor", env={"ORCH_CLOCK": f"2025-01-01T{claim_at}:00Z"})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "claim on side")
+    git(project, "checkout", "-q", "main")
+    orch("fail", tid, "--agent", "chatgpt", "--reason", "superseded by SSO",
+         env={"ORCH_CLOCK": f"2025-01-01T{fail_at}:00Z"})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "fail on main")
+    merge = git(project, "merge", "side", check=False)
+    assert merge.returncode != 0
+    assert "CONFLICT (rename/rename)" in merge.stdout, merge.stdout
+    return tid, project / ".mcp" / "tasks"
+
+
+@pytest.mark.parametrize("later", ["fail", "claim"])
+def test_merge_of_two_branches_that_moved_the_same_task(orch: Orch, later: str) -> None:
+    tid, tasks = _branch_moves(orch, later)
+    copies = sorted(tasks.glob(f"*/{tid}-*.md"))
+    assert [p.parent.name for p in copies] == ["failed", "in-progress"]
+    for copy in copies:
+        assert "<<<<<<<" in copy.read_text()
+
+    # before the repair: every command names the problem instead of guessing
+    for cmd in (["show", tid], ["claim", tid, "--agent", "claude"],
+                ["fail", tid, "--agent", "x", "--reason", "y"]):
+        res = orch(*cmd, "--json", check=False)
+        assert res.code != 0 and "Traceback" not in res.err
+        err = res.err_json()
+        assert "conflict" in str(err["error"]) and "doctor --fix" in str(err["hint"])
+    status = orch.json("status")
+    assert status["tasks"] == []
+    problem_paths = sorted(str(p["path"]) for p in status["problems"])  # type: ignore[union-attr]
+    assert problem_paths == sorted(f"{p.parent.name}/{p.name}" for p in copies)
+    assert tid in orch("status").out
+    code, report = doctor(orch)
+    assert code != 0 and "duplicate" in kinds(report) and "conflict" in kinds(report)
+    assert copies == sorted(tasks.glob(f"*/{tid}-*.md"))  # doctor without --fix changes nothing
+
+    code, report = doctor(orch, "--fix", )
+    assert code == 0, report
+    (merged,) = tasks.glob(f"*/{tid}-*.md")
+    text = merged.read_text()
+    assert "<<<<" not in text and "====" not in text and ">>>>" not in text
+    history = text[text.index("## History"):]
+    assert "| cursor | claim | ready -> in-progress" in history
+    assert "| chatgpt | fail | ready -> failed | superseded by SSO" in history
+    assert "| doctor | merge |" in history and "merged 2 versions" in history
+    assert "superseded by SSO" in text[text.index("## Error Context"):]
+    shown = orch.json("show", tid)
+    if later == "fail":
+        assert merged.parent.name == "failed"
+        assert (shown["status"], shown["agent"]) == ("failed", None)
+    else:
+        assert merged.parent.name == "in-progress"
+        assert (shown["status"], shown["agent"]) == ("in-progress", "cursor")
+    assert f"## Status: {merged.parent.name}\n" in text
+    assert doctor(orch)[1]["findings"] == []
+    git(orch.cwd, "add", "-A")
+    git(orch.cwd, "commit", "-qm", "merged")  # git accepts the repaired board
