@@ -20,6 +20,7 @@ from .domain.errors import InvalidInput
 SERVER = "orch"
 BEGIN = "<!-- orch:begin (written by `orch init --clients`; edits inside are replaced) -->"
 END = "<!-- orch:end -->"
+BEGIN_PREFIX = "<!-- orch:begin"
 
 
 class Client(NamedTuple):
@@ -125,8 +126,9 @@ def merge_toml(root: str, client: Client) -> str:
 def upsert_block(text: str, body: str) -> str:
     """``text`` with the marked orch block set to ``body`` (appended when it has none)."""
     block = f"{BEGIN}\n{body.rstrip()}\n{END}\n"
-    start, end = text.find(BEGIN), text.find(END)
-    if start != -1 and end > start:
+    start = text.find(BEGIN_PREFIX)  # the prefix: a marker whose comment was edited still counts
+    end = text.find(END, start)
+    if start != -1 and end != -1:
         return text[:start] + block + text[end + len(END) :].lstrip("\n")
     if not text.strip():
         return block
