@@ -266,7 +266,10 @@ def _status_text(data: dict[str, object], human_age: Callable[[int | None], str]
     flagged = [t for t in tasks if t["escalated"]]
     if flagged:
         lines.append(f"ESCALATED: {len(flagged)} task(s) need a person (orch show ID)")
-        lines += [f"  ! {t['id']}  {t['status']}  {t['title']}" for t in flagged]
+        lines += [
+            f"  ! {t['id']}  {t['status']}  {t['title']}  -> .mcp/escalations/{t['id']}.md"
+            for t in flagged
+        ]
         lines.append("")
     current = None
     for t in tasks:
