@@ -12,8 +12,22 @@ from tests.conftest import Orch, task_file
 pytestmark = pytest.mark.cli
 
 CORE = [
-    "init", "create", "prep", "next", "claim", "review", "feedback", "complete", "fail",
-    "escalate", "resolve", "status", "show", "log", "doctor", "error",
+    "init",
+    "create",
+    "prep",
+    "next",
+    "claim",
+    "review",
+    "feedback",
+    "complete",
+    "fail",
+    "escalate",
+    "resolve",
+    "status",
+    "show",
+    "log",
+    "doctor",
+    "error",
 ]
 CLOCK = {"ORCH_CLOCK": "2025-03-01T12:00:00Z"}
 
@@ -75,8 +89,12 @@ def test_status_all_lists_closed_tasks(orch: Orch) -> None:
 
 def test_next_json_shape(orch: Orch) -> None:
     idle = orch.json("next", "--agent", "cursor")
-    assert idle == {"action": "idle", "task": None, "reason": idle["reason"],
-                    "command": idle["command"]}
+    assert idle == {
+        "action": "idle",
+        "task": None,
+        "reason": idle["reason"],
+        "command": idle["command"],
+    }
     tid = orch.ready("Something to do")
     data = orch.json("next", "--agent", "cursor")
     assert data["action"] == "claim"
@@ -88,16 +106,35 @@ def test_next_json_shape(orch: Orch) -> None:
 def test_the_whole_chain_json(orch: Orch) -> None:
     tid = orch.create("Chain")
     prepped = orch.json(
-        "prep", tid, "--goal", "the goal", "--ac", "a1", "--ac", "a2", "--dor", "r1",
-        "--dod", "d1", "--files", "src/a.py", "tests/test_a.py", "--notes", "hint",
-        "--agent", "chatgpt",
+        "prep",
+        tid,
+        "--goal",
+        "the goal",
+        "--ac",
+        "a1",
+        "--ac",
+        "a2",
+        "--dor",
+        "r1",
+        "--dod",
+        "d1",
+        "--files",
+        "src/a.py",
+        "tests/test_a.py",
+        "--notes",
+        "hint",
+        "--agent",
+        "chatgpt",
     )
     assert prepped["status"] == "ready"
     assert [c["text"] for c in prepped["acceptance_criteria"]] == ["a1", "a2"]  # type: ignore[union-attr]
     assert prepped["files"] == ["src/a.py", "tests/test_a.py"]
     claimed = orch.json("claim", tid, "--agent", "cursor")
-    assert (claimed["status"], claimed["agent"], claimed["changed"]) == ("in-progress", "cursor",
-                                                                         True)
+    assert (claimed["status"], claimed["agent"], claimed["changed"]) == (
+        "in-progress",
+        "cursor",
+        True,
+    )
     assert orch.json("review", tid, "--agent", "cursor", "--note", "n")["status"] == "review"
     back = orch.json("feedback", tid, "--agent", "codex", "--text", "fix the edge case")
     assert back["status"] == "ready" and back["implementer"] == "cursor"
@@ -110,7 +147,14 @@ def test_the_whole_chain_json(orch: Orch) -> None:
     assert done["status"] == "done" and done["open_feedback"] == []
     shown = orch.json("show", tid)
     assert [h["op"] for h in shown["history"]] == [  # type: ignore[union-attr]
-        "create", "prep", "claim", "review", "feedback", "claim", "review", "complete"
+        "create",
+        "prep",
+        "claim",
+        "review",
+        "feedback",
+        "claim",
+        "review",
+        "complete",
     ]
     assert shown["feedback"][0]["open"] is False  # type: ignore[index]
 
@@ -175,9 +219,15 @@ def test_log_records_every_operation(orch: Orch) -> None:
     events = [json.loads(line) for line in lines]
     assert [e["op"] for e in events] == ["create", "prep", "claim", "claim"]
     claim = events[2]
-    assert claim == {"at": "2025-03-01T12:00:00.000Z", "agent": "cursor", "op": "claim",
-                     "task": tid, "from_status": "ready", "to_status": "in-progress",
-                     "outcome": "ok"}
+    assert claim == {
+        "at": "2025-03-01T12:00:00.000Z",
+        "agent": "cursor",
+        "op": "claim",
+        "task": tid,
+        "from_status": "ready",
+        "to_status": "in-progress",
+        "outcome": "ok",
+    }
     assert events[3]["outcome"] == "refused" and events[3]["agent"] == "claude"
     logged = orch.json("log", tid)["events"]
     assert [e["op"] for e in logged] == ["create", "prep", "claim", "claim"]  # type: ignore[union-attr]

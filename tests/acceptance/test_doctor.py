@@ -53,8 +53,11 @@ def test_same_id_in_two_folders(orch: Orch) -> None:
     orch("claim", tid, "--agent", "cursor", env={"ORCH_CLOCK": "2030-01-01T00:00:00Z"})
     path = task_file(orch.cwd, tid)
     stale = path.parent.parent / "ready" / path.name
-    stale.write_text(path.read_text().replace("## Status: in-progress", "## Status: ready")
-                     .replace("## Agent: cursor", "## Agent: unassigned"))
+    stale.write_text(
+        path.read_text()
+        .replace("## Status: in-progress", "## Status: ready")
+        .replace("## Agent: cursor", "## Agent: unassigned")
+    )
     res = orch("show", tid, "--json", check=False)
     assert res.code != 0 and res.err_json()["code"] == "board_conflict"
     assert "more than one folder" in str(res.err_json()["error"])
@@ -104,23 +107,51 @@ def test_malformed_and_leftover_temp_files(orch: Orch) -> None:
 def _branch_moves(orch: Orch, later: str) -> tuple[str, Path]:
     """Claim the task on branch ``side`` and fail it on ``main``; ``later`` says which is later."""
     project = orch.cwd
-    tid = str(orch.json("create", "Add login rate limit to the authentication endpoint",
-                        env={"ORCH_CLOCK": "2025-01-01T09:00:00Z"})["id"])
-    orch("prep", tid, "--goal", "Limit login attempts per user to five per minute, then lock",
-         "--ac", "five tries per minute", "--ac", "lockout after ten failures",
-         "--dor", "API agreed", "--dod", "tests pass", "--files", "src/auth.py",
-         "--notes", "use a sliding window", "--agent", "chatgpt",
-         env={"ORCH_CLOCK": "2025-01-01T09:01:00Z"})
+    tid = str(
+        orch.json(
+            "create",
+            "Add login rate limit to the authentication endpoint",
+            env={"ORCH_CLOCK": "2025-01-01T09:00:00Z"},
+        )["id"]
+    )
+    orch(
+        "prep",
+        tid,
+        "--goal",
+        "Limit login attempts per user to five per minute, then lock",
+        "--ac",
+        "five tries per minute",
+        "--ac",
+        "lockout after ten failures",
+        "--dor",
+        "API agreed",
+        "--dod",
+        "tests pass",
+        "--files",
+        "src/auth.py",
+        "--notes",
+        "use a sliding window",
+        "--agent",
+        "chatgpt",
+        env={"ORCH_CLOCK": "2025-01-01T09:01:00Z"},
+    )
     git(project, "add", "-A")
     git(project, "commit", "-qm", "task ready")
-    claim_at, fail_at = (("12:00", "11:00") if later == "claim" else ("10:00", "11:00"))
+    claim_at, fail_at = ("12:00", "11:00") if later == "claim" else ("10:00", "11:00")
     git(project, "checkout", "-qb", "side")
     orch("claim", tid, "--agent", "cursor", env={"ORCH_CLOCK": f"2025-01-01T{claim_at}:00Z"})
     git(project, "add", "-A")
     git(project, "commit", "-qm", "claim on side")
     git(project, "checkout", "-q", "main")
-    orch("fail", tid, "--agent", "chatgpt", "--reason", "superseded by SSO",
-         env={"ORCH_CLOCK": f"2025-01-01T{fail_at}:00Z"})
+    orch(
+        "fail",
+        tid,
+        "--agent",
+        "chatgpt",
+        "--reason",
+        "superseded by SSO",
+        env={"ORCH_CLOCK": f"2025-01-01T{fail_at}:00Z"},
+    )
     git(project, "add", "-A")
     git(project, "commit", "-qm", "fail on main")
     merge = git(project, "merge", "side", check=False)
@@ -138,8 +169,11 @@ def test_merge_of_two_branches_that_moved_the_same_task(orch: Orch, later: str) 
         assert "<<<<<<<" in copy.read_text()
 
     # before the repair: every command names the problem instead of guessing
-    for cmd in (["show", tid], ["claim", tid, "--agent", "claude"],
-                ["fail", tid, "--agent", "x", "--reason", "y"]):
+    for cmd in (
+        ["show", tid],
+        ["claim", tid, "--agent", "claude"],
+        ["fail", tid, "--agent", "x", "--reason", "y"],
+    ):
         res = orch(*cmd, "--json", check=False)
         assert res.code != 0 and "Traceback" not in res.err
         err = res.err_json()
@@ -153,16 +187,19 @@ def test_merge_of_two_branches_that_moved_the_same_task(orch: Orch, later: str) 
     assert code != 0 and "duplicate" in kinds(report) and "conflict" in kinds(report)
     assert copies == sorted(tasks.glob(f"*/{tid}-*.md"))  # doctor without --fix changes nothing
 
-    code, report = doctor(orch, "--fix", )
+    code, report = doctor(
+        orch,
+        "--fix",
+    )
     assert code == 0, report
     (merged,) = tasks.glob(f"*/{tid}-*.md")
     text = merged.read_text()
     assert "<<<<" not in text and "====" not in text and ">>>>" not in text
-    history = text[text.index("## History"):]
+    history = text[text.index("## History") :]
     assert "| cursor | claim | ready -> in-progress" in history
     assert "| chatgpt | fail | ready -> failed | superseded by SSO" in history
     assert "| doctor | merge |" in history and "merged 2 versions" in history
-    assert "superseded by SSO" in text[text.index("## Error Context"):]
+    assert "superseded by SSO" in text[text.index("## Error Context") :]
     shown = orch.json("show", tid)
     if later == "fail":
         assert merged.parent.name == "failed"

@@ -53,8 +53,12 @@ def test_illegal_transitions(orch: Orch, setup: str, op: str, args: list[str], w
 
 @pytest.mark.parametrize("cmd", ["show", "claim", "review", "complete"])
 def test_unknown_id(orch: Orch, cmd: str) -> None:
-    err = refused(orch(cmd, "T-zzzzzz", "--agent", "x", "--json", check=False) if cmd != "show"
-                  else orch(cmd, "T-zzzzzz", "--json", check=False), "T-zzzzzz")
+    err = refused(
+        orch(cmd, "T-zzzzzz", "--agent", "x", "--json", check=False)
+        if cmd != "show"
+        else orch(cmd, "T-zzzzzz", "--json", check=False),
+        "T-zzzzzz",
+    )
     assert err["code"] == "task_not_found" and "orch status" in str(err["hint"])
 
 
@@ -77,8 +81,9 @@ def test_already_claimed_and_repeat_claim(orch: Orch) -> None:
     orch("claim", tid, "--agent", "cursor")
     again = orch.json("claim", tid, "--agent", "cursor")
     assert again["changed"] is False and again["agent"] == "cursor"
-    err = refused(orch("claim", tid, "--agent", "claude", "--json", check=False),
-                  "already claimed by cursor")
+    err = refused(
+        orch("claim", tid, "--agent", "claude", "--json", check=False), "already claimed by cursor"
+    )
     assert err["code"] == "already_claimed"
     res = orch("review", tid, "--agent", "claude", check=False)
     assert res.code != 0 and "held by cursor" in res.err
@@ -146,11 +151,14 @@ def test_disk_full_on_a_tiny_tmpfs(tmp_path: Path) -> None:
 
     mnt = tmp_path / "tiny"
     mnt.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
-                             capture_output=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True
+    )
     if mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root and mount rights); "
-                    "storage_error(ENOSPC) is covered by tests/unit/test_merge.py")
+        pytest.skip(
+            "cannot mount a tmpfs here (needs root and mount rights); "
+            "storage_error(ENOSPC) is covered by tests/unit/test_merge.py"
+        )
     try:
         runner = Orch(mnt)
         runner("init", "--no-detect")
@@ -186,17 +194,19 @@ def test_malformed_file_is_named_and_never_touched(orch: Orch) -> None:
     assert problem["path"] == "ready/T-bad000-broken.md" and problem["line"] == 3
     text_out = orch("status").out
     assert "T-bad000-broken.md:3" in text_out and good in text_out
-    for cmd in (["show", "T-bad000"], ["claim", "T-bad000", "--agent", "cursor"],
-                ["fail", "T-bad000", "--reason", "x", "--agent", "a"],
-                ["prep", "T-bad000", "--goal", "g"]):
+    for cmd in (
+        ["show", "T-bad000"],
+        ["claim", "T-bad000", "--agent", "cursor"],
+        ["fail", "T-bad000", "--reason", "x", "--agent", "a"],
+        ["prep", "T-bad000", "--goal", "g"],
+    ):
         res = orch(*cmd, "--json", check=False)
         err = refused(res, "T-bad000-broken.md:3")
         assert err["code"] == "malformed_task"
     orch("claim", good, "--agent", "cursor")  # the rest of the board works
     report = orch("doctor", "--fix", "--json", check=False)
     assert report.code != 0
-    assert any(f["kind"] == "malformed" and not f["fixed"]
-               for f in report.json()["findings"])  # type: ignore[index,union-attr]
+    assert any(f["kind"] == "malformed" and not f["fixed"] for f in report.json()["findings"])  # type: ignore[index,union-attr]
     assert bad.read_text() == text
     after = bad.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)

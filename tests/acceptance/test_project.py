@@ -70,8 +70,14 @@ def test_npm_scripts_run_orch(project: Path) -> None:
     orch = Orch(project)
     orch("init", "--no-detect")
     orch.create("via npm")
-    out = subprocess.run(["npm", "run", "-s", "mcp:status", "--", "--json"], cwd=project,
-                         env=orch.env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        ["npm", "run", "-s", "mcp:status", "--", "--json"],
+        cwd=project,
+        env=orch.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["tasks"][0]["title"] == "via npm"
 

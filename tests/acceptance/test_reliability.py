@@ -33,7 +33,9 @@ def test_concurrent_claims_exactly_one_wins(orch: Orch) -> None:
     tid = orch.ready("contested")
     agents = [f"agent{i}" for i in range(10)]
     procs = [orch.popen("claim", tid, "--agent", a) for a in agents]
-    results = [(a, p.wait(timeout=60), *p.communicate()) for a, p in zip(agents, procs, strict=True)]
+    results = [
+        (a, p.wait(timeout=60), *p.communicate()) for a, p in zip(agents, procs, strict=True)
+    ]
     winners = [a for a, code, _, _ in results if code == 0]
     assert len(winners) == 1, results
     (winner,) = winners
@@ -156,8 +158,14 @@ def test_readers_never_see_a_task_twice_or_not_at_all(orch: Orch) -> None:
         f"orch review {tid} --agent cursor && "
         f"orch feedback {tid} --agent codex --text x || exit 1; done"
     )
-    mover = subprocess.Popen(["bash", "-c", script], cwd=orch.cwd, env=orch.env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    mover = subprocess.Popen(
+        ["bash", "-c", script],
+        cwd=orch.cwd,
+        env=orch.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = 0
     try:
         while mover.poll() is None:

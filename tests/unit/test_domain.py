@@ -13,7 +13,12 @@ from mcp_orch.domain.policy import Summary, check_new_depends, decide, find_cycl
 pytestmark = pytest.mark.mcp
 
 P, R, IP, RV, D, F = (
-    Status.PENDING, Status.READY, Status.IN_PROGRESS, Status.REVIEW, Status.DONE, Status.FAILED
+    Status.PENDING,
+    Status.READY,
+    Status.IN_PROGRESS,
+    Status.REVIEW,
+    Status.DONE,
+    Status.FAILED,
 )
 ROLES = {"planner": ("chatgpt",), "implementer": ("cursor",), "reviewer": ("codex",)}
 
@@ -50,7 +55,9 @@ def test_claim_makes_the_agent_holder_and_implementer() -> None:
     moved = transitions.apply(task, "claim", agent="cursor", now="t")
     assert (moved.agent, moved.implementer) == ("cursor", "cursor")
     back = transitions.apply(
-        transitions.apply(moved, "review", agent="cursor", now="t2"), "feedback", agent="codex",
+        transitions.apply(moved, "review", agent="cursor", now="t2"),
+        "feedback",
+        agent="codex",
         now="t3",
     )
     assert back.agent == "" and back.implementer == "cursor"
@@ -64,10 +71,21 @@ def test_history_is_appended_never_replaced() -> None:
     assert task.history[0].note == "a b c"
 
 
-def s(tid: str, status: Status, prio: str = "P1", created: str = "2025-01-01", **kw: object) -> Summary:
+def s(
+    tid: str, status: Status, prio: str = "P1", created: str = "2025-01-01", **kw: object
+) -> Summary:
     base: dict[str, object] = dict(
-        id=tid, title=tid, status=status, priority=Priority(prio), agent="", implementer="",
-        depends=(), created=created, updated=created, open_feedback=0, escalated=False,
+        id=tid,
+        title=tid,
+        status=status,
+        priority=Priority(prio),
+        agent="",
+        implementer="",
+        depends=(),
+        created=created,
+        updated=created,
+        open_feedback=0,
+        escalated=False,
     )
     base.update(kw)
     return Summary(**base)  # type: ignore[arg-type]
@@ -156,8 +174,22 @@ def test_new_ids_are_short_valid_and_random() -> None:
 @pytest.mark.errors
 @pytest.mark.parametrize(
     "bad",
-    ["../x", "T-../../etc", "T-abc/def", "/etc/passwd", "T-abc123/..", "", "T-", "T-ab",
-     "T-abc 123", "T-abc123\n", "..", "T_abc123", "T-abc123.md", "-abc123"],
+    [
+        "../x",
+        "T-../../etc",
+        "T-abc/def",
+        "/etc/passwd",
+        "T-abc123/..",
+        "",
+        "T-",
+        "T-ab",
+        "T-abc 123",
+        "T-abc123\n",
+        "..",
+        "T_abc123",
+        "T-abc123.md",
+        "-abc123",
+    ],
 )
 def test_ids_from_input_are_validated(bad: str) -> None:
     if bad == "T-abc123\n":  # surrounding whitespace is forgiven, nothing else

@@ -16,7 +16,7 @@ from mcp_orch.domain.model import Note, Status, Task
 pytestmark = pytest.mark.mcp
 
 BASE = transitions.apply(
-    Task(id="T-abc123", title="Merge me", status=Status.PENDING, created="2025-01-01T09:00:00.000Z"),
+    Task(id="T-abc123", title="Merge me", created="2025-01-01T09:00:00.000Z"),
     "prep",
     agent="chatgpt",
     now="2025-01-01T09:00:00.000Z",
