@@ -50,14 +50,12 @@ def trailers(message: str) -> dict[str, str]:
     """The trailers of the message's last paragraph, keys lower-cased (the last one wins)."""
     paragraphs = [p for p in re.split(r"\n\s*\n", message.strip()) if p.strip()]
     if len(paragraphs) < 2:
-        # A one-paragraph message is all subject; only a line that is a trailer counts.
-        paragraphs = [p for p in paragraphs if all(_TRAILER_RE.match(ln) for ln in p.split("\n"))]
+        return {}  # the subject paragraph is never trailers (as in git)
     found: dict[str, str] = {}
-    if paragraphs:
-        for line in paragraphs[-1].split("\n"):
-            match = _TRAILER_RE.match(line)
-            if match and match.group(2):
-                found[match.group(1).lower()] = match.group(2)
+    for line in paragraphs[-1].split("\n"):
+        match = _TRAILER_RE.match(line)
+        if match and match.group(2):
+            found[match.group(1).lower()] = match.group(2)
     return found
 
 
@@ -67,7 +65,7 @@ def ids_in(text: str, prefix: str) -> list[str]:
     return re.findall(pattern, text, flags=re.IGNORECASE)
 
 
-_PR_BRANCH_RE = re.compile(r"(?:^|/)(?:pr|pull|pull-request|mr)[/-](\d+)(?:/|$)", re.IGNORECASE)
+_PR_BRANCH_RE = re.compile(r"(?:^|/)(?:pr|pull|pull-request|mr)[/-](\d+)(?:[/-]|$)", re.IGNORECASE)
 _PR_ENV = (
     ("GITHUB_REF", re.compile(r"^refs/pull/(\d+)/")),
     ("CI_MERGE_REQUEST_IID", re.compile(r"^(\d+)$")),  # GitLab

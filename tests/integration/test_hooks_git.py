@@ -1,0 +1,231 @@
+"""Plain git hooks (and core.hooksPath): install, chaining, bypass, uninstall, your changes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ORCH, Orch, clean_env, git
+from tests.integration.hooks_support import (
+    change,
+    claimed,
+    commit,
+    executable_hook,
+    run_git,
+    set_gate,
+    snapshot_dir,
+    task,
+)
+
+pytestmark = [pytest.mark.hooks]
+
+USER_HOOK = """#!/bin/sh
+# the team's own commit-msg gate: no WIP commits
+echo "user hook ran: $1" >> "$(git rev-parse --show-toplevel)/user-hook.log"
+if grep -q WIP "$1"; then echo "no WIP commits" >&2; exit 3; fi
+exit 0
+"""
+
+
+def hooks_dir(project: Path) -> Path:
+    return project / ".git" / "hooks"
+
+
+def test_install_status_and_second_install_changes_nothing(orch: Orch, project: Path) -> None:
+    first = orch.json("hooks", "install")
+    assert first["mode"] == "git" and first["changed"] is True
+    for stage in ("commit-msg", "post-commit"):
+        hook = hooks_dir(project) / stage
+        assert hook.stat().st_mode & 0o111, f"{stage} must be executable"
+        assert "orch hooks install" in hook.read_text()
+    before = snapshot_dir(hooks_dir(project))
+    again = orch.json("hooks", "install")
+    assert again["changed"] is False
+    assert snapshot_dir(hooks_dir(project)) == before
+    status = orch.json("hooks", "status")
+    assert status["installed"] is True
+    assert [ln.split(": ")[-1] for ln in status["lines"]] == ["installed", "installed"]  # type: ignore[union-attr]
+
+
+def test_existing_hook_still_runs_and_still_blocks(orch: Orch, project: Path) -> None:
+    executable_hook(hooks_dir(project) / "commit-msg", USER_HOOK)
+    orch("hooks", "install")
+    set_gate(project, "exit 0")
+    task_id = claimed(orch, "Chained hooks")
+    run_git(project, "checkout", "-q", "-b", f"feature/{task_id}")
+
+    change(project)
+    blocked = commit(project, "-m", "WIP: half done")
+    assert blocked.returncode == 1, blocked.stderr  # git reports any failing hook as 1
+    assert "no WIP commits" in blocked.stderr
+    assert run_git(project, "rev-list", "--count", "HEAD").strip() == "1"
+    assert task(project, task_id).git.commit == ""  # mcp-orch did not run after the refusal
+
+    ok = commit(project, "-m", "Finished")
+    assert ok.returncode == 0, ok.stderr
+    assert (project / "user-hook.log").read_text().count("user hook ran") == 2
+    head = run_git(project, "rev-parse", "HEAD").strip()
+    assert task(project, task_id).git.commit == head
+
+
+def test_uninstall_restores_hooks_byte_for_byte(orch: Orch, project: Path) -> None:
+    hooks = hooks_dir(project)
+    executable_hook(hooks / "commit-msg", USER_HOOK + "# no newline at the end", 0o750)
+    (hooks / "post-commit").symlink_to("../../scripts/post-commit.sh")
+    executable_hook(hooks / "pre-push", "#!/bin/sh\nexit 0\n")
+    (hooks / "post-commit.sample").write_bytes(b"\x00\xff binary-ish sample\r\n")
+    before = snapshot_dir(hooks)
+
+    orch("hooks", "install")
+    assert snapshot_dir(hooks) != before
+    assert (hooks / "commit-msg.orch-chained").read_text().startswith("#!/bin/sh")
+    orch("hooks", "uninstall")
+
+    assert snapshot_dir(hooks) == before
+    assert not (project / ".mcp" / "hooks-backup").exists()
+    assert orch.json("hooks", "status")["installed"] is False
+
+
+def test_uninstall_removes_created_hooks(orch: Orch, project: Path) -> None:
+    before = snapshot_dir(hooks_dir(project))
+    orch("hooks", "install")
+    orch("hooks", "uninstall")
+    assert snapshot_dir(hooks_dir(project)) == before
+
+
+def test_core_hooks_path_is_used(orch: Orch, project: Path) -> None:
+    shared = project / ".githooks"
+    executable_hook(shared / "commit-msg", USER_HOOK)
+    git(project, "config", "core.hooksPath", ".githooks")
+    before = snapshot_dir(shared)
+    data = orch.json("hooks", "install")
+    assert data["where"] == str(shared.resolve())
+    assert not (hooks_dir(project) / "commit-msg").exists()
+    set_gate(project, "exit 1")
+    task_id = claimed(orch, "Hooks path")
+    change(project)
+    proc = commit(project, "-m", "work", "-m", f"Task: {task_id}")
+    assert proc.returncode == 1
+    assert (project / "user-hook.log").exists()
+    assert task(project, task_id).status.value == "ready"
+    orch("hooks", "uninstall")
+    assert snapshot_dir(shared) == before
+
+
+def test_repo_without_board_is_left_alone(orch: Orch, project: Path, tmp_path: Path) -> None:
+    orch("hooks", "install")
+    shutil.rmtree(project / ".mcp")
+    change(project)
+    proc = commit(project, "-m", "no board here")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert not (project / ".mcp").exists()
+    bare = tmp_path / "elsewhere"
+    bare.mkdir()
+    (bare / "MSG").write_text("hello\n")
+    direct = subprocess.run(
+        [str(ORCH), "hook", "commit-msg", "MSG"],
+        cwd=bare,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert (direct.returncode, direct.stdout, direct.stderr) == (0, "", "")
+
+
+def test_orch_hooks_0_disables_only_mcp_orch(orch: Orch, project: Path) -> None:
+    executable_hook(hooks_dir(project) / "commit-msg", USER_HOOK)
+    orch("hooks", "install")
+    set_gate(project, "exit 1")
+    task_id = claimed(orch, "Disabled")
+    run_git(project, "checkout", "-q", "-b", f"{task_id}-work")
+    before = task(project, task_id)
+    change(project)
+    refused = commit(project, "-m", "WIP", env={"ORCH_HOOKS": "0"})
+    assert refused.returncode == 1  # the user's gate still runs and still blocks
+    assert "no WIP commits" in refused.stderr
+    proc = commit(project, "-m", "done", env={"ORCH_HOOKS": "0"})
+    assert proc.returncode == 0, proc.stderr  # our failing gate was not run
+    assert (project / "user-hook.log").read_text().count("user hook ran") == 2
+    assert task(project, task_id) == before
+
+
+def test_no_verify_skips_everything(orch: Orch, project: Path) -> None:
+    executable_hook(hooks_dir(project) / "commit-msg", USER_HOOK)
+    orch("hooks", "install")
+    set_gate(project, "exit 1")
+    task_id = claimed(orch, "Bypass")
+    run_git(project, "checkout", "-q", "-b", f"{task_id}-work")
+    before = task(project, task_id)
+    change(project)
+    proc = commit(project, "--no-verify", "-m", "WIP anyway")
+    assert proc.returncode == 0, proc.stderr
+    assert not (project / "user-hook.log").exists()
+    assert task(project, task_id) == before  # post-commit ran, but found no passed gate
+
+
+def test_commit_of_no_task_is_left_alone(orch: Orch, project: Path) -> None:
+    orch("hooks", "install")
+    set_gate(project, "exit 1")
+    task_id = claimed(orch, "Someone else's")
+    before = task(project, task_id)
+    change(project)
+    proc = commit(project, "-m", "unrelated docs fix")  # main branch, no trailer, no agent
+    assert proc.returncode == 0, proc.stderr
+    assert task(project, task_id) == before
+    assert not list((project / ".mcp" / "feedback").glob("*/*.md"))
+
+
+def test_agent_single_in_progress_task_and_trailers(orch: Orch, project: Path) -> None:
+    orch("hooks", "install")
+    set_gate(project, "exit 0")
+    task_id = claimed(orch, "By agent")
+    change(project)
+    proc = commit(
+        project, "-m", "work", "-m", "PR: #42\nTask-Status: review", env={"ORCH_AGENT": "cursor"}
+    )
+    assert proc.returncode == 0, proc.stderr
+    done = task(project, task_id)
+    assert done.status.value == "review"
+    assert done.git.commit == run_git(project, "rev-parse", "HEAD").strip()
+    assert (done.git.branch, done.git.pr) == ("main", "42")
+    assert done.history[-1].op == "review" and done.history[-1].agent == "cursor"
+    assert "recorded commit" in proc.stderr
+
+
+def test_staged_and_unstaged_changes_are_kept_exactly(orch: Orch, project: Path) -> None:
+    orch("hooks", "install")
+    task_id = claimed(orch, "Careful")
+    run_git(project, "checkout", "-q", "-b", f"feature/{task_id}")
+    (project / "app.txt").write_text("one\ntwo\nthree\n")
+    run_git(project, "add", "app.txt")
+    run_git(project, "commit", "-q", "--no-verify", "-m", "base")
+    (project / "app.txt").write_text("one\nTWO staged\nthree\n")
+    run_git(project, "add", "app.txt")
+    (project / "app.txt").write_text("one\nTWO staged\nthree\nfour unstaged\n")
+    (project / "notes.txt").write_text("untracked\n")
+
+    def state() -> tuple[str, str, bytes, bytes]:
+        return (
+            run_git(project, "diff", "--cached", "--", "app.txt", "notes.txt"),
+            run_git(project, "diff", "--", "app.txt"),
+            (project / "app.txt").read_bytes(),
+            (project / "notes.txt").read_bytes(),
+        )
+
+    before = state()
+    set_gate(project, "exit 1")
+    assert commit(project, "-m", "try").returncode == 1
+    assert state() == before
+
+    set_gate(project, "exit 0")
+    orch("claim", task_id, "--agent", "cursor")
+    assert commit(project, "-m", "try again").returncode == 0
+    assert run_git(project, "show", "HEAD:app.txt") == "one\nTWO staged\nthree\n"
+    assert run_git(project, "diff", "--", "app.txt") == before[1]
+    assert (project / "app.txt").read_bytes() == before[2]
+    assert (project / "notes.txt").read_bytes() == before[3]
+    assert run_git(project, "diff", "--cached", "--", "app.txt") == ""
