@@ -7,6 +7,7 @@ MCP SDK is imported inside ``cmd_mcp`` only (a test checks ``orch status`` never
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 
@@ -36,12 +37,14 @@ def cmd_mcp(args: argparse.Namespace) -> int:
                 )
             from .mcp_http import run_http
 
+            gc.enable()  # ``orch`` turns it off for short commands; a server runs for hours
             run_http(
                 service, board, host=args.host, port=args.port, allow_hosts=args.allow_host or []
             )
         else:
             from .mcp_server import agent_from_env, run_stdio
 
+            gc.enable()
             run_stdio(service, args.agent or agent_from_env())
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] in ("mcp", "uvicorn"):
