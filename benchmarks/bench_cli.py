@@ -705,6 +705,7 @@ def main() -> int:
 
     backlog_rows: list[tuple[int, list[Result], list[Result], int]] = []
     backlog_note = ""
+    got: tuple[str, str, str] | str = ""
     if args.backlog:
         got = install_backlog()
         if isinstance(got, str):
@@ -828,6 +829,10 @@ def main() -> int:
         + f". Total benchmark time {time.perf_counter() - began:.0f} s."
     )
     print("\n".join(out))
+    if SPAWN is not None:
+        SPAWN.close()
+    if args.backlog and not isinstance(got, str):
+        shutil.rmtree(os.path.dirname(os.path.dirname(got[0])), ignore_errors=True)
     return 1 if missed else 0
 
 
