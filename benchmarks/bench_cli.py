@@ -832,7 +832,7 @@ def main() -> int:
     if SPAWN is not None:
         SPAWN.close()
     if args.backlog and not isinstance(got, str):
-        shutil.rmtree(os.path.dirname(os.path.dirname(got[0])), ignore_errors=True)
+        shutil.rmtree(got[0].rsplit("/node_modules/", 1)[0], ignore_errors=True)
     return 1 if missed else 0
 
 
