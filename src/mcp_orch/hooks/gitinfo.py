@@ -28,12 +28,6 @@ def write_tree(cwd: str | None = None) -> str:
     return git("write-tree", cwd=cwd)
 
 
-def head(cwd: str | None = None) -> tuple[str, str]:
-    """(commit, tree) of HEAD, or ("", "")."""
-    out = git("rev-parse", "HEAD", "HEAD^{tree}", cwd=cwd).split("\n")
-    return (out[0], out[1]) if len(out) == 2 else ("", "")
-
-
 def message_text(raw: str, comment: str = "#") -> str:
     """The message as git will store it: no comment lines, nothing below the scissors line."""
     kept: list[str] = []

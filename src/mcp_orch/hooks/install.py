@@ -34,6 +34,7 @@ from ..board.fsutil import atomic_write
 from ..domain.errors import InvalidInput
 from . import precommit
 from .gitinfo import git
+from .runner import PENDING
 
 STAGES = ("commit-msg", "post-commit")
 MODES = ("auto", "git", "husky", "pre-commit")
@@ -128,6 +129,12 @@ def wrapper(stage: str, orch: str, chained: bool) -> str:
         ]
     exe = shlex.quote(orch)
     lines += [
+        "# cheap exits in the shell: no Python start when there is nothing to do",
+        'case "${ORCH_HOOKS:-}" in 0 | false | no | off) exit 0 ;; esac',
+    ]
+    if stage == "post-commit":
+        lines.append(f'[ -f "$(git rev-parse --git-path {PENDING})" ] || exit 0')
+    lines += [
         f'if [ -x {exe} ]; then exec {exe} hook {stage} "$@"; fi',
         f'if command -v orch >/dev/null 2>&1; then exec orch hook {stage} "$@"; fi',
         'echo "mcp-orch: orch not found; its hook was skipped" >&2',
@@ -137,12 +144,17 @@ def wrapper(stage: str, orch: str, chained: bool) -> str:
 
 
 def husky_block(stage: str) -> str:
-    return (
-        f"{BLOCK_BEGIN}\n"
-        f'if command -v orch >/dev/null 2>&1; then orch hook {stage} "$@"; '
-        'else echo "mcp-orch: orch not on PATH; its hook was skipped" >&2; fi\n'
-        f"{BLOCK_END}\n"
-    )
+    if stage == "post-commit":  # nothing to record unless our commit-msg passed this commit
+        body = (
+            f'if [ -f "$(git rev-parse --git-path {PENDING})" ] && command -v orch >/dev/null 2>&1;'
+            f" then orch hook {stage}; fi"
+        )
+    else:
+        body = (
+            f'if command -v orch >/dev/null 2>&1; then orch hook {stage} "$@"; '
+            'else echo "mcp-orch: orch not on PATH; its hook was skipped" >&2; fi'
+        )
+    return f"{BLOCK_BEGIN}\n{body}\n{BLOCK_END}\n"
 
 
 def install(root: str, mode: str = "auto", orch: str | None = None) -> Report:

@@ -29,19 +29,21 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import IO, TYPE_CHECKING
 
 from ..domain.errors import BoardNotFound, OrchError
 from ..domain.ids import looks_like_id, normalize_id
 from ..domain.model import Status
 from . import gitinfo
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # importing typing costs ~5 ms of a hook that should add almost nothing
+    from typing import IO
+
     from ..service import Service
 
 ENV_HOOKS = "ORCH_HOOKS"
 ENV_AGENT = "ORCH_AGENT"
-PENDING = "hooks-pending.json"
+PENDING = "mcp-orch-pending.json"  # in the git dir: per worktree, seen by the hook wrappers
 HOOK_AGENT = "git-hook"
 
 
@@ -59,8 +61,13 @@ def run(
     """The hook ``stage`` with git's ``args``; the exit code git should see."""
     environ = os.environ if env is None else env
     out = err or sys.stderr
-    if disabled(environ):
+    if disabled(environ) or stage not in ("commit-msg", "post-commit"):
         return 0
+    head: list[str] = []
+    if stage == "post-commit":
+        head = gitinfo.git("rev-parse", "--git-path", PENDING, "HEAD", "HEAD^{tree}").split("\n")
+        if len(head) != 3 or not os.path.isfile(head[0]):
+            return 0  # our commit-msg did not pass this commit (--no-verify, no task, disabled)
     try:
         service = open_service()
     except BoardNotFound:
@@ -68,9 +75,7 @@ def run(
     hook = _Hook(service, environ, out)
     if stage == "commit-msg":
         return hook.commit_msg(args[0] if args else ".git/COMMIT_EDITMSG")
-    if stage == "post-commit":
-        return hook.post_commit()
-    return 0  # a stage mcp-orch has nothing to do in
+    return hook.post_commit(os.path.abspath(head[0]), head[1], head[2])
 
 
 class _Hook:
@@ -79,8 +84,6 @@ class _Hook:
         self.env = env
         self.out = out
         self.root = service.root or os.getcwd()
-        board = getattr(service.store, "root", os.path.join(self.root, ".mcp"))
-        self.pending_path = os.path.join(board, ".cache", PENDING)
         raw_agent = env.get(ENV_AGENT) or service.config.raw.get("agent") or ""
         self.agent = str(raw_agent).strip()
 
@@ -91,14 +94,21 @@ class _Hook:
     # ------------------------------------------------------------------ commit-msg
 
     def commit_msg(self, message_file: str) -> int:
-        _unlink(self.pending_path)  # a note of an earlier, aborted commit must not carry over
+        info = gitinfo.git("rev-parse", "--git-path", PENDING, "--symbolic-full-name", "HEAD")
+        lines = info.split("\n")
+        if len(lines) == 2:
+            pending, ref = lines
+            branch = ref[len("refs/heads/") :] if ref.startswith("refs/heads/") else ""
+        else:  # an unborn branch (the first commit): rev-parse cannot name HEAD yet
+            pending, branch = gitinfo.git("rev-parse", "--git-path", PENDING), gitinfo.branch()
+        pending = os.path.abspath(pending)
+        _unlink(pending)  # a note of an earlier, aborted commit must not carry over
         try:
             with open(message_file, encoding="utf-8", errors="replace") as handle:
                 message = gitinfo.message_text(handle.read())
         except OSError:
             message = ""
         tags = gitinfo.trailers(message)
-        branch = gitinfo.branch()
         task_id, why = self.find_task(tags, branch)
         if not task_id:
             return 0
@@ -111,9 +121,15 @@ class _Hook:
         if move and move not in {s.value for s in Status}:
             self.say(f"ignoring 'Task-Status: {move}' (use review or done)")
             move = ""
-        note = {"task": task_id, "tree": tree, "move": move, "tags": tags, "why": why}
-        os.makedirs(os.path.dirname(self.pending_path), exist_ok=True)
-        with open(self.pending_path, "w", encoding="utf-8") as handle:
+        note = {
+            "task": task_id,
+            "tree": tree,
+            "branch": branch,
+            "move": move,
+            "tags": tags,
+            "why": why,
+        }
+        with open(pending, "w", encoding="utf-8") as handle:
             json.dump(note, handle)
         return 0
 
@@ -177,18 +193,17 @@ class _Hook:
 
     # ------------------------------------------------------------------ post-commit
 
-    def post_commit(self) -> int:
+    def post_commit(self, pending: str, commit: str, tree: str) -> int:
         try:
-            with open(self.pending_path, encoding="utf-8") as handle:
+            with open(pending, encoding="utf-8") as handle:
                 note = json.load(handle)
         except (OSError, ValueError):
-            return 0  # our commit-msg did not pass this commit (--no-verify, no task, disabled)
-        _unlink(self.pending_path)
-        commit, tree = gitinfo.head()
-        if not commit or tree != note.get("tree"):
             return 0
+        _unlink(pending)
+        if tree != note.get("tree"):
+            return 0  # not the commit our commit-msg passed
         tags: dict[str, str] = note.get("tags") or {}
-        branch = gitinfo.branch()
+        branch = str(note.get("branch") or "")
         try:
             task, warning = self.service.tests_passed(
                 note["task"],
