@@ -105,9 +105,7 @@ def time_commits(root: Path, count: int, env: dict[str, str]) -> list[float]:
             handle.write(f"change {time.perf_counter_ns()} {i}\n")
         sh(root, "git", "add", "work.txt")
         start = time.perf_counter()
-        subprocess.run(
-            ["git", "commit", "-q", "-m", f"change {i}"], cwd=root, env=env, check=True
-        )
+        subprocess.run(["git", "commit", "-q", "-m", f"change {i}"], cwd=root, env=env, check=True)
         elapsed = time.perf_counter() - start
         if i:  # the first commit of a scenario warms the caches
             times.append(elapsed * 1000)
