@@ -17,9 +17,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def _commands() -> dict[str, tuple[str, str]]:
-    cli._load_extras()
-    cli.build_parser()
-    return dict(cli.COMMANDS)
+    return cli.command_names()
 
 
 @pytest.mark.parametrize("name", sorted(_commands()))

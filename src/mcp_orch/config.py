@@ -1,14 +1,15 @@
 """``.mcp/config.yaml``: roles, limits, ID prefix, quality gates.
 
 YAML costs ~15 ms to import, more than the rest of a command's start-up, so the parsed config
-is cached as JSON beside the index, keyed by the YAML file's mtime and size. Editing the YAML
-is always seen.
+is cached (marshal, like the index: no import at all) beside the index, keyed by the YAML
+file's mtime and size. Editing the YAML is always seen.
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
+import sys
 from typing import NamedTuple
 
 from .domain.errors import InvalidInput
@@ -52,6 +53,8 @@ class Config(NamedTuple):
 def render_template(
     roles: dict[str, tuple[str, ...]] | None = None, test_command: tuple[str, ...] = ()
 ) -> str:
+    import json
+
     chosen = roles or DEFAULT_ROLES
     return TEMPLATE.format(
         **{role: ", ".join(chosen.get(role, ())) for role in ROLES},
@@ -107,23 +110,23 @@ def load(board: str) -> Config:
     except FileNotFoundError:
         return Config()
     key = [st.st_mtime_ns, st.st_size]
-    cache = os.path.join(board, ".cache", "config.json")
+    cache = os.path.join(board, ".cache", f"config-{sys.implementation.cache_tag}.marshal")
     try:
-        with open(cache, encoding="utf-8") as handle:
-            cached = json.load(handle)
+        with open(cache, "rb") as handle:
+            cached = marshal.loads(handle.read())
         if cached.get("key") == key:
             return from_mapping(cached["data"])
-    except (OSError, ValueError, KeyError, AttributeError):
+    except (OSError, ValueError, EOFError, TypeError, KeyError, AttributeError):
         pass
     data = _parse_yaml(path)
     config = from_mapping(data)
     try:
         os.makedirs(os.path.dirname(cache), exist_ok=True)
         tmp = f"{cache}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump({"key": key, "data": data}, handle, default=str)
+        with open(tmp, "wb") as handle:
+            handle.write(marshal.dumps({"key": key, "data": data}))
         os.replace(tmp, cache)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a value marshal cannot store (a YAML date)
         pass  # only a cache
     return config
 

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from .board import format as fmt
 from .board.fsutil import atomic_write
 from .config import Config
 from .domain import transitions
@@ -65,7 +64,9 @@ def check_text(text: str | None, what: str, *, required: bool = True) -> str:
         raise InvalidInput(f"{what} is empty", f"give the {what} as text")
     if len(value) > MAX_TEXT:
         raise InvalidInput(f"{what} is too long ({len(value)} characters)", "keep it under 100k")
-    return fmt.escape_text(value)
+    from .board.format import escape_text  # deferred: reads need no parser
+
+    return escape_text(value)
 
 
 def parse_priority(text: str | None) -> Priority:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from mcp_orch.interfaces.cli import COMMANDS, _known_names
+from mcp_orch.interfaces.cli import COMMANDS, command_names
 from tests.conftest import Orch, task_file
 
 pytestmark = pytest.mark.cli
@@ -33,7 +33,7 @@ CLOCK = {"ORCH_CLOCK": "2025-03-01T12:00:00Z"}
 
 
 def test_every_core_command_is_registered() -> None:
-    _known_names()
+    command_names()
     assert set(CORE) <= set(COMMANDS)
 
 

@@ -13,7 +13,6 @@ A killed process therefore leaves every task present exactly once.
 
 from __future__ import annotations
 
-import json
 import marshal
 import os
 import re
@@ -67,20 +66,27 @@ _STATUS = {s.value: s for s in Status}  # a dict lookup is ~5x faster than Statu
 _PRIORITY = {p.value: p for p in Priority}
 
 
+_new_tuple = tuple.__new__
+
+
 def _decode(row: list[object]) -> Summary:
-    # Positional on purpose: this runs once per task on every command (see _encode's order).
-    return Summary(
-        row[0],  # type: ignore[arg-type]
-        row[1],  # type: ignore[arg-type]
-        _STATUS[row[2]],  # type: ignore[index]
-        _PRIORITY[row[3]],  # type: ignore[index]
-        row[4],  # type: ignore[arg-type]
-        row[5],  # type: ignore[arg-type]
-        tuple(row[6]),  # type: ignore[arg-type]
-        row[7],  # type: ignore[arg-type]
-        row[8],  # type: ignore[arg-type]
-        row[9],  # type: ignore[arg-type]
-        row[10],  # type: ignore[arg-type]
+    # This runs once per task on every command, so it builds the tuple directly (the named
+    # tuple's generated __new__ costs twice as much); the order is _encode's.
+    return _new_tuple(
+        Summary,
+        (
+            row[0],
+            row[1],
+            _STATUS[row[2]],  # type: ignore[index]
+            _PRIORITY[row[3]],  # type: ignore[index]
+            row[4],
+            row[5],
+            tuple(row[6]),  # type: ignore[arg-type]
+            row[7],
+            row[8],
+            row[9],
+            row[10],
+        ),
     )
 
 
@@ -170,7 +176,7 @@ class FileStore:
         try:
             os.makedirs(self.cache_dir, exist_ok=True)
             data = {"version": INDEX_VERSION, "files": self._index}
-            atomic_write(self.index_path, marshal.dumps(data))
+            atomic_write(self.index_path, marshal.dumps(data), durable=False)
             self._index_dirty = False
         except (OSError, StorageError):
             pass  # the cache is an optimisation; the files stay the truth
@@ -178,13 +184,23 @@ class FileStore:
     def _journal(self) -> dict[str, str]:
         try:
             with open(self.journal_path, encoding="utf-8") as handle:
-                return json.load(handle)  # type: ignore[no-any-return]
-        except (OSError, ValueError):
+                text = handle.read()
+        except OSError:
+            return {}  # the usual case: no move under way
+        import json  # only here and on writes: json costs ~1 ms to import
+
+        try:
+            return json.loads(text)  # type: ignore[no-any-return]
+        except ValueError:
             return {}
 
     def snapshot(self) -> Snapshot:
-        if self._in_tx and self._snap is not None:
-            return self._snap
+        if self._in_tx:
+            return self._snap if self._snap is not None else self._scan()
+        with board_lock(self.lock_path, shared=True):
+            return self._scan()
+
+    def _scan(self) -> Snapshot:
         old = self._index or self._load_index()
         index: dict[str, list[object]] = {}
         journal = self._journal()
@@ -196,8 +212,10 @@ class FileStore:
         found: dict[str, list[tuple[str, Summary]]] = {}
         problems: list[Problem] = []
         dirty = False
+        old_get = old.get  # this loop runs once per task on every command: keep it tight
         for status in ALL_STATUSES:
             folder = self.folder(status)
+            prefix = status.value + "/"
             try:
                 entries = list(os.scandir(folder))
             except FileNotFoundError:
@@ -206,19 +224,19 @@ class FileStore:
                 raise storage_error(exc, f"read {folder}") from exc
             for entry in entries:
                 name = entry.name
-                if not name.endswith(".md") or name.startswith("."):
+                if name[-3:] != ".md" or name[0] == ".":
                     continue
-                rel = f"{status.value}/{name}"
+                rel = prefix + name
                 if rel == moving_from:
                     continue  # half of an interrupted move: the new copy is the task
+                if not entry.is_file(follow_symlinks=False):
+                    continue  # a symlink could point outside the board: never followed
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue  # removed while we listed it
-                if not entry.is_file(follow_symlinks=False):
-                    continue  # a symlink could point outside the board: never followed
                 key = [st.st_ino, st.st_mtime_ns, st.st_size]
-                cached = old.get(rel)
+                cached = old_get(rel)
                 if cached is not None and cached[0] == key:
                     record = cached
                 else:
@@ -443,6 +461,8 @@ class FileStore:
 
     def _move(self, old: str, new: str, text: str) -> None:
         journal = {"old": self._rel(old), "new": self._rel(new)}
+        import json
+
         atomic_write(self.journal_path, json.dumps(journal))
         atomic_write(new, text)  # from here on the move has happened
         try:
@@ -488,9 +508,13 @@ class FileStore:
             os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         except OSError as exc:
             raise storage_error(exc, "create the log folder") from exc
+        import json
+
         append_line(self.log_path, json.dumps(event.to_dict(), sort_keys=True))
 
     def events(self, task_id: str | None = None, limit: int = 100) -> list[Event]:
+        import json
+
         try:
             with open(self.log_path, encoding="utf-8") as handle:
                 lines = handle.readlines()

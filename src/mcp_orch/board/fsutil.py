@@ -35,18 +35,30 @@ def storage_error(exc: OSError, action: str) -> StorageError:
 
 
 @contextmanager
-def board_lock(path: str, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
-    """Hold the board's exclusive lock (``flock``: released by the kernel if we are killed)."""
+def board_lock(
+    path: str, timeout: float = LOCK_TIMEOUT_S, *, shared: bool = False
+) -> Iterator[None]:
+    """Hold the board's lock (``flock``: released by the kernel if we are killed).
+
+    Writers hold it exclusively for a whole read-check-write. Readers hold it shared for the
+    length of one scan of the folders, so a move never lands between the scans of two folders
+    (which would show a task twice, or not at all); readers never wait for each other. A reader
+    that cannot open the lock (a read-only checkout) reads without it.
+    """
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
+        if shared:
+            yield
+            return
         raise storage_error(exc, "open the board lock") from exc
+    mode = 0 if fcntl is None else (fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
     try:
         if fcntl is not None:
             deadline = time.monotonic() + timeout
             while True:
                 try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(fd, mode | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
                     if time.monotonic() > deadline:
@@ -73,11 +85,13 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str, text: str | bytes) -> None:
+def atomic_write(path: str, text: str | bytes, *, durable: bool = True) -> None:
     """Write ``text`` to ``path`` so that a reader or a crash sees the old or the new file whole.
 
     A temp file in the same directory (hidden, so the board never lists it), fsync, rename over
-    the target, fsync the directory so the rename itself survives a power cut.
+    the target, fsync the directory so the rename itself survives a power cut. Caches pass
+    ``durable=False``: losing one to a power cut costs a rebuild, not data, and the two fsyncs
+    are the slowest part of a write.
     """
     folder, name = os.path.split(path)
     tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
@@ -88,7 +102,8 @@ def atomic_write(path: str, text: str | bytes) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -98,7 +113,8 @@ def atomic_write(path: str, text: str | bytes) -> None:
         except OSError:
             pass
         raise storage_error(exc, f"write {name}") from exc
-    fsync_dir(folder)
+    if durable:
+        fsync_dir(folder)
 
 
 def append_line(path: str, line: str) -> None:

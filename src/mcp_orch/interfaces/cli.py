@@ -7,7 +7,6 @@ imports heavy things (YAML, the MCP SDK) only inside the commands that need them
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -61,6 +60,8 @@ def _agent(args: argparse.Namespace) -> str | None:
 
 def emit(args: argparse.Namespace, data: object, text: str) -> None:
     if args.json:
+        import json
+
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     elif text:
         sys.stdout.write(text.rstrip("\n") + "\n")
@@ -367,6 +368,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- the parser
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help text at a fixed width: argparse otherwise imports shutil (and bz2, lzma, ...) to ask
+    the terminal its size every time a parser is built, even when no help is printed."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        columns = os.environ.get("COLUMNS", "")
+        width = width or (int(columns) - 2 if columns.isdigit() else 98)
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage mistake as one line (JSON with --json), exit 2."""
 
@@ -417,7 +434,7 @@ def _command(
         help=summary,
         description=summary,
         epilog="example:\n  " + example,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     _json_flag(p)
     p.set_defaults(handler=handler)
@@ -441,7 +458,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         '  orch feedback T-7k3m9q --agent codex --text "..."     # reviewer: -> ready\n'
         "  orch complete T-7k3m9q --agent codex                  # reviewer: -> done\n"
         "every command takes --json; the agent may come from $ORCH_AGENT.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"orch {__version__}")
     parser.add_argument(
@@ -654,8 +671,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("--fix", action="store_true", help="repair what is safe to repair")
 
-    p = _command(sub, "demo", cmd_demo, "play the whole handoff chain on a throwaway repo",
-                 "orch demo --keep")
+    p = _command(
+        sub,
+        "demo",
+        cmd_demo,
+        "play the whole handoff chain on a throwaway repo",
+        "orch demo --keep",
+    )
     p.add_argument("--keep", action="store_true", help="keep the throwaway repo to look at")
 
     for hook in EXTRA_COMMANDS:
@@ -669,6 +691,8 @@ EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []  # type:
 
 def fail(error: OrchError, as_json: bool) -> NoReturn:
     if as_json:
+        import json
+
         sys.stderr.write(json.dumps(error.to_dict(), ensure_ascii=False) + "\n")
     else:
         hint = f" ({error.hint})" if error.hint else ""
@@ -680,7 +704,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     _load_extras()
     first = next((a for a in args_list if not a.startswith("-")), None)
-    parser = build_parser(first if first in _known_names() else None)
+    parser = build_parser(first)
+    if first not in COMMANDS:  # not a command name: the full parser says what is wrong
+        parser = build_parser()
     as_json = "--json" in args_list
     try:
         args = parser.parse_args(args_list)
@@ -701,10 +727,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail(storage_error(exc, "complete the command"), as_json)
 
 
-def _known_names() -> set[str]:
-    if not COMMANDS:
-        build_parser(only="\0")  # registers every name without building any command parser
-    return set(COMMANDS)
+def command_names() -> dict[str, tuple[str, str]]:
+    """Every command with its summary and example (for the docs tests and help)."""
+    _load_extras()
+    build_parser()
+    return dict(COMMANDS)
 
 
 def _load_extras() -> None:
