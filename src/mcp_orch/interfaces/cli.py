@@ -87,12 +87,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     lines += [f"  created {c}" for c in result.created]
     lines += [f"  kept    {k} (already there)" for k in result.kept]
     if args.clients:
-        from ..clients import setup_clients  # type: ignore[import-not-found,unused-ignore]
+        from ..clients import setup_clients
 
         written = setup_clients(result.root, [c.strip() for c in args.clients.split(",")])
         extra["clients"] = written
         lines += [f"  client  {w}" for w in written]
-    if not result.created:
+    if not result.created and not args.clients:
         lines.append("  nothing to do: the board was already set up")
     lines.append('next: orch create "Your first task" --priority P1')
     emit(
