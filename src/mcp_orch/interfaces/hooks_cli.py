@@ -51,7 +51,7 @@ def cmd_hook(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = cli._command(
+    p = cli.add_command(
         sub,
         "hooks",
         cmd_hooks,
@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         choices=("auto", "git", "husky", "pre-commit"),
         help="which hook layout to use (default: detected)",
     )
-    p = cli._command(
+    p = cli.add_command(
         sub,
         "hook",
         cmd_hook,

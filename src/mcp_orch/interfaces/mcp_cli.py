@@ -92,7 +92,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = cli._command(
+    p = cli.add_command(
         sub,
         "mcp",
         cmd_mcp,
@@ -112,7 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="--http: a public host name the server is reached by (tunnel, proxy); repeatable",
     )
 
-    p = cli._command(
+    p = cli.add_command(
         sub,
         "token",
         cmd_token,

@@ -1,0 +1,235 @@
+"""The board's setup and inspection commands: init, status, show, log, doctor, demo.
+
+Each handler calls one service (or board) function and prints the result as text or
+``--json``. Registered into the ``orch`` parser like every command module (see
+``cli.EXTRA_COMMANDS``); heavy modules are imported inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+
+from . import cli
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from ..project import init
+
+    tests = tuple(args.test_command) if args.test_command else None
+    result = init(os.getcwd(), test_command=tests, detect=not args.no_detect)
+    extra: dict[str, object] = {}
+    lines = [f"board: {result.board}"]
+    lines += [f"  created {c}" for c in result.created]
+    lines += [f"  kept    {k} (already there)" for k in result.kept]
+    if args.clients:
+        from ..clients import setup_clients
+
+        written = setup_clients(result.root, [c.strip() for c in args.clients.split(",")])
+        extra["clients"] = written
+        lines += [f"  client  {w}" for w in written]
+    if not result.created and not args.clients:
+        lines.append("  nothing to do: the board was already set up")
+    lines.append('next: orch create "Your first task" --priority P1')
+    cli.emit(
+        args,
+        {
+            "board": str(result.board),
+            "root": str(result.root),
+            "created": result.created,
+            "kept": result.kept,
+            "test_command": list(result.test_command),
+            **extra,
+        },
+        "\n".join(lines),
+    )
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .present import human_age, status_dict
+
+    service = cli.open_service()
+    snap = service.status()
+    now = service.clock()
+    data = status_dict(snap, now, include_closed=args.all)
+    cli.emit(args, data, _status_text(data, human_age))
+    return 0
+
+
+def _status_text(data: dict[str, object], human_age: Callable[[int | None], str]) -> str:
+    tasks: list[dict[str, object]] = data["tasks"]  # type: ignore[assignment]
+    counts: dict[str, int] = data["counts"]  # type: ignore[assignment]
+    lines: list[str] = []
+    flagged = [t for t in tasks if t["escalated"]]
+    if flagged:
+        lines.append(f"ESCALATED: {len(flagged)} task(s) need a person (orch show ID)")
+        lines += [
+            f"  ! {t['id']}  {t['status']}  {t['title']}  -> .mcp/escalations/{t['id']}.md"
+            for t in flagged
+        ]
+        lines.append("")
+    current = None
+    for t in tasks:
+        if t["status"] != current:
+            current = t["status"]
+            lines.append(f"{current} ({counts.get(str(current), 0)})")
+        holder = t["agent"] or (f"<{t['implementer']}" if t["open_feedback"] else "-")
+        marks = (" !" if t["escalated"] else "") + (
+            f" feedback:{t['open_feedback']}" if t["open_feedback"] else ""
+        )
+        deps = f" after:{','.join(t['depends'])}" if t["depends"] else ""  # type: ignore[arg-type]
+        lines.append(
+            f"  {t['id']:<10} {t['priority']}  {holder:<12} "
+            f"{human_age(t['age_seconds']):>4}  {t['title']}{deps}{marks}"  # type: ignore[arg-type]
+        )
+    if not tasks:
+        lines.append('no active tasks (create one: orch create "TITLE")')
+    closed = ", ".join(f"{k}: {counts.get(k, 0)}" for k in ("done", "failed"))
+    lines.append(f"{closed}  (orch status --all lists them)")
+    problems: list[dict[str, object]] = data["problems"]  # type: ignore[assignment]
+    if problems:
+        lines.append(f"PROBLEMS ({len(problems)}): the other tasks are listed above")
+        lines += [f"  {p['message']}\n    -> {p['hint']}" for p in problems]
+    return "\n".join(lines)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from ..board.format import render
+    from .present import task_dict
+
+    task = cli.open_service().show(args.id)
+    head = ""
+    if task.open_feedback:
+        head = (
+            "OPEN FEEDBACK (fix these first)\n"
+            + "\n".join(
+                f"  {n.key} from {n.author} ({n.source or 'review'}): {n.body}"
+                for n in task.open_feedback
+            )
+            + "\n\n"
+        )
+    if task.escalated:
+        head = "ESCALATED: " + "; ".join(n.body for n in task.open_escalations) + "\n\n" + head
+    cli.emit(args, task_dict(task), head + render(task))
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from .present import event_dict
+
+    events = cli.open_service().log(args.id, limit=args.limit)
+    lines = [
+        f"{e.at}  {e.agent:<10} {e.op:<9} {e.task:<10} "
+        f"{(e.from_status or '-') + ' -> ' + (e.to_status or '-'):<26} {e.outcome}"
+        + (f"  {e.note}" if e.note else "")
+        for e in events
+    ]
+    cli.emit(args, {"events": [event_dict(e) for e in events]}, "\n".join(lines) or "no events yet")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..demo import run
+
+    return run(keep=args.keep)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from ..board import doctor
+    from ..board.files import FileStore
+
+    service = cli.open_service()
+    assert isinstance(service.store, FileStore)
+    report = doctor.check(service.store, fix=args.fix, now=service.now())
+    lines = [f"checked {report.tasks} task(s)"]
+    for f in report.findings:
+        state = "fixed" if f.fixed else ("left " if args.fix else "found")
+        lines.append(f"  [{state}] {f.kind}: {f.message}")
+        if not f.fixed and f.hint:
+            lines.append(f"          -> {f.hint}")
+    if not report.findings:
+        lines.append("  the board is healthy")
+    cli.emit(
+        args,
+        {
+            "ok": report.ok,
+            "tasks": report.tasks,
+            "findings": [f.to_dict() for f in report.findings],
+        },
+        "\n".join(lines),
+    )
+    return 0 if report.ok else 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add these commands to the ``orch`` parser (only the one being run is built)."""
+    p = cli.add_command(
+        sub,
+        "init",
+        cmd_init,
+        "create .mcp/ (tasks/<status>/, config.yaml, log/); idempotent",
+        "orch init --test-command 'pytest -q'",
+    )
+    p.add_argument(
+        "--test-command",
+        action="append",
+        metavar="CMD",
+        help="quality-gate command for the git hooks (repeatable; default: detected)",
+    )
+    p.add_argument("--no-detect", action="store_true", help="do not detect a test command")
+    p.add_argument(
+        "--clients",
+        metavar="LIST",
+        help="write MCP configs for these clients: cursor,claude,codex,vscode",
+    )
+
+    p = cli.add_command(
+        sub,
+        "status",
+        cmd_status,
+        "every active task by state: holder, priority, age",
+        "orch status --json",
+    )
+    p.add_argument("--all", action="store_true", help="list done and failed tasks too")
+
+    p = cli.add_command(
+        sub,
+        "show",
+        cmd_show,
+        "the whole task, all its context, open feedback first",
+        "orch show T-7k3m9q",
+    )
+    p.add_argument("id")
+
+    p = cli.add_command(
+        sub,
+        "log",
+        cmd_log,
+        "the handoff history (the operation log) for debugging",
+        "orch log T-7k3m9q --limit 20",
+    )
+    p.add_argument("id", nargs="?")
+    p.add_argument("--limit", type=int, default=100, help="newest N events (default 100)")
+
+    p = cli.add_command(
+        sub,
+        "doctor",
+        cmd_doctor,
+        "check the board: duplicates, conflicts, bad files, dependencies",
+        "orch doctor --fix",
+    )
+    p.add_argument("--fix", action="store_true", help="repair what is safe to repair")
+
+    p = cli.add_command(
+        sub,
+        "demo",
+        cmd_demo,
+        "play the whole handoff chain on a throwaway repo",
+        "orch demo --keep",
+    )
+    p.add_argument("--keep", action="store_true", help="keep the throwaway repo to look at")
+
+
+cli.EXTRA_COMMANDS.append(register)

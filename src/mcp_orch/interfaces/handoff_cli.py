@@ -1,0 +1,305 @@
+"""The handoff commands: create, prep, next, claim, review, feedback, complete, fail, error,
+escalate, resolve.
+
+Each handler calls one service function and prints the result as text or ``--json``.
+Registered into the ``orch`` parser like every command module (see ``cli.EXTRA_COMMANDS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..domain.errors import InvalidInput
+from . import cli
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    task = cli.open_service().create(
+        args.title,
+        priority=args.priority,
+        depends=args.depends or (),
+        agent=cli.acting_agent(args),
+        goal=args.goal or "",
+    )
+    cli.emit(args, {"id": task.id, "status": task.status.value, "title": task.title}, task.id)
+    return 0
+
+
+def cmd_prep(args: argparse.Namespace) -> int:
+    task = cli.open_service().prep(
+        args.id,
+        agent=cli.acting_agent(args),
+        goal=args.goal,
+        acceptance=args.ac or (),
+        ready_def=args.dor or (),
+        done_def=args.dod or (),
+        files=[f for group in args.files or () for f in group],
+        notes=args.notes,
+        depends=args.depends,
+        priority=args.priority,
+    )
+    from .present import task_dict
+
+    cli.emit(
+        args,
+        task_dict(task),
+        f"{cli.task_line(task)}\nnext: an implementer claims it (orch next --agent cursor)",
+    )
+    return 0
+
+
+def cmd_next(args: argparse.Namespace) -> int:
+    from .present import decision_dict
+
+    service = cli.open_service()
+    if args.wait:
+        result = service.wait_next(cli.acting_agent(args), timeout=args.timeout)
+    else:
+        result = service.next_action(cli.acting_agent(args))
+    d = result.decision
+    lines = [f"{d.action}: {d.reason}", f"  run: {d.command}"]
+    task = result.task
+    if task is not None and task.open_feedback:
+        lines.append("  open feedback (fix these first):")
+        for note in task.open_feedback:
+            lines.append(f"    {note.key} from {note.author} ({note.source or 'review'}):")
+            lines += [f"      {ln}" for ln in note.body.split("\n")]
+            if note.ref:
+                lines.append(f"      details: {note.ref}")
+    if task is not None:
+        lines.append(f"  details: orch show {task.id}")
+    cli.emit(args, decision_dict(d, task), "\n".join(lines))
+    return 0
+
+
+def cmd_claim(args: argparse.Namespace) -> int:
+    from .present import task_dict
+
+    result = cli.open_service().claim(args.id, agent=cli.acting_agent(args))
+    t = result.task
+    text = f"claimed {t.id}: {t.title}" if result.changed else f"you already hold {t.id}"
+    text += f'\n  when done: orch review {t.id} --note "what you did"'
+    cli.emit(args, {**task_dict(t), "changed": result.changed}, text)
+    return 0
+
+
+def _moved(args: argparse.Namespace, task: object, then: str) -> int:
+    from .present import task_dict
+
+    cli.emit(args, task_dict(task), f"{cli.task_line(task)}\n  next: {then}")  # type: ignore[arg-type]
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    task = cli.open_service().submit(args.id, agent=cli.acting_agent(args), note=args.note or "")
+    return _moved(args, task, "the reviewer approves it or sends feedback")
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    if args.id == "list":
+        return _feedback_list(args)
+    if not args.text:
+        raise InvalidInput("no feedback text", f'give it: orch feedback {args.id} --text "..."')
+    task = cli.open_service().request_changes(args.id, agent=cli.acting_agent(args), text=args.text)
+    return _moved(args, task, f"back to {task.implementer or 'the implementer'} with feedback")
+
+
+def _feedback_list(args: argparse.Namespace) -> int:
+    from .present import note_dict
+
+    service = cli.open_service()
+    wanted = (
+        [args.text_id]
+        if args.text_id
+        else [s.id for s in service.status().tasks if s.open_feedback]
+    )
+    items: list[dict[str, object]] = []
+    lines: list[str] = []
+    for tid in wanted:
+        task = service.show(tid)
+        for note in task.open_feedback:
+            items.append({"task": task.id, **note_dict(note)})
+            lines.append(
+                f"{task.id} {note.key} from {note.author} ({note.source or 'review'}) "
+                f"{note.at}: {note.body.splitlines()[0] if note.body else ''}"
+            )
+    cli.emit(args, {"feedback": items}, "\n".join(lines) or "no open feedback")
+    return 0
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    task = cli.open_service().complete(args.id, agent=cli.acting_agent(args), note=args.note or "")
+    return _moved(args, task, "done; nothing left to do on it")
+
+
+def cmd_fail(args: argparse.Namespace) -> int:
+    task = cli.open_service().fail(args.id, agent=cli.acting_agent(args), reason=args.reason)
+    return _moved(args, task, f"a person decides: orch resolve {task.id} --to ready")
+
+
+def cmd_error(args: argparse.Namespace) -> int:
+    task = cli.open_service().add_error(args.id, agent=cli.acting_agent(args), text=args.text)
+    return _moved(args, task, "the error context is kept in the task")
+
+
+def cmd_escalate(args: argparse.Namespace) -> int:
+    task = cli.open_service().escalate(args.id, agent=cli.acting_agent(args), reason=args.reason)
+    return _moved(args, task, f"a person looks at it: orch show {task.id}, then orch resolve")
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    task = cli.open_service().resolve(
+        args.id, agent=cli.acting_agent(args), to=args.to, note=args.note or ""
+    )
+    return _moved(args, task, "back in the flow: orch next")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add these commands to the ``orch`` parser (only the one being run is built)."""
+    p = cli.add_command(
+        sub,
+        "create",
+        cmd_create,
+        "create a task stub in pending/; prints its ID",
+        'orch create "Add login rate limit" --priority P1 --depends T-2m9x4k',
+    )
+    p.add_argument("title", help="a short title")
+    p.add_argument("--priority", "-p", default="P1", help="P0 (most urgent), P1 (default), P2")
+    p.add_argument(
+        "--depends",
+        "-d",
+        action="append",
+        metavar="ID",
+        help="a task that must be done first (repeatable)",
+    )
+    p.add_argument("--goal", help="the goal, if already known")
+    cli.agent_flag(p)
+
+    p = cli.add_command(
+        sub,
+        "prep",
+        cmd_prep,
+        "flesh a task out (planner): pending -> ready",
+        'orch prep T-7k3m9q --goal "Limit login attempts" --ac "5 tries per minute" '
+        '--dor "API agreed" --dod "tests pass" --files src/auth.py --notes "use redis"',
+    )
+    p.add_argument("id")
+    p.add_argument("--goal", help="what must be done and why")
+    p.add_argument(
+        "--ac",
+        action="append",
+        metavar="TEXT",
+        help="an acceptance criterion (repeatable; replaces the list)",
+    )
+    p.add_argument("--dor", action="append", metavar="TEXT", help="a Definition of Ready item")
+    p.add_argument("--dod", action="append", metavar="TEXT", help="a Definition of Done item")
+    p.add_argument(
+        "--files",
+        action="append",
+        nargs="+",
+        metavar="PATH",
+        help="files the task will touch (repo-relative)",
+    )
+    p.add_argument("--notes", help="implementation notes")
+    p.add_argument(
+        "--depends",
+        "-d",
+        action="append",
+        metavar="ID",
+        help="replace the dependencies (repeatable)",
+    )
+    p.add_argument("--priority", "-p", help="change the priority")
+    cli.agent_flag(p)
+
+    p = cli.add_command(
+        sub,
+        "next",
+        cmd_next,
+        "what this agent should do now, why, and the command",
+        "orch next --agent cursor --wait --timeout 600",
+    )
+    cli.agent_flag(p)
+    p.add_argument("--wait", action="store_true", help="block until there is something to do")
+    p.add_argument("--timeout", type=float, metavar="S", help="with --wait: give up after S s")
+
+    for name, handler, summary, example in (
+        (
+            "claim",
+            cmd_claim,
+            "take a ready task (exclusive): ready -> in-progress",
+            "orch claim T-7k3m9q --agent cursor",
+        ),
+        (
+            "review",
+            cmd_review,
+            "submit your task for review: in-progress -> review",
+            'orch review T-7k3m9q --agent cursor --note "rate limiter added, tests green"',
+        ),
+        (
+            "complete",
+            cmd_complete,
+            "approve a reviewed task: review -> done",
+            "orch complete T-7k3m9q --agent codex",
+        ),
+    ):
+        p = cli.add_command(sub, name, handler, summary, example)
+        p.add_argument("id")
+        cli.agent_flag(p)
+        if name != "claim":
+            p.add_argument("--note", help="a note for the history")
+
+    p = cli.add_command(
+        sub,
+        "feedback",
+        cmd_feedback,
+        "request changes: review -> ready, feedback "
+        "appended; or 'feedback list [ID]' lists open feedback",
+        'orch feedback T-7k3m9q --agent codex --text "handle the lockout case"',
+    )
+    p.add_argument("id", help="the task, or 'list'")
+    p.add_argument("text_id", nargs="?", help=argparse.SUPPRESS)
+    p.add_argument("--text", help="what must change")
+    cli.agent_flag(p)
+
+    for name, handler, summary, example, flag in (
+        (
+            "fail",
+            cmd_fail,
+            "give a task up: -> failed, with the reason",
+            'orch fail T-7k3m9q --agent cursor --reason "upstream API removed"',
+            "--reason",
+        ),
+        (
+            "escalate",
+            cmd_escalate,
+            "flag a task for a person (it leaves every queue)",
+            'orch escalate T-7k3m9q --reason "spec contradicts itself"',
+            "--reason",
+        ),
+        (
+            "error",
+            cmd_error,
+            "add error context to a task (a failing command, a trace)",
+            'orch error T-7k3m9q --text "pytest: test_login failed: ..."',
+            "--text",
+        ),
+    ):
+        p = cli.add_command(sub, name, handler, summary, example)
+        p.add_argument("id")
+        p.add_argument(flag, required=True, dest=flag[2:])
+        cli.agent_flag(p)
+
+    p = cli.add_command(
+        sub,
+        "resolve",
+        cmd_resolve,
+        "return an escalated task to the flow",
+        'orch resolve T-7k3m9q --to ready --note "clarified: use option B"',
+    )
+    p.add_argument("id")
+    p.add_argument("--to", metavar="STATUS", help="also move it (pending, ready, ... failed)")
+    p.add_argument("--note")
+    cli.agent_flag(p)
+
+
+cli.EXTRA_COMMANDS.append(register)
