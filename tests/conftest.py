@@ -101,8 +101,9 @@ class Orch:
     def ready(self, title: str, *args: str) -> str:
         """A task created and prepped by the planner: it is in ready/."""
         task_id = self.create(title, *args)
-        self("prep", task_id, "--goal", f"goal of {title}", "--ac", "it works", "--agent",
-             "chatgpt")
+        self(
+            "prep", task_id, "--goal", f"goal of {title}", "--ac", "it works", "--agent", "chatgpt"
+        )
         return task_id
 
     def popen(self, *args: str, **kwargs: object) -> subprocess.Popen[str]:
