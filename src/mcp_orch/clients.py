@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from typing import NamedTuple
 
 from .board.fsutil import atomic_write
 from .domain.errors import InvalidInput
+from .domain.record import Record
 
 SERVER = "orch"
 BEGIN = "<!-- orch:begin (written by `orch init --clients`; edits inside are replaced) -->"
@@ -23,7 +23,7 @@ END = "<!-- orch:end -->"
 BEGIN_PREFIX = "<!-- orch:begin"
 
 
-class Client(NamedTuple):
+class Client(Record):
     agent: str  # its ORCH_AGENT
     config: str  # the project MCP config file
     key: str  # JSON key holding the servers ("" for TOML)

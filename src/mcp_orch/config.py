@@ -10,11 +10,11 @@ from __future__ import annotations
 import marshal
 import os
 import sys
-from typing import NamedTuple
 
 from .domain.errors import InvalidInput
 from .domain.ids import check_prefix
 from .domain.policy import ROLES
+from .domain.record import Record
 
 DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     "planner": ("chatgpt",),
@@ -42,7 +42,7 @@ test_command: [{test_command}]
 """
 
 
-class Config(NamedTuple):
+class Config(Record):
     roles: dict[str, tuple[str, ...]] = DEFAULT_ROLES
     max_in_progress: int = 1
     id_prefix: str = "T"

@@ -12,7 +12,6 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import NamedTuple
 
 from .board.fsutil import atomic_write
 from .config import Config
@@ -29,11 +28,15 @@ from .domain.events import Event
 from .domain.ids import new_id, normalize_id
 from .domain.model import CheckItem, Note, Priority, Status, Task, format_time, next_key
 from .domain.policy import Decision, blocking_deps, check_new_depends, decide, summarize
+from .domain.record import Record
 from .store import Snapshot, TaskStore
 
 Clock = Callable[[], datetime]
 _AGENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 MAX_TEXT = 100_000
+# Control characters (but tab and newline) are dropped from text: an ANSI escape in a title
+# would repaint the terminal of everyone who runs 'orch status'.
+_CONTROL = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0D, 0x20), 0x7F])
 
 
 def system_clock() -> datetime:
@@ -59,7 +62,15 @@ def check_agent(agent: str | None, *, required: bool = True) -> str:
 
 
 def check_text(text: str | None, what: str, *, required: bool = True) -> str:
-    value = (text or "").strip()
+    """Free text as the board stores it: UTF-8, no control characters, at most ``MAX_TEXT``."""
+    value = (text or "").translate(_CONTROL).strip()
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            f"{what} is not valid UTF-8 text (it holds bytes that could not be decoded)",
+            "give the text in UTF-8; check the encoding of the terminal or the calling program",
+        ) from None
     if required and not value:
         raise InvalidInput(f"{what} is empty", f"give the {what} as text")
     if len(value) > MAX_TEXT:
@@ -76,12 +87,12 @@ def parse_priority(text: str | None) -> Priority:
         raise InvalidInput(f"unknown priority {text!r}", "use P0, P1 or P2") from None
 
 
-class NextAction(NamedTuple):
+class NextAction(Record):
     decision: Decision
     task: Task | None
 
 
-class ClaimResult(NamedTuple):
+class ClaimResult(Record):
     task: Task
     changed: bool  # False when the holder claimed again (a no-op success)
 
@@ -612,7 +623,8 @@ class Service:
 
 def _merge_checks(old: tuple[CheckItem, ...], new: Iterable[str]) -> tuple[CheckItem, ...]:
     """New checklist texts replace the old list; an item kept by text keeps its tick."""
-    texts = [" ".join(t.split()) for t in new if t and t.strip()]
+    texts = [" ".join(check_text(t, "checklist item", required=False).split()) for t in new]
+    texts = [t for t in texts if t]
     if not texts:
         return old
     ticked = {i.text for i in old if i.done}
@@ -652,7 +664,7 @@ def _parse_status(text: str) -> Status:
 
 def _check_path(path: str) -> str:
     """A repo-relative path for "Files Affected": no absolute paths, no escaping with '..'."""
-    clean = path.strip().replace("\\", "/")
+    clean = check_text(path, "path", required=False).replace("\\", "/")
     parts = [p for p in clean.split("/") if p not in ("", ".")]
     if not clean or clean.startswith("/") or ".." in parts or "\n" in clean:
         raise InvalidInput(

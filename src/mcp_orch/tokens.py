@@ -12,17 +12,17 @@ import hashlib
 import json
 import os
 import secrets
-from typing import NamedTuple
 
 from .board.fsutil import atomic_write, board_lock, storage_error
 from .domain.errors import InvalidInput, OrchError
+from .domain.record import Record
 
 SECRETS_DIR = ".secrets"
 TOKENS_FILE = "tokens.json"
 PREFIX = "orch_"
 
 
-class TokenRecord(NamedTuple):
+class TokenRecord(Record):
     id: str  # a short public handle for list and revoke
     agent: str
     sha256: str

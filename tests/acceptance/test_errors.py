@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 from pathlib import Path
 
@@ -95,6 +97,32 @@ def test_usage_mistakes_are_one_line(orch: Orch) -> None:
     refused(orch("create", "   ", "--json", check=False), "title")
     res = orch("frobnicate", check=False)
     assert res.code != 0 and "Traceback" not in res.err
+
+
+def test_undecodable_bytes_are_refused_before_anything_is_written(orch: Orch) -> None:
+    tid = orch.create("text")
+    before = task_file(orch.cwd, tid).read_bytes()
+    bad = "caf\udce9"  # the argv byte 0xE9 (Latin-1 "é"), which is not UTF-8
+    for cmd in (
+        ["create", bad],
+        ["prep", tid, "--goal", bad],
+        ["prep", tid, "--goal", "g", "--ac", bad],
+        ["prep", tid, "--goal", "g", "--files", f"src/{bad}.py"],
+    ):
+        err = refused(orch(*cmd, "--json", check=False), "not valid UTF-8")
+        assert err["code"] == "invalid_input"
+    assert task_file(orch.cwd, tid).read_bytes() == before
+    assert [t["id"] for t in orch.json("status")["tasks"]] == [tid]  # type: ignore[index]
+
+
+def test_control_characters_never_reach_the_board(orch: Orch) -> None:
+    tid = orch.create("red \x1b[31malert\x07 title")
+    orch("prep", tid, "--goal", "line one\r\nline\x7f two", "--ac", "tick\x1b[0m")
+    text = task_file(orch.cwd, tid).read_text()
+    assert "\x1b" not in text and "\x07" not in text and "\x7f" not in text and "\r" not in text
+    assert f"# Task: {tid} - red [31malert title" in text
+    assert "line one\nline two" in text and "- [ ] tick[0m" in text
+    assert "\x1b" not in orch("status").out
 
 
 def test_missing_board(tmp_path: Path) -> None:
@@ -226,3 +254,29 @@ def test_bad_config_is_a_clear_error(orch: Orch) -> None:
     (orch.cwd / ".mcp" / "config.yaml").write_text("roles: [unclosed\n")
     err = refused(orch("status", "--json", check=False), "config.yaml")
     assert err["code"] == "invalid_input"
+
+
+def test_a_bug_in_orch_is_named_as_one(orch: Orch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The error boundary: an exception no operation expected is reported as a bug, with its
+    traceback, and --json still gets one JSON document on stderr (the fault is injected)."""
+    from mcp_orch.interfaces import cli
+
+    def broken(start: str | None = None) -> None:
+        raise ZeroDivisionError("injected")
+
+    monkeypatch.setattr(cli, "open_service", broken)
+    monkeypatch.chdir(orch.cwd)
+    for as_json in (True, False):
+        err = io.StringIO()
+        monkeypatch.setattr("sys.stderr", err)
+        with pytest.raises(SystemExit) as exited:
+            cli.main(["status", *(["--json"] if as_json else [])])
+        assert exited.value.code == 1
+        text = err.getvalue()
+        if as_json:
+            data = json.loads(text)
+            assert data["code"] == "internal" and "ZeroDivisionError: injected" in data["error"]
+            assert "bug in orch" in data["hint"] and "Traceback" in data["traceback"]
+        else:
+            assert text.startswith("Traceback")
+            assert "orch: internal error: ZeroDivisionError: injected" in text

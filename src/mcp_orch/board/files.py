@@ -30,7 +30,14 @@ from ..domain.events import Event
 from ..domain.model import ALL_STATUSES, Priority, Status, Task
 from ..domain.policy import Summary, summarize
 from ..store import Problem, Snapshot
-from .fsutil import append_line, atomic_write, board_lock, fsync_dir, storage_error
+from .fsutil import (
+    append_line,
+    atomic_write,
+    board_lock,
+    flat_json,
+    fsync_dir,
+    storage_error,
+)
 
 # marshal, not JSON: it loads a 10,000-task index ~5x faster and is built in (no import). Its
 # format depends on the Python version, so the version is part of the cache's file name.
@@ -461,9 +468,7 @@ class FileStore:
 
     def _move(self, old: str, new: str, text: str) -> None:
         journal = {"old": self._rel(old), "new": self._rel(new)}
-        import json
-
-        atomic_write(self.journal_path, json.dumps(journal))
+        atomic_write(self.journal_path, flat_json(journal))
         atomic_write(new, text)  # from here on the move has happened
         try:
             os.unlink(old)
@@ -508,9 +513,7 @@ class FileStore:
             os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         except OSError as exc:
             raise storage_error(exc, "create the log folder") from exc
-        import json
-
-        append_line(self.log_path, json.dumps(event.to_dict(), sort_keys=True))
+        append_line(self.log_path, flat_json(event.to_dict()))
 
     def events(self, task_id: str | None = None, limit: int = 100) -> list[Event]:
         import json

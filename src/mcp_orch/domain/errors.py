@@ -94,3 +94,23 @@ class StorageError(OrchError):
 
     code = "storage"
     exit_code = 10
+
+
+class InternalError(OrchError):
+    """A bug in orch (an exception no operation expected). Carries the traceback for a report."""
+
+    code = "internal"
+    exit_code = 1
+    trace = ""
+
+    @classmethod
+    def of(cls, exc: BaseException, trace: str) -> InternalError:
+        error = cls(
+            f"internal error: {type(exc).__name__}: {exc}",
+            "this is a bug in orch, not in what you gave it; please report it with the traceback",
+        )
+        error.trace = trace
+        return error
+
+    def to_dict(self) -> dict[str, str]:
+        return {**super().to_dict(), "traceback": self.trace}

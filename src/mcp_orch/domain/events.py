@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from .record import Record
 
 
-class Event(NamedTuple):
+class Event(Record):
     at: str
     agent: str
     op: str

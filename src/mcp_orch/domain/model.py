@@ -1,15 +1,16 @@
 """Task records: immutable, changed only through ``evolve``.
 
-Records are ``typing.NamedTuple``s rather than dataclasses: the CLI starts on every agent call,
-and fourteen frozen dataclasses plus their import cost ~18 ms of a 40 ms budget; named tuples
-cost ~3 ms. Build them with keyword arguments.
+Records are named tuples (``record.Record``, typed as ``typing.NamedTuple``) rather than
+dataclasses: the CLI starts on every agent call, and fourteen frozen dataclasses plus their
+import cost ~18 ms of a 40 ms budget. Build them with keyword arguments.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import NamedTuple
+
+from .record import Record
 
 
 class Status(StrEnum):
@@ -50,14 +51,14 @@ class Priority(StrEnum):
         return self.value
 
 
-class CheckItem(NamedTuple):
+class CheckItem(Record):
     """One line of a checklist (acceptance criteria, definition of ready or done)."""
 
     text: str
     done: bool = False
 
 
-class Note(NamedTuple):
+class Note(Record):
     """A feedback, error-context or escalation entry. Appended, never overwritten.
 
     ``key`` is unique within its task and section (``FB-1``, ``E-2``, ``ESC-1``); ``source`` says
@@ -75,7 +76,7 @@ class Note(NamedTuple):
     ref: str = ""
 
 
-class HistoryEntry(NamedTuple):
+class HistoryEntry(Record):
     """One handoff: who moved the task, when, from where to where, with what note."""
 
     at: str
@@ -86,14 +87,14 @@ class HistoryEntry(NamedTuple):
     note: str = ""
 
 
-class GitContext(NamedTuple):
+class GitContext(Record):
     branch: str = ""
     commit: str = ""
     pr: str = ""
     other: tuple[str, ...] = ()  # lines a person added to the section, kept as written
 
 
-class Task(NamedTuple):
+class Task(Record):
     """A task with all the context an agent needs; the Markdown file renders exactly this."""
 
     id: str

@@ -7,16 +7,16 @@ board of 10,000 tasks; only the chosen task is read in full afterwards.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import NamedTuple
 
 from .errors import DependencyError
 from .model import Priority, Status, Task
+from .record import Record
 
 PLANNER, IMPLEMENTER, REVIEWER = "planner", "implementer", "reviewer"
 ROLES = (PLANNER, IMPLEMENTER, REVIEWER)
 
 
-class Summary(NamedTuple):
+class Summary(Record):
     """The fields of a task that scheduling and listing need."""
 
     id: str
@@ -52,7 +52,7 @@ def summarize(task: Task) -> Summary:
     )
 
 
-class Decision(NamedTuple):
+class Decision(Record):
     """The answer to "what should I do now?": an action, a task (or none), why, and a command."""
 
     action: str  # continue | fix | review | claim | prep | escalation | wait | idle

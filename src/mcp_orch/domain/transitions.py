@@ -6,10 +6,9 @@ Every interface (CLI, MCP, hooks, HTTP) and every store goes through ``apply``: 
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from .errors import IllegalTransition
 from .model import HistoryEntry, Status, Task
+from .record import Record
 
 P, R, IP, RV, D, F = (
     Status.PENDING,
@@ -21,7 +20,7 @@ P, R, IP, RV, D, F = (
 )
 
 
-class Move(NamedTuple):
+class Move(Record):
     sources: frozenset[Status]
     target: Status | None  # None: the target is given by the caller (a human override)
     holds: bool  # the acting agent becomes the holder

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-from typing import NamedTuple
 
 from ..board.fsutil import atomic_write
+from ..domain.record import Record
 from .parsing import TestReport, trim_log
 
 
-class GateFailure(NamedTuple):
+class GateFailure(Record):
     """One failed quality-gate command and everything known about the commit it blocked."""
 
     task_id: str

@@ -28,10 +28,10 @@ import shutil
 import stat
 import sys
 from collections.abc import Callable
-from typing import NamedTuple
 
 from ..board.fsutil import atomic_write
 from ..domain.errors import InvalidInput
+from ..domain.record import Record
 from . import precommit
 from .gitinfo import git
 from .runner import PENDING
@@ -46,12 +46,12 @@ BLOCK_BEGIN = "# >>> mcp-orch (orch hooks uninstall removes this block) >>>"
 BLOCK_END = "# <<< mcp-orch <<<"
 
 
-class Layout(NamedTuple):
+class Layout(Record):
     mode: str  # git | husky | pre-commit
     where: str  # the hooks folder, or the pre-commit config file
 
 
-class Report(NamedTuple):
+class Report(Record):
     mode: str
     where: str
     lines: tuple[str, ...]

@@ -9,14 +9,15 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import NamedTuple
+
+from ..domain.record import Record
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 MAX_BLOCK = 300  # lines of the first error kept "in full" (a runaway trace is still cut)
 MAX_LINE = 1000
 
 
-class TestReport(NamedTuple):
+class TestReport(Record):
     """What the output says: which runner, which tests failed, the first failure's text."""
 
     framework: str  # pytest | vitest | jest | tap | unknown

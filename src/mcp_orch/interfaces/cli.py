@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from .. import __version__
-from ..domain.errors import InvalidInput, OrchError
+from ..domain.errors import InternalError, InvalidInput, OrchError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs an import at start-up; the annotations need it only here
@@ -223,6 +223,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..board.fsutil import storage_error
 
         fail(storage_error(exc, "complete the command"), as_json)
+    except Exception as exc:  # a bug in orch, not the user's mistake: say so, keep the trace
+        import traceback
+
+        trace = traceback.format_exc()
+        if not as_json:
+            sys.stderr.write(trace)
+        fail(InternalError.of(exc, trace), as_json)
 
 
 def command_names() -> dict[str, tuple[str, str]]:
