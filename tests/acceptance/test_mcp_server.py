@@ -216,3 +216,17 @@ def test_no_board_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert proc.returncode == 3
     assert "no task board here" in proc.stderr and "orch init" in proc.stderr
+
+
+def test_a_bug_in_a_tool_reaches_the_client_as_a_named_tool_error() -> None:
+    """The SDK hides a plain exception's message; the boundary names it as orch's bug."""
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    from mcp_orch.interfaces.mcp_server import tool_errors
+
+    with pytest.raises(ToolError) as raised, tool_errors():
+        {}["missing"]  # the injected bug
+    assert "internal error: KeyError: 'missing'" in str(raised.value)
+    assert "bug in orch" in str(raised.value)
+    with pytest.raises(ToolError, match="already named"), tool_errors():
+        raise ToolError("already named")

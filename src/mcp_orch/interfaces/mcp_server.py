@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -27,7 +29,7 @@ from pydantic import Field
 
 from ..board.format import render
 from ..board.fsutil import storage_error
-from ..domain.errors import InvalidInput, OrchError
+from ..domain.errors import InternalError, InvalidInput, OrchError
 from ..domain.model import Task
 from ..service import Service
 from . import present
@@ -65,6 +67,11 @@ def tool_errors() -> Iterator[None]:
         raise ToolError(error_text(exc)) from None
     except OSError as exc:
         raise ToolError(error_text(storage_error(exc, "complete the call"))) from None
+    except ToolError:
+        raise
+    except Exception as exc:  # a bug: the client gets its name, the server's log the trace
+        traceback.print_exc(file=sys.stderr)
+        raise ToolError(error_text(InternalError.of(exc, ""))) from None
 
 
 class Identity:
