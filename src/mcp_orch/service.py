@@ -7,13 +7,10 @@ only if the task is still ready, and a lost race says who holds it.
 
 from __future__ import annotations
 
-import os
-import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from .board.fsutil import atomic_write
 from .config import Config
 from .domain import transitions
 from .domain.errors import (
@@ -26,65 +23,26 @@ from .domain.errors import (
 )
 from .domain.events import Event
 from .domain.ids import new_id, normalize_id
-from .domain.model import CheckItem, Note, Priority, Status, Task, format_time, next_key
+from .domain.model import CheckItem, Note, Status, Task, format_time
 from .domain.policy import Decision, blocking_deps, check_new_depends, decide, summarize
 from .domain.record import Record
+from .inputs import (
+    check_agent,
+    check_ids,
+    check_items,
+    check_path,
+    check_text,
+    check_title,
+    parse_priority,
+    parse_status,
+)
 from .store import Snapshot, TaskStore
 
 Clock = Callable[[], datetime]
-_AGENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
-MAX_TEXT = 100_000
-# Control characters (but tab and newline) are dropped from text: an ANSI escape in a title
-# would repaint the terminal of everyone who runs 'orch status'.
-_CONTROL = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0D, 0x20), 0x7F])
 
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
-
-
-def check_agent(agent: str | None, *, required: bool = True) -> str:
-    """A valid agent name, or a clear error saying how to give one."""
-    name = (agent or "").strip()
-    if not name:
-        if required:
-            raise InvalidInput(
-                "who is acting? no agent given",
-                "pass --agent NAME (e.g. --agent cursor) or set ORCH_AGENT in the environment",
-            )
-        return "human"
-    if not _AGENT_RE.match(name):
-        raise InvalidInput(
-            f"{name!r} is not a valid agent name",
-            "use letters, digits, '.', '_' or '-' (at most 40), e.g. cursor or claude-code",
-        )
-    return name
-
-
-def check_text(text: str | None, what: str, *, required: bool = True) -> str:
-    """Free text as the board stores it: UTF-8, no control characters, at most ``MAX_TEXT``."""
-    value = (text or "").translate(_CONTROL).strip()
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(
-            f"{what} is not valid UTF-8 text (it holds bytes that could not be decoded)",
-            "give the text in UTF-8; check the encoding of the terminal or the calling program",
-        ) from None
-    if required and not value:
-        raise InvalidInput(f"{what} is empty", f"give the {what} as text")
-    if len(value) > MAX_TEXT:
-        raise InvalidInput(f"{what} is too long ({len(value)} characters)", "keep it under 100k")
-    from .board.format import escape_text  # deferred: reads need no parser
-
-    return escape_text(value)
-
-
-def parse_priority(text: str | None) -> Priority:
-    try:
-        return Priority((text or "P1").strip().upper())
-    except ValueError:
-        raise InvalidInput(f"unknown priority {text!r}", "use P0, P1 or P2") from None
 
 
 class NextAction(Record):
@@ -171,11 +129,10 @@ class Service:
         goal: str = "",
     ) -> Task:
         who = check_agent(agent, required=False)
-        name = " ".join(check_text(title, "title").split())
-        if len(name) > 200:
-            raise InvalidInput("the title is too long", "keep it under 200 characters")
+        name = check_title(title)
         prio = parse_priority(priority)
-        deps = tuple(dict.fromkeys(normalize_id(d) for d in depends))
+        deps = check_ids(depends)
+        text = check_text(goal, "goal", required=False)
         with self.store.transaction():
             snap = self.store.snapshot()
             graph = {t.id: t.depends for t in snap.tasks}
@@ -191,7 +148,7 @@ class Service:
                 depends=deps,
                 created=now,
                 updated=now,
-                goal=check_text(goal, "goal", required=False),
+                goal=text,
             )
             task = transitions.apply(task, "create", agent=who, now=now)
             self.store.save(task)
@@ -216,9 +173,14 @@ class Service:
         who = check_agent(agent, required=False)
         new_goal = check_text(goal, "goal", required=False) if goal is not None else None
         new_notes = check_text(notes, "notes", required=False) if notes is not None else None
-        file_list = tuple(_check_path(f) for f in files)
+        file_list = tuple(check_path(f) for f in files)
+        checks = {
+            "acceptance": check_items(acceptance, "acceptance criterion"),
+            "ready_def": check_items(ready_def, "definition of ready item"),
+            "done_def": check_items(done_def, "definition of done item"),
+        }
         prio = parse_priority(priority) if priority else None
-        deps = tuple(dict.fromkeys(normalize_id(d) for d in depends)) if depends else None
+        deps = check_ids(depends) if depends else None
 
         def change(task: Task, snap: Snapshot) -> Task:
             if deps is not None:
@@ -227,9 +189,7 @@ class Service:
             updated = task.evolve(
                 goal=new_goal if new_goal is not None else task.goal,
                 notes=new_notes if new_notes is not None else task.notes,
-                acceptance=_merge_checks(task.acceptance, acceptance),
-                ready_def=_merge_checks(task.ready_def, ready_def),
-                done_def=_merge_checks(task.done_def, done_def),
+                **{k: _merge_checks(getattr(task, k), v) for k, v in checks.items()},
                 files=file_list or task.files,
                 depends=deps if deps is not None else task.depends,
                 priority=prio or task.priority,
@@ -290,10 +250,7 @@ class Service:
         def change(task: Task, snap: Snapshot) -> Task:
             self._require_holder(task, who, "submit")
             now = self.now()
-            done = tuple(
-                _resolve(n, now) if n.open and n.source in ("review", "") else n
-                for n in task.feedback
-            )
+            done = _resolve_all(task.feedback, now, sources=("review", ""))
             return transitions.apply(
                 task.evolve(feedback=done), "review", agent=who, now=now, note=text
             )
@@ -308,11 +265,8 @@ class Service:
         def change(task: Task, snap: Snapshot) -> Task:
             transitions.check(task, "feedback")
             now = self.now()
-            note = Note(
-                key=next_key("FB", task.feedback), at=now, author=who, body=body, source="review"
-            )
             return transitions.apply(
-                task.evolve(feedback=(*task.feedback, note)),
+                task.add_note("feedback", at=now, author=who, body=body, source="review"),
                 "feedback",
                 agent=who,
                 now=now,
@@ -329,7 +283,7 @@ class Service:
         def change(task: Task, snap: Snapshot) -> Task:
             transitions.check(task, "complete")
             now = self.now()
-            done = tuple(_resolve(n, now) if n.open else n for n in task.feedback)
+            done = _resolve_all(task.feedback, now)
             return transitions.apply(
                 task.evolve(feedback=done), "complete", agent=who, now=now, note=text
             )
@@ -344,16 +298,8 @@ class Service:
         def change(task: Task, snap: Snapshot) -> Task:
             transitions.check(task, "fail")
             now = self.now()
-            note = Note(
-                key=next_key("E", task.errors),
-                at=now,
-                author=who,
-                body=body,
-                source="fail",
-                open=False,
-            )
             return transitions.apply(
-                task.evolve(errors=(*task.errors, note)),
+                task.add_note("errors", at=now, author=who, body=body, source="fail", open=False),
                 "fail",
                 agent=who,
                 now=now,
@@ -371,16 +317,9 @@ class Service:
 
         def change(task: Task, snap: Snapshot) -> Task:
             now = self.now()
-            note = Note(
-                key=next_key("E", task.errors),
-                at=now,
-                author=who,
-                body=body,
-                source=source,
-                open=False,
-                ref=ref,
+            task = task.add_note(
+                "errors", at=now, author=who, body=body, source=source, open=False, ref=ref
             )
-            task = task.evolve(errors=(*task.errors, note))
             return transitions.record(task, "error", agent=who, now=now, note=_first_line(body))
 
         return self._mutate(task_id, who, "error", change)
@@ -392,18 +331,11 @@ class Service:
 
         def change(task: Task, snap: Snapshot) -> Task:
             now = self.now()
-            note = Note(
-                key=next_key("ESC", task.escalations),
-                at=now,
-                author=who,
-                body=body,
-                source="manual",
-            )
-            task = task.evolve(escalations=(*task.escalations, note))
+            task = task.add_note("escalations", at=now, author=who, body=body, source="manual")
             return transitions.record(task, "escalate", agent=who, now=now, note=_first_line(body))
 
         task = self._mutate(task_id, who, "escalate", change)
-        self._write_escalation(task)
+        self._sync_escalation(task)
         return task
 
     def resolve(
@@ -412,7 +344,7 @@ class Service:
         """Close open escalations and optionally put the task where a person says."""
         who = check_agent(agent, required=False)
         text = check_text(note, "note", required=False)
-        target = _parse_status(to) if to else None
+        target = parse_status(to) if to else None
 
         def change(task: Task, snap: Snapshot) -> Task:
             if not task.escalated and target is None:
@@ -420,15 +352,13 @@ class Service:
                     f"{task.id} is not escalated", "to move it anyway, give --to STATUS"
                 )
             now = self.now()
-            task = task.evolve(
-                escalations=tuple(_resolve(n, now) if n.open else n for n in task.escalations)
-            )
+            task = task.evolve(escalations=_resolve_all(task.escalations, now))
             if target is None:
                 return transitions.record(task, "resolve", agent=who, now=now, note=text)
             return transitions.apply(task, "move", agent=who, now=now, note=text, target=target)
 
         task = self._mutate(task_id, who, "resolve", change)
-        self._clear_escalation(task)
+        self._sync_escalation(task)
         return task
 
     # ------------------------------------------------------------------ reading
@@ -513,22 +443,10 @@ class Service:
 
         def change(task: Task, snap: Snapshot) -> Task:
             now = self.now()
-            error = Note(
-                key=next_key("E", task.errors),
-                at=now,
-                author=who,
-                body=body,
-                source="test",
-                open=False,
-                ref=ref,
-            )
-            older = tuple(
-                _resolve(n, now) if n.open and n.source == "test" else n for n in task.feedback
-            )
-            fb = Note(
-                key=next_key("FB", older), at=now, author=who, body=head, source="test", ref=ref
-            )
-            task = task.evolve(errors=(*task.errors, error), feedback=(*older, fb))
+            task = task.evolve(feedback=_resolve_all(task.feedback, now, sources=("test",)))
+            task = task.add_note(
+                "errors", at=now, author=who, body=body, source="test", open=False, ref=ref
+            ).add_note("feedback", at=now, author=who, body=head, source="test", ref=ref)
             if task.status in transitions.TRANSITIONS["test-failed"].sources:
                 return transitions.apply(task, "test-failed", agent=who, now=now, note=head)
             return transitions.record(task, "test-failed", agent=who, now=now, note=head)
@@ -558,15 +476,13 @@ class Service:
         the move was refused; the commit has happened, so refusing must not fail the rest.
         """
         who = check_agent(agent, required=False)
-        target = _parse_status(move_to) if move_to else None
+        target = parse_status(move_to) if move_to else None
         warning: list[str] = []
 
         def change(task: Task, snap: Snapshot) -> Task:
             now = self.now()
             task = task.evolve(
-                feedback=tuple(
-                    _resolve(n, now) if n.open and n.source == "test" else n for n in task.feedback
-                ),
+                feedback=_resolve_all(task.feedback, now, sources=("test",)),
                 git=task.git._replace(
                     branch=branch or task.git.branch,
                     commit=commit or task.git.commit,
@@ -584,9 +500,7 @@ class Service:
                     warning.append(exc.message)
                 else:
                     if op == "review":
-                        task = task.evolve(
-                            feedback=tuple(_resolve(n, now) if n.open else n for n in task.feedback)
-                        )
+                        task = task.evolve(feedback=_resolve_all(task.feedback, now))
                     return transitions.apply(task, op, agent=who, now=now, note=note)
             return transitions.record(task, "commit", agent=who, now=now, note=note)
 
@@ -595,25 +509,15 @@ class Service:
 
     def escalation_path(self, task_id: str) -> str | None:
         """Where a person finds what they need about an escalated task (None off the files)."""
-        if not self.root:
-            return None
-        return os.path.join(self.root, ".mcp", "escalations", f"{normalize_id(task_id)}.md")
+        from .board import escalations
 
-    def _write_escalation(self, task: Task) -> None:
-        """Put what a person needs (the task, last error, open feedback, history) in one file."""
-        path = self.escalation_path(task.id)
-        if path is None:
-            return
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        atomic_write(path, _escalation_text(task))
+        return escalations.path(self.root, normalize_id(task_id)) if self.root else None
 
-    def _clear_escalation(self, task: Task) -> None:
-        path = self.escalation_path(task.id)
-        if path is not None and not task.escalated:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+    def _sync_escalation(self, task: Task) -> None:
+        from .board import escalations  # deferred: it needs the Markdown renderer
+
+        if self.root:
+            escalations.sync(self.root, task)
 
     # ================================================================== end of git hooks section
 
@@ -621,27 +525,19 @@ class Service:
 # ---------------------------------------------------------------------- small pure helpers
 
 
-def _merge_checks(old: tuple[CheckItem, ...], new: Iterable[str]) -> tuple[CheckItem, ...]:
+def _merge_checks(old: tuple[CheckItem, ...], texts: tuple[str, ...]) -> tuple[CheckItem, ...]:
     """New checklist texts replace the old list; an item kept by text keeps its tick."""
-    texts = [" ".join(check_text(t, "checklist item", required=False).split()) for t in new]
-    texts = [t for t in texts if t]
     if not texts:
         return old
     ticked = {i.text for i in old if i.done}
     return tuple(CheckItem(text=t, done=t in ticked) for t in texts)
 
 
-def _resolve(note: Note, now: str) -> Note:
-    return Note(
-        key=note.key,
-        at=note.at,
-        author=note.author,
-        body=note.body,
-        source=note.source,
-        open=False,
-        resolved_at=now,
-        ref=note.ref,
-    )
+def _resolve_all(
+    notes: tuple[Note, ...], now: str, sources: tuple[str, ...] | None = None
+) -> tuple[Note, ...]:
+    """Every open note (of one of ``sources``, when given) resolved at ``now``."""
+    return tuple(n.resolve(now) if sources is None or n.source in sources else n for n in notes)
 
 
 def _first_line(text: str) -> str:
@@ -651,27 +547,6 @@ def _first_line(text: str) -> str:
 
 def _last_note(task: Task) -> str:
     return task.history[-1].note if task.history else ""
-
-
-def _parse_status(text: str) -> Status:
-    try:
-        return Status(text.strip().lower())
-    except ValueError:
-        raise InvalidInput(
-            f"unknown status {text!r}", "use one of: " + ", ".join(s.value for s in Status)
-        ) from None
-
-
-def _check_path(path: str) -> str:
-    """A repo-relative path for "Files Affected": no absolute paths, no escaping with '..'."""
-    clean = check_text(path, "path", required=False).replace("\\", "/")
-    parts = [p for p in clean.split("/") if p not in ("", ".")]
-    if not clean or clean.startswith("/") or ".." in parts or "\n" in clean:
-        raise InvalidInput(
-            f"{path!r} is not a path inside the repository",
-            "give paths relative to the repo root, e.g. src/app/login.py",
-        )
-    return "/".join(parts)
 
 
 # ====================================================================== git hooks helpers (issue 4)
@@ -693,36 +568,6 @@ def _explain_fix(decision: Decision, task: Task) -> Decision:
     return decision._replace(
         reason=f"fix failing tests in {task.id} ({task.title}): {_first_line(latest.body)}"
         f"{where}; claim it, fix them, commit again"
-    )
-
-
-def _escalation_text(task: Task) -> str:
-    from .board.format import render
-
-    reasons = "\n".join(f"- {n.at} {n.author}: {n.body}" for n in task.open_escalations)
-    last_error = task.errors[-1] if task.errors else None
-    error = (
-        f"{last_error.key} {last_error.at} ({last_error.source or 'manual'})"
-        + (f"\nDetails: {last_error.ref}" if last_error.ref else "")
-        + f"\n\n{last_error.body}"
-        if last_error
-        else "(none recorded)"
-    )
-    feedback = "\n".join(
-        f"- {n.key} ({n.source or 'review'}): {n.body}" for n in task.open_feedback
-    )
-    history = "\n".join(
-        f"- {h.at} {h.agent} {h.op} {h.from_status or '-'} -> {h.to_status}"
-        + (f": {h.note}" if h.note else "")
-        for h in task.history
-    )
-    return (
-        f"# Escalated: {task.id} - {task.title}\n\n"
-        f"Status: {task.status.value}; implementer: {task.implementer or 'none'}\n"
-        f"Decide, then return it to the flow: orch resolve {task.id} [--to STATUS] --note ...\n\n"
-        f"## Why\n{reasons}\n\n## Last error context\n{error}\n\n"
-        f"## Open feedback\n{feedback or '(none)'}\n\n## History\n{history}\n\n"
-        f"## The task file as it is\n\n{render(task)}"
     )
 
 

@@ -75,6 +75,10 @@ class Note(Record):
     resolved_at: str = ""
     ref: str = ""
 
+    def resolve(self, now: str) -> Note:
+        """The note closed at ``now`` (kept, never deleted)."""
+        return self._replace(open=False, resolved_at=now) if self.open else self
+
 
 class HistoryEntry(Record):
     """One handoff: who moved the task, when, from where to where, with what note."""
@@ -92,6 +96,10 @@ class GitContext(Record):
     commit: str = ""
     pr: str = ""
     other: tuple[str, ...] = ()  # lines a person added to the section, kept as written
+
+
+# The note sections of a task and the prefix of their keys (FB-1, E-1, ESC-1).
+NOTE_KEYS = {"feedback": "FB", "errors": "E", "escalations": "ESC"}
 
 
 class Task(Record):
@@ -123,6 +131,23 @@ class Task(Record):
 
     def evolve(self, **changes: object) -> Task:
         return self._replace(**changes)  # type: ignore[arg-type]
+
+    def add_note(
+        self,
+        section: str,
+        *,
+        at: str,
+        author: str,
+        body: str,
+        source: str,
+        open: bool = True,
+        ref: str = "",
+    ) -> Task:
+        """The task with a note appended to ``section`` (feedback, errors or escalations)."""
+        notes: tuple[Note, ...] = getattr(self, section)
+        key = next_key(NOTE_KEYS[section], notes)
+        note = Note(key=key, at=at, author=author, body=body, source=source, open=open, ref=ref)
+        return self.evolve(**{section: (*notes, note)})
 
     @property
     def open_feedback(self) -> tuple[Note, ...]:

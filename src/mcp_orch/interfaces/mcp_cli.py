@@ -61,7 +61,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     board = _board()
     if args.action == "create":
-        from ..service import check_agent
+        from ..inputs import check_agent
 
         agent = check_agent(args.agent or os.environ.get(cli.ENV_AGENT))
         token, record = tokens.create(board, agent, cli.open_service().now())

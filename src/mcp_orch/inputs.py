@@ -1,0 +1,101 @@
+"""What the service accepts from any interface: agent names, free text, priorities, statuses,
+paths. Each check returns the clean value or raises ``InvalidInput`` saying what to give.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .domain.errors import InvalidInput
+from .domain.ids import normalize_id
+from .domain.model import Priority, Status
+
+MAX_TEXT = 100_000
+_AGENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+# Control characters (but tab and newline) are dropped from text: an ANSI escape in a title
+# would repaint the terminal of everyone who runs 'orch status'.
+_CONTROL = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0D, 0x20), 0x7F])
+
+
+def check_agent(agent: str | None, *, required: bool = True) -> str:
+    """A valid agent name, or a clear error saying how to give one ("human" when optional)."""
+    name = (agent or "").strip()
+    if not name:
+        if required:
+            raise InvalidInput(
+                "who is acting? no agent given",
+                "pass --agent NAME (e.g. --agent cursor) or set ORCH_AGENT in the environment",
+            )
+        return "human"
+    if not _AGENT_RE.match(name):
+        raise InvalidInput(
+            f"{name!r} is not a valid agent name",
+            "use letters, digits, '.', '_' or '-' (at most 40), e.g. cursor or claude-code",
+        )
+    return name
+
+
+def check_text(text: str | None, what: str, *, required: bool = True) -> str:
+    """Free text as the board stores it: UTF-8, no control characters, at most ``MAX_TEXT``."""
+    value = (text or "").translate(_CONTROL).strip()
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            f"{what} is not valid UTF-8 text (it holds bytes that could not be decoded)",
+            "give the text in UTF-8; check the encoding of the terminal or the calling program",
+        ) from None
+    if required and not value:
+        raise InvalidInput(f"{what} is empty", f"give the {what} as text")
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"{what} is too long ({len(value)} characters)", "keep it under 100k")
+    from .board.format import escape_text  # deferred: reads need no parser
+
+    return escape_text(value)
+
+
+def check_items(items: Iterable[str], what: str) -> tuple[str, ...]:
+    """Checklist texts, each on one line; blank ones dropped."""
+    texts = (" ".join(check_text(t, what, required=False).split()) for t in items)
+    return tuple(t for t in texts if t)
+
+
+def check_title(title: str | None) -> str:
+    name = " ".join(check_text(title, "title").split())
+    if len(name) > 200:
+        raise InvalidInput("the title is too long", "keep it under 200 characters")
+    return name
+
+
+def check_path(path: str) -> str:
+    """A repo-relative path for "Files Affected": no absolute paths, no escaping with '..'."""
+    clean = check_text(path, "path", required=False).replace("\\", "/")
+    parts = [p for p in clean.split("/") if p not in ("", ".")]
+    if not clean or clean.startswith("/") or ".." in parts or "\n" in clean:
+        raise InvalidInput(
+            f"{path!r} is not a path inside the repository",
+            "give paths relative to the repo root, e.g. src/app/login.py",
+        )
+    return "/".join(parts)
+
+
+def check_ids(ids: Iterable[str]) -> tuple[str, ...]:
+    """Task IDs (dependencies), validated and normalized, without repeats."""
+    return tuple(dict.fromkeys(normalize_id(i) for i in ids))
+
+
+def parse_priority(text: str | None) -> Priority:
+    try:
+        return Priority((text or "P1").strip().upper())
+    except ValueError:
+        raise InvalidInput(f"unknown priority {text!r}", "use P0, P1 or P2") from None
+
+
+def parse_status(text: str) -> Status:
+    try:
+        return Status(text.strip().lower())
+    except ValueError:
+        raise InvalidInput(
+            f"unknown status {text!r}", "use one of: " + ", ".join(s.value for s in Status)
+        ) from None
