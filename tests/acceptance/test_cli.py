@@ -85,6 +85,9 @@ def test_status_all_lists_closed_tasks(orch: Orch) -> None:
     assert orch.json("status")["tasks"] == []
     listed = orch.json("status", "--all")["tasks"]
     assert [t["id"] for t in listed] == [tid]  # type: ignore[index]
+    assert "failed: 1  (orch status --all lists them)" in orch("status").out
+    shown = orch("status", "--all").out
+    assert tid in shown and "failed: 1" in shown and "--all lists them" not in shown
 
 
 def test_next_json_shape(orch: Orch) -> None:

@@ -54,11 +54,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     snap = service.status()
     now = service.clock()
     data = status_dict(snap, now, include_closed=args.all)
-    cli.emit(args, data, _status_text(data, human_age))
+    cli.emit(args, data, _status_text(data, human_age, closed_listed=args.all))
     return 0
 
 
-def _status_text(data: dict[str, object], human_age: Callable[[int | None], str]) -> str:
+def _status_text(
+    data: dict[str, object], human_age: Callable[[int | None], str], *, closed_listed: bool
+) -> str:
     tasks: list[dict[str, object]] = data["tasks"]  # type: ignore[assignment]
     counts: dict[str, int] = data["counts"]  # type: ignore[assignment]
     lines: list[str] = []
@@ -87,7 +89,7 @@ def _status_text(data: dict[str, object], human_age: Callable[[int | None], str]
     if not tasks:
         lines.append('no active tasks (create one: orch create "TITLE")')
     closed = ", ".join(f"{k}: {counts.get(k, 0)}" for k in ("done", "failed"))
-    lines.append(f"{closed}  (orch status --all lists them)")
+    lines.append(closed if closed_listed else f"{closed}  (orch status --all lists them)")
     problems: list[dict[str, object]] = data["problems"]  # type: ignore[assignment]
     if problems:
         lines.append(f"PROBLEMS ({len(problems)}): the other tasks are listed above")
