@@ -166,12 +166,19 @@ def test_unwritable_board(orch: Orch) -> None:
 
 
 def test_unwritable_log(orch: Orch) -> None:
+    """A log that cannot be written stops the command before anything changes, so "nothing
+    was changed" is true and an agent that retries does not create the task twice."""
+    tid = orch.ready("ready before the log broke")
+    before = task_file(orch.cwd, tid).read_bytes()
     log = orch.cwd / ".mcp" / "log"
     shutil.rmtree(log)
     log.write_text("a file where the log folder belongs\n")
-    res = orch("create", "x", "--json", check=False)
-    assert res.code != 0 and "Traceback" not in res.err
-    assert res.err_json()["code"] == "storage"
+    for cmd in (["create", "x"], ["claim", tid, "--agent", "cursor"]):
+        res = orch(*cmd, "--json", check=False)
+        err = refused(res, "nothing was changed")
+        assert err["code"] == "storage"
+    assert [t["id"] for t in orch.json("status")["tasks"]] == [tid]  # type: ignore[index]
+    assert task_file(orch.cwd, tid).read_bytes() == before
 
 
 def test_disk_full_on_a_tiny_tmpfs(tmp_path: Path) -> None:

@@ -36,6 +36,8 @@ from .fsutil import (
     board_lock,
     flat_json,
     fsync_dir,
+    open_append,
+    os_reason,
     storage_error,
 )
 
@@ -133,6 +135,7 @@ class FileStore:
         self._last: Snapshot | None = None
         self._index: dict[str, list[object]] = {}
         self._index_dirty = False
+        self._log_fd: int | None = None
 
     # ------------------------------------------------------------------ layout
 
@@ -422,6 +425,9 @@ class FileStore:
             yield
             return
         with board_lock(self.lock_path):
+            # The log is opened before anything changes: a log that cannot be written stops
+            # the command while "nothing was changed" is still true.
+            self._log_fd = open_append(self.log_path)
             self._in_tx = True
             self._snap = None
             try:
@@ -430,6 +436,8 @@ class FileStore:
             finally:
                 self._in_tx = False
                 self._snap = None
+                os.close(self._log_fd)
+                self._log_fd = None
                 self._save_index()
 
     def _recover(self) -> None:
@@ -509,11 +517,19 @@ class FileStore:
     # ------------------------------------------------------------------ the log
 
     def record(self, event: Event) -> None:
+        fd = self._log_fd if self._log_fd is not None else open_append(self.log_path)
         try:
-            os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+            append_line(fd, flat_json(event.to_dict()))
         except OSError as exc:
-            raise storage_error(exc, "create the log folder") from exc
-        append_line(self.log_path, flat_json(event.to_dict()))
+            reason, hint = os_reason(exc)
+            raise StorageError(
+                f"{event.op} {event.task} was done, but its line in the operation log "
+                f"could not be written: {reason}",
+                f"the board itself is right; {hint}",
+            ) from exc
+        finally:
+            if fd != self._log_fd:
+                os.close(fd)
 
     def events(self, task_id: str | None = None, limit: int = 100) -> list[Event]:
         import json

@@ -27,9 +27,14 @@ _REASONS = {
 }
 
 
+def os_reason(exc: OSError) -> tuple[str, str]:
+    """What went wrong in words, and what to do about it."""
+    return _REASONS.get(exc.errno or 0, (exc.strerror or str(exc), "see the message"))
+
+
 def storage_error(exc: OSError, action: str) -> StorageError:
     """An ``OSError`` as a message a person can act on (nothing was changed)."""
-    reason, hint = _REASONS.get(exc.errno or 0, (exc.strerror or str(exc), "see the message"))
+    reason, hint = os_reason(exc)
     where = f" ({exc.filename})" if exc.filename else ""
     return StorageError(f"could not {action}: {reason}{where}; nothing was changed", hint)
 
@@ -139,18 +144,19 @@ def flat_json(data: Mapping[str, str]) -> str:
     )
 
 
-def append_line(path: str, line: str) -> None:
+def open_append(path: str) -> int:
+    """A descriptor that appends to ``path`` (created, with its folder, when missing)."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError as exc:
+        raise storage_error(exc, f"open {os.path.basename(path)} for appending") from exc
+
+
+def append_line(fd: int, line: str) -> None:
     """Append one line with a single ``write`` in append mode (whole lines, never interleaved).
 
     A lone surrogate (from undecodable command-line bytes) is written as its ``\\udcXX``
     escape, which inside a JSON string is that same character.
     """
-    data = (line.rstrip("\n") + "\n").encode("utf-8", "backslashreplace")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise storage_error(exc, f"append to {os.path.basename(path)}") from exc
+    os.write(fd, (line.rstrip("\n") + "\n").encode("utf-8", "backslashreplace"))
