@@ -150,7 +150,7 @@ class Service:
                 updated=now,
                 goal=text,
             )
-            task = transitions.apply(task, "create", agent=who, now=now)
+            task = transitions.apply(task, "create", agent=who, now=now, note=name)
             self.store.save(task)
             self._log(who, "create", None, task, name)
         return task
@@ -208,12 +208,12 @@ class Service:
         holder: list[bool] = []
 
         def change(task: Task, snap: Snapshot) -> Task:
-            if task.status is Status.IN_PROGRESS:
+            if task.status is Status.IN_PROGRESS and task.agent:
                 if task.agent == who:
                     holder.append(True)
                     return task
                 raise AlreadyClaimed(
-                    f"{task.id} is already claimed by {task.agent or 'another agent'}",
+                    f"{task.id} is already claimed by {task.agent}",
                     f"pick other work: orch next --agent {who}",
                 )
             if task.escalated:
@@ -221,7 +221,9 @@ class Service:
                     f"{task.id} is escalated and waits for a person",
                     f"a person resolves it first: orch resolve {task.id}",
                 )
-            transitions.check(task, "claim")
+            # In progress with no holder (moved there by hand): a claim takes it over.
+            op = "adopt" if task.status is Status.IN_PROGRESS else "claim"
+            transitions.check(task, op)
             by_id = snap.by_id()
             waiting = blocking_deps(by_id.get(task.id) or summarize(task), by_id)
             if waiting:
@@ -237,7 +239,7 @@ class Service:
                     f"submit it first (orch review {held[0]} --agent {who}) "
                     "or raise max_in_progress in .mcp/config.yaml",
                 )
-            return transitions.apply(task, "claim", agent=who, now=self.now())
+            return transitions.apply(task, op, agent=who, now=self.now())
 
         task = self._mutate(task_id, who, "claim", change)
         return ClaimResult(task=task, changed=not holder)
@@ -347,6 +349,11 @@ class Service:
         target = parse_status(to) if to else None
 
         def change(task: Task, snap: Snapshot) -> Task:
+            if target is Status.IN_PROGRESS and not (task.agent or task.implementer):
+                raise InvalidInput(
+                    f"{task.id} has no implementer who could hold it in progress",
+                    f"give --to ready instead; an implementer then claims it: orch claim {task.id}",
+                )
             if not task.escalated and target is None:
                 raise IllegalTransition(
                     f"{task.id} is not escalated", "to move it anyway, give --to STATUS"
@@ -410,7 +417,12 @@ class Service:
         return self.store.events(tid, limit)
 
     def _require_holder(self, task: Task, who: str, verb: str) -> None:
-        if task.status is Status.IN_PROGRESS and task.agent and task.agent != who:
+        if task.status is Status.IN_PROGRESS and not task.agent:
+            raise IllegalTransition(
+                f"nobody holds {task.id}; only its holder can {verb} it",
+                f"claim it first: orch claim {task.id} --agent {who}",
+            )
+        if task.status is Status.IN_PROGRESS and task.agent != who:
             raise AlreadyClaimed(
                 f"{task.id} is held by {task.agent}; only the holder can {verb} it",
                 f"ask {task.agent} to hand it off, or pick other work: orch next --agent {who}",

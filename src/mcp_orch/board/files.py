@@ -19,6 +19,7 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from ..domain.errors import (
     BoardConflict,
@@ -27,7 +28,7 @@ from ..domain.errors import (
     TaskNotFound,
 )
 from ..domain.events import Event
-from ..domain.model import ALL_STATUSES, Priority, Status, Task
+from ..domain.model import ALL_STATUSES, HistoryEntry, Priority, Status, Task, format_time
 from ..domain.policy import Summary, summarize
 from ..store import Problem, Snapshot
 from .fsutil import (
@@ -103,7 +104,8 @@ def in_folder(task: Task, folder: Status) -> Task:
     """The task as its folder says: a file moved by hand is a status change."""
     if task.status is folder:
         return task
-    return task.evolve(status=folder, agent=task.agent if folder is Status.IN_PROGRESS else "")
+    holder = task.agent or task.implementer if folder is Status.IN_PROGRESS else ""
+    return task.evolve(status=folder, agent=holder)
 
 
 def _read_text(path: str) -> str:
@@ -271,7 +273,10 @@ class FileStore:
                                 *record[2][:2],  # type: ignore[index]
                                 status.value,
                                 record[2][3],  # type: ignore[index]
-                                record[2][4] if status is Status.IN_PROGRESS else "",  # type: ignore[index]
+                                # the holder as in_folder() gives it
+                                (record[2][4] or record[2][5])  # type: ignore[index]
+                                if status is Status.IN_PROGRESS
+                                else "",
                                 *record[2][5:],  # type: ignore[index]
                             ]
                         )
@@ -390,7 +395,22 @@ class FileStore:
             text = _read_text(path)
         except OSError as exc:
             raise storage_error(exc, f"read {rel}") from exc
-        return in_folder(fmt.parse(text, rel), _STATUS[rel.split(os.sep, 1)[0]])
+        task = fmt.parse(text, rel)
+        folder = _STATUS[rel.split(os.sep, 1)[0]]
+        if task.status is folder:
+            return task
+        # Moved by hand (git mv, a file manager): the folder is the status, and the move goes
+        # into the history like any other, stamped with the time the file last changed.
+        moved = in_folder(task, folder)
+        entry = HistoryEntry(
+            at=format_time(datetime.fromtimestamp(os.stat(path).st_mtime, UTC)),
+            agent="-",
+            op="move",
+            from_status=task.status.value,
+            to_status=folder.value,
+            note=f"moved by hand into {folder.value}/",
+        )
+        return moved.evolve(history=(*moved.history, entry))
 
     def task_files(self) -> Iterator[str]:
         """``status/name`` of every task file (no temp files, no symlinks), sorted."""

@@ -190,6 +190,15 @@ def decide(
                 and not (t.open_feedback and t.implementer and t.implementer != agent)
             ),
         )
+        orphan = first(Status.IN_PROGRESS, lambda t: not t.agent and not blocking_deps(t, by_id))
+        if orphan and held_count < max_in_progress:
+            return Decision(
+                action="claim",
+                task_id=orphan.id,
+                reason=f"{orphan.id} ({orphan.title}) is in progress but nobody holds it "
+                "(moved there by hand); take it over",
+                command=_cmd("claim", orphan.id, agent),
+            )
         if t and held_count < max_in_progress:
             return Decision(
                 action="claim",
@@ -218,10 +227,28 @@ def _nothing(tasks: Sequence[Summary], agent: str, mine: tuple[str, ...]) -> Dec
             reason="no active tasks on the board",
             command='orch create "TITLE" --priority P1',
         )
-    blocked = [t for t in active if t.status is Status.READY]
-    why = f"nothing for you ({', '.join(mine)}) right now: {len(active)} active task(s) are "
-    why += "with other agents, escalated"
-    why += ", or waiting on dependencies" if blocked else ""
+    by_id = {t.id: t for t in tasks}
+    groups = {
+        "escalated (a person decides)": [t for t in active if t.escalated],
+        "pending (the planner preps them)": [
+            t for t in active if t.status is Status.PENDING and not t.escalated
+        ],
+        "in progress with other agents": [
+            t for t in active if t.status is Status.IN_PROGRESS and not t.escalated
+        ],
+        "in review": [t for t in active if t.status is Status.REVIEW and not t.escalated],
+        "ready but waiting on dependencies": [
+            t
+            for t in active
+            if t.status is Status.READY and not t.escalated and blocking_deps(t, by_id)
+        ],
+    }
+    ready = [t for t in active if t.status is Status.READY and not t.escalated]
+    groups["ready, but you hold as many tasks as allowed or they wait for their implementer"] = [
+        t for t in ready if not blocking_deps(t, by_id)
+    ]
+    parts = [f"{len(ts)} {label}" for label, ts in groups.items() if ts]
+    why = f"nothing for you ({', '.join(mine)}) right now: " + "; ".join(parts)
     return Decision(
         action="wait",
         task_id=None,

@@ -31,6 +31,8 @@ TRANSITIONS: dict[str, Move] = {
     "create": Move(frozenset(), P, False, "a new stub waits for the planner (no source)"),
     "prep": Move(frozenset({P, R}), R, False, "the planner fleshes it out: pending -> ready"),
     "claim": Move(frozenset({R}), IP, True, "an implementer takes it: ready -> in-progress"),
+    # An in-progress task that nobody holds (moved there by hand) is taken over by a claim.
+    "adopt": Move(frozenset({IP}), IP, True, "an implementer takes over an unheld task"),
     "review": Move(frozenset({IP}), RV, False, "submitted for review: in-progress -> review"),
     "feedback": Move(frozenset({RV}), R, False, "changes requested: review -> ready"),
     "complete": Move(frozenset({RV}), D, False, "approved: review -> done"),
@@ -78,14 +80,15 @@ def apply(
     to = move.target if move.target is not None else target
     if to is None:
         raise ValueError(f"{op} needs a target status")
-    # A hand move into in-progress keeps whoever held it; anything else drops the holder.
-    holder = agent if move.holds else (task.agent if to is IP else "")
+    # A hand move into in-progress keeps whoever held it, else gives it back to its
+    # implementer; anything else drops the holder.
+    holder = agent if move.holds else (task.agent or task.implementer if to is IP else "")
     implementer = agent if move.holds else task.implementer
     entry = HistoryEntry(
         at=now,
         agent=agent or "-",
         op=op,
-        from_status=task.status.value,
+        from_status=task.status.value if move.sources else "",  # a creation comes from nowhere
         to_status=to.value,
         note=" ".join(note.split()),
     )
