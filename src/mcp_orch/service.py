@@ -36,7 +36,7 @@ from .inputs import (
     parse_priority,
     parse_status,
 )
-from .store import Snapshot, TaskStore
+from .store import Problem, Snapshot, TaskStore
 
 Clock = Callable[[], datetime]
 
@@ -48,6 +48,9 @@ def system_clock() -> datetime:
 class NextAction(Record):
     decision: Decision
     task: Task | None
+    # What is wrong on the board (a merge left a task twice, a file cannot be parsed): such a
+    # task is offered to nobody, so the answer may be "idle" while work is hidden.
+    problems: tuple[Problem, ...] = ()
 
 
 class ClaimResult(Record):
@@ -383,7 +386,7 @@ class Service:
         task = self.store.load(decision.task_id) if decision.task_id else None
         if task is not None and decision.action == "fix":
             decision = _explain_fix(decision, task)
-        return NextAction(decision=decision, task=task)
+        return NextAction(decision=decision, task=task, problems=snap.problems)
 
     def wait_next(
         self,

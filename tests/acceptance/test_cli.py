@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -40,7 +41,7 @@ def test_every_core_command_is_registered() -> None:
 @pytest.mark.parametrize("name", CORE)
 def test_help_of_every_command_has_an_example(orch: Orch, name: str) -> None:
     out = orch(name, "--help").out
-    example = COMMANDS[name][1]
+    example = command_names()[name][1]
     assert "example:" in out and example.split()[1] == name and example in out
     assert "--json" in out
 
@@ -97,6 +98,8 @@ def test_next_json_shape(orch: Orch) -> None:
         "task": None,
         "reason": idle["reason"],
         "command": idle["command"],
+        "problems": [],
+        "problems_total": 0,
     }
     tid = orch.ready("Something to do")
     data = orch.json("next", "--agent", "cursor")
@@ -214,6 +217,19 @@ def test_error_and_escalate_and_resolve(orch: Orch) -> None:
     assert task_file(orch.cwd, tid).parent.name == "pending"
 
 
+def test_next_names_board_problems_that_can_hide_work(orch: Orch) -> None:
+    tid = orch.ready("copied by a merge")
+    path = task_file(orch.cwd, tid)
+    shutil.copy(path, path.parent.parent / "review" / path.name)  # the task is now twice
+    data = orch.json("next", "--agent", "cursor")
+    # the copy in review/ also says "ready": a status mismatch besides the duplicate
+    kinds = {p["kind"]: p for p in data["problems"]}  # type: ignore[union-attr]
+    assert data["action"] == "idle" and data["problems_total"] == len(kinds) == 2
+    assert tid in kinds["duplicate"]["message"] and "twice" in kinds["duplicate"]["message"]
+    text = orch("next", "--agent", "cursor").out
+    assert "2 problem(s) that can hide work" in text and "orch doctor --fix" in text
+
+
 def test_log_records_every_operation(orch: Orch) -> None:
     tid = orch.ready("Logged")
     orch("claim", tid, "--agent", "cursor", env=CLOCK)
@@ -234,6 +250,9 @@ def test_log_records_every_operation(orch: Orch) -> None:
     assert events[3]["outcome"] == "refused" and events[3]["agent"] == "claude"
     logged = orch.json("log", tid)["events"]
     assert [e["op"] for e in logged] == ["create", "prep", "claim", "claim"]  # type: ignore[union-attr]
+    keys = {"at", "agent", "op", "task", "from_status", "to_status", "outcome", "note"}
+    assert all(set(e) == keys for e in logged)  # type: ignore[union-attr, arg-type]
+    assert logged[0]["from_status"] == "" and logged[3]["to_status"] == ""  # type: ignore[index]
     assert len(orch.json("log", "--limit", "2")["events"]) == 2  # type: ignore[arg-type]
     text = orch("log", tid).out
     assert "ready -> in-progress" in text and "refused" in text

@@ -95,6 +95,8 @@ def test_usage_mistakes_are_one_line(orch: Orch) -> None:
     refused(orch("create", "--json", check=False))  # the title is missing
     refused(orch("create", "x", "--priority", "P7", "--json", check=False), "P7")
     refused(orch("create", "   ", "--json", check=False), "title")
+    refused(orch("log", "--limit", "0", "--json", check=False), "--limit")
+    refused(orch("next", "--agent", "x", "--wait", "--timeout", "nan", "--json", check=False))
     res = orch("frobnicate", check=False)
     assert res.code != 0 and "Traceback" not in res.err
 

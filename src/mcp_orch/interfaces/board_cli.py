@@ -17,20 +17,24 @@ from . import cli
 def cmd_init(args: argparse.Namespace) -> int:
     from ..project import init
 
-    tests = tuple(args.test_command) if args.test_command else None
+    tests = tuple(args.test_command) if args.test_command is not None else None
     result = init(os.getcwd(), test_command=tests, detect=not args.no_detect)
     extra: dict[str, object] = {}
     lines = [f"board: {result.board}"]
     lines += [f"  created {c}" for c in result.created]
+    lines += [f"  updated {u}" for u in result.updated]
     lines += [f"  kept    {k} (already there)" for k in result.kept]
+    lines += [f"  BY HAND {h}" for h in result.by_hand]
     if args.clients:
         from ..clients import setup_clients
 
         written = setup_clients(result.root, [c.strip() for c in args.clients.split(",")])
         extra["clients"] = written
         lines += [f"  client  {w}" for w in written]
-    if not result.created and not args.clients:
+    if not (result.created or result.updated or result.by_hand or args.clients):
         lines.append("  nothing to do: the board was already set up")
+    gates = "; ".join(result.test_command) or "none (orch init --test-command CMD sets one)"
+    lines.append(f"test_command (run by the git hooks): {gates}")
     lines.append('next: orch create "Your first task" --priority P1')
     cli.emit(
         args,
@@ -38,7 +42,9 @@ def cmd_init(args: argparse.Namespace) -> int:
             "board": str(result.board),
             "root": str(result.root),
             "created": result.created,
+            "updated": result.updated,
             "kept": result.kept,
+            "by_hand": result.by_hand,
             "test_command": list(result.test_command),
             **extra,
         },
@@ -178,7 +184,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--test-command",
         action="append",
         metavar="CMD",
-        help="quality-gate command for the git hooks (repeatable; default: detected)",
+        help="quality-gate command for the git hooks (repeatable); replaces test_command in an"
+        ' existing .mcp/config.yaml (--test-command "" clears it); default: detected for a new one',
     )
     p.add_argument("--no-detect", action="store_true", help="do not detect a test command")
     p.add_argument(
@@ -213,7 +220,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "orch log T-7k3m9q --limit 20",
     )
     p.add_argument("id", nargs="?")
-    p.add_argument("--limit", type=int, default=100, help="newest N events (default 100)")
+    p.add_argument(
+        "--limit", type=cli.positive_int, default=100, help="newest N events (default 100)"
+    )
 
     p = cli.add_command(
         sub,

@@ -68,7 +68,13 @@ def cmd_next(args: argparse.Namespace) -> int:
                 lines.append(f"      details: {note.ref}")
     if task is not None:
         lines.append(f"  details: orch show {task.id}")
-    cli.emit(args, decision_dict(d, task), "\n".join(lines))
+    if result.problems:
+        lines.append(
+            f"  the board has {len(result.problems)} problem(s) that can hide work, e.g. "
+            f"{result.problems[0].message}; 'orch status' names them all, "
+            "'orch doctor --fix' repairs what it can"
+        )
+    cli.emit(args, decision_dict(d, task, result.problems), "\n".join(lines))
     return 0
 
 
@@ -220,7 +226,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     cli.agent_flag(p)
     p.add_argument("--wait", action="store_true", help="block until there is something to do")
-    p.add_argument("--timeout", type=float, metavar="S", help="with --wait: give up after S s")
+    p.add_argument(
+        "--timeout", type=cli.seconds, metavar="S", help="with --wait: give up after S s"
+    )
 
     for name, handler, summary, example in (
         (

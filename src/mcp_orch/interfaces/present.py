@@ -5,12 +5,13 @@ These shapes are a public interface (agents parse them): add keys, never rename 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from ..domain.events import Event
 from ..domain.model import CheckItem, Note, Task, parse_time
 from ..domain.policy import Decision, Summary
-from ..store import Snapshot
+from ..store import Problem, Snapshot
 
 
 def age_seconds(stamp: str, now: datetime) -> int | None:
@@ -98,17 +99,25 @@ def task_dict(t: Task) -> dict[str, object]:
     }
 
 
-def decision_dict(d: Decision, task: Task | None) -> dict[str, object]:
+MAX_PROBLEMS = 10  # in an answer about one agent's next step; 'orch status' lists them all
+
+
+def decision_dict(
+    d: Decision, task: Task | None, problems: Sequence[Problem] = ()
+) -> dict[str, object]:
     return {
         "action": d.action,
         "task": task_dict(task) if task else None,
         "reason": d.reason,
         "command": d.command,
+        "problems": [p.to_dict() for p in problems[:MAX_PROBLEMS]],
+        "problems_total": len(problems),
     }
 
 
 def event_dict(e: Event) -> dict[str, str]:
-    return e.to_dict()
+    """Every field, empty ones as "" (the log file itself leaves them out)."""
+    return dict(e._asdict())
 
 
 def status_dict(
