@@ -20,7 +20,9 @@ Step = tuple[str, str, list[str]]  # (role and agent, what happens, orch argumen
 ROLE_OF = {"chatgpt": "planner", "cursor": "implementer", "codex": "reviewer"}
 
 
-def _runner(root: str, echo: Callable[[str], None]) -> Callable[..., dict[str, object]]:
+def _runner(
+    root: str, echo: Callable[[str], None], steps: list[dict[str, object]]
+) -> Callable[..., dict[str, object]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
 
     def orch(agent: str, *args: str, show: bool = True) -> dict[str, object]:
@@ -42,6 +44,15 @@ def _runner(root: str, echo: Callable[[str], None]) -> Callable[..., dict[str, o
         data = json.loads(proc.stdout) if proc.stdout.strip() else {}
         if show:
             echo(f"      -> {_summary(data)}  ({took:.0f} ms)")
+            steps.append(
+                {
+                    "agent": agent,
+                    "role": ROLE_OF.get(agent, agent),
+                    "command": f"orch {shown}",
+                    "result": _summary(data),
+                    "ms": round(took, 1),
+                }
+            )
         return data if isinstance(data, dict) else {}
 
     return orch
@@ -57,13 +68,21 @@ def _summary(data: dict[str, object]) -> str:
     return json.dumps(data)[:100]
 
 
-def run(echo: Callable[[str], None] = print, keep: bool = False) -> int:
-    """Play the chain; returns 0 when the task ends done with all its context."""
+def run(
+    echo: Callable[[str], None] = print,
+    keep: bool = False,
+    report: dict[str, object] | None = None,
+) -> int:
+    """Play the chain; returns 0 when the task ends done with all its context.
+
+    ``report`` (when given) receives the steps, the final task and where the repo was.
+    """
     root = tempfile.mkdtemp(prefix="orch-demo-")
+    steps: list[dict[str, object]] = []
     try:
         subprocess.run(["git", "init", "-q", root], check=True, capture_output=True)
         echo(f"mcp-orch demo: three agents hand one task along, on a throwaway repo {root}\n")
-        orch = _runner(root, echo)
+        orch = _runner(root, echo, steps)
         orch("human", "init", "--no-detect", show=False)
         echo("1. The planner writes the task and fleshes it out")
         task_id = str(orch("chatgpt", "create", "Add login rate limit", "--priority", "P1")["id"])
@@ -129,6 +148,8 @@ def run(echo: Callable[[str], None] = print, keep: bool = False) -> int:
         where = f"{root}/.mcp/tasks/done/" if keep else "(orch demo --keep keeps the repo)"
         echo(f"  {where}")
         echo("Run 'orch --help' to start on your own repo: orch init" if ok else "FAILED")
+        if report is not None:
+            report.update(ok=ok, repo=root if keep else None, steps=steps, task=task)
         return 0 if ok else 1
     finally:
         if not keep:

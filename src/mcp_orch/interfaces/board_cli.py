@@ -139,9 +139,16 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import sys
+
     from ..demo import run
 
-    return run(keep=args.keep)
+    if not args.json:
+        return run(keep=args.keep)
+    report: dict[str, object] = {}  # --json: the story goes to stderr, the record to stdout
+    code = run(echo=lambda line: print(line, file=sys.stderr), keep=args.keep, report=report)
+    cli.emit(args, report, "")
+    return code
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -210,7 +217,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "the whole task, all its context, open feedback first",
         "orch show T-7k3m9q",
     )
-    p.add_argument("id")
+    cli.id_arg(p)
 
     p = cli.add_command(
         sub,
@@ -219,7 +226,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "the handoff history (the operation log) for debugging",
         "orch log T-7k3m9q --limit 20",
     )
-    p.add_argument("id", nargs="?")
+    cli.id_arg(p, optional=True)
     p.add_argument(
         "--limit", type=cli.positive_int, default=100, help="newest N events (default 100)"
     )

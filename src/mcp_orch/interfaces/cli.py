@@ -97,7 +97,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage mistake as one line (JSON with --json), exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        fail(InvalidInput(message, f"see '{self.prog} --help'"), "--json" in sys.argv)
+        # Unknown arguments are reported by the top-level parser; point at the command's help.
+        prog = f"orch {_ONLY[0]}" if self.prog == "orch" and _ONLY else self.prog
+        fail(InvalidInput(message, f"see '{prog} --help'"), "--json" in sys.argv)
 
 
 def _json_flag(p: argparse.ArgumentParser) -> None:
@@ -125,6 +127,15 @@ def seconds(text: str) -> float:
     if not 0 <= value < float("inf"):  # also refuses nan, which compares false to everything
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
     return value
+
+
+def id_arg(p: argparse.ArgumentParser, *, optional: bool = False) -> None:
+    p.add_argument(
+        "id",
+        metavar="ID",
+        nargs="?" if optional else None,
+        help="a task's ID, e.g. T-7k3m9q" + (" (default: every task)" if optional else ""),
+    )
 
 
 def agent_flag(p: argparse.ArgumentParser) -> None:

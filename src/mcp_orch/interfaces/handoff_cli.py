@@ -33,7 +33,7 @@ def cmd_prep(args: argparse.Namespace) -> int:
         acceptance=args.ac or (),
         ready_def=args.dor or (),
         done_def=args.dod or (),
-        files=[f for group in args.files or () for f in group],
+        files=args.files or (),
         notes=args.notes,
         depends=args.depends,
         priority=args.priority,
@@ -189,22 +189,26 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         'orch prep T-7k3m9q --goal "Limit login attempts" --ac "5 tries per minute" '
         '--dor "API agreed" --dod "tests pass" --files src/auth.py --notes "use redis"',
     )
-    p.add_argument("id")
+    cli.id_arg(p)
     p.add_argument("--goal", help="what must be done and why")
-    p.add_argument(
-        "--ac",
-        action="append",
-        metavar="TEXT",
-        help="an acceptance criterion (repeatable; replaces the list)",
-    )
-    p.add_argument("--dor", action="append", metavar="TEXT", help="a Definition of Ready item")
-    p.add_argument("--dod", action="append", metavar="TEXT", help="a Definition of Done item")
+    for flag, what in (
+        ("--ac", "acceptance criteria"),
+        ("--dor", "Definition of Ready items"),
+        ("--dod", "Definition of Done items"),
+    ):
+        p.add_argument(
+            flag,
+            action="extend",
+            nargs="+",
+            metavar="TEXT",
+            help=f"{what}, one quoted TEXT each (several, or repeat the flag; replaces the list)",
+        )
     p.add_argument(
         "--files",
-        action="append",
+        action="extend",
         nargs="+",
         metavar="PATH",
-        help="files the task will touch (repo-relative)",
+        help="files the task will touch, repo-relative (several, or repeat the flag)",
     )
     p.add_argument("--notes", help="implementation notes")
     p.add_argument(
@@ -251,7 +255,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         ),
     ):
         p = cli.add_command(sub, name, handler, summary, example)
-        p.add_argument("id")
+        cli.id_arg(p)
         cli.agent_flag(p)
         if name != "claim":
             p.add_argument("--note", help="a note for the history")
@@ -293,7 +297,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         ),
     ):
         p = cli.add_command(sub, name, handler, summary, example)
-        p.add_argument("id")
+        cli.id_arg(p)
         p.add_argument(flag, required=True, dest=flag[2:])
         cli.agent_flag(p)
 
@@ -304,7 +308,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "return an escalated task to the flow",
         'orch resolve T-7k3m9q --to ready --note "clarified: use option B"',
     )
-    p.add_argument("id")
+    cli.id_arg(p)
     p.add_argument("--to", metavar="STATUS", help="also move it (pending, ready, ... failed)")
     p.add_argument("--note")
     cli.agent_flag(p)
