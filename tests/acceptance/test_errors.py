@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
 import shutil
 from pathlib import Path
 
@@ -263,29 +261,3 @@ def test_bad_config_is_a_clear_error(orch: Orch) -> None:
     (orch.cwd / ".mcp" / "config.yaml").write_text("roles: [unclosed\n")
     err = refused(orch("status", "--json", check=False), "config.yaml")
     assert err["code"] == "invalid_input"
-
-
-def test_a_bug_in_orch_is_named_as_one(orch: Orch, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The error boundary: an exception no operation expected is reported as a bug, with its
-    traceback, and --json still gets one JSON document on stderr (the fault is injected)."""
-    from mcp_orch.interfaces import cli
-
-    def broken(start: str | None = None) -> None:
-        raise ZeroDivisionError("injected")
-
-    monkeypatch.setattr(cli, "open_service", broken)
-    monkeypatch.chdir(orch.cwd)
-    for as_json in (True, False):
-        err = io.StringIO()
-        monkeypatch.setattr("sys.stderr", err)
-        with pytest.raises(SystemExit) as exited:
-            cli.main(["status", *(["--json"] if as_json else [])])
-        assert exited.value.code == 1
-        text = err.getvalue()
-        if as_json:
-            data = json.loads(text)
-            assert data["code"] == "internal" and "ZeroDivisionError: injected" in data["error"]
-            assert "bug in orch" in data["hint"] and "Traceback" in data["traceback"]
-        else:
-            assert text.startswith("Traceback")
-            assert "orch: internal error: ZeroDivisionError: injected" in text

@@ -234,14 +234,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(first)
     if first not in COMMANDS:  # not a command name: the full parser says what is wrong
         parser = build_parser()
-    as_json = "--json" in args_list
+    return guarded(lambda: _dispatch(parser, args_list), as_json="--json" in args_list)
+
+
+def _dispatch(parser: argparse.ArgumentParser, args_list: list[str]) -> int:
+    args = parser.parse_args(args_list)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    args.json = bool(getattr(args, "json", False))
+    return int(args.handler(args))
+
+
+def guarded(command: Callable[[], int], *, as_json: bool) -> int:
+    """The CLI's one error boundary: every failure becomes a message and an exit code.
+
+    A mistake (``OrchError``) or a refusal of the file system is one line (JSON with
+    ``--json``) on stderr; anything else is a bug in orch, reported as one with its traceback.
+    """
     try:
-        args = parser.parse_args(args_list)
-        if not hasattr(args, "handler"):
-            parser.print_help()
-            return 2
-        args.json = bool(getattr(args, "json", False))
-        return int(args.handler(args))
+        return command()
     except OrchError as exc:
         fail(exc, as_json)
     except KeyboardInterrupt:
