@@ -96,6 +96,36 @@ def test_failing_pytest_project_then_green_commit(orch: Orch, project: Path) -> 
     assert orch.json("next", "--agent", "cursor")["action"] != "fix"
 
 
+def test_retry_by_the_agent_alone_runs_the_gate_and_resolves_the_feedback(
+    orch: Orch, project: Path
+) -> None:
+    (project / "state").write_text("broken\n")
+    run_git(project, "add", "state")
+    orch("hooks", "install")
+    set_gate(project, "grep -q fixed state")
+    task_id = claimed(orch, "Retry")
+    cursor = {"ORCH_AGENT": "cursor"}  # main branch, no Task trailer: only the agent says whose
+    assert commit(project, "-m", "try", env=cursor).returncode == 1
+    back = task(project, task_id)
+    assert (back.status.value, back.agent, back.implementer) == ("ready", "", "cursor")
+
+    again = commit(project, "-m", "still broken", env=cursor)
+    assert again.returncode == 1, again.stderr  # the gate ran for the task cursor was sent back
+    assert len(feedback_files(project, task_id)) == 2
+
+    (project / "state").write_text("fixed\n")
+    run_git(project, "add", "state")
+    green = commit(project, "-m", "fixed", env=cursor)
+    assert green.returncode == 0, green.stderr
+    assert "cursor's task sent back by failing tests" in green.stderr
+    done = task(project, task_id)
+    assert done.open_feedback == ()
+    assert done.git.commit == run_git(project, "rev-parse", "HEAD").strip()
+    nxt = orch.json("next", "--agent", "cursor")
+    assert "fix failing tests" not in str(nxt["reason"])
+    assert nxt["action"] != "fix"
+
+
 def fixture_gate(name: str) -> str:
     return f"cat {shlex.quote(str(FIXTURES / name))}; exit 1"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -229,3 +230,107 @@ def test_staged_and_unstaged_changes_are_kept_exactly(orch: Orch, project: Path)
     assert (project / "app.txt").read_bytes() == before[2]
     assert (project / "notes.txt").read_bytes() == before[3]
     assert run_git(project, "diff", "--cached", "--", "app.txt") == ""
+
+
+def test_gate_runs_in_the_linked_worktree_being_committed(
+    orch: Orch, project: Path, tmp_path: Path
+) -> None:
+    (project / "state").write_text("ok\n")
+    run_git(project, "add", "state")
+    run_git(project, "commit", "-q", "--no-verify", "-m", "state")
+    orch("hooks", "install")
+    set_gate(project, "grep -q fixed state")
+    tree = tmp_path / "wt"
+    run_git(project, "worktree", "add", "-q", str(tree), "-b", "feature/x")
+    task_id = orch.ready("Login")
+    run_git(tree, "checkout", "-q", "-b", f"feature/{task_id}-login")
+
+    (tree / "state").write_text("fixed\n")
+    run_git(tree, "add", "state")
+    proc = commit(tree, "-m", "fix")
+    assert proc.returncode == 0, proc.stderr
+    assert (project / "state").read_text() == "ok\n"  # the main tree would have failed the gate
+    now = task(project, task_id)
+    assert now.status.value == "ready" and now.errors == ()
+    assert now.git.commit == run_git(tree, "rev-parse", "HEAD").strip()
+
+    (tree / "state").write_text("broken\n")
+    run_git(tree, "add", "state")
+    blocked = commit(tree, "-m", "break")
+    assert blocked.returncode == 1
+    [printed] = re.findall(r"with the feedback (\S+\.md)", blocked.stderr)
+    assert (tree / printed).is_file(), f"{printed} is not found from the worktree"
+    assert (tree / printed).resolve().parent == (project / ".mcp" / "feedback" / task_id)
+
+
+def test_gate_running_git_elsewhere_leaves_your_index_alone(
+    orch: Orch, project: Path, tmp_path: Path
+) -> None:
+    orch("hooks", "install")
+    inner = 'cd "$(mktemp -d)" && git init -q && echo x > innerfile && git add innerfile'
+    set_gate(project, f'test "$GIT_AUTHOR_NAME" = Test && {inner}')  # identity is kept
+    task_id = claimed(orch, "Inner git")
+    run_git(project, "checkout", "-q", "-b", f"feature/{task_id}")
+    (project / "app.txt").write_text("one\n")
+    (project / "lib.txt").write_text("one\n")
+    run_git(project, "add", "app.txt", "lib.txt")
+    run_git(project, "commit", "-q", "--no-verify", "-m", "base")
+
+    (project / "app.txt").write_text("two\n")
+    scratch = {"TMPDIR": str(tmp_path)}  # where the gate's mktemp makes its repositories
+    assert commit(project, "-qam", "work", env=scratch).returncode == 0
+    assert run_git(project, "status", "--short", "--", ".", ":!.mcp") == ""
+    files = ["README.md", "app.txt", "lib.txt"]
+    assert run_git(project, "ls-tree", "-r", "--name-only", "HEAD").split() == files
+
+    (project / "app.txt").write_text("three\n")  # committed by path: git's temporary index
+    (project / "lib.txt").write_text("staged\n")
+    run_git(project, "add", "lib.txt")
+    (project / "lib.txt").write_text("staged\nunstaged\n")
+
+    def yours() -> tuple[str, str, str]:
+        return (
+            run_git(project, "diff", "--cached", "--", "lib.txt"),
+            run_git(project, "diff", "--", "lib.txt"),
+            run_git(project, "ls-files"),
+        )
+
+    orch("claim", task_id, "--agent", "cursor")
+    before = yours()
+    assert commit(project, "-m", "more work", "--", "app.txt", env=scratch).returncode == 0
+    assert yours() == before
+    assert run_git(project, "status", "--short", "--", ".", ":!.mcp") == "MM lib.txt\n"
+    assert run_git(project, "show", "HEAD:app.txt") == "three\n"
+    assert run_git(project, "ls-tree", "-r", "--name-only", "HEAD").split() == files
+    assert (project / "lib.txt").read_text() == "staged\nunstaged\n"
+
+
+def test_orch_hook_by_hand_never_blocks_on_its_own_confusion(
+    orch: Orch, project: Path, tmp_path: Path
+) -> None:
+    plain = tmp_path / "no-git"
+    plain.mkdir()
+    Orch(plain)("init", "--no-detect")  # a board, but no repository around it
+    (plain / "MSG").write_text("hello\n")
+    outside = Orch(plain)("hook", "commit-msg", "MSG", check=False)
+    assert (outside.code, outside.out) == (0, "")
+    assert outside.err == "mcp-orch: not inside a git repository; nothing to check\n"
+
+    orch("hooks", "install")
+    set_gate(project, "exit 1")
+    task_id = claimed(orch, "By hand")
+    run_git(project, "checkout", "-q", "-b", f"feature/{task_id}")
+    before = task(project, task_id)
+    missing = orch("hook", "commit-msg", "no-such-file", check=False)
+    assert (missing.code, missing.out) == (0, "")
+    assert missing.err.startswith("mcp-orch: cannot read the commit message no-such-file")
+    assert missing.err.count("\n") == 1
+    assert task(project, task_id) == before
+
+    run_git(project, "checkout", "-q", "main")
+    (project / "MSG").write_text(f"work\n\nTask: {task_id}\n")
+    gated = orch("hook", "commit-msg", "--json", "MSG", check=False)
+    assert gated.code == 1, gated.err  # --json is a flag, MSG the message: the gate ran
+    assert task(project, task_id).status.value == "ready"
+    usage = orch("hook", "--help").out
+    assert "internal" in usage and "verbatim" in usage

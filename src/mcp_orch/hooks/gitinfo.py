@@ -1,5 +1,6 @@
-"""What the hooks need to know from git: the branch, the tree being committed, the message's
-trailers, a pull-request number. Small ``git`` calls and pure parsing; no git library.
+"""What the hooks need to know from git: where the commit is made, the branch, the tree being
+committed, the message's trailers, a pull-request number. Small ``git`` calls and pure parsing;
+no git library.
 """
 
 from __future__ import annotations
@@ -7,6 +8,8 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Mapping
+
+from ..domain.record import Record
 
 _TRAILER_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*)\s*:\s*(.*?)\s*$")
 _SCISSORS = "------------------------ >8 ------------------------"
@@ -21,6 +24,30 @@ def git(*args: str, cwd: str | None = None) -> str:
 def branch(cwd: str | None = None) -> str:
     """The current branch ("" when HEAD is detached)."""
     return git("symbolic-ref", "--short", "-q", "HEAD", cwd=cwd)
+
+
+class Place(Record):
+    """Where a commit is being made ("" everywhere when not inside a git repository)."""
+
+    top: str  # the top of the worktree being committed (git runs its hooks there)
+    pending: str  # the hook's note, in this worktree's git dir
+    branch: str  # "" when HEAD is detached
+    message: str  # the message file git writes (COMMIT_EDITMSG)
+
+
+def place(note: str, cwd: str | None = None) -> Place:
+    """One ``git rev-parse`` for all of it (two on an unborn branch, which has no HEAD yet)."""
+    paths = ("--show-toplevel", "--git-path", note, "--git-path", "COMMIT_EDITMSG")
+    lines = git("rev-parse", *paths, "--symbolic-full-name", "HEAD", cwd=cwd).split("\n")
+    if len(lines) == 4:
+        ref = lines[3]
+        name = ref[len("refs/heads/") :] if ref.startswith("refs/heads/") else ""
+    else:
+        lines = git("rev-parse", *paths, cwd=cwd).split("\n")
+        if len(lines) != 3:
+            return Place("", "", "", "")
+        name = branch(cwd)
+    return Place(lines[0], lines[1], name, lines[2])
 
 
 def write_tree(cwd: str | None = None) -> str:

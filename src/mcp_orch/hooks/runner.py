@@ -4,10 +4,12 @@ Stages. The message, and so its trailers, exists only from ``commit-msg`` on, an
 a hash only in ``post-commit``; so:
 
 - ``commit-msg`` finds the task the commit belongs to (a ``Task: ID`` trailer, else a task ID
-  in the branch name, else the committing agent's single in-progress task), runs the quality
-  gate, and on failure writes the feedback file, sends the task back to ready with the feedback
-  attached and blocks the commit with the gate's own exit code. On success it leaves a note
-  for ``post-commit`` in ``.mcp/.cache/``.
+  in the branch name, else the committing agent's single in-progress task, else, holding none,
+  its single task a failed gate sent back), runs the quality gate at the top of the worktree
+  being committed (linked worktrees share the main tree's board, not its files) without git's
+  repository-local variables, and on failure writes the feedback file, sends the task back to
+  ready with the feedback attached and blocks the commit with the gate's own exit code. On
+  success it leaves a note for ``post-commit`` in the worktree's git dir.
 - ``post-commit`` (only after our ``commit-msg`` passed for the very tree that was committed)
   resolves the task's open test feedback, records the Git Context and applies a
   ``Task-Status:`` trailer.
@@ -39,6 +41,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # importing typing costs ~5 ms of a hook that should add almost nothing
     from typing import IO
 
+    from ..domain.policy import Summary
     from ..service import Service
 
 ENV_HOOKS = "ORCH_HOOKS"
@@ -58,32 +61,47 @@ def run(
     env: Mapping[str, str] | None = None,
     err: IO[str] | None = None,
 ) -> int:
-    """The hook ``stage`` with git's ``args``; the exit code git should see."""
+    """The hook ``stage`` with git's ``args``; the exit code git should see.
+
+    What orch cannot make sense of (no board, no repository, no message file) never blocks a
+    commit: it lets it through, at most with one line saying why.
+    """
     environ = os.environ if env is None else env
     out = err or sys.stderr
     if disabled(environ) or stage not in ("commit-msg", "post-commit"):
         return 0
     head: list[str] = []
     if stage == "post-commit":
-        head = gitinfo.git("rev-parse", "--git-path", PENDING, "HEAD", "HEAD^{tree}").split("\n")
-        if len(head) != 3 or not os.path.isfile(head[0]):
+        head = gitinfo.git(
+            "rev-parse", "--show-toplevel", "--git-path", PENDING, "HEAD", "HEAD^{tree}"
+        ).split("\n")
+        if len(head) != 4 or not os.path.isfile(head[1]):
             return 0  # our commit-msg did not pass this commit (--no-verify, no task, disabled)
+        place = gitinfo.Place(head[0], head[1], "", "")
+    else:
+        place = gitinfo.place(PENDING)
     try:
         service = open_service()
     except BoardNotFound:
         return 0  # not an mcp-orch project (or not yet): nothing to do, nothing to block
-    hook = _Hook(service, environ, out)
+    hook = _Hook(service, place.top, environ, out)
+    if not place.top:
+        hook.say("not inside a git repository; nothing to check")
+        return 0
     if stage == "commit-msg":
-        return hook.commit_msg(args[0] if args else ".git/COMMIT_EDITMSG")
-    return hook.post_commit(os.path.abspath(head[0]), head[1], head[2])
+        return hook.commit_msg(place, args[0] if args else place.message)
+    return hook.post_commit(os.path.abspath(place.pending), head[2], head[3])
 
 
 class _Hook:
-    def __init__(self, service: Service, env: Mapping[str, str], out: IO[str]) -> None:
+    def __init__(self, service: Service, top: str, env: Mapping[str, str], out: IO[str]) -> None:
         self.service = service
         self.env = env
         self.out = out
-        self.root = service.root or os.getcwd()
+        # Every worktree shares the main tree's board (``root``), but git runs hooks at the top
+        # of the worktree being committed (``top``): the gate tests that one.
+        self.top = top or os.getcwd()
+        self.root = service.root or self.top
         raw_agent = env.get(ENV_AGENT) or service.config.raw.get("agent") or ""
         self.agent = str(raw_agent).strip()
 
@@ -91,30 +109,35 @@ class _Hook:
         self.out.write(f"mcp-orch: {text}\n")
         self.out.flush()
 
+    def shown(self, ref: str) -> str:
+        """A board path (relative to the board's root) as the committer finds it: relative to
+        the worktree's top when the board is inside it, else absolute (the main tree's board
+        seen from a linked worktree)."""
+        path = os.path.realpath(os.path.join(self.root, ref))
+        inside = os.path.relpath(path, os.path.realpath(self.top))
+        outside = inside == os.pardir or inside.startswith(os.pardir + os.sep)
+        return (path if outside else inside) + ("/" if ref.endswith("/") else "")
+
     # ------------------------------------------------------------------ commit-msg
 
-    def commit_msg(self, message_file: str) -> int:
-        info = gitinfo.git("rev-parse", "--git-path", PENDING, "--symbolic-full-name", "HEAD")
-        lines = info.split("\n")
-        if len(lines) == 2:
-            pending, ref = lines
-            branch = ref[len("refs/heads/") :] if ref.startswith("refs/heads/") else ""
-        else:  # an unborn branch (the first commit): rev-parse cannot name HEAD yet
-            pending, branch = gitinfo.git("rev-parse", "--git-path", PENDING), gitinfo.branch()
-        pending = os.path.abspath(pending)
+    def commit_msg(self, place: gitinfo.Place, message_file: str) -> int:
+        pending = os.path.abspath(place.pending)
         _unlink(pending)  # a note of an earlier, aborted commit must not carry over
         try:
             with open(message_file, encoding="utf-8", errors="replace") as handle:
                 message = gitinfo.message_text(handle.read())
-        except OSError:
-            message = ""
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+            self.say(f"cannot read the commit message {message_file} ({why}); not checked")
+            return 0
+        branch = place.branch
         tags = gitinfo.trailers(message)
         task_id, why = self.find_task(tags, branch)
         if not task_id:
             return 0
         tree = gitinfo.write_tree()
         for command in self.service.config.test_command:
-            code, output = run_gate(command, self.root, self.out)
+            code, output = run_gate(command, self.top, self.out, self.env)
             if code != 0:
                 return self.gate_failed(task_id, command, code, output, tree, branch)
         move = tags.get("task-status", "").strip().lower()
@@ -152,6 +175,28 @@ class _Hook:
             ]
             if len(held) == 1:
                 return held[0], f"{self.agent}'s in-progress task"
+            if not held:
+                return self.sent_back(snap.tasks)
+        return "", ""
+
+    def sent_back(self, tasks: Sequence[Summary]) -> tuple[str, str]:
+        """The agent's one task that a failed gate sent back to ready, if there is exactly one.
+
+        A failed gate releases the task (ready, same implementer), so the agent's retry commit
+        would otherwise belong to no task, skip the gate and leave the test feedback open.
+        """
+        candidates = [
+            t.id
+            for t in tasks
+            if t.status is Status.READY and t.implementer == self.agent and t.open_feedback
+        ]
+        found = [
+            task_id
+            for task_id in candidates
+            if any(n.source == "test" for n in self.service.show(task_id).open_feedback)
+        ]
+        if len(found) == 1:
+            return found[0], f"{self.agent}'s task sent back by failing tests"
         return "", ""
 
     def gate_failed(
@@ -186,9 +231,12 @@ class _Hook:
         else:
             self.say(
                 f"`{command}` failed (exit {code}): commit blocked. {task.id} is "
-                f"{task.status.value} with the feedback {ref}"
+                f"{task.status.value} with the feedback {self.shown(ref)}"
             )
-            self.say(f"board changed: {ref}, .mcp/tasks/ ({task.id}); commit them with the fix")
+            self.say(
+                f"board changed: {self.shown(ref)}, {self.shown('.mcp/tasks/')} ({task.id}); "
+                "commit them with the fix"
+            )
         return code if 0 < code < 256 else 1
 
     # ------------------------------------------------------------------ post-commit
@@ -218,19 +266,52 @@ class _Hook:
             return 0
         if warning:
             self.say(f"{task.id}: {warning}")
+        why = f" ({note['why']})" if note.get("why") else ""
         self.say(
-            f"{task.id} ({task.status.value}): recorded commit {commit[:12]}; "
-            "board changed: .mcp/tasks/ (commit it with your next change)"
+            f"{task.id} ({task.status.value}): recorded commit {commit[:12]}{why}; "
+            f"board changed: {self.shown('.mcp/tasks/')} (commit it with your next change)"
         )
         return 0
 
 
-def run_gate(command: str, cwd: str, out: IO[str]) -> tuple[int, str]:
+# What ``git rev-parse --local-env-vars`` lists (git 2.39 and later): the variables that tie a
+# git command to one repository. Git sets some of them for its hooks (GIT_INDEX_FILE during a
+# commit, GIT_DIR, GIT_PREFIX); a test suite that runs git in a repository of its own would
+# otherwise write into the committer's index. Identity, editor and PATH stay.
+GIT_LOCAL_ENV = (
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_IMPLICIT_WORK_TREE",
+    "GIT_GRAFT_FILE",
+    "GIT_INDEX_FILE",
+    "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE",
+    "GIT_PREFIX",
+    "GIT_INTERNAL_SUPER_PREFIX",
+    "GIT_SHALLOW_FILE",
+    "GIT_COMMON_DIR",
+)
+
+
+def gate_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without git's repository-local variables: the gate finds the repo from its cwd."""
+    return {k: v for k, v in env.items() if k not in GIT_LOCAL_ENV}
+
+
+def run_gate(
+    command: str, cwd: str, out: IO[str], env: Mapping[str, str] | None = None
+) -> tuple[int, str]:
     """Run one quality-gate command as a shell would, echoing its output; (exit code, output)."""
     proc = subprocess.Popen(
         command,
         shell=True,
         cwd=cwd,
+        env=gate_env(os.environ if env is None else env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

@@ -47,7 +47,10 @@ def cmd_hooks(args: argparse.Namespace) -> int:
 def cmd_hook(args: argparse.Namespace) -> int:
     from ..hooks import runner
 
-    return runner.run(args.stage, args.args, lambda: cli.open_service())
+    # git's arguments come verbatim (REMAINDER), so a --json after the stage lands among them;
+    # git never passes it (its only argument is the message file), so it is the flag, not a path.
+    given = [a for a in args.args if a != "--json"]
+    return runner.run(args.stage, given, lambda: cli.open_service())
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -69,11 +72,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         sub,
         "hook",
         cmd_hook,
-        "what an installed git hook runs (commit-msg: quality gate; post-commit: record)",
+        "internal: what the installed git hooks run (commit-msg: quality gate; post-commit: "
+        "record)",
         "orch hook commit-msg .git/COMMIT_EDITMSG   # ORCH_HOOKS=0 turns it off",
     )
     p.add_argument("stage", help="the git hook stage: commit-msg or post-commit")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="what git passed to the hook")
+    p.add_argument(
+        "args",
+        nargs=argparse.REMAINDER,
+        help="git's arguments to the hook, verbatim (commit-msg: the message file, default "
+        "COMMIT_EDITMSG); outside a repository it exits 0; --json only makes errors JSON",
+    )
 
 
 cli.EXTRA_COMMANDS.append(register)
