@@ -16,6 +16,10 @@ from .domain.ids import check_prefix
 from .domain.policy import ROLES
 from .domain.record import Record
 
+TYPE_CHECKING = False  # not typing's: importing typing costs start-up time on every command
+if TYPE_CHECKING:
+    from yaml import Node
+
 DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     "planner": ("chatgpt",),
     "implementer": ("cursor",),
@@ -110,7 +114,7 @@ def load(board: str) -> Config:
     except FileNotFoundError:
         return Config()
     key = [st.st_mtime_ns, st.st_size]
-    cache = os.path.join(board, ".cache", f"config-{sys.implementation.cache_tag}.marshal")
+    cache = _cache_path(board)
     try:
         with open(cache, "rb") as handle:
             cached = marshal.loads(handle.read())
@@ -129,6 +133,10 @@ def load(board: str) -> Config:
     except (OSError, ValueError):  # ValueError: a value marshal cannot store (a YAML date)
         pass  # only a cache
     return config
+
+
+def _cache_path(board: str) -> str:
+    return os.path.join(board, ".cache", f"config-{sys.implementation.cache_tag}.marshal")
 
 
 def _parse_yaml(path: str) -> dict[str, object]:
@@ -151,3 +159,106 @@ def _parse_yaml(path: str) -> dict[str, object]:
     if not isinstance(data, dict):
         raise InvalidInput(f"{path}: expected a mapping of settings", "see the README")
     return data
+
+
+# ---------------------------------------------------------------------- editing test_command
+
+
+def set_test_command(board: str, commands: tuple[str, ...]) -> bool:
+    """Make ``test_command`` in the board's config.yaml say ``commands``; True if it changed.
+
+    Only that key's text is replaced: comments, other keys and their layout stay byte for byte,
+    which the YAML parsed again must prove. A form that cannot be edited that way is refused,
+    with the line to write by hand.
+    """
+    path = os.path.join(board, "config.yaml")
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:  # newline="": keep CRLF
+            text = handle.read()
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}", "check the file") from None
+    before = _parse_yaml(path)
+    if from_mapping(before).test_command == commands:
+        return False
+    edited = _with_test_command(text, commands, path)
+    if _parsed_or_none(edited) != {**before, "test_command": list(commands)}:
+        raise _refusal(path, commands, "the edit would change more than that key")
+    from .board.fsutil import atomic_write
+
+    atomic_write(path, edited)
+    try:
+        os.unlink(_cache_path(board))  # the same size within one clock tick would look unchanged
+    except OSError:
+        pass
+    return True
+
+
+def _with_test_command(text: str, commands: tuple[str, ...], path: str) -> str:
+    import json
+
+    import yaml
+
+    nl = "\r\n" if "\r\n" in text else "\n"
+    quoted = [json.dumps(c, ensure_ascii=False) for c in commands]
+    found = _test_command_node(text, commands, path)
+    if found is None:  # add the key as the file's last line
+        sep = nl if text and not text.endswith("\n") else ""
+        return f"{text}{sep}test_command: [{', '.join(quoted)}]{nl}"
+    key, value = found
+    items = value.value if isinstance(value, yaml.SequenceNode) else [value]
+    start, end = value.start_mark.index, value.end_mark.index
+    block = isinstance(value, yaml.SequenceNode) and not value.flow_style
+    if block:  # a block list ends at its last item; the lines after it are not ours
+        end = items[-1].end_mark.index
+    gaps, at = "", start
+    for item in items:
+        gaps, at = gaps + text[at : item.start_mark.index], item.end_mark.index
+    if "#" in gaps + text[at:end]:
+        raise _refusal(path, commands, "a comment inside its value would be lost")
+    if block and commands:  # it stays a block list, at its indentation
+        new = (nl + " " * value.start_mark.column).join("- " + q for q in quoted)
+    elif block:
+        start, new = text.index(":", key.end_mark.index) + 1, " []"
+    else:  # an empty value (`test_command:`) sits just after the colon
+        new = ("" if end > start else " ") + f"[{', '.join(quoted)}]"
+    return text[:start] + new + text[end:]
+
+
+def _test_command_node(text: str, commands: tuple[str, ...], path: str) -> tuple[Node, Node] | None:
+    """The key and value nodes of ``test_command``, None if absent; refused if not editable."""
+    import yaml
+
+    root = yaml.compose(text)
+    if root is None:
+        return None
+    if not isinstance(root, yaml.MappingNode) or root.flow_style:
+        raise _refusal(path, commands, "the file is not a plain block of settings")
+    pairs = [(k, v) for k, v in root.value if k.value == "test_command"]
+    if len(pairs) > 1:
+        raise _refusal(path, commands, "the key appears more than once")
+    if not pairs:
+        return None
+    value = pairs[0][1]
+    items = value.value if isinstance(value, yaml.SequenceNode) else [value]
+    if not all(isinstance(i, yaml.ScalarNode) and i.style in (None, "'", '"') for i in items):
+        raise _refusal(path, commands, "its value is not a plain command, [list] or - list")
+    return pairs[0]
+
+
+def _parsed_or_none(text: str) -> object:
+    import yaml
+
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError:
+        return None
+
+
+def _refusal(path: str, commands: tuple[str, ...], why: str) -> InvalidInput:
+    import json
+
+    flow = "[" + ", ".join(json.dumps(c, ensure_ascii=False) for c in commands) + "]"
+    return InvalidInput(
+        f"{path}: test_command was not changed: {why}",
+        f"edit the file by hand so that it reads: test_command: {flow}",
+    )

@@ -7,14 +7,16 @@ wrote (the config, the npm scripts they changed, other files).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from .board.files import FileStore
 from .board.fsutil import atomic_write, storage_error
 from .board.locate import BOARD_DIR, project_root
-from .config import render_template
+from .config import load, render_template, set_test_command
 
 NPM_SCRIPTS: dict[str, str] = {
     "mcp:status": "orch status",
@@ -31,8 +33,10 @@ class InitResult:
     root: str
     board: str
     created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
-    test_command: tuple[str, ...] = ()
+    by_hand: list[str] = field(default_factory=list)  # what orch could not do safely itself
+    test_command: tuple[str, ...] = ()  # the commands in effect after init
 
 
 def detect_test_command(root_dir: str) -> tuple[str, ...]:
@@ -60,64 +64,185 @@ def detect_test_command(root_dir: str) -> tuple[str, ...]:
 def init(
     start: str | None = None, *, test_command: tuple[str, ...] | None = None, detect: bool = True
 ) -> InitResult:
+    """Set the board up in ``start``'s project; ``test_command`` replaces the configured one.
+
+    Without ``test_command`` an existing config is left as it is; detection only fills in a
+    new one.
+    """
     root_dir = project_root(start)
     root = Path(root_dir)
     board = root / BOARD_DIR
     _, made = FileStore.initialize(str(board))
     result = InitResult(root=root_dir, board=str(board), created=made)
+    wanted = None if test_command is None else tuple(c.strip() for c in test_command if c.strip())
     config = board / "config.yaml"
-    if config.exists():
-        result.kept.append(f"{BOARD_DIR}/config.yaml")
+    name = f"{BOARD_DIR}/config.yaml"
+    if not config.exists():
+        if wanted is None:
+            wanted = detect_test_command(root_dir) if detect else ()
+        atomic_write(str(config), render_template(test_command=wanted))
+        result.created.append(name)
+    elif wanted is not None and set_test_command(str(board), wanted):
+        result.updated.append(f"{name} (test_command)")
     else:
-        tests = (
-            test_command
-            if test_command is not None
-            else (detect_test_command(root_dir) if detect else ())
-        )
-        result.test_command = tests
-        atomic_write(str(config), render_template(test_command=tests))
-        result.created.append(f"{BOARD_DIR}/config.yaml")
+        result.kept.append(name)
+    result.test_command = load(str(board)).test_command
     if (root / "package.json").is_file():
-        added = add_npm_scripts(root / "package.json")
-        if added:
-            result.created.append("package.json scripts: " + ", ".join(added))
+        _wire_npm(root / "package.json", result)
     return result
 
 
-def add_npm_scripts(package: Path) -> list[str]:
-    """Add the spec's ``mcp:*`` scripts that are missing; nothing else in the file changes.
+def _wire_npm(package: Path, result: InitResult) -> None:
+    added, problem = add_npm_scripts(package)
+    if added:
+        result.created.append("package.json scripts: " + ", ".join(added))
+    if problem:
+        wanted = ", ".join(f'"{n}": "{c}"' for n, c in NPM_SCRIPTS.items())
+        result.by_hand.append(
+            f"package.json {problem}, so orch left it alone: "
+            f'add the missing ones of these to its "scripts" by hand: {wanted}'
+        )
 
-    The file is rewritten only when a script is added, keeping key order and the indentation
-    it had; a script the user already defined (even differently) is left alone.
+
+# ---------------------------------------------------------------------- package.json
+
+_WHITESPACE = " \t\r\n"  # JSON's own; nothing else may sit between tokens
+
+
+class _Unsafe(Exception):
+    """The scripts cannot be added as text without touching anything else."""
+
+
+class _Member(NamedTuple):
+    key: str
+    key_start: int
+    key_end: int
+    value_start: int
+    value_end: int
+
+
+def add_npm_scripts(package: Path) -> tuple[list[str], str]:
+    """Add the spec's missing ``mcp:*`` scripts; return them and why not, if they could not be.
+
+    The new entries are inserted as text, in the layout of the entries around them, and every
+    other byte of the file stays as it was (the parsed result must equal the original plus the
+    scripts). A script the user already defined, even differently, is left alone. What cannot
+    be done that way is reported for a person to do, never done by reformatting the file.
     """
     try:
-        raw = package.read_text(encoding="utf-8")
+        raw = package.read_bytes()  # bytes: text mode would turn CRLF into LF
+        mode = package.stat().st_mode & 0o7777
     except OSError as exc:
         raise storage_error(exc, "read package.json") from exc
+    bom = b"\xef\xbb\xbf" if raw.startswith(b"\xef\xbb\xbf") else b""
     try:
-        data = json.loads(raw)
-    except ValueError:
-        return []  # not ours to repair; npm will say what is wrong with it
+        text = raw[len(bom) :].decode("utf-8")
+        data = json.loads(text)
+    except ValueError as exc:  # not ours to repair; npm says what is wrong with it
+        return [], f"is not valid JSON ({exc})"
     if not isinstance(data, dict):
-        return []
-    scripts = data.setdefault("scripts", {})
+        return [], "is not a JSON object"
+    scripts = data.get("scripts", {})
     if not isinstance(scripts, dict):
-        return []
-    added = [name for name in NPM_SCRIPTS if name not in scripts]
+        return [], 'has a "scripts" that is not an object'
+    added = {name: cmd for name, cmd in NPM_SCRIPTS.items() if name not in scripts}
     if not added:
-        return []
-    for name in added:
-        scripts[name] = NPM_SCRIPTS[name]
-    indent = _indent_of(raw)
-    text = json.dumps(data, indent=indent, ensure_ascii=False)
-    atomic_write(str(package), text + ("\n" if raw.endswith("\n") else ""))
-    return added
+        return [], ""
+    expected = {**data, "scripts": {**scripts, **added}}
+    try:
+        edited = _insert_scripts(text, added)
+        if json.dumps(json.loads(edited)) != json.dumps(expected):  # order matters too
+            raise _Unsafe
+    except (_Unsafe, ValueError):
+        return [], "is laid out in a way orch cannot add to without reformatting it"
+    atomic_write(str(package), bom + edited.encode("utf-8"))
+    try:
+        os.chmod(package, mode)  # the new file was created with the default mode
+    except OSError:
+        pass
+    return list(added), ""
 
 
-def _indent_of(raw: str) -> int | str:
-    for line in raw.split("\n")[1:]:
+def _insert_scripts(text: str, added: dict[str, str]) -> str:
+    top = _skip(text, 0)
+    if text[top : top + 1] != "{":
+        raise _Unsafe
+    found = [m for m in _members(text, top)[0] if m.key == "scripts"]
+    if len(found) > 1:
+        raise _Unsafe
+    if not found:  # add an empty object as the last member, then fill it like any other
+        text = _insert_members(text, top, [('"scripts"', "{}")])
+        found = [m for m in _members(text, top)[0] if m.key == "scripts"]
+    entries = [(json.dumps(k, ensure_ascii=False), json.dumps(v)) for k, v in added.items()]
+    return _insert_members(text, found[0].value_start, entries)
+
+
+def _insert_members(text: str, brace: int, entries: list[tuple[str, str]]) -> str:
+    """Insert ``"key": value`` entries after the last member of the object opened at ``brace``."""
+    members, close = _members(text, brace)
+    if not members:
+        return text[:brace] + _filled_empty_object(text, brace, close, entries) + text[close + 1 :]
+    last = members[-1]
+    colon = text[last.key_end : last.value_start]
+    line = text.rfind("\n", 0, last.key_start) + 1
+    lead = text[line : last.key_start]
+    if line > brace and not lead.strip(" \t"):  # one member a line: a new line each, same indent
+        sep = "," + ("\r\n" if text[line - 2 : line] == "\r\n" else "\n") + lead
+    else:  # members side by side: the same separator as between the last two
+        between = text[members[-2].value_end : last.key_start] if len(members) > 1 else ", "
+        sep = between if "\n" not in between else ", "
+    if "\n" in colon:
+        colon = ": "
+    insert = "".join(f"{sep}{key}{colon}{value}" for key, value in entries)
+    return text[: last.value_end] + insert + text[last.value_end :]
+
+
+def _filled_empty_object(text: str, brace: int, close: int, entries: list[tuple[str, str]]) -> str:
+    """``{}`` with ``entries``: on lines of their own if the object's surroundings are."""
+    before = text[text.rfind("\n", 0, brace) + 1 : brace]  # this line, up to the brace
+    outer = before[: len(before) - len(before.lstrip(" \t"))]
+    own_line = before.strip(" \t").startswith('"') or "\n" in text[brace:close]
+    if not own_line:
+        return "{" + ", ".join(f"{key}: {value}" for key, value in entries) + "}"
+    nl = "\r\n" if "\r\n" in text else "\n"
+    inner = outer + _indent_unit(text)
+    body = ("," + nl + inner).join(f"{key}: {value}" for key, value in entries)
+    return "{" + nl + inner + body + nl + outer + "}"
+
+
+def _indent_unit(text: str) -> str:
+    """One level of the file's indentation (that of its first indented line; else 2 spaces)."""
+    for line in text.splitlines()[1:]:
         stripped = line.lstrip(" \t")
         if stripped and line != stripped:
-            prefix = line[: len(line) - len(stripped)]
-            return "\t" if prefix.startswith("\t") else len(prefix)
-    return 2
+            return line[: len(line) - len(stripped)]
+    return "  "
+
+
+def _members(text: str, brace: int) -> tuple[list[_Member], int]:
+    """The members of the JSON object opened at ``brace``, and where it closes."""
+    members: list[_Member] = []
+    at = _skip(text, brace + 1)
+    while text[at : at + 1] != "}":
+        if members:
+            if text[at : at + 1] != ",":
+                raise _Unsafe
+            at = _skip(text, at + 1)
+        key, key_end = _DECODER.raw_decode(text, at)
+        colon = _skip(text, key_end)
+        if not isinstance(key, str) or text[colon : colon + 1] != ":":
+            raise _Unsafe
+        value_start = _skip(text, colon + 1)
+        value_end = _DECODER.raw_decode(text, value_start)[1]
+        members.append(_Member(key, at, key_end, value_start, value_end))
+        at = _skip(text, value_end)
+    return members, at
+
+
+def _skip(text: str, at: int) -> int:
+    while at < len(text) and text[at] in _WHITESPACE:
+        at += 1
+    return at
+
+
+_DECODER = json.JSONDecoder()
