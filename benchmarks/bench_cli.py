@@ -279,9 +279,9 @@ def make_tasks(n: int, seed: int, with_review: bool = True) -> list[Task]:
     open_idx: list[int] = []
     implementers = [f"impl-{k}" for k in range(1, 9)]
     for i in range(n):
-        tid = new_id("T", rng.randbytes(4))
+        tid = new_id("T", rng.randbytes(5))
         while tid in ids:
-            tid = new_id("T", rng.randbytes(4))
+            tid = new_id("T", rng.randbytes(5))
         ids.add(tid)
         status = _pick(rng, STATUS_MIX)
         if status is Status.REVIEW and not with_review:

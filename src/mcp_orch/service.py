@@ -141,7 +141,7 @@ class Service:
             graph = {t.id: t.depends for t in snap.tasks}
             task_id = new_id(self.config.id_prefix)
             while task_id in snap.paths:
-                task_id = new_id(self.config.id_prefix)  # 1 in a billion: draw again
+                task_id = new_id(self.config.id_prefix)  # 1 in a trillion: draw again
             check_new_depends(task_id, deps, graph)
             now = self.now()
             task = Task(

@@ -167,8 +167,9 @@ def test_new_ids_are_short_valid_and_random() -> None:
     assert len(ids) == 2000
     for tid in list(ids)[:50]:
         assert normalize_id(tid) == tid
-        assert len(tid) == 8 and set(tid[2:]) <= set(ALPHABET)
-    assert new_id("web", b"\x00\x00\x00\x00") == "WEB-000000"
+        assert len(tid) == 10 and set(tid[2:]) <= set(ALPHABET)
+    assert new_id("web", b"\x00" * 5) == "WEB-00000000"
+    assert new_id("T", b"\xff" * 5) == "T-zzzzzzzz"  # all 40 bits reach the ID
 
 
 @pytest.mark.errors

@@ -1,9 +1,11 @@
-"""Task IDs: short, readable, random, so two clones creating tasks at once never collide.
+"""Task IDs: short, readable, random, so two clones creating tasks at once do not collide.
 
-``T-7k3m9q``: a prefix, a dash and six characters of Crockford-style base32 (no i, l, o, u),
-30 random bits. A sequential "highest + 1" ID collides as soon as two branches create tasks;
-a random one collides between two clones with probability about n²/2³¹ (0.05% at 1,000 tasks),
-and within one board a collision is detected and drawn again.
+``T-7k3m9q2x``: a prefix, a dash and eight characters of Crockford-style base32 (no i, l, o,
+u), 40 random bits. A sequential "highest + 1" ID collides as soon as two branches create
+tasks. A random one can only collide between tasks created where neither saw the other (two
+clones, two branches): k such tasks on each side collide with probability about k²/2⁴⁰, one in
+a million at 1,000 each. Within one board a collision is detected and drawn again. (Six
+characters, 30 bits, would make that one in a thousand.)
 """
 
 from __future__ import annotations
@@ -14,15 +16,15 @@ import re
 from .errors import InvalidInput
 
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-SUFFIX_LEN = 6
+SUFFIX_LEN = 8
 _ID_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,7})-([0-9A-Za-z]{3,16})$")
 _PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,7}$")
 
 
 def new_id(prefix: str = "T", randbytes: bytes | None = None) -> str:
-    """A fresh random ID; ``randbytes`` (at least 4 bytes) may be given for determinism."""
-    raw = randbytes if randbytes is not None else os.urandom(4)
-    value = int.from_bytes(raw[:4], "big")
+    """A fresh random ID; ``randbytes`` (at least 5 bytes) may be given for determinism."""
+    raw = randbytes if randbytes is not None else os.urandom(5)
+    value = int.from_bytes(raw[:5], "big")
     chars = []
     for _ in range(SUFFIX_LEN):
         chars.append(ALPHABET[value & 31])
