@@ -5,6 +5,8 @@ decides who the agent is."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 
 import anyio
 import httpx
@@ -18,7 +20,7 @@ from tests.acceptance.mcp_support import (
     http_server,
     new_token,
 )
-from tests.conftest import Orch, git
+from tests.conftest import ORCH, Orch, clean_env, git
 
 pytestmark = [pytest.mark.server]
 
@@ -147,3 +149,37 @@ def test_a_public_host_name_must_be_allowed(orch: Orch) -> None:
         assert refused.status_code in (400, 403, 421), refused.text
     with http_server(orch.cwd, "--allow-host", "orch.example.test") as server:
         assert httpx.post(server.url, json=INIT, headers=headers, timeout=10).status_code == 200
+
+
+def _serve(orch: Orch, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ORCH), "mcp", "--http", *args],
+        cwd=orch.cwd,
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error(orch: Orch, port: str) -> None:
+    proc = _serve(orch, "--port", port)
+    assert proc.returncode == 2, proc.stderr
+    assert f"--port: '{port}' is not a port (a number from 1 to 65535)" in proc.stderr
+    assert "Traceback" not in proc.stderr and "internal" not in proc.stderr
+    assert "serving" not in proc.stderr
+
+
+def test_a_port_in_use_is_named_before_claiming_to_serve(orch: Orch) -> None:
+    new_token(orch, "cursor")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        proc = _serve(orch, "--port", str(port))
+    assert proc.returncode == 2, proc.stderr
+    assert f"cannot serve on 127.0.0.1:{port}: the address is already in use" in proc.stderr
+    assert "pick another --port" in proc.stderr
+    assert "serving" not in proc.stderr and "Traceback" not in proc.stderr

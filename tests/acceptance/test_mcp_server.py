@@ -98,6 +98,49 @@ def test_agent_comes_from_orch_agent_or_the_argument(orch: Orch) -> None:
     anyio.run(main)
 
 
+def test_a_server_with_an_identity_refuses_to_act_as_another_agent(orch: Orch) -> None:
+    task_id = orch.ready("Claimed by the server's own agent")
+    before = orch.json("show", task_id)
+
+    async def main() -> None:
+        async with stdio(orch.cwd, "chatgpt") as planner:
+            for tool, args in [
+                ("next_task", {}),
+                ("claim_task", {"task_id": task_id}),
+                ("create_task", {"title": "should never exist"}),
+            ]:
+                message = await call_error(planner, tool, agent="codex", **args)
+                assert "this server acts as chatgpt" in message and "omit agent" in message
+            # Its own name is fine, and so is no name at all.
+            named = await call(planner, "next_task", agent="chatgpt")
+            assert named == await call(planner, "next_task")
+            assert named["action"] == "wait"  # as the planner: a ready task is for others
+
+    anyio.run(main)
+    assert orch.json("show", task_id) == before
+    assert orch.json("status", "--all")["total"] == 1
+
+
+def test_config_edits_apply_to_the_next_call(orch: Orch) -> None:
+    task_id = orch.ready("Waiting for a reviewer")
+    orch("claim", task_id, "--agent", "cursor")
+    orch("review", task_id, "--agent", "cursor")
+    config = orch.cwd / ".mcp" / "config.yaml"
+
+    async def main() -> None:
+        async with stdio(orch.cwd, "claude") as client:
+            assert (await call(client, "next_task"))["action"] != "review"
+            config.write_text(
+                config.read_text().replace("reviewer: [codex]", "reviewer: [codex, claude]")
+            )
+            now = await call(client, "next_task")
+            assert (now["action"], now["task"]["id"]) == ("review", task_id)  # type: ignore[index]
+            config.write_text("roles: [not, a, mapping]\n")
+            assert "roles must be a mapping" in await call_error(client, "next_task")
+
+    anyio.run(main)
+
+
 def test_changes_made_on_disk_between_calls_are_seen(orch: Orch) -> None:
     task_id = orch.create("Edited behind the server's back")
 

@@ -45,7 +45,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
             from .mcp_server import agent_from_env, run_stdio
 
             gc.enable()
-            run_stdio(service, args.agent or agent_from_env())
+            run_stdio(service, _board(), args.agent or agent_from_env())
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] in ("mcp", "uvicorn"):
             raise InvalidInput(
@@ -54,6 +54,13 @@ def cmd_mcp(args: argparse.Namespace) -> int:
             ) from None
         raise
     return 0
+
+
+def port_number(text: str) -> int:
+    """``--port``: checked when the command line is parsed, not when the server binds."""
+    if not text.strip().isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (a number from 1 to 65535)")
+    return int(text)
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -104,7 +111,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--http", action="store_true", help="serve streamable HTTP at /mcp instead")
     p.add_argument("--host", default="127.0.0.1", help="--http: address to bind (127.0.0.1)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"--http: port ({DEFAULT_PORT})")
+    p.add_argument(
+        "--port", type=port_number, default=DEFAULT_PORT, help=f"--http: port ({DEFAULT_PORT})"
+    )
     p.add_argument(
         "--allow-host",
         action="append",

@@ -8,11 +8,14 @@ reverse proxy in front for clients such as ChatGPT, and name its host with ``--a
 
 from __future__ import annotations
 
+import errno
+import socket
+import sys
 from typing import Any
 
 from pydantic import AnyHttpUrl
 
-from ..domain.errors import OrchError
+from ..domain.errors import InvalidInput, OrchError
 from ..service import Service
 from .mcp_server import build_server
 
@@ -44,6 +47,7 @@ def http_app(service: Service, board: str, *, host: str, allow_hosts: list[str])
 
     server = build_server(
         service,
+        board=board,
         http=True,
         token_verifier=BoardTokens(board),
         # No OAuth server here: the issuer is only a required field; tokens come from the CLI.
@@ -62,13 +66,46 @@ def http_app(service: Service, board: str, *, host: str, allow_hosts: list[str])
     return server.streamable_http_app(host=host, transport_security=security)
 
 
-def run_http(service: Service, board: str, *, host: str, port: int, allow_hosts: list[str]) -> None:
-    import sys
+def listen(host: str, port: int) -> socket.socket:
+    """The bound socket the server will accept on, or an error that says what to change.
 
+    Bound here rather than by uvicorn, which logs a bare OSError and exits 3 (orch's "no
+    board" code) after we would already have said "serving"."""
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise InvalidInput(
+            f"cannot serve on {host}: {exc.strerror}",
+            "give --host an address of this machine (127.0.0.1, 0.0.0.0)",
+        ) from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: restart at once
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise InvalidInput(
+                f"cannot serve on {shown}: the address is already in use",
+                "another server holds that port; pick another --port, or stop it",
+            ) from None
+        raise InvalidInput(
+            f"cannot serve on {shown}: {exc.strerror}",
+            "pick another --port (1024 or above) or --host (an address of this machine)",
+        ) from None
+    return sock
+
+
+def run_http(service: Service, board: str, *, host: str, port: int, allow_hosts: list[str]) -> None:
     import uvicorn
 
+    sock = listen(host, port)
     app = http_app(service, board, host=host, allow_hosts=allow_hosts)
     shown = f"[{host}]" if ":" in host else host
     sys.stderr.write(f"orch mcp: serving http://{shown}:{port}/mcp (bearer token required)\n")
     sys.stderr.flush()
-    uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,7 +1,8 @@
 """The MCP server: the board's operations as MCP tools, for agents to drive themselves.
 
 Thin like the CLI: each tool checks who is calling, calls one service method and renders the
-result with ``present``. Ten tools, descriptions that say when to use them, and a whole
+result with ``present``, bounded by ``mcp_text`` (no answer grows with the board or a task's
+past). Ten tools, descriptions that say when to use them, and a whole
 ``tools/list`` under 2,000 tokens (a test holds it there), so a client's context window pays
 little for them. The SDK is imported here and only here (``orch mcp`` imports this module).
 
@@ -19,7 +20,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import MCPServer
@@ -27,15 +28,36 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.tools.base import Tool
 from pydantic import Field
 
+from .. import config
 from ..board.format import render
 from ..board.fsutil import storage_error
 from ..domain.errors import InternalError, InvalidInput, OrchError
 from ..domain.model import Task
 from ..service import Service
 from . import present
-from .mcp_text import INSTRUCTIONS, PROMPTS, board_markdown, task_markdown
+from .mcp_text import (
+    INSTRUCTIONS,
+    PROMPTS,
+    board_markdown,
+    section_page,
+    status_page,
+    task_answer,
+    task_markdown,
+)
 
 MAX_PAGE = 200
+
+Section = Literal[
+    "history",
+    "feedback",
+    "open_feedback",
+    "errors",
+    "escalations",
+    "acceptance_criteria",
+    "definition_of_ready",
+    "definition_of_done",
+    "files",
+]
 
 # What to call for each answer of next_task (the CLI's equivalent is in the answer's "command").
 NEXT_TOOL = {
@@ -75,7 +97,9 @@ def tool_errors() -> Iterator[None]:
 
 
 class Identity:
-    """Who is calling: the token's agent over HTTP, else the ``agent`` argument or ORCH_AGENT."""
+    """Who is calling: the token's agent over HTTP, ORCH_AGENT (or --agent) over stdio, and
+    the ``agent`` argument only for a server started without one. A server with an identity
+    refuses to act as anyone else, over either transport."""
 
     def __init__(self, default: str | None, *, http: bool) -> None:
         self.default = default
@@ -89,6 +113,10 @@ class Identity:
             if name and bound and name != bound:
                 raise ToolError(f"this connection acts as {bound} (its token); omit agent")
             name = bound or name
+        elif name and self.default and name != self.default:
+            raise ToolError(
+                f"this server acts as {self.default} (its ORCH_AGENT or --agent); omit agent"
+            )
         name = name or self.default or ""
         if not name and required:
             raise ToolError(
@@ -117,17 +145,42 @@ def brief(task: Task, then: str) -> str:
     )
 
 
-def build_tools(service: Service, who: Identity) -> list[Callable[..., Any]]:
+def check_page(offset: int, limit: int = 1) -> None:
+    if offset < 0 or not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(
+            f"bad page (offset {offset}, limit {limit})",
+            f"offset >= 0 and 1 <= limit <= {MAX_PAGE}",
+        )
+
+
+def live(service: Service, board: str | None) -> Callable[[], Service]:
+    """``service`` with .mcp/config.yaml as it is now: roles, limits or the test command edited
+    while the server runs apply to the next call, no restart. Cheap: ``config.load`` re-parses
+    only when the file's mtime or size changed."""
+
+    def current() -> Service:
+        if board is not None:
+            service.config = config.load(board)
+        return service
+
+    return current
+
+
+def build_tools(
+    service: Service, who: Identity, board: str | None = None
+) -> list[Callable[..., Any]]:
     """The ten tools, as functions whose docstrings are their descriptions."""
+    fresh = live(service, board)
 
     async def next_task(agent: str = "") -> str:
         """Start here, and call again after every handoff: what you should do now (continue,
-        fix, review, claim, prep, wait, idle), why, the task with all its context and open
+        fix, review, claim, prep, wait, idle), why, the task with its context and open
         feedback, and the tool to call next."""
         with tool_errors():
-            result = service.next_action(who(agent))
-            data = present.decision_dict(result.decision, result.task)
-            return dump({**data, "tool": NEXT_TOOL.get(result.decision.action)})
+            result = fresh().next_action(who(agent))
+            data = present.decision_dict(result.decision, None)
+            task = task_answer(result.task) if result.task else None
+            return dump({**data, "task": task, "tool": NEXT_TOOL.get(result.decision.action)})
 
     async def create_task(
         title: str,
@@ -139,7 +192,7 @@ def build_tools(service: Service, who: Identity) -> list[Callable[..., Any]]:
         """Planner: add a task stub (pending). priority P0 (most urgent), P1, P2; depends lists
         task IDs that must be done first. Then define it with prep_task."""
         with tool_errors():
-            task = service.create(
+            task = fresh().create(
                 title,
                 priority=priority,
                 depends=depends or (),
@@ -164,7 +217,7 @@ def build_tools(service: Service, who: Identity) -> list[Callable[..., Any]]:
         criteria, DoR, DoD, files (repo paths), notes. Moves pending -> ready. Given lists
         replace the old ones; omitted fields are kept."""
         with tool_errors():
-            task = service.prep(
+            task = fresh().prep(
                 task_id,
                 agent=who(agent, required=False),
                 goal=goal or None,
@@ -180,16 +233,16 @@ def build_tools(service: Service, who: Identity) -> list[Callable[..., Any]]:
 
     async def claim_task(task_id: TaskId, agent: str = "") -> str:
         """Implementer: take a ready task before working on it (ready -> in-progress, exclusive;
-        fails if another agent holds it). Returns the whole task: fix open feedback first."""
+        fails if another agent holds it). Returns the task: fix open feedback first."""
         with tool_errors():
-            result = service.claim(task_id, agent=who(agent))
-            return dump({**present.task_dict(result.task), "changed": result.changed})
+            result = fresh().claim(task_id, agent=who(agent))
+            return dump({**task_answer(result.task), "changed": result.changed})
 
     async def submit_task(task_id: TaskId, note: str = "", agent: str = "") -> str:
         """Implementer: hand your finished task to review (in-progress -> review). note: what
         you did and how you tested it. Open review feedback counts as addressed."""
         with tool_errors():
-            task = service.submit(task_id, agent=who(agent), note=note)
+            task = fresh().submit(task_id, agent=who(agent), note=note)
             return brief(task, "the reviewer approves it or requests changes")
 
     async def review_task(
@@ -199,11 +252,11 @@ def build_tools(service: Service, who: Identity) -> list[Callable[..., Any]]:
         feedback (what to change, where): back to its implementer, who sees it in next_task."""
         with tool_errors():
             if approve:
-                task = service.complete(task_id, agent=who(agent), note=feedback)
+                task = fresh().complete(task_id, agent=who(agent), note=feedback)
                 return brief(task, "done; nothing left to do on it")
             if not feedback.strip():
                 raise InvalidInput("no feedback given", "say what must change, or approve=true")
-            task = service.request_changes(task_id, agent=who(agent), text=feedback)
+            task = fresh().request_changes(task_id, agent=who(agent), text=feedback)
             return brief(task, f"back to {task.implementer or 'the implementer'} with feedback")
 
     async def report_error(
@@ -213,43 +266,35 @@ def build_tools(service: Service, who: Identity) -> list[Callable[..., Any]]:
         moving it. give_up=true instead marks the task failed, with text as the reason."""
         with tool_errors():
             if give_up:
-                task = service.fail(task_id, agent=who(agent), reason=text)
+                task = fresh().fail(task_id, agent=who(agent), reason=text)
                 return brief(task, f"a person decides: orch resolve {task.id} --to ready")
-            task = service.add_error(task_id, agent=who(agent, required=False), text=text)
+            task = fresh().add_error(task_id, agent=who(agent, required=False), text=text)
             return brief(task, "the error context is kept in the task")
 
     async def escalate_task(task_id: TaskId, reason: str, agent: str = "") -> str:
         """Stuck? Flag a task for a person (unclear or contradictory spec, missing access, a
         decision above your role). It leaves every queue until a person resolves it."""
         with tool_errors():
-            task = service.escalate(task_id, agent=who(agent, required=False), reason=reason)
+            task = fresh().escalate(task_id, agent=who(agent, required=False), reason=reason)
             return brief(task, f"a person looks at it and runs: orch resolve {task.id}")
 
-    async def get_task(task_id: TaskId) -> str:
-        """One task's full context: goal, criteria, DoR, DoD, files, notes, feedback, errors,
-        escalations, history."""
+    async def get_task(task_id: TaskId, section: Section | None = None, offset: int = 0) -> str:
+        """One task's context: goal, criteria, DoR, DoD, files, notes, feedback, errors,
+        escalations, recent history; "omitted" counts what was left out. section (history,
+        feedback...) with offset pages one list, oldest first."""
         with tool_errors():
-            return dump(present.task_dict(service.show(task_id)))
+            check_page(offset)
+            task = fresh().show(task_id)
+            return dump(section_page(task, section, offset) if section else task_answer(task))
 
     async def board_status(offset: int = 0, limit: int = 50, include_closed: bool = False) -> str:
-        """The board: counts per status, escalations, problems, and one page of tasks (most
-        urgent first; done/failed only with include_closed). Page with offset/limit (<=200)."""
+        """The board: counts per status, and one page of its tasks (most urgent first;
+        done/failed only with include_closed), escalated IDs and problems. Page with
+        offset/limit (<=200) until next_offset is null."""
         with tool_errors():
-            if offset < 0 or not 1 <= limit <= MAX_PAGE:
-                raise InvalidInput(
-                    f"bad page (offset {offset}, limit {limit})",
-                    f"offset >= 0 and 1 <= limit <= {MAX_PAGE}",
-                )
-            data = present.status_dict(
-                service.status(),
-                service.clock(),
-                include_closed=include_closed,
-                offset=offset,
-                limit=limit,
-            )
-            listed = len(data["tasks"])  # type: ignore[arg-type]
-            total = int(data["total"])  # type: ignore[call-overload]
-            data["next_offset"] = offset + listed if offset + listed < total else None
+            check_page(offset, limit)
+            board_now = fresh()
+            data = status_page(board_now.status(), board_now.clock(), offset, limit, include_closed)
             return dump(data)
 
     return [
@@ -277,9 +322,9 @@ def _compact(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def make_tools(service: Service, who: Identity) -> list[Tool]:
+def make_tools(service: Service, who: Identity, board: str | None) -> list[Tool]:
     tools = []
-    for fn in build_tools(service, who):
+    for fn in build_tools(service, who, board):
         tool = Tool.from_function(
             fn, description=" ".join((fn.__doc__ or "").split()), structured_output=False
         )
@@ -291,16 +336,19 @@ def make_tools(service: Service, who: Identity) -> list[Tool]:
 def build_server(
     service: Service,
     *,
+    board: str | None = None,
     agent: str | None = None,
     http: bool = False,
     **options: Any,
 ) -> MCPServer[Any]:
-    """The MCP server of one board. ``options`` go to ``MCPServer`` (auth for HTTP)."""
+    """The MCP server of one board (its ``.mcp`` directory, whose config every call re-reads).
+    ``options`` go to ``MCPServer`` (auth for HTTP)."""
     who = Identity(agent, http=http)
+    fresh = live(service, board)
     server: MCPServer[Any] = MCPServer(
         "orch",
         instructions=INSTRUCTIONS,
-        tools=make_tools(service, who),
+        tools=make_tools(service, who, board),
         log_level="WARNING",
         **options,
     )
@@ -313,7 +361,7 @@ def build_server(
     )
     async def task_resource(task_id: str) -> str:
         try:
-            return task_markdown(service.show(task_id), render)
+            return task_markdown(fresh().show(task_id), render)
         except OrchError as exc:
             raise ResourceError(error_text(exc)) from None
 
@@ -325,9 +373,8 @@ def build_server(
     )
     async def board_resource() -> str:
         try:
-            data = present.status_dict(
-                service.status(), service.clock(), include_closed=False, limit=50
-            )
+            board_now = fresh()
+            data = status_page(board_now.status(), board_now.clock(), 0, 50, include_closed=False)
         except OrchError as exc:
             raise ResourceError(error_text(exc)) from None
         return board_markdown(data)
@@ -348,5 +395,5 @@ def agent_from_env() -> str | None:
     return os.environ.get("ORCH_AGENT", "").strip() or None
 
 
-def run_stdio(service: Service, agent: str | None) -> None:
-    build_server(service, agent=agent).run("stdio")
+def run_stdio(service: Service, board: str, agent: str | None) -> None:
+    build_server(service, board=board, agent=agent).run("stdio")

@@ -1,13 +1,17 @@
-"""The words the MCP server says: its instructions, one prompt per role, and the Markdown of
-its resources. Kept apart from the wiring in ``mcp_server`` so they can be read (and edited)
-as text; no SDK import here.
+"""The words the MCP server says: its instructions, one prompt per role, the Markdown of its
+resources and the bounded JSON of its answers. Kept apart from the wiring in ``mcp_server`` so
+they can be read (and edited) as text; no SDK import here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 from ..domain.model import Task
+from ..store import Snapshot
+from . import present
 
 INSTRUCTIONS = (
     "orch is this project's task board: agents hand work to each other through it, no "
@@ -89,7 +93,9 @@ def board_markdown(data: dict[str, object]) -> str:
     order = ("pending", "ready", "in-progress", "review", "done", "failed")
     lines = ["# Board", "", " | ".join(f"{s}: {counts.get(s, 0)}" for s in order), ""]
     if escalated:
-        lines += [f"**Escalated (a person decides):** {', '.join(escalated)}", ""]
+        more = int(data.get("escalated_total", len(escalated))) - len(escalated)  # type: ignore[call-overload]
+        rest = f" and {more} more" if more > 0 else ""
+        lines += [f"**Escalated (a person decides):** {', '.join(escalated)}{rest}", ""]
     lines += ["| ID | Status | Priority | Agent | Title |", "|---|---|---|---|---|"]
     for t in tasks:
         holder = t["agent"] or (f"<{t['implementer']}" if t["open_feedback"] else "-")
@@ -100,4 +106,91 @@ def board_markdown(data: dict[str, object]) -> str:
         lines += ["", f"{len(tasks)} of {total} active tasks shown; page with board_status."]
     if problems:
         lines += ["", "## Problems"] + [f"- {p['message']} ({p['hint']})" for p in problems]
+    more = int(data.get("problems_total", len(problems))) - len(problems)  # type: ignore[call-overload]
+    if more > 0:
+        lines.append(f"- and {more} more: page with board_status, or run orch status")
     return "\n".join(lines) + "\n"
+
+
+# No tool answer is unbounded. A task answer carries the first items of its definition lists,
+# every open feedback note (up to a limit), the last notes of each section and the last history
+# entries, with texts cut at MAX_TEXT; it counts what it left out and says how to get it.
+MAX_TEXT = 2_000
+HEAD = {
+    "acceptance_criteria": 30,
+    "definition_of_ready": 30,
+    "definition_of_done": 30,
+    "files": 30,
+    "open_feedback": 20,
+}
+TAIL = {"feedback": 5, "errors": 5, "escalations": 5, "history": 20}
+SECTION_PAGE = 20  # items of one get_task section page
+
+
+def cut(text: str, where: str) -> str:
+    """``text`` up to MAX_TEXT characters, saying how much is left out and where it is."""
+    if len(text) <= MAX_TEXT:
+        return text
+    return f"{text[:MAX_TEXT]}... [{len(text) - MAX_TEXT} more characters: {where}]"
+
+
+def cut_all(value: Any, where: str) -> Any:
+    """``value`` (JSON data) with every long string in it cut."""
+    if isinstance(value, str):
+        return cut(value, where)
+    if isinstance(value, list):
+        return [cut_all(v, where) for v in value]
+    if isinstance(value, dict):
+        return {k: cut_all(v, where) for k, v in value.items()}
+    return value
+
+
+def task_answer(task: Task) -> dict[str, Any]:
+    """A task as a tool answers it: bounded (HEAD, TAIL, MAX_TEXT), what is left out counted."""
+    data: dict[str, Any] = present.task_dict(task)
+    omitted: dict[str, int] = {}
+    for key, keep in [*HEAD.items(), *TAIL.items()]:
+        items = data[key]
+        if len(items) > keep:
+            omitted[key] = len(items) - keep
+            data[key] = items[:keep] if key in HEAD else items[-keep:]
+    data = cut_all(data, f"task://{task.id}")
+    data["omitted"] = omitted
+    if omitted:
+        data["more"] = (
+            f"page a list with get_task(task_id={task.id!r}, section=NAME, offset=N); "
+            f"task://{task.id} is the whole file"
+        )
+    return data
+
+
+def section_page(task: Task, section: str, offset: int) -> dict[str, Any]:
+    """One page (SECTION_PAGE items, oldest first) of one list of a task."""
+    items: list[Any] = present.task_dict(task)[section]  # type: ignore[assignment]
+    page = items[offset : offset + SECTION_PAGE]
+    end = offset + len(page)
+    return {
+        "id": task.id,
+        "section": section,
+        "offset": offset,
+        "total": len(items),
+        "items": cut_all(page, f"task://{task.id}"),
+        "next_offset": end if end < len(items) else None,
+    }
+
+
+def status_page(
+    snap: Snapshot, now: datetime, offset: int, limit: int, include_closed: bool
+) -> dict[str, Any]:
+    """One page of the board: its tasks, escalated IDs and problems, each paged alike."""
+    data: dict[str, Any] = present.status_dict(
+        snap, now, include_closed=include_closed, offset=offset, limit=limit
+    )
+    longest = data["total"]
+    for key in ("escalated", "problems"):
+        items = data[key]
+        data[key] = cut_all(items[offset : offset + limit], "orch status --json")
+        data[f"{key}_total"] = len(items)
+        longest = max(longest, len(items))
+    data["next_offset"] = offset + limit if offset + limit < longest else None
+    return data
