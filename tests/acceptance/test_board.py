@@ -90,3 +90,78 @@ def test_the_board_files_follow_the_spec_schema(orch: Orch) -> None:
     ):
         assert f"\n## {heading}\n" in text
     assert "- Branch:" in text and "- Commit:" in text and "- PR:" in text
+
+
+# Lines a person adds by hand: prose, bullets, an indented line, a blank line inside, '#' lines,
+# a box-like line. Each section gets them after its last line.
+HAND_WRITTEN = (
+    "plain prose line\n"
+    "- a plain bullet\n"
+    "  indented continuation\n"
+    "\n"
+    "# a comment\n"
+    "### Sub heading in four words\n"
+    "- [ ] box-like line"
+)
+HAND_SECTIONS = (
+    "Goal",
+    "Acceptance Criteria",
+    "Definition of Done",
+    "Files Affected",
+    "Implementation Notes",
+    "Error Context",
+    "Git Context",
+    "History",
+)
+
+
+def _add_at_section_end(text: str, heading: str, lines: str) -> str:
+    start = text.index(f"\n## {heading}\n") + 1
+    end = text.find("\n\n## ", start)
+    end = len(text.rstrip("\n")) if end < 0 else end
+    return text[:end] + "\n" + lines + text[end:]
+
+
+def test_hand_written_lines_survive_every_write_byte_for_byte(orch: Orch) -> None:
+    tid = orch.ready("hand edits", "--priority", "P1")
+    orch("prep", tid, "--ac", "a1", "--dod", "tests pass", "--files", "src/a.py", "--notes", "n")
+    path = task_file(orch.cwd, tid)
+    text = path.read_text()
+    for heading in HAND_SECTIONS:
+        text = _add_at_section_end(text, heading, HAND_WRITTEN)
+    text = text.replace("- [ ] a1\n", "- [ ] a1\nprose under the criterion\n")
+    path.write_text(text)
+
+    def blocks_intact() -> str:
+        final = task_file(orch.cwd, tid).read_text()
+        for heading in HAND_SECTIONS:
+            section = final[final.index(f"\n## {heading}\n") :]
+            assert HAND_WRITTEN in section.split("\n## ", 2)[1], heading
+        assert "- [ ] a1\nprose under the criterion\n" in final
+        return final
+
+    for _ in range(4):  # the reported case: a dash was added on every write
+        orch("error", tid, "--text", "x")
+        blocks_intact()
+    for step in (
+        ["claim", tid, "--agent", "cursor"],
+        ["review", tid, "--agent", "cursor"],
+        ["feedback", tid, "--agent", "codex", "--text", "one more thing"],
+        ["claim", tid, "--agent", "cursor"],
+        ["review", tid, "--agent", "cursor"],
+        ["complete", tid, "--agent", "codex"],
+    ):
+        orch(*step)
+        final = blocks_intact()
+    assert "- - " not in final
+    shown = orch.json("show", tid)
+    history = shown["history"]
+    assert isinstance(history, list)
+    assert all(h["at"] and h["agent"] and h["op"] for h in history)
+    assert [h["op"] for h in history][-2:] == ["review", "complete"]
+    # lines under a criterion are part of it (line breaks kept); the box-like line is one
+    more, rest = HAND_WRITTEN.split("\n- [ ] ")
+    assert shown["acceptance_criteria"] == [
+        {"text": f"a1\nprose under the criterion\n{more}", "done": False},
+        {"text": rest, "done": False},
+    ]

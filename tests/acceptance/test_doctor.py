@@ -46,6 +46,12 @@ def test_status_line_disagreeing_with_its_folder(orch: Orch) -> None:
     text = task_file(orch.cwd, tid).read_text()
     assert "## Status: review" in text and "| doctor | move | ready -> review" in text
     assert doctor(orch)[1]["findings"] == []
+    (event,) = [e for e in orch.json("log", tid)["events"] if e["op"] == "doctor"]  # type: ignore[union-attr]
+    assert (event["from_status"], event["to_status"], event["agent"]) == (
+        "ready",
+        "review",
+        "doctor",
+    )
 
 
 def test_same_id_in_two_folders(orch: Orch) -> None:
@@ -95,6 +101,8 @@ def test_malformed_and_leftover_temp_files(orch: Orch) -> None:
     assert code != 0
     by_kind = {f["kind"]: f for f in report["findings"]}  # type: ignore[union-attr]
     assert by_kind["leftover"]["fixed"] is True and not tmp.exists()
+    notes = [e["note"] for e in orch.json("log")["events"] if e["op"] == "doctor"]  # type: ignore[union-attr]
+    assert notes == ["removed pending/.T-abc123-x.md.4242.tmp, left by an interrupted write"]
     assert by_kind["malformed"]["fixed"] is False and bad.read_text() == "# nothing like a task\n"
     assert by_kind["malformed"]["path"] == "pending/T-bad000-x.md"
     text = orch("doctor", check=False).out
@@ -102,6 +110,25 @@ def test_malformed_and_leftover_temp_files(orch: Orch) -> None:
 
 
 # ---------------------------------------------------------------------------- the git merge
+
+
+def _edit_on(orch: Orch, tid: str, branch: str, at: str) -> None:
+    """Both branches change the task's text: neither may be lost in the merge."""
+    orch(
+        "prep",
+        tid,
+        "--goal",
+        f"{branch}: limit login attempts",
+        "--ac",
+        f"{branch} criterion",
+        "--files",
+        f"src/{branch}.py",
+        "--notes",
+        f"{branch} notes",
+        "--agent",
+        "chatgpt",
+        env={"ORCH_CLOCK": f"2025-01-01T{at}:00Z"},
+    )
 
 
 def _branch_moves(orch: Orch, later: str) -> tuple[str, Path]:
@@ -139,10 +166,12 @@ def _branch_moves(orch: Orch, later: str) -> tuple[str, Path]:
     git(project, "commit", "-qm", "task ready")
     claim_at, fail_at = ("12:00", "11:00") if later == "claim" else ("10:00", "11:00")
     git(project, "checkout", "-qb", "side")
+    _edit_on(orch, tid, "side", "09:30")
     orch("claim", tid, "--agent", "cursor", env={"ORCH_CLOCK": f"2025-01-01T{claim_at}:00Z"})
     git(project, "add", "-A")
     git(project, "commit", "-qm", "claim on side")
     git(project, "checkout", "-q", "main")
+    _edit_on(orch, tid, "main", "09:40")
     orch(
         "fail",
         tid,
@@ -208,6 +237,42 @@ def test_merge_of_two_branches_that_moved_the_same_task(orch: Orch, later: str) 
         assert merged.parent.name == "in-progress"
         assert (shown["status"], shown["agent"]) == ("in-progress", "cursor")
     assert f"## Status: {merged.parent.name}\n" in text
-    assert doctor(orch)[1]["findings"] == []
-    git(orch.cwd, "add", "-A")
+
+    # both branches changed the text: the later move's is the task's, the other's is kept
+    winner, other = ("main", "side") if later == "fail" else ("side", "main")
+    goal = text[text.index("## Goal\n") :]
+    assert goal.startswith(f"## Goal\n{winner}: limit login attempts\n")
+    kept = text[text.index("## Merged from the other side\n") :]
+    kept = kept[: kept.index("\n## ", 1)]
+    for line in (
+        f"### Goal\n{other}: limit login attempts",
+        f"### Acceptance Criteria\n- [ ] {other} criterion",
+        f"### Files Affected\n- src/{other}.py",
+        f"### Implementation Notes\n{other} notes",
+    ):
+        assert line in kept
+    assert f"{winner} criterion" not in kept
+    by_kind = {f["kind"]: f for f in report["findings"]}  # type: ignore[union-attr]
+    said = str(by_kind["duplicate"]["message"])
+    assert "Goal, Acceptance Criteria, Files Affected and Implementation Notes" in said
+    assert "'## Merged from the other side'" in said
+    assert f"tasks/{merged.parent.name}/{merged.name}" in said
+
+    # one event per repair in the operation log, with the move it made
+    events = [e for e in orch.json("log", tid)["events"] if e["op"] == "doctor"]  # type: ignore[union-attr]
+    assert len(events) == 1
+    moved_from = "in-progress" if later == "fail" else "failed"
+    assert (events[0]["from_status"], events[0]["to_status"]) == (moved_from, merged.parent.name)
+    assert "Merged from the other side" in events[0]["note"]
+
+    # git still has the paths as unmerged: doctor says so, and how to finish, but leaves git be
+    unmerged = by_kind["git-unmerged"]
+    assert unmerged["fixed"] is False and code == 0  # the board itself is healthy
+    finish = "git add -A .mcp/tasks && git commit"
+    assert finish in str(unmerged["hint"])
+    assert git(orch.cwd, "ls-files", "--unmerged").stdout  # doctor did not run git add
+    out = orch("doctor").out
+    assert "unmerged" in out and finish in out
+    git(orch.cwd, "add", "-A", ".mcp/tasks")
     git(orch.cwd, "commit", "-qm", "merged")  # git accepts the repaired board
+    assert doctor(orch)[1]["findings"] == []

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 from mcp_orch.board import format as fmt
+from mcp_orch.domain import transitions
 from mcp_orch.domain.errors import MalformedTask
 from mcp_orch.domain.model import (
     CheckItem,
@@ -155,3 +159,223 @@ def test_malformed_names_file_and_line(text: str, line: int) -> None:
         fmt.parse(text, "ready/T-abc123-x.md")
     assert info.value.line == line
     assert info.value.message.startswith(f"ready/T-abc123-x.md:{line}:")
+
+
+# ---------------------------------------------------------------- hand-written lines, any section
+
+# Lines a person might write into any section: none of them is structure where it is inserted
+# (structure in another form is covered by test_structured_lines_are_written_in_one_form).
+ODD_LINES = [
+    "plain prose line",
+    "- a plain bullet",
+    "  indented continuation",
+    "\ttabbed line",
+    "# a comment",
+    "### Sub heading in four words",
+    "#hashtag",
+    "- [ ] looks like a box",
+    "- [x] a ticked box",
+    "- [ ]",
+    "    - [ ] an indented box",
+    "1. numbered",
+    "> quoted",
+    "| a | table |",
+    "-",
+    "trailing spaces   ",
+    "- [X] an upper-case box",
+    "* [ ] a starred box",
+]
+# In these sections a line in these forms is structure (an item, a file): written in one form.
+NOT_ODD = {
+    "acceptance criteria": {"- [X] an upper-case box", "* [ ] a starred box"},
+    "definition of ready": {"- [X] an upper-case box", "* [ ] a starred box"},
+    "definition of done": {"- [X] an upper-case box", "* [ ] a starred box"},
+    "files affected": {"* [ ] a starred box"},
+}
+NOTE_SECTIONS = ("review feedback", "error context", "escalation")
+REWRITES = 5
+
+
+def _insert_block(text: str, heading: str, rng: random.Random, key: str) -> tuple[str, list[str]]:
+    """``text`` with a few odd lines (blank ones only inside) put anywhere inside a section."""
+    lines = text.split("\n")
+    start = lines.index(f"## {heading}") + 1
+    end = start
+    while end < len(lines) and not lines[end].startswith("## "):
+        end += 1
+    pool = [line for line in ODD_LINES if line not in NOT_ODD.get(key, ())]
+    block = rng.sample(pool, rng.randint(1, 4))
+    if len(block) > 1:
+        block.insert(rng.randint(1, len(block) - 1), rng.choice(["", "   "]))
+    at = rng.randint(start, max(start, end - 1))  # after the heading .. after the last line
+    return "\n".join([*lines[:at], *block, *lines[at:]]), block
+
+
+def _rewrite(text: str, number: int) -> str:
+    """What every command does: read the file, change the task, write it."""
+    task = fmt.parse(text)
+    now = f"2026-01-01T00:00:{number:02d}.000Z"
+    task = transitions.record(task, "edit", agent="bot", now=now, note=f"edit {number}")
+    task = task.add_note("errors", at=now, author="bot", body=f"run {number}", source="test")
+    return fmt.render(task)
+
+
+def _is_kept_in(old: str, new: str) -> bool:
+    """Every line of ``old`` is in ``new``, in the same order (the update time aside)."""
+    rest = iter(new.split("\n"))
+    return all(
+        any(line == candidate for candidate in rest)
+        for line in old.split("\n")
+        if not line.startswith("## Last Updated:")
+    )
+
+
+def _solid(text: str) -> list[str]:
+    # A note written without a header gets one ("### FB-01 [open] - -"); notes are one blank
+    # line apart: both are the section's structure, not the person's words.
+    return [ln for ln in text.split("\n") if ln.strip() and not re.match(r"^### \w+-0\d* ", ln)]
+
+
+@pytest.mark.parametrize("key", list(fmt.SECTIONS))
+@pytest.mark.parametrize("empty", [False, True], ids=["filled", "empty"])
+def test_hand_written_lines_survive_every_rewrite(key: str, empty: bool) -> None:
+    base = fmt.render(Task(id="T-abc123", title="empty") if empty else FULL)
+    rng = random.Random(f"{key}-{empty}")  # a fixed seed per case: failures reproduce
+    for _ in range(25):
+        text, block = _insert_block(base, fmt.SECTIONS[key], rng, key)
+        written = fmt.render(fmt.parse(text))
+        if key in NOTE_SECTIONS:
+            assert _solid(written) == _solid(text), block
+        else:
+            assert written == text, block  # byte for byte, in place
+        for number in range(REWRITES):
+            task = fmt.parse(written)
+            assert fmt.parse(fmt.render(task)) == task
+            assert fmt.render(task) == written
+            again = _rewrite(written, number)
+            assert _is_kept_in(written, again), block
+            written = again
+        assert "\n".join(block) in written
+        assert all(h.op for h in fmt.parse(written).history)
+
+
+@pytest.mark.parametrize(
+    "section", ["Acceptance Criteria", "Definition of Ready", "Definition of Done"]
+)
+def test_prose_under_a_criterion_stays_its_own_line(section: str) -> None:
+    text = fmt.render(FULL.evolve(acceptance=(), ready_def=(), done_def=()))
+    text = text.replace(
+        f"## {section}\n",
+        f"## {section}\nAll of these:\n\n- [ ] a1\nplain prose line\n  - a sub-point\n\n- [x] a2\n",
+    )
+    task = fmt.parse(text)
+    items = {
+        "Acceptance Criteria": task.acceptance,
+        "Definition of Ready": task.ready_def,
+        "Definition of Done": task.done_def,
+    }[section]
+    # the line is kept with the item it explains, its line break too: agents read the items
+    assert items == (
+        CheckItem("a1\nplain prose line\n  - a sub-point"),
+        CheckItem("a2", done=True),
+    )
+    out = text
+    for number in range(REWRITES):
+        out = _rewrite(out, number)
+    assert (
+        f"## {section}\nAll of these:\n\n- [ ] a1\nplain prose line\n  - a sub-point\n\n- [x] a2\n"
+        in out
+    )
+    assert "a1 plain prose line" not in out
+
+
+def test_a_hand_written_history_line_is_kept_as_written_and_is_no_entry() -> None:
+    text = fmt.render(FULL) + "- a hand-written history remark\n"
+    for number in range(4):
+        text = _rewrite(text, number)
+    assert "\n- a hand-written history remark\n- 2026-01-01T00:00:00.000Z | bot | edit" in text
+    assert "- - a hand-written" not in text
+    task = fmt.parse(text)
+    assert [h.op for h in task.history] == ["create", "claim", "edit", "edit", "edit", "edit"]
+    assert all(h.at and h.agent and h.op for h in task.history)
+
+
+def test_a_history_note_with_a_bar_reads_back_as_written() -> None:
+    entry = HistoryEntry(
+        "2025-01-01T12:00:00.000Z", "codex", "feedback", "review", "ready", "a | b"
+    )
+    task = FULL.evolve(history=(*FULL.history, entry))
+    assert fmt.parse(fmt.render(task)) == task
+
+
+def test_structured_lines_are_written_in_one_form_then_kept() -> None:
+    hand = "* [X] starred\n  - [ ] nested\n-  [ ]  spaced\n"
+    text = (
+        fmt.render(FULL.evolve(acceptance=(), files=()))
+        .replace("## Acceptance Criteria\n", f"## Acceptance Criteria\n{hand}")
+        .replace("## Files Affected\n", "## Files Affected\n* `src/a.py`\n")
+    )
+    task = fmt.parse(text)
+    # an indented line belongs to the item above it, whatever it looks like
+    assert task.acceptance == (
+        CheckItem("starred\n  - [ ] nested", done=True),
+        CheckItem("spaced"),
+    )
+    assert task.files == ("src/a.py",)
+    once = fmt.render(task)
+    assert "## Acceptance Criteria\n- [x] starred\n  - [ ] nested\n- [ ] spaced\n" in once
+    assert "## Files Affected\n- src/a.py\n" in once
+    assert fmt.render(fmt.parse(once)) == once
+
+
+def test_a_heading_like_line_in_a_note_body_stays_in_the_body() -> None:
+    text = fmt.render(FULL).replace(
+        "and the reset\nline two", "and the reset\n### Step one done\nline two"
+    )
+    task = fmt.parse(text)
+    assert [n.key for n in task.feedback] == ["FB-1", "FB-2"]
+    assert task.feedback[1].body == "and the reset\n### Step one done\nline two"
+    assert fmt.render(task) == text
+
+
+def test_text_with_a_markdown_underline_keeps_the_file_readable() -> None:
+    # "=======" under a line is a Markdown heading, and also what git writes between two sides
+    text = "Summary\n=======\nfailed\n<<<<<<< not a conflict"
+    task = FULL.evolve(
+        goal=text,
+        notes=fmt.escape_text(text),
+        acceptance=(CheckItem(f"a1\n{text}"),),
+        errors=(Note("E-1", "2025-01-01T10:40:00.000Z", "hook", text, "test"),),
+    )
+    back = fmt.parse(fmt.render(task))
+    assert (
+        back.errors[0].body
+        == back.goal
+        == back.notes
+        == "Summary\n =======\nfailed\n <<<<<<< not a conflict"
+    )
+    assert fmt.render(fmt.parse(fmt.render(back))) == fmt.render(back)
+
+
+# Fragments of every kind of structure the format knows, put together at random.
+FRAGMENTS = ["- ", "* ", "[ ]", "[x]", "[X]", " ", "\t", "#", "##", "### ", "FB-1", "E-2", "word"]
+FRAGMENTS += ["2025-01-01T00:00:00.000Z", " | ", " -> ", "Branch:", "PR:", "Details: ", "`", "-"]
+FRAGMENTS += ["(review)", "[open]", "[resolved -]", ">", "1.", "@", ""]
+
+
+@pytest.mark.parametrize("empty", [False, True], ids=["filled", "empty"])
+def test_any_text_reads_back_as_it_is_written(empty: bool) -> None:
+    base = fmt.render(Task(id="T-abc123", title="t") if empty else FULL).split("\n")
+    rng = random.Random(f"any-{empty}")
+    for _ in range(1500):
+        lines = list(base)
+        for _ in range(rng.randint(1, 6)):
+            line = "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(0, 6)))
+            lines.insert(rng.randint(1, len(lines)), line)
+        try:
+            task = fmt.parse("\n".join(lines))
+        except MalformedTask:  # a heading put above "## Status": refused, file and line named
+            continue
+        written = fmt.render(task)
+        assert fmt.parse(written) == task, lines
+        assert fmt.render(fmt.parse(written)) == written, lines

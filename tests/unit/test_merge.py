@@ -8,10 +8,10 @@ import pytest
 
 from mcp_orch.board import format as fmt
 from mcp_orch.board.fsutil import storage_error
-from mcp_orch.board.merge import merge_versions, parse_versions, split_conflict
+from mcp_orch.board.merge import OTHER_SIDE, merge, merge_versions, parse_versions, split_conflict
 from mcp_orch.domain import transitions
 from mcp_orch.domain.errors import MalformedTask, StorageError
-from mcp_orch.domain.model import Note, Status, Task
+from mcp_orch.domain.model import CheckItem, Note, Status, Task
 
 pytestmark = pytest.mark.mcp
 
@@ -131,3 +131,63 @@ def test_storage_errors_are_clear(code: int, words: str) -> None:
     assert words in err.message and "T-abc123.md" in err.message
     assert err.hint and err.exit_code != 0
     assert "Traceback" not in err.message
+
+
+def _edited(task: Task, side: str) -> Task:
+    return task.evolve(
+        goal=f"{side} goal",
+        acceptance=(CheckItem(f"{side} criterion"),),
+        files=(f"src/{side}.py",),
+        notes=f"{side} notes\nsecond line",
+    )
+
+
+def test_text_both_sides_changed_is_kept_not_dropped() -> None:
+    claimed, failed = _versions()  # the fail is the later move: it wins the fields
+    claimed, failed = _edited(claimed, "side"), _edited(failed, "main")
+    for candidates in ([claimed, failed], [failed, claimed]):
+        result = merge(candidates)
+        merged = result.task
+        assert (merged.goal, merged.files) == ("main goal", ("src/main.py",))
+        assert result.kept == (
+            "Goal",
+            "Acceptance Criteria",
+            "Files Affected",
+            "Implementation Notes",
+        )
+        text = fmt.render(merged)
+        kept = text[text.index(f"## {OTHER_SIDE}\n") :]
+        kept = kept[: kept.index("\n## ", 1)]
+        for line in (
+            "side goal",
+            "- [ ] side criterion",
+            "- src/side.py",
+            "side notes\nsecond line",
+        ):
+            assert line in kept
+        assert "main goal" not in kept
+        # right after the sections it is about, and a plain section on the next rewrite
+        assert text.index("## Implementation Notes") < text.index(f"## {OTHER_SIDE}")
+        assert text.index(f"## {OTHER_SIDE}") < text.index("## Review Feedback")
+        assert fmt.render(fmt.parse(text)) == text
+
+
+def test_versions_that_agree_add_no_section() -> None:
+    claimed, failed = _versions()
+    result = merge([claimed, failed])
+    assert result.kept == ()
+    assert OTHER_SIDE not in fmt.render(result.task)
+
+
+def test_a_hand_written_history_line_keeps_its_place_in_a_merge() -> None:
+    claimed, failed = _versions()
+    on_both = (fmt.inside_anchor("history", 1), "", "- a remark after prep")
+    after_fail = (fmt.inside_anchor("history", 2), "", "- a remark after the fail")
+    claimed = claimed.evolve(extra=(on_both,))
+    failed = failed.evolve(extra=(on_both, after_fail))
+    text = fmt.render(merge([claimed, failed]).task)
+    history = text[text.index("## History\n") :].split("\n")
+    assert history.count("- a remark after prep") == 1
+    assert "| prep |" in history[history.index("- a remark after prep") - 1]
+    # the fail is the third entry once both histories are one: the line follows it there
+    assert "| fail |" in history[history.index("- a remark after the fail") - 1]

@@ -2,25 +2,33 @@
 
 Safe repairs: merge copies of one task (a git merge), read through conflict markers, rewrite a
 status line to match its folder, rename a file to the ID it holds, finish an interrupted move.
-Everything else (unparseable files, unknown dependencies, cycles) is reported with what to do:
-no file that could not be parsed is ever rewritten, moved or deleted.
+Every repair is one event in the operation log (op ``doctor``). Everything else (unparseable
+files, unknown dependencies, cycles, task files git still lists as unmerged) is reported with
+what to do: no file that could not be parsed is ever rewritten, moved or deleted, and git's
+index is left to the user (doctor never runs ``git add``).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..domain import transitions
 from ..domain.errors import MalformedTask
+from ..domain.events import Event
 from ..domain.model import ALL_STATUSES, Status, Task
 from ..domain.policy import find_cycle
 from . import format as fmt
 from .files import FileStore, in_folder, slug
-from .merge import merge_versions, parse_versions
+from .merge import OTHER_SIDE, Merged, merge, parse_versions
 
 _TMP_RE = re.compile(r"^\..+\.\d+\.tmp$")
+# Advice rather than a fault of the board: reported, but the board is healthy without it.
+_ADVICE = frozenset({"git-unmerged"})
 
 
 @dataclass(kw_only=True, slots=True)
@@ -48,7 +56,7 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return all(f.fixed for f in self.findings)
+        return all(f.fixed or f.kind in _ADVICE for f in self.findings)
 
 
 def _read_all(store: FileStore) -> tuple[dict[str, list[tuple[str, list[Task]]]], list[Finding]]:
@@ -57,21 +65,20 @@ def _read_all(store: FileStore) -> tuple[dict[str, list[tuple[str, list[Task]]]]
     bad: list[Finding] = []
     for rel in store.task_files():
         path = Path(store.path(rel))
-        if True:
-            try:
-                versions = parse_versions(path.read_text(encoding="utf-8"), rel)
-            except (MalformedTask, UnicodeDecodeError, OSError) as exc:
-                message = exc.message if isinstance(exc, MalformedTask) else str(exc)
-                bad.append(
-                    Finding(
-                        kind="malformed",
-                        message=message,
-                        path=rel,
-                        hint="fix it by hand; doctor never rewrites a file it cannot parse",
-                    )
+        try:
+            versions = parse_versions(path.read_text(encoding="utf-8"), rel)
+        except (MalformedTask, UnicodeDecodeError, OSError) as exc:
+            message = exc.message if isinstance(exc, MalformedTask) else str(exc)
+            bad.append(
+                Finding(
+                    kind="malformed",
+                    message=message,
+                    path=rel,
+                    hint="fix it by hand; doctor never rewrites a file it cannot parse",
                 )
-                continue
-            groups.setdefault(versions[0].id, []).append((rel, versions))
+            )
+            continue
+        groups.setdefault(versions[0].id, []).append((rel, versions))
     return groups, bad
 
 
@@ -86,7 +93,7 @@ def check(store: FileStore, *, fix: bool, now: str) -> Report:
 
 
 def _run(store: FileStore, report: Report, *, fix: bool, now: str) -> None:
-    _check_layout(store, report, fix)
+    _check_layout(store, report, fix=fix, now=now)
     groups, bad = _read_all(store)
     report.findings.extend(bad)
     final: dict[str, Task] = {}
@@ -94,9 +101,16 @@ def _run(store: FileStore, report: Report, *, fix: bool, now: str) -> None:
         final[task_id] = _check_task(store, report, task_id, copies, fix=fix, now=now)
     report.tasks = len(final)
     _check_dependencies(report, final)
+    _check_git_index(store, report)
 
 
-def _check_layout(store: FileStore, report: Report, fix: bool) -> None:
+def _log(store: FileStore, now: str, note: str, **fields: str) -> None:
+    """One repair, one event in the operation log (``orch log``), like every other change."""
+    event = Event(at=now, agent="doctor", op="doctor", note=" ".join(note.split())[:500], **fields)
+    store.record(event)
+
+
+def _check_layout(store: FileStore, report: Report, *, fix: bool, now: str) -> None:
     for status in ALL_STATUSES:
         folder = Path(store.folder(status))
         if not folder.is_dir():
@@ -108,6 +122,7 @@ def _check_layout(store: FileStore, report: Report, fix: bool) -> None:
             if fix:
                 folder.mkdir(parents=True, exist_ok=True)
                 finding.fixed = True
+                _log(store, now, f"created the missing folder tasks/{status.value}/")
             report.findings.append(finding)
             continue
         for leftover in folder.iterdir():
@@ -121,6 +136,7 @@ def _check_layout(store: FileStore, report: Report, fix: bool) -> None:
                 if fix:
                     leftover.unlink(missing_ok=True)
                     finding.fixed = True
+                    _log(store, now, f"removed {finding.path}, left by an interrupted write")
                 report.findings.append(finding)
 
 
@@ -144,7 +160,8 @@ def _check_task(
     ]
     versions = list(dict.fromkeys(versions))  # both copies of a rename conflict hold both sides
     conflicted = [rel for rel, vs in copies if len(vs) > 1]
-    merged = merge_versions(versions) if len(versions) > 1 else versions[0]
+    result = merge(versions) if len(versions) > 1 else Merged(task=versions[0])
+    merged = result.task
     problems: list[Finding] = []
     if len(copies) > 1:
         problems.append(
@@ -190,33 +207,75 @@ def _check_task(
             )
         )
     if problems and fix:
-        if len(versions) > 1:
-            merged = transitions.record(
-                merged,
-                "merge",
-                agent="doctor",
-                now=now,
-                note=f"merged {len(versions)} versions of this task",
-            )
-        elif vs0[0].status is not folders[0]:
-            merged = transitions.apply(
-                vs0[0], "move", agent="doctor", now=now, target=folders[0], note="moved by hand"
-            )
-        _repair(store, task_id, copies, merged, expected_name if not name_ok else None, now)
-        for finding in problems:
-            finding.fixed = True
+        merged = _fix_task(store, copies, versions, result, problems, expected_name, now=now)
     report.findings.extend(problems)
     return merged
 
 
-def _repair(
+def _fix_task(
     store: FileStore,
-    task_id: str,
     copies: list[tuple[str, list[Task]]],
-    merged: Task,
-    new_name: str | None,
+    versions: list[Task],
+    result: Merged,
+    problems: list[Finding],
+    expected_name: str,
+    *,
     now: str,
-) -> None:
+) -> Task:
+    """Repair one task's files; its first finding says, and the log records, what was done."""
+    rel0, versions0 = copies[0]
+    folder0 = Status(rel0.split("/", 1)[0])
+    merged = result.task
+    moved_from = kept = ""
+    if len(versions) > 1:
+        if result.kept:
+            kept = f"the other side's differing {_and(result.kept)} kept under '## {OTHER_SIDE}'"
+        merged = transitions.record(
+            merged,
+            "merge",
+            agent="doctor",
+            now=now,
+            note=f"merged {len(versions)} versions of this task" + (f"; {kept}" if kept else ""),
+        )
+        sources = {rel.split("/", 1)[0] for rel, _ in copies} - {merged.status.value}
+        moved_from = sources.pop() if len(sources) == 1 else ""
+    elif versions0[0].status is not folder0:
+        merged = transitions.apply(
+            versions0[0], "move", agent="doctor", now=now, target=folder0, note="moved by hand"
+        )
+        moved_from = versions0[0].status.value
+    name_ok = all(f.kind != "filename" for f in problems)
+    target = "tasks/" + _repair(store, copies, merged, None if name_ok else expected_name)
+    if len(versions) > 1:
+        done = f"merged {len(versions)} versions into {target} (the later move); "
+        done += f"{kept} there" if kept else "no text differed between them"
+    elif moved_from:
+        done = f"status line set to '{folder0.value}' in {target} (the move is in its history)"
+    else:
+        done = f"renamed to {target}"
+    if not name_ok and (len(versions) > 1 or moved_from):
+        done += f"; renamed to {expected_name}"
+    problems[0].message += f" -> {done}"
+    for finding in problems:
+        finding.fixed = True
+    _log(
+        store,
+        now,
+        problems[0].message,
+        task=merged.id,
+        from_status=moved_from,
+        to_status=merged.status.value if moved_from else "",
+    )
+    return merged
+
+
+def _and(names: tuple[str, ...] | list[str]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def _repair(
+    store: FileStore, copies: list[tuple[str, list[Task]]], merged: Task, new_name: str | None
+) -> str:
     """Write the merged task into its folder first, then remove the other copies."""
     target_name = new_name or Path(copies[0][0]).name
     target = f"{merged.status.value}/{target_name}"
@@ -224,6 +283,7 @@ def _repair(
     for rel, _ in copies:
         if rel != target:
             store.remove_raw(rel)
+    return target
 
 
 def _check_dependencies(report: Report, tasks: dict[str, Task]) -> None:
@@ -249,3 +309,40 @@ def _check_dependencies(report: Report, tasks: dict[str, Task]) -> None:
                     hint="drop one dependency with 'orch prep ID --depends ...' or edit a file",
                 )
             )
+
+
+def _check_git_index(store: FileStore, report: Report) -> None:
+    """Task files git's index still lists as unmerged: the user concludes the merge, not doctor.
+
+    After a repair git still sees the conflict until the paths are added; saying so (and how)
+    keeps a user from committing half a merge or wondering why ``git status`` disagrees.
+    """
+    try:
+        proc = subprocess.run(
+            ["git", "ls-files", "--unmerged", "-z", "--", "tasks"],
+            cwd=store.root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return  # no git: nothing to say about its index
+    entries = proc.stdout.split("\0") if proc.returncode == 0 else []
+    paths = sorted({e.split("\t", 1)[1] for e in entries if "\t" in e})
+    if not paths:
+        return
+    shown = [os.path.relpath(os.path.join(store.root, p)) for p in paths]
+    finish = f"git add -A {shlex.quote(os.path.relpath(store.tasks_dir))} && git commit"
+    pending = any(f.kind in ("conflict", "duplicate") and not f.fixed for f in report.findings)
+    report.findings.append(
+        Finding(
+            kind="git-unmerged",
+            path=paths[0].removeprefix("tasks/"),
+            message=f"git still lists {len(paths)} task file(s) as unmerged: " + ", ".join(shown),
+            hint=(
+                f"run 'orch doctor --fix', then finish the merge: {finish}"
+                if pending
+                else f"the board is repaired; finish the merge: {finish}"
+            ),
+        )
+    )
