@@ -19,7 +19,8 @@ pytestmark = [pytest.mark.mcp, pytest.mark.errors]
 def files_by_id(project: Path) -> dict[str, list[Path]]:
     found: dict[str, list[Path]] = {}
     for path in (project / ".mcp" / "tasks").glob("*/*.md"):
-        found.setdefault(path.name[:8], []).append(path)
+        task_id = "-".join(path.name.split("-", 2)[:2])  # T-7k3m9q2x-the-slug.md
+        found.setdefault(task_id, []).append(path)
     return found
 
 
