@@ -38,7 +38,7 @@ roles:
 # How many in-progress tasks one agent may hold at once (AC4.1: one by default).
 max_in_progress: 1
 
-# Prefix of new task IDs (T -> T-7k3m9q).
+# Prefix of new task IDs (T -> T-7k3m9q2x).
 id_prefix: T
 
 # Quality-gate commands the git hooks run on a commit that belongs to a task (empty: none).

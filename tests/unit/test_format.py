@@ -23,7 +23,7 @@ from mcp_orch.domain.model import (
 pytestmark = pytest.mark.mcp
 
 FULL = Task(
-    id="T-7k3m9q",
+    id="T-7k3m9q2x",
     title="Add login rate limit",
     status=Status.IN_PROGRESS,
     priority=Priority.P0,
@@ -58,7 +58,7 @@ FULL = Task(
             "pytest failed",
             "test",
             open=False,
-            ref=".mcp/feedback/T-7k3m9q-1.md",
+            ref=".mcp/feedback/T-7k3m9q2x-1.md",
         ),
     ),
     escalations=(Note("ESC-1", "2025-01-01T10:55:00.000Z", "cursor", "spec unclear", "manual"),),
@@ -84,7 +84,7 @@ def test_render_is_deterministic_and_a_fixed_point() -> None:
 def test_fields_in_the_spec_order() -> None:
     text = fmt.render(FULL)
     order = [
-        "# Task: T-7k3m9q - Add login rate limit",
+        "# Task: T-7k3m9q2x - Add login rate limit",
         "## Status: in-progress",
         "## Priority: P0",
         "## Agent: cursor",

@@ -114,11 +114,11 @@ def test_trim_log_keeps_head_and_tail() -> None:
 
 
 def test_trailers_branch_ids_and_pr() -> None:
-    raw = "Fix login\n\nLonger text.\n\nTask: T-7k3m9q\nTask-Status: review\n# a comment\n"
+    raw = "Fix login\n\nLonger text.\n\nTask: T-7k3m9q2x\nTask-Status: review\n# a comment\n"
     tags = gitinfo.trailers(gitinfo.message_text(raw))
-    assert tags == {"task": "T-7k3m9q", "task-status": "review"}
-    assert gitinfo.trailers("Task: T-7k3m9q is mentioned in the subject") == {}
-    assert gitinfo.ids_in("feature/T-7k3m9q-login", "T") == ["T-7k3m9q"]
+    assert tags == {"task": "T-7k3m9q2x", "task-status": "review"}
+    assert gitinfo.trailers("Task: T-7k3m9q2x is mentioned in the subject") == {}
+    assert gitinfo.ids_in("feature/T-7k3m9q2x-login", "T") == ["T-7k3m9q2x"]
     assert gitinfo.ids_in("feature/xT-7k3m9q", "T") == []
     assert gitinfo.pr_number("pr/42-login", {}, {}) == "42"
     assert gitinfo.pr_number("main", {"pr": "#7"}, {}) == "7"

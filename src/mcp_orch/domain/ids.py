@@ -50,7 +50,7 @@ def normalize_id(text: str) -> str:
     if not match:
         raise InvalidInput(
             f"{text!r} is not a task ID",
-            "task IDs look like T-7k3m9q; run 'orch status' to list them",
+            "task IDs look like T-7k3m9q2x; run 'orch status' to list them",
         )
     return f"{match.group(1).upper()}-{match.group(2).lower()}"
 

@@ -125,8 +125,10 @@ class Task(Record):
     escalations: tuple[Note, ...] = ()
     git: GitContext = GitContext()
     history: tuple[HistoryEntry, ...] = ()
-    # Sections a person or agent added by hand: (the known section they follow, heading, body),
-    # so a rewrite puts them back where they were.
+    # Text a person or agent added by hand, so a rewrite puts it back where it was:
+    # (the known section a hand-written "## Section" follows, its heading, its body), or, for
+    # lines inside a known section, ("<section>@<n>", "", text): after that section's n-th
+    # entry (see board.format.inside_anchor).
     extra: tuple[tuple[str, str, str], ...] = ()
 
     def evolve(self, **changes: object) -> Task:

@@ -81,7 +81,7 @@ def trailers(message: str) -> dict[str, str]:
 
 
 def ids_in(text: str, prefix: str) -> list[str]:
-    """Task-ID-shaped words with ``prefix`` in a branch name (``feature/T-7k3m9q-login``)."""
+    """Task-ID-shaped words with ``prefix`` in a branch name (``feature/T-7k3m9q2x-login``)."""
     pattern = rf"(?<![A-Za-z0-9])({re.escape(prefix)}-[0-9A-Za-z]{{3,16}})(?![0-9A-Za-z])"
     return re.findall(pattern, text, flags=re.IGNORECASE)
 

@@ -215,7 +215,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "show",
         cmd_show,
         "the whole task, all its context, open feedback first",
-        "orch show T-7k3m9q",
+        "orch show T-7k3m9q2x",
     )
     cli.id_arg(p)
 
@@ -224,7 +224,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "log",
         cmd_log,
         "the handoff history (the operation log) for debugging",
-        "orch log T-7k3m9q --limit 20",
+        "orch log T-7k3m9q2x --limit 20",
     )
     cli.id_arg(p, optional=True)
     p.add_argument(

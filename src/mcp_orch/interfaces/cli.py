@@ -134,7 +134,7 @@ def id_arg(p: argparse.ArgumentParser, *, optional: bool = False) -> None:
         "id",
         metavar="ID",
         nargs="?" if optional else None,
-        help="a task's ID, e.g. T-7k3m9q" + (" (default: every task)" if optional else ""),
+        help="a task's ID, e.g. T-7k3m9q2x" + (" (default: every task)" if optional else ""),
     )
 
 
@@ -189,12 +189,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "reviewer approves or sends feedback; each agent asks 'orch next' what to do.",
         epilog="the handoff chain:\n"
         '  orch create "Add login rate limit" --priority P1      # planner: a stub\n'
-        '  orch prep T-7k3m9q --goal "..." --ac "..." --dod "..." # planner: pending -> ready\n'
+        '  orch prep T-7k3m9q2x --goal "..." --ac "..." --dod "..." # planner: pending -> ready\n'
         "  orch next --agent cursor                              # implementer: what now?\n"
-        "  orch claim T-7k3m9q --agent cursor                    # ready -> in-progress\n"
-        '  orch review T-7k3m9q --agent cursor --note "done"     # -> review\n'
-        '  orch feedback T-7k3m9q --agent codex --text "..."     # reviewer: -> ready\n'
-        "  orch complete T-7k3m9q --agent codex                  # reviewer: -> done\n"
+        "  orch claim T-7k3m9q2x --agent cursor                    # ready -> in-progress\n"
+        '  orch review T-7k3m9q2x --agent cursor --note "done"     # -> review\n'
+        '  orch feedback T-7k3m9q2x --agent codex --text "..."     # reviewer: -> ready\n'
+        "  orch complete T-7k3m9q2x --agent codex                  # reviewer: -> done\n"
         "every command takes --json; the agent may come from $ORCH_AGENT.",
         formatter_class=_Formatter,
     )

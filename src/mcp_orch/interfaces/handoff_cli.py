@@ -167,7 +167,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "create",
         cmd_create,
         "create a task stub in pending/; prints its ID",
-        'orch create "Add login rate limit" --priority P1 --depends T-2m9x4k',
+        'orch create "Add login rate limit" --priority P1 --depends T-2m9x4k7p',
     )
     p.add_argument("title", help="a short title")
     p.add_argument("--priority", "-p", default="P1", help="P0 (most urgent), P1 (default), P2")
@@ -186,7 +186,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "prep",
         cmd_prep,
         "flesh a task out (planner): pending -> ready",
-        'orch prep T-7k3m9q --goal "Limit login attempts" --ac "5 tries per minute" '
+        'orch prep T-7k3m9q2x --goal "Limit login attempts" --ac "5 tries per minute" '
         '--dor "API agreed" --dod "tests pass" --files src/auth.py --notes "use redis"',
     )
     cli.id_arg(p)
@@ -239,19 +239,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "claim",
             cmd_claim,
             "take a ready task (exclusive): ready -> in-progress",
-            "orch claim T-7k3m9q --agent cursor",
+            "orch claim T-7k3m9q2x --agent cursor",
         ),
         (
             "review",
             cmd_review,
             "submit your task for review: in-progress -> review",
-            'orch review T-7k3m9q --agent cursor --note "rate limiter added, tests green"',
+            'orch review T-7k3m9q2x --agent cursor --note "rate limiter added, tests green"',
         ),
         (
             "complete",
             cmd_complete,
             "approve a reviewed task: review -> done",
-            "orch complete T-7k3m9q --agent codex",
+            "orch complete T-7k3m9q2x --agent codex",
         ),
     ):
         p = cli.add_command(sub, name, handler, summary, example)
@@ -266,7 +266,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         cmd_feedback,
         "request changes: review -> ready, feedback "
         "appended; or 'feedback list [ID]' lists open feedback",
-        'orch feedback T-7k3m9q --agent codex --text "handle the lockout case"',
+        'orch feedback T-7k3m9q2x --agent codex --text "handle the lockout case"',
     )
     p.add_argument("id", help="the task, or 'list'")
     p.add_argument("text_id", nargs="?", help=argparse.SUPPRESS)
@@ -278,21 +278,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "fail",
             cmd_fail,
             "give a task up: -> failed, with the reason",
-            'orch fail T-7k3m9q --agent cursor --reason "upstream API removed"',
+            'orch fail T-7k3m9q2x --agent cursor --reason "upstream API removed"',
             "--reason",
         ),
         (
             "escalate",
             cmd_escalate,
             "flag a task for a person (it leaves every queue)",
-            'orch escalate T-7k3m9q --reason "spec contradicts itself"',
+            'orch escalate T-7k3m9q2x --reason "spec contradicts itself"',
             "--reason",
         ),
         (
             "error",
             cmd_error,
             "add error context to a task (a failing command, a trace)",
-            'orch error T-7k3m9q --text "pytest: test_login failed: ..."',
+            'orch error T-7k3m9q2x --text "pytest: test_login failed: ..."',
             "--text",
         ),
     ):
@@ -306,7 +306,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "resolve",
         cmd_resolve,
         "return an escalated task to the flow",
-        'orch resolve T-7k3m9q --to ready --note "clarified: use option B"',
+        'orch resolve T-7k3m9q2x --to ready --note "clarified: use option B"',
     )
     cli.id_arg(p)
     p.add_argument("--to", metavar="STATUS", help="also move it (pending, ready, ... failed)")

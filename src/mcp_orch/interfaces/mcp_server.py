@@ -71,7 +71,7 @@ NEXT_TOOL = {
     "idle": "create_task",
 }
 
-TaskId = Annotated[str, Field(description="e.g. T-7k3m9q")]
+TaskId = Annotated[str, Field(description="e.g. T-7k3m9q2x")]
 Items = list[str]
 
 

@@ -16,7 +16,7 @@ from . import present
 INSTRUCTIONS = (
     "orch is this project's task board: agents hand work to each other through it, no "
     "copy-paste. Call next_task first and after every handoff; it says what to do and which "
-    "tool to call. Task IDs look like T-7k3m9q."
+    "tool to call. Task IDs look like T-7k3m9q2x."
 )
 
 _LOOP = (
