@@ -273,3 +273,18 @@ def test_a_bug_in_a_tool_reaches_the_client_as_a_named_tool_error() -> None:
     assert "bug in orch" in str(raised.value)
     with pytest.raises(ToolError, match="already named"), tool_errors():
         raise ToolError("already named")
+
+
+def test_next_task_names_board_problems_that_can_hide_work(orch: Orch) -> None:
+    task_id = orch.ready("copied by a merge")
+    path = task_file(orch.cwd, task_id)
+    (path.parent.parent / "review" / path.name).write_bytes(path.read_bytes())
+
+    async def main() -> None:
+        async with stdio(orch.cwd, "cursor") as client:
+            answer = await call(client, "next_task")
+            assert answer["action"] == "idle" and answer["problems_total"] == 2
+            kinds = {p["kind"] for p in answer["problems"]}  # type: ignore[union-attr]
+            assert kinds == {"duplicate", "status-mismatch"}
+
+    anyio.run(main)

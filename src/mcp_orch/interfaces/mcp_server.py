@@ -178,7 +178,7 @@ def build_tools(
         feedback, and the tool to call next."""
         with tool_errors():
             result = fresh().next_action(who(agent))
-            data = present.decision_dict(result.decision, None)
+            data = present.decision_dict(result.decision, None, result.problems)
             task = task_answer(result.task) if result.task else None
             return dump({**data, "task": task, "tool": NEXT_TOOL.get(result.decision.action)})
 
