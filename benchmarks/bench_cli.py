@@ -389,10 +389,18 @@ def make_tasks(n: int, seed: int, with_review: bool = True) -> list[Task]:
     return tasks
 
 
-def build_board(orch: str, n: int, seed: int, with_review: bool = True) -> tuple[str, list[Task]]:
+def build_board(
+    orch: str, n: int, seed: int, with_review: bool = True, claimable_at_least: int = 0
+) -> tuple[str, list[Task]]:
+    """A board of ``n`` tasks; the first seed from ``seed`` on (1,000 apart) whose board has
+    ``claimable_at_least`` claimable tasks (a small board can draw too few by chance)."""
+    tasks = make_tasks(n, seed, with_review)
+    for retry in range(1, 20):
+        if len(claimable(tasks)) >= claimable_at_least:
+            break
+        tasks = make_tasks(n, seed + 1000 * retry, with_review)
     root = tempfile.mkdtemp(prefix=f"orch-bench-{n}-")
     check(run_timed([orch, "init", "--no-detect"], root), "orch init")
-    tasks = make_tasks(n, seed, with_review)
     tasks_dir = os.path.join(root, ".mcp", "tasks")
     for task in tasks:
         name = f"{task.id}-{slug(task.title)}.md"
@@ -434,7 +442,8 @@ class Row:
 
 def measure_size(orch: str, n: int, runs: int, seed: int) -> tuple[list[Row], list[Row]]:
     t0 = time.perf_counter()
-    root, tasks = build_board(orch, n, seed)
+    need = runs + 2
+    root, tasks = build_board(orch, n, seed, claimable_at_least=need)
     ready = claimable(tasks)
     counts = {s.value: sum(1 for t in tasks if t.status is s) for s in Status}
     size_kb = (
@@ -446,7 +455,6 @@ def measure_size(orch: str, n: int, runs: int, seed: int) -> tuple[list[Row], li
         + f"; {sum(1 for t in tasks if t.depends)} with deps; {len(ready)} claimable; "
         f"{size_kb / n:.1f} KiB/task"
     )
-    need = runs + 2
     if len(ready) < need:
         raise SystemExit(f"bench: only {len(ready)} claimable tasks at {n}, need {need}")
     rng = random.Random(seed + 1)
@@ -496,7 +504,7 @@ def measure_size(orch: str, n: int, runs: int, seed: int) -> tuple[list[Row], li
 
 def measure_handoff(orch: str, n: int, trials: int, seed: int, settle: float) -> list[float]:
     """Seconds from the start of ``orch review`` to the exit of the waiting reviewer."""
-    root, tasks = build_board(orch, n, seed, with_review=False)
+    root, tasks = build_board(orch, n, seed, with_review=False, claimable_at_least=trials)
     ready = claimable(tasks)
     random.Random(seed + 2).shuffle(ready)
     check(run_timed([orch, "status"], root), "warm-up status")
