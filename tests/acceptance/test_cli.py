@@ -260,3 +260,21 @@ def test_log_records_every_operation(orch: Orch) -> None:
 
 def test_version(orch: Orch) -> None:
     assert orch("--version").out.startswith("orch ")
+
+
+def test_every_argument_of_every_command_says_what_it_is() -> None:
+    """--help teaches: no positional or option is listed without a line of help."""
+    import argparse
+
+    from mcp_orch.interfaces.cli import build_parser
+
+    command_names()
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    bare = [
+        f"{name} {action.dest}"
+        for name, command in sub.choices.items()
+        for action in command._actions
+        if not action.help and not isinstance(action, argparse._HelpAction)
+    ]
+    assert bare == []

@@ -273,13 +273,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--text", help="what must change")
     cli.agent_flag(p)
 
-    for name, handler, summary, example, flag in (
+    for name, handler, summary, example, flag, flag_help in (
         (
             "fail",
             cmd_fail,
             "give a task up: -> failed, with the reason",
             'orch fail T-7k3m9q2x --agent cursor --reason "upstream API removed"',
             "--reason",
+            "why it is given up (kept as error context)",
         ),
         (
             "escalate",
@@ -287,6 +288,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "flag a task for a person (it leaves every queue)",
             'orch escalate T-7k3m9q2x --reason "spec contradicts itself"',
             "--reason",
+            "what a person must decide (also in .mcp/escalations/ID.md)",
         ),
         (
             "error",
@@ -294,11 +296,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "add error context to a task (a failing command, a trace)",
             'orch error T-7k3m9q2x --text "pytest: test_login failed: ..."',
             "--text",
+            "the error: output, a trace, what was tried",
         ),
     ):
         p = cli.add_command(sub, name, handler, summary, example)
         cli.id_arg(p)
-        p.add_argument(flag, required=True, dest=flag[2:])
+        p.add_argument(flag, required=True, dest=flag[2:], help=flag_help)
         cli.agent_flag(p)
 
     p = cli.add_command(
@@ -310,7 +313,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     cli.id_arg(p)
     p.add_argument("--to", metavar="STATUS", help="also move it (pending, ready, ... failed)")
-    p.add_argument("--note")
+    p.add_argument("--note", help="the decision, for the history")
     cli.agent_flag(p)
 
 

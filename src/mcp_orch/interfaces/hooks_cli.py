@@ -61,7 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "install, remove or show mcp-orch's git hooks (plain git, husky, pre-commit)",
         "orch hooks install   # then: orch hooks status; orch hooks uninstall",
     )
-    p.add_argument("action", choices=("install", "uninstall", "status"))
+    p.add_argument(
+        "action",
+        choices=("install", "uninstall", "status"),
+        help="install: wire mcp-orch in (idempotent); uninstall: put every hook file back "
+        "byte for byte; status: what is installed where",
+    )
     p.add_argument(
         "--mode",
         default="auto",

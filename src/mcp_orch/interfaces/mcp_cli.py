@@ -128,7 +128,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "bearer tokens for orch mcp --http: create (shown once), list, revoke",
         "orch token create --agent chatgpt",
     )
-    p.add_argument("action", choices=["create", "list", "revoke"])
+    p.add_argument(
+        "action",
+        choices=["create", "list", "revoke"],
+        help="create: a new token for --agent, printed once; list: ids, agents, dates "
+        "(never a token); revoke: one token or all of an agent's",
+    )
     p.add_argument("id", nargs="?", help="revoke: the token's id, or an agent name (all of its)")
     p.add_argument("--agent", metavar="NAME", help="create: the agent the token acts as")
 
