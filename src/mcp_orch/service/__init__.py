@@ -1,0 +1,23 @@
+"""The operations every interface shares: CLI, MCP, git hooks and (later) HTTP call only these.
+
+``Service`` is one object per board, assembled from three parts:
+
+- ``base``: the store, the clock, one mutation as one store transaction (re-read, check
+  against the domain's transition table, write, log), reading and what to do next;
+- ``handoff``: the handoff chain (create, prep, claim, submit, feedback, complete, fail, error
+  context, escalate, resolve);
+- ``gates``: what the git hooks report (a failed quality gate, a commit that passed it).
+"""
+
+from __future__ import annotations
+
+from .base import Clock, NextAction, system_clock
+from .gates import GateOps
+from .handoff import ClaimResult, HandoffOps
+
+
+class Service(HandoffOps, GateOps):
+    """The board's operations. One instance per board; cheap to create."""
+
+
+__all__ = ["ClaimResult", "Clock", "NextAction", "Service", "system_clock"]

@@ -1,0 +1,186 @@
+"""The core of the service: the store, the clock, one mutation as one transaction, reading
+the board and deciding what an agent should do next. The operations are in ``handoff`` and
+``gates``; ``Service`` (in ``__init__``) puts them together.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from ..config import Config
+from ..domain.errors import OrchError
+from ..domain.events import Event
+from ..domain.ids import normalize_id
+from ..domain.model import Note, Task, format_time
+from ..domain.policy import Decision, decide
+from ..domain.record import Record
+from ..inputs import check_agent
+from ..store import Problem, Snapshot, TaskStore
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class NextAction(Record):
+    decision: Decision
+    task: Task | None
+    # What is wrong on the board (a merge left a task twice, a file cannot be parsed): such a
+    # task is offered to nobody, so the answer may be "idle" while work is hidden.
+    problems: tuple[Problem, ...] = ()
+
+
+class ServiceBase:
+    """What every operation stands on. One instance per board; cheap to create."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        config: Config | None = None,
+        clock: Clock = system_clock,
+        root: str | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config or Config()
+        self.clock = clock
+        self.root = root  # the project root (the folder that holds .mcp/), when on files
+
+    def now(self) -> str:
+        return format_time(self.clock())
+
+    # ------------------------------------------------------------------ helpers
+
+    def _log(
+        self,
+        agent: str,
+        op: str,
+        before: Task | None,
+        after: Task | None,
+        note: str = "",
+        outcome: str = "ok",
+        task_id: str = "",
+    ) -> None:
+        self.store.record(
+            Event(
+                at=self.now(),
+                agent=agent,
+                op=op,
+                task=(after or before).id if (after or before) else task_id,  # type: ignore[union-attr]
+                from_status=before.status.value if before else "",
+                to_status=after.status.value if after else "",
+                outcome=outcome,
+                note=" ".join(note.split())[:500],
+            )
+        )
+
+    def _mutate(
+        self, task_id: str, agent: str, op: str, change: Callable[[Task, Snapshot], Task]
+    ) -> Task:
+        """Load, change and save one task under the lock; log the outcome either way."""
+        tid = normalize_id(task_id)
+        with self.store.transaction():
+            try:
+                snap = self.store.snapshot()
+                before = self.store.load(tid)
+                after = change(before, snap)
+                if after is not before:
+                    self.store.save(after)
+            except OrchError as exc:
+                self._log(agent, op, None, None, exc.message, outcome="refused", task_id=tid)
+                raise
+            if after is not before:
+                self._log(agent, op, before, after, _last_note(after))
+        return after
+
+    # ------------------------------------------------------------------ reading
+
+    def show(self, task_id: str) -> Task:
+        return self.store.load(normalize_id(task_id))
+
+    def status(self) -> Snapshot:
+        return self.store.snapshot()
+
+    def next_action(self, agent: str | None) -> NextAction:
+        who = check_agent(agent)
+        snap = self.store.snapshot()
+        decision = decide(snap.tasks, who, self.config.roles, self.config.max_in_progress)
+        task = self.store.load(decision.task_id) if decision.task_id else None
+        if task is not None and decision.action == "fix":
+            decision = _explain_fix(decision, task)
+        return NextAction(decision=decision, task=task, problems=snap.problems)
+
+    def wait_next(
+        self,
+        agent: str | None,
+        *,
+        timeout: float | None = None,
+        poll: float = 0.05,
+        recheck: float = 1.0,
+    ) -> NextAction:
+        """Block until ``agent`` has something to do (or ``timeout`` seconds pass).
+
+        Waking is driven by the store's change token (folder mtimes: every move changes one);
+        a full re-check every ``recheck`` seconds also catches edits made in place.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            token = self.store.change_token()
+            result = self.next_action(agent)
+            if result.decision.action not in ("wait", "idle"):
+                return result
+            checked = time.monotonic()
+            while self.store.change_token() == token and time.monotonic() - checked < recheck:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return result
+                time.sleep(poll)
+            if deadline is not None and time.monotonic() >= deadline:
+                return self.next_action(agent)
+
+    def log(self, task_id: str | None = None, limit: int = 100) -> list[Event]:
+        tid = normalize_id(task_id) if task_id else None
+        return self.store.events(tid, limit)
+
+    def escalation_path(self, task_id: str) -> str | None:
+        """Where a person finds what they need about an escalated task (None off the files)."""
+        from ..board import escalations
+
+        return escalations.path(self.root, normalize_id(task_id)) if self.root else None
+
+    def _sync_escalation(self, task: Task) -> None:
+        from ..board import escalations  # deferred: it needs the Markdown renderer
+
+        if self.root:
+            escalations.sync(self.root, task)
+
+
+def resolve_all(
+    notes: tuple[Note, ...], now: str, sources: tuple[str, ...] | None = None
+) -> tuple[Note, ...]:
+    """Every open note (of one of ``sources``, when given) resolved at ``now``."""
+    return tuple(n.resolve(now) if sources is None or n.source in sources else n for n in notes)
+
+
+def first_line(text: str) -> str:
+    line = text.strip().split("\n", 1)[0]
+    return line if len(line) <= 120 else line[:117] + "..."
+
+
+def _last_note(task: Task) -> str:
+    return task.history[-1].note if task.history else ""
+
+
+def _explain_fix(decision: Decision, task: Task) -> Decision:
+    """Say "fix failing tests" when the open feedback came from the quality gate."""
+    tests = [n for n in task.open_feedback if n.source == "test"]
+    if not tests:
+        return decision
+    latest = tests[-1]
+    where = f"; details: {latest.ref}" if latest.ref else ""
+    return decision._replace(
+        reason=f"fix failing tests in {task.id} ({task.title}): {first_line(latest.body)}"
+        f"{where}; claim it, fix them, commit again"
+    )

@@ -1,0 +1,109 @@
+"""What the git hooks report (issue 4): a quality gate that failed on a commit of a task, and
+a commit that passed it. Both are operations of the service like any other, so the task file,
+the feedback and the log change exactly as they would from the CLI or MCP.
+"""
+
+from __future__ import annotations
+
+from ..domain import transitions
+from ..domain.errors import IllegalTransition
+from ..domain.model import Status, Task
+from ..inputs import check_agent, check_text, parse_status
+from ..store import Snapshot
+from .base import ServiceBase, resolve_all
+
+# The moves a commit's ``Task-Status`` trailer may ask for, as operations of the table.
+_COMMIT_MOVES: dict[Status, str] = {
+    Status.REVIEW: "review",
+    Status.DONE: "complete",
+}
+
+
+class GateOps(ServiceBase):
+    """The results of the quality gate, recorded on the board."""
+
+    def test_failed(
+        self,
+        task_id: str,
+        *,
+        agent: str | None,
+        summary: str,
+        detail: str = "",
+        ref: str = "",
+    ) -> Task:
+        """The quality gate failed on a commit of this task (AC3.1).
+
+        Appends Error Context (``detail``) and open test feedback (``summary``), both pointing at
+        the feedback file ``ref``; older open test feedback is superseded (resolved), so only
+        the newest failure is open. The task goes back to ready for the same implementer; a
+        task that cannot move (pending, done, failed) keeps its status and records the failure.
+        """
+        who = check_agent(agent, required=False)
+        head = check_text(summary, "summary")
+        body = check_text(f"{head}\n\n{detail}" if detail else head, "error text")
+
+        def change(task: Task, snap: Snapshot) -> Task:
+            now = self.now()
+            task = task.evolve(feedback=resolve_all(task.feedback, now, sources=("test",)))
+            task = task.add_note(
+                "errors", at=now, author=who, body=body, source="test", open=False, ref=ref
+            ).add_note("feedback", at=now, author=who, body=head, source="test", ref=ref)
+            if task.status in transitions.TRANSITIONS["test-failed"].sources:
+                return transitions.apply(task, "test-failed", agent=who, now=now, note=head)
+            return transitions.record(task, "test-failed", agent=who, now=now, note=head)
+
+        return self._mutate(task_id, who, "test-failed", change)
+
+    def test_attempt(self, task_id: str) -> int:
+        """The number the next failed gate run of this task gets (1 for the first)."""
+        task = self.show(task_id)
+        return 1 + sum(1 for n in task.errors if n.source == "test")
+
+    def tests_passed(
+        self,
+        task_id: str,
+        *,
+        agent: str | None,
+        branch: str = "",
+        commit: str = "",
+        pr: str = "",
+        move_to: str | None = None,
+    ) -> tuple[Task, str]:
+        """A commit of this task passed the gate and exists: record it, close test feedback.
+
+        Open test feedback is resolved (a stale failure must never keep an agent looping), the
+        Git Context is updated, and ``move_to`` (a ``Task-Status`` trailer: review, done or
+        failed) moves the task when that move is legal. Returns the task and a warning when
+        the move was refused; the commit has happened, so refusing must not fail the rest.
+        """
+        who = check_agent(agent, required=False)
+        target = parse_status(move_to) if move_to else None
+        warning: list[str] = []
+
+        def change(task: Task, snap: Snapshot) -> Task:
+            now = self.now()
+            task = task.evolve(
+                feedback=resolve_all(task.feedback, now, sources=("test",)),
+                git=task.git._replace(
+                    branch=branch or task.git.branch,
+                    commit=commit or task.git.commit,
+                    pr=pr or task.git.pr,
+                ),
+            )
+            note = f"commit {commit[:12]}" + (f" on {branch}" if branch else "")
+            op = _COMMIT_MOVES.get(target) if target is not None else None
+            if target is not None and op is None:
+                warning.append(f"Task-Status: {target.value} is not a move a commit can make")
+            elif op is not None:
+                try:
+                    transitions.check(task, op)
+                except IllegalTransition as exc:
+                    warning.append(exc.message)
+                else:
+                    if op == "review":
+                        task = task.evolve(feedback=resolve_all(task.feedback, now))
+                    return transitions.apply(task, op, agent=who, now=now, note=note)
+            return transitions.record(task, "commit", agent=who, now=now, note=note)
+
+        task = self._mutate(task_id, who, "commit", change)
+        return task, "; ".join(warning)

@@ -1,0 +1,314 @@
+"""The handoff chain: create, prep, claim, submit, request changes, complete, fail, error
+context, escalate and resolve. Each is one transaction (``ServiceBase._mutate``): re-read the
+task, check the move against the domain's transition table, write it, log it. A claim is
+therefore compare-and-swap: it wins only if the task is still free, and a lost race says who
+holds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..domain import transitions
+from ..domain.errors import (
+    AgentBusy,
+    AlreadyClaimed,
+    DependencyError,
+    IllegalTransition,
+    InvalidInput,
+)
+from ..domain.ids import new_id
+from ..domain.model import CheckItem, Status, Task
+from ..domain.policy import blocking_deps, check_new_depends, summarize
+from ..domain.record import Record
+from ..inputs import (
+    check_agent,
+    check_ids,
+    check_items,
+    check_path,
+    check_text,
+    check_title,
+    parse_priority,
+    parse_status,
+)
+from ..store import Snapshot
+from .base import ServiceBase, first_line, resolve_all
+
+
+class ClaimResult(Record):
+    task: Task
+    changed: bool  # False when the holder claimed again (a no-op success)
+
+
+class HandoffOps(ServiceBase):
+    """The operations of the handoff chain (planner, implementer, reviewer, a person)."""
+
+    def create(
+        self,
+        title: str,
+        *,
+        priority: str | None = None,
+        depends: Sequence[str] = (),
+        agent: str | None = None,
+        goal: str = "",
+    ) -> Task:
+        who = check_agent(agent, required=False)
+        name = check_title(title)
+        prio = parse_priority(priority)
+        deps = check_ids(depends)
+        text = check_text(goal, "goal", required=False)
+        with self.store.transaction():
+            snap = self.store.snapshot()
+            graph = {t.id: t.depends for t in snap.tasks}
+            task_id = new_id(self.config.id_prefix)
+            while task_id in snap.paths:
+                task_id = new_id(self.config.id_prefix)  # 1 in a trillion: draw again
+            check_new_depends(task_id, deps, graph)
+            now = self.now()
+            task = Task(
+                id=task_id,
+                title=name,
+                priority=prio,
+                depends=deps,
+                created=now,
+                updated=now,
+                goal=text,
+            )
+            task = transitions.apply(task, "create", agent=who, now=now, note=name)
+            self.store.save(task)
+            self._log(who, "create", None, task, name)
+        return task
+
+    def prep(
+        self,
+        task_id: str,
+        *,
+        agent: str | None = None,
+        goal: str | None = None,
+        acceptance: Sequence[str] = (),
+        ready_def: Sequence[str] = (),
+        done_def: Sequence[str] = (),
+        files: Sequence[str] = (),
+        notes: str | None = None,
+        depends: Sequence[str] | None = None,
+        priority: str | None = None,
+    ) -> Task:
+        """Flesh out a task (the planner). Only what is given changes; pending -> ready."""
+        who = check_agent(agent, required=False)
+        new_goal = check_text(goal, "goal", required=False) if goal is not None else None
+        new_notes = check_text(notes, "notes", required=False) if notes is not None else None
+        file_list = tuple(check_path(f) for f in files)
+        checks = {
+            "acceptance": check_items(acceptance, "acceptance criterion"),
+            "ready_def": check_items(ready_def, "definition of ready item"),
+            "done_def": check_items(done_def, "definition of done item"),
+        }
+        prio = parse_priority(priority) if priority else None
+        deps = check_ids(depends) if depends else None
+
+        def change(task: Task, snap: Snapshot) -> Task:
+            if deps is not None:
+                graph = {t.id: t.depends for t in snap.tasks}
+                check_new_depends(task.id, deps, graph)
+            updated = task.evolve(
+                goal=new_goal if new_goal is not None else task.goal,
+                notes=new_notes if new_notes is not None else task.notes,
+                **{k: _merge_checks(getattr(task, k), v) for k, v in checks.items()},
+                files=file_list or task.files,
+                depends=deps if deps is not None else task.depends,
+                priority=prio or task.priority,
+            )
+            if not updated.goal:
+                raise InvalidInput(
+                    f"{task.id} has no goal yet", "give one with --goal TEXT (what must be done)"
+                )
+            return transitions.apply(updated, "prep", agent=who, now=self.now())
+
+        return self._mutate(task_id, who, "prep", change)
+
+    def claim(self, task_id: str, *, agent: str | None) -> ClaimResult:
+        """ready -> in-progress for ``agent``, exclusively. Claiming again is a no-op success."""
+        who = check_agent(agent)
+        holder: list[bool] = []
+
+        def change(task: Task, snap: Snapshot) -> Task:
+            if task.status is Status.IN_PROGRESS and task.agent:
+                if task.agent == who:
+                    holder.append(True)
+                    return task
+                raise AlreadyClaimed(
+                    f"{task.id} is already claimed by {task.agent}",
+                    f"pick other work: orch next --agent {who}",
+                )
+            if task.escalated:
+                raise IllegalTransition(
+                    f"{task.id} is escalated and waits for a person",
+                    f"a person resolves it first: orch resolve {task.id}",
+                )
+            # In progress with no holder (moved there by hand): a claim takes it over.
+            op = "adopt" if task.status is Status.IN_PROGRESS else "claim"
+            transitions.check(task, op)
+            by_id = snap.by_id()
+            waiting = blocking_deps(by_id.get(task.id) or summarize(task), by_id)
+            if waiting:
+                raise DependencyError(
+                    f"{task.id} waits on {', '.join(waiting)} (not done yet)",
+                    f"finish those first, or take other work: orch next --agent {who}",
+                )
+            held = [t.id for t in snap.tasks if t.status is Status.IN_PROGRESS and t.agent == who]
+            if len(held) >= self.config.max_in_progress:
+                raise AgentBusy(
+                    f"{who} already holds {', '.join(held)} "
+                    f"(max_in_progress: {self.config.max_in_progress})",
+                    f"submit it first (orch review {held[0]} --agent {who}) "
+                    "or raise max_in_progress in .mcp/config.yaml",
+                )
+            return transitions.apply(task, op, agent=who, now=self.now())
+
+        task = self._mutate(task_id, who, "claim", change)
+        return ClaimResult(task=task, changed=not holder)
+
+    def submit(self, task_id: str, *, agent: str | None, note: str = "") -> Task:
+        """in-progress -> review, by the holder. Open review feedback counts as addressed."""
+        who = check_agent(agent)
+        text = check_text(note, "note", required=False)
+
+        def change(task: Task, snap: Snapshot) -> Task:
+            self._require_holder(task, who, "submit")
+            now = self.now()
+            done = resolve_all(task.feedback, now, sources=("review", ""))
+            return transitions.apply(
+                task.evolve(feedback=done), "review", agent=who, now=now, note=text
+            )
+
+        return self._mutate(task_id, who, "review", change)
+
+    def request_changes(self, task_id: str, *, agent: str | None, text: str) -> Task:
+        """review -> ready with feedback appended; it goes back to the same implementer."""
+        who = check_agent(agent)
+        body = check_text(text, "feedback text")
+
+        def change(task: Task, snap: Snapshot) -> Task:
+            transitions.check(task, "feedback")
+            now = self.now()
+            return transitions.apply(
+                task.add_note("feedback", at=now, author=who, body=body, source="review"),
+                "feedback",
+                agent=who,
+                now=now,
+                note=first_line(body),
+            )
+
+        return self._mutate(task_id, who, "feedback", change)
+
+    def complete(self, task_id: str, *, agent: str | None, note: str = "") -> Task:
+        """review -> done; every open feedback item is resolved."""
+        who = check_agent(agent)
+        text = check_text(note, "note", required=False)
+
+        def change(task: Task, snap: Snapshot) -> Task:
+            transitions.check(task, "complete")
+            now = self.now()
+            done = resolve_all(task.feedback, now)
+            return transitions.apply(
+                task.evolve(feedback=done), "complete", agent=who, now=now, note=text
+            )
+
+        return self._mutate(task_id, who, "complete", change)
+
+    def fail(self, task_id: str, *, agent: str | None, reason: str) -> Task:
+        """-> failed, with the reason kept as error context."""
+        who = check_agent(agent)
+        body = check_text(reason, "reason")
+
+        def change(task: Task, snap: Snapshot) -> Task:
+            transitions.check(task, "fail")
+            now = self.now()
+            return transitions.apply(
+                task.add_note("errors", at=now, author=who, body=body, source="fail", open=False),
+                "fail",
+                agent=who,
+                now=now,
+                note=first_line(body),
+            )
+
+        return self._mutate(task_id, who, "fail", change)
+
+    def add_error(
+        self, task_id: str, *, agent: str | None, text: str, source: str = "manual", ref: str = ""
+    ) -> Task:
+        """Append error context (a stack trace, a failing command) without moving the task."""
+        who = check_agent(agent, required=False)
+        body = check_text(text, "error text")
+
+        def change(task: Task, snap: Snapshot) -> Task:
+            now = self.now()
+            task = task.add_note(
+                "errors", at=now, author=who, body=body, source=source, open=False, ref=ref
+            )
+            return transitions.record(task, "error", agent=who, now=now, note=first_line(body))
+
+        return self._mutate(task_id, who, "error", change)
+
+    def escalate(self, task_id: str, *, agent: str | None, reason: str) -> Task:
+        """Flag the task for a person (AC3.4); it leaves every agent's queue until resolved."""
+        who = check_agent(agent, required=False)
+        body = check_text(reason, "reason")
+
+        def change(task: Task, snap: Snapshot) -> Task:
+            now = self.now()
+            task = task.add_note("escalations", at=now, author=who, body=body, source="manual")
+            return transitions.record(task, "escalate", agent=who, now=now, note=first_line(body))
+
+        task = self._mutate(task_id, who, "escalate", change)
+        self._sync_escalation(task)
+        return task
+
+    def resolve(
+        self, task_id: str, *, agent: str | None, to: str | None = None, note: str = ""
+    ) -> Task:
+        """Close open escalations and optionally put the task where a person says."""
+        who = check_agent(agent, required=False)
+        text = check_text(note, "note", required=False)
+        target = parse_status(to) if to else None
+
+        def change(task: Task, snap: Snapshot) -> Task:
+            if target is Status.IN_PROGRESS and not (task.agent or task.implementer):
+                raise InvalidInput(
+                    f"{task.id} has no implementer who could hold it in progress",
+                    f"give --to ready instead; an implementer then claims it: orch claim {task.id}",
+                )
+            if not task.escalated and target is None:
+                raise IllegalTransition(
+                    f"{task.id} is not escalated", "to move it anyway, give --to STATUS"
+                )
+            now = self.now()
+            task = task.evolve(escalations=resolve_all(task.escalations, now))
+            if target is None:
+                return transitions.record(task, "resolve", agent=who, now=now, note=text)
+            return transitions.apply(task, "move", agent=who, now=now, note=text, target=target)
+
+        task = self._mutate(task_id, who, "resolve", change)
+        self._sync_escalation(task)
+        return task
+
+    def _require_holder(self, task: Task, who: str, verb: str) -> None:
+        if task.status is Status.IN_PROGRESS and not task.agent:
+            raise IllegalTransition(
+                f"nobody holds {task.id}; only its holder can {verb} it",
+                f"claim it first: orch claim {task.id} --agent {who}",
+            )
+        if task.status is Status.IN_PROGRESS and task.agent != who:
+            raise AlreadyClaimed(
+                f"{task.id} is held by {task.agent}; only the holder can {verb} it",
+                f"ask {task.agent} to hand it off, or pick other work: orch next --agent {who}",
+            )
+        transitions.check(task, "review")
+
+
+def _merge_checks(old: tuple[CheckItem, ...], texts: tuple[str, ...]) -> tuple[CheckItem, ...]:
+    """New checklist texts replace the old list; an item kept by text keeps its tick."""
+    if not texts:
+        return old
+    ticked = {i.text for i in old if i.done}
+    return tuple(CheckItem(text=t, done=t in ticked) for t in texts)
