@@ -1,0 +1,336 @@
+"""Reading a task file into a ``Task``: the inverse of ``format.render``.
+
+The line forms read as structure come from ``schema``, which the renderer shares. A line is
+structure only in a form the renderer writes or one close to it; every other line is kept as
+written, in ``Task.extra`` (see ``inside_anchor``) or, under a checklist item, in the item's
+text (see ``_parse_checks``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..domain.errors import MalformedTask
+from ..domain.model import (
+    CheckItem,
+    GitContext,
+    HistoryEntry,
+    Note,
+    Priority,
+    Status,
+    Task,
+)
+from .schema import (
+    CHECK_RE,
+    CHECKLISTS,
+    CONFLICT_RE,
+    FIELD_OF,
+    HIST_SEP,
+    NOTE_PREFIXES,
+    NOTE_RE,
+    REF_PREFIX,
+    SECTIONS,
+    inside_anchor,
+    is_heading,
+    is_ref,
+    trim,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time on every write: for the type checker only
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    _T = TypeVar("_T")
+
+# Header fields ("## Key: value"), in the order they are rendered.
+_FIELDS = ("status", "priority", "agent", "created", "last updated", "implementer", "depends on")
+
+_TITLE_RE = re.compile(r"^# Task:\s*(\S+)\s+[-–—]\s+(.*?)\s*$")
+_TITLE_ONLY_ID_RE = re.compile(r"^# Task:\s*(\S+)\s*$")
+_FIELD_RE = re.compile(r"^##\s+([A-Za-z][A-Za-z ]*?):\s*(.*?)\s*$")
+_HEADING_RE = re.compile(r"^##\s+(.+?)\s*$")
+# Like a checklist item, a bullet starts in the first column.
+_BULLET_RE = re.compile(r"^[-*][ \t]+(.*)$")  # greedy: a lazy group is 3x slower
+
+
+def parse(text: str, path: str = "") -> Task:
+    """Read a task file; ``MalformedTask`` names the file and line of the first problem."""
+    lines = text.split("\n")
+    for number, line in enumerate(lines, 1):
+        if line[:1] in "<>=|" and CONFLICT_RE.match(line):
+            raise MalformedTask(
+                f"{path or 'task file'}:{number}: unresolved git conflict marker",
+                "run 'orch doctor --fix' to merge both sides, or resolve it by hand",
+                path=path,
+                line=number,
+            )
+    task_id, title, start = _parse_title(lines, path)
+    fields: dict[str, tuple[str, int]] = {}
+    sections: list[tuple[str, str, int]] = []  # (heading, body, line number)
+    current: tuple[str, list[str], int] | None = None
+    stray: list[str] = []
+    for number, line in enumerate(lines[start:], start + 1):
+        if is_heading(line):
+            field = _FIELD_RE.match(line)
+            # Header fields count only before the first body section.
+            if field and field.group(1).lower() in _FIELDS and current is None:
+                fields[field.group(1).lower()] = (field.group(2), number)
+                continue
+            if current is not None:
+                sections.append((current[0], "\n".join(current[1]), current[2]))
+            current = (_HEADING_RE.match(line).group(1), [], number)  # type: ignore[union-attr]
+        elif current is not None:
+            current[1].append(line)
+        elif line.strip() or stray:
+            stray.append(line)  # text between the header fields: kept as written
+    if stray and "\n".join(stray).strip():
+        sections.insert(0, ("", "\n".join(stray).strip("\n"), start + 1))
+    if current is not None:
+        sections.append((current[0], "\n".join(current[1]), current[2]))
+    return _build(task_id, title, fields, sections, path)
+
+
+def _parse_title(lines: list[str], path: str) -> tuple[str, str, int]:
+    for index, line in enumerate(lines):
+        if not line.strip():
+            continue
+        match = _TITLE_RE.match(line) or _TITLE_ONLY_ID_RE.match(line)
+        if not match:
+            break
+        title = match.group(2) if match.re is _TITLE_RE else ""
+        return match.group(1), title, index + 1
+    raise MalformedTask(
+        f"{path or 'task file'}:1: the first line must be '# Task: ID - Title'",
+        "fix the title line by hand; the file is left as it is",
+        path=path,
+        line=1,
+    )
+
+
+def _field(fields: dict[str, tuple[str, int]], name: str) -> str:
+    return fields.get(name, ("", 0))[0]
+
+
+def _build(
+    task_id: str,
+    title: str,
+    fields: dict[str, tuple[str, int]],
+    sections: list[tuple[str, str, int]],
+    path: str,
+) -> Task:
+    where = path or "task file"
+    status_text, status_line = fields.get("status", ("", 1))
+    try:
+        status = Status(status_text.strip().lower())
+    except ValueError:
+        raise MalformedTask(
+            f"{where}:{status_line}: unknown status {status_text!r}",
+            "use one of: " + ", ".join(s.value for s in Status),
+            path=path,
+            line=status_line,
+        ) from None
+    prio_text, prio_line = fields.get("priority", ("P1", 0))
+    try:
+        priority = Priority(prio_text.strip().upper() or "P1")
+    except ValueError:
+        raise MalformedTask(
+            f"{where}:{prio_line}: unknown priority {prio_text!r}",
+            "use P0, P1 or P2",
+            path=path,
+            line=prio_line,
+        ) from None
+    agent = _field(fields, "agent").strip()
+    implementer = _field(fields, "implementer").strip()
+    depends_text = _field(fields, "depends on").strip()
+    values: dict[str, object] = {}  # section key -> value; a missing section: the default
+    extra: list[tuple[str, str, str]] = []
+    anchor = ""
+    for heading, body, _number in sections:
+        key = heading.lower()
+        if key in SECTIONS and key not in values:
+            values[key], inside = _parse_section(key, trim(body))
+            extra += [(inside_anchor(key, n), "", text) for n, text in inside]
+            anchor = key
+        else:
+            extra.append((anchor, heading, body.strip("\n")))
+    return Task(
+        id=task_id,
+        title=title,
+        status=status,
+        priority=priority,
+        agent="" if agent.lower() in ("", "unassigned", "none", "-") else agent,
+        implementer="" if implementer.lower() in ("", "none", "-") else implementer,
+        depends=tuple(
+            d.strip()
+            for d in depends_text.split(",")
+            if d.strip() and depends_text.lower() not in ("none", "-")
+        ),
+        created=_field(fields, "created").strip(),
+        updated=_field(fields, "last updated").strip(),
+        **{FIELD_OF[key]: value for key, value in values.items()},  # type: ignore[arg-type]
+        extra=tuple(extra),
+    )
+
+
+def _parse_section(key: str, body: str) -> tuple[object, list[tuple[int, str]]]:
+    """The section's value, and its hand-written lines as (position, text) blocks."""
+    if key in ("goal", "implementation notes"):
+        return body, []
+    if key in NOTE_PREFIXES:
+        return _parse_notes(body, NOTE_PREFIXES[key], stateful=key != "error context"), []
+    if key in CHECKLISTS:
+        return _parse_checks(body)
+    if key == "git context":
+        return _parse_git(body)
+    if key == "files affected":
+        files, rest = _entries(body, _read_file)
+        return tuple(files), _blocks(rest)
+    if key == "history":
+        entries, rest = _entries(body, _read_history)
+        return tuple(entries), _blocks(rest)
+    raise KeyError(key)
+
+
+def _entries(body: str, read: Callable[[str], _T | None]) -> tuple[list[_T], list[list[str]]]:
+    """The lines ``read`` understands, and the others: ``rest[n]`` follows the n-th entry."""
+    found: list[_T] = []
+    rest: list[list[str]] = [[]]
+    for line in body.split("\n") if body else ():
+        entry = read(line)
+        if entry is None:
+            rest[-1].append(line)
+        else:
+            found.append(entry)
+            rest.append([])
+    return found, rest
+
+
+def _blocks(rest: list[list[str]]) -> list[tuple[int, str]]:
+    return [(n, "\n".join(lines)) for n, lines in enumerate(rest) if lines]
+
+
+def _read_file(line: str) -> str | None:
+    match = _BULLET_RE.match(line)
+    name = match.group(1).strip(" \t`") if match else ""  # "- `src/a.py`" names src/a.py
+    return name or None
+
+
+def _read_history(line: str) -> HistoryEntry | None:
+    bullet = _BULLET_RE.match(line)
+    parts = bullet.group(1).rstrip().split(HIST_SEP) if bullet else []
+    if len(parts) < 4 or " -> " not in parts[3]:
+        return None  # a line a person wrote: kept as written, never a history entry
+    src, _, dst = parts[3].partition(" -> ")
+    return HistoryEntry(
+        at=parts[0].strip(),
+        agent=parts[1].strip(),
+        op=parts[2].strip(),
+        from_status="" if src.strip() == "-" else src.strip(),
+        to_status=dst.strip(),
+        note=HIST_SEP.join(parts[4:]).strip(),
+    )
+
+
+def _read_check(line: str) -> CheckItem | None:
+    match = CHECK_RE.match(line)
+    if match is None:
+        return None
+    return CheckItem(text=(match.group(2) or "").rstrip(), done=match.group(1) != " ")
+
+
+def _parse_checks(body: str) -> tuple[tuple[CheckItem, ...], list[tuple[int, str]]]:
+    # A line under an item (prose, a plain bullet, an indented line) most often explains that
+    # item, and agents read the items, not the file: so it becomes part of the item's text, its
+    # line break kept ("a1\nplain prose line"), and is written back exactly as it was. Lines
+    # before the first item and blank lines between items have no item to belong to: they are
+    # kept in ``Task.extra`` like hand-written lines of other sections.
+    items, rest = _entries(body, _read_check)
+    inside = _blocks(rest[:1])
+    for number, lines in enumerate(rest[1:], 1):
+        kept = next((n for n in range(len(lines), 0, -1) if lines[n - 1].strip()), 0)
+        if kept:
+            item = items[number - 1]
+            items[number - 1] = item._replace(text="\n".join([item.text, *lines[:kept]]))
+        if lines[kept:]:
+            inside.append((number, "\n".join(lines[kept:])))
+    return tuple(items), inside
+
+
+def _parse_git(body: str) -> tuple[GitContext, list[tuple[int, str]]]:
+    found: dict[str, str] = {}
+
+    def read(line: str) -> str | None:
+        bullet = _BULLET_RE.match(line)
+        name, sep, value = (bullet.group(1) if bullet else "").partition(":")
+        name = name.strip().lower()
+        if not sep or name not in ("branch", "commit", "pr") or name in found:
+            return None  # a second "- Branch:" line is a person's, kept as written
+        found[name] = value.strip()
+        return name
+
+    _, rest = _entries(body, read)
+    # Lines after the last field are the section's own "other" lines; lines before it are kept
+    # in place like those of any other section.
+    return (
+        GitContext(
+            branch=found.get("branch", ""),
+            commit=found.get("commit", ""),
+            pr=found.get("pr", ""),
+            other=tuple(rest[-1]) if len(rest) > 1 else (),
+        ),
+        _blocks(rest[:-1] if len(rest) > 1 else rest),
+    )
+
+
+def _parse_notes(body: str, prefix: str, *, stateful: bool) -> tuple[Note, ...]:
+    notes: list[Note] = []
+    head: re.Match[str] | None = None
+    lines: list[str] = []
+    loose: list[str] = []
+
+    def flush() -> None:
+        if head is not None:
+            notes.append(_make_note(head, lines, stateful))
+        else:
+            loose.extend(lines)
+
+    for line in body.split("\n"):
+        match = NOTE_RE.match(line)
+        if match:
+            flush()
+            head, lines = match, []
+        else:
+            lines.append(line)
+    flush()
+    if trim("\n".join(loose)):
+        # Text written by hand above the first entry header becomes an entry of its own (an
+        # open one where entries have a state): who writes under "Review Feedback" gives feedback.
+        key = f"{prefix}-01"
+        while key in {n.key for n in notes}:
+            key += "0"
+        text, ref = _body_and_ref(loose)
+        notes.insert(0, Note(key=key, at="", author="-", body=text, open=stateful, ref=ref))
+    return tuple(notes)
+
+
+def _body_and_ref(lines: list[str]) -> tuple[str, str]:
+    body = trim("\n".join(lines)).split("\n")
+    if is_ref(body[0]):
+        return trim("\n".join(body[1:])), body[0][len(REF_PREFIX) :].strip()
+    return "\n".join(body), ""
+
+
+def _make_note(head: re.Match[str], lines: list[str], stateful: bool) -> Note:
+    body, ref = _body_and_ref(lines)
+    state = head.group(2) or "open"
+    return Note(
+        key=head.group(1),
+        at="" if head.group(4) == "-" else head.group(4),
+        author=head.group(5),
+        body=body,
+        source=head.group(6) or "",
+        open=stateful and state == "open",
+        resolved_at="" if (head.group(3) or "-") == "-" else head.group(3),
+        ref=ref,
+    )
