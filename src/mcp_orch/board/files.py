@@ -1,9 +1,8 @@
 """The file board: one Markdown file per task under ``.mcp/tasks/<status>/``.
 
-The files are the source of truth. A JSON index in ``.mcp/.cache/`` keeps each file's parsed
-summary keyed by (inode, mtime, size); every read stats every file and re-parses only those
-that changed, so a hand edit or a ``git checkout`` is always seen and a 1,000-task board is
-listed without reading 1,000 files.
+The files are the source of truth. Reads go through the index (``index.py``: each file's
+parsed summary in ``.mcp/.cache/``, validated by one ``stat`` per file); ``FileStore`` adds
+the board's layout, its lock, transactions, writes and the operation log.
 
 Moving a task between folders is two steps (write the new file, remove the old one), so it is
 framed by a journal: ``.mcp/.journal`` names the old path while the move is under way. A reader
@@ -13,10 +12,8 @@ A killed process therefore leaves every task present exactly once.
 
 from __future__ import annotations
 
-import marshal
 import os
 import re
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -28,9 +25,9 @@ from ..domain.errors import (
     TaskNotFound,
 )
 from ..domain.events import Event
-from ..domain.model import ALL_STATUSES, HistoryEntry, Priority, Status, Task, format_time
-from ..domain.policy import Summary, summarize
-from ..store import Problem, Snapshot
+from ..domain.model import ALL_STATUSES, HistoryEntry, Status, Task, format_time
+from ..domain.policy import summarize
+from ..store import Snapshot
 from .fsutil import (
     append_line,
     atomic_write,
@@ -41,63 +38,14 @@ from .fsutil import (
     os_reason,
     storage_error,
 )
-
-# marshal, not JSON: it loads a 10,000-task index ~5x faster and is built in (no import). Its
-# format depends on the Python version, so the version is part of the cache's file name.
-INDEX_VERSION = 3
-INDEX_NAME = f"index-{sys.implementation.cache_tag}.marshal"
-_NAME_ID_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,7}-[0-9a-z]{3,16})(?=[-_.])")
-_SLUG_RE = re.compile(r"[^a-z0-9]+")
+from .index import INDEX_NAME, STATUS_BY_VALUE, encode, load_index, read_text, save_index, scan
 
 GITIGNORE = ".cache/\n.journal\n.lock\nlog/\n.secrets/\n"
+_SLUG_RE = re.compile(r"[^a-z0-9]+")
 
 
 def slug(title: str, limit: int = 40) -> str:
     return _SLUG_RE.sub("-", title.lower()).strip("-")[:limit].strip("-") or "task"
-
-
-def _encode(s: Summary) -> list[object]:
-    return [
-        s.id,
-        s.title,
-        s.status.value,
-        s.priority.value,
-        s.agent,
-        s.implementer,
-        list(s.depends),
-        s.created,
-        s.updated,
-        s.open_feedback,
-        s.escalated,
-    ]
-
-
-_STATUS = {s.value: s for s in Status}  # a dict lookup is ~5x faster than Status(value)
-_PRIORITY = {p.value: p for p in Priority}
-
-
-_new_tuple = tuple.__new__
-
-
-def _decode(row: list[object]) -> Summary:
-    # This runs once per task on every command, so it builds the tuple directly (the named
-    # tuple's generated __new__ costs twice as much); the order is _encode's.
-    return _new_tuple(
-        Summary,
-        (
-            row[0],
-            row[1],
-            _STATUS[row[2]],  # type: ignore[index]
-            _PRIORITY[row[3]],  # type: ignore[index]
-            row[4],
-            row[5],
-            tuple(row[6]),  # type: ignore[arg-type]
-            row[7],
-            row[8],
-            row[9],
-            row[10],
-        ),
-    )
 
 
 def in_folder(task: Task, folder: Status) -> Task:
@@ -106,11 +54,6 @@ def in_folder(task: Task, folder: Status) -> Task:
         return task
     holder = task.agent or task.implementer if folder is Status.IN_PROGRESS else ""
     return task.evolve(status=folder, agent=holder)
-
-
-def _read_text(path: str) -> str:
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()
 
 
 def _unlink(path: str) -> None:
@@ -172,26 +115,9 @@ class FileStore:
 
     # ------------------------------------------------------------------ reading
 
-    def _load_index(self) -> dict[str, list[object]]:
-        try:
-            with open(self.index_path, "rb") as handle:
-                data = marshal.loads(handle.read())
-            if data.get("version") == INDEX_VERSION:
-                return data["files"]  # type: ignore[no-any-return]
-        except (OSError, ValueError, EOFError, TypeError, KeyError, AttributeError):
-            pass  # a missing or damaged cache is rebuilt from the files
-        return {}
-
     def _save_index(self) -> None:
-        if not self._index_dirty:
-            return
-        try:
-            os.makedirs(self.cache_dir, exist_ok=True)
-            data = {"version": INDEX_VERSION, "files": self._index}
-            atomic_write(self.index_path, marshal.dumps(data), durable=False)
+        if self._index_dirty and save_index(self.index_path, self._index):
             self._index_dirty = False
-        except (OSError, StorageError):
-            pass  # the cache is an optimisation; the files stay the truth
 
     def _journal(self) -> dict[str, str]:
         try:
@@ -213,107 +139,10 @@ class FileStore:
             return self._scan()
 
     def _scan(self) -> Snapshot:
-        old = self._index or self._load_index()
-        index: dict[str, list[object]] = {}
-        journal = self._journal()
-        moving_from = journal.get("old", "")
-        if moving_from and not os.path.isfile(self.path(journal.get("new", ""))):
-            # Killed before the new copy was renamed into place: the move never happened and
-            # the old file is still the task (the next writer rolls the journal back).
-            moving_from = ""
-        found: dict[str, list[tuple[str, Summary]]] = {}
-        problems: list[Problem] = []
-        dirty = False
-        old_get = old.get  # this loop runs once per task on every command: keep it tight
-        for status in ALL_STATUSES:
-            folder = self.folder(status)
-            prefix = status.value + "/"
-            try:
-                entries = list(os.scandir(folder))
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                raise storage_error(exc, f"read {folder}") from exc
-            for entry in entries:
-                name = entry.name
-                if name[-3:] != ".md" or name[0] == ".":
-                    continue
-                rel = prefix + name
-                if rel == moving_from:
-                    continue  # half of an interrupted move: the new copy is the task
-                if not entry.is_file(follow_symlinks=False):
-                    continue  # a symlink could point outside the board: never followed
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue  # removed while we listed it
-                key = [st.st_ino, st.st_mtime_ns, st.st_size]
-                cached = old_get(rel)
-                if cached is not None and cached[0] == key:
-                    record = cached
-                else:
-                    record = [key, *self._read_record(entry.path, rel)]
-                    dirty = True
-                index[rel] = record
-                if record[1] == "ok":
-                    summary = _decode(record[2])  # type: ignore[arg-type]
-                    if summary.status is not status:
-                        problems.append(
-                            Problem(
-                                kind="status-mismatch",
-                                message=f"{rel} says '{summary.status.value}' but lies in "
-                                f"{status.value}/ (moved by hand: taken as {status.value})",
-                                hint="the next write updates it; 'orch doctor --fix' does it now",
-                                path=rel,
-                                task=summary.id,
-                            )
-                        )
-                        summary = _decode(
-                            [
-                                *record[2][:2],  # type: ignore[index]
-                                status.value,
-                                record[2][3],  # type: ignore[index]
-                                # the holder as in_folder() gives it
-                                (record[2][4] or record[2][5])  # type: ignore[index]
-                                if status is Status.IN_PROGRESS
-                                else "",
-                                *record[2][5:],  # type: ignore[index]
-                            ]
-                        )
-                    found.setdefault(summary.id, []).append((rel, summary))
-                else:
-                    err = record[2]
-                    problems.append(
-                        Problem(
-                            kind=str(err[0]),  # type: ignore[index]
-                            message=str(err[1]),  # type: ignore[index]
-                            hint=str(err[2]),  # type: ignore[index]
-                            path=rel,
-                            line=int(err[3]),  # type: ignore[index]
-                        )
-                    )
-        if dirty or len(index) != len(old):
+        old = self._index or load_index(self.index_path)
+        snap, self._index, changed = scan(self.tasks_dir, old, self._moving_from())
+        if changed:
             self._index_dirty = True
-        self._index = index
-        tasks: list[Summary] = []
-        paths: dict[str, str] = {}
-        for task_id, copies in found.items():
-            if len(copies) == 1:
-                tasks.append(copies[0][1])
-                paths[task_id] = copies[0][0]
-            else:
-                where = " and ".join(rel for rel, _ in copies)
-                problems.append(
-                    Problem(
-                        kind="duplicate",
-                        message=f"{task_id} exists twice: {where} (a git merge can do this)",
-                        hint="run 'orch doctor --fix' to merge both copies into one",
-                        path=copies[0][0],
-                        task=task_id,
-                    )
-                )
-                paths[task_id] = "\n".join(rel for rel, _ in copies)
-        snap = Snapshot(tasks=tuple(tasks), problems=tuple(problems), paths=paths)
         self._last = snap
         if self._in_tx:
             self._snap = snap
@@ -321,41 +150,15 @@ class FileStore:
             self._save_index()
         return snap
 
-    def _read_record(self, path: str, rel: str) -> list[object]:
-        from . import format as fmt  # deferred: a warm index needs no parsing at all
-
-        try:
-            task = fmt.parse(_read_text(path), rel)
-        except MalformedTask as exc:
-            kind = "conflict" if "conflict marker" in exc.message else "malformed"
-            return ["error", [kind, exc.message, exc.hint, exc.line]]
-        except UnicodeDecodeError as exc:
-            return [
-                "error",
-                [
-                    "malformed",
-                    f"{rel}: not UTF-8 text ({exc.reason})",
-                    "fix or remove the file by hand; orch leaves it as it is",
-                    0,
-                ],
-            ]
-        except OSError as exc:
-            return [
-                "error",
-                ["unreadable", f"{rel}: {exc.strerror}", "check the file's permissions", 0],
-            ]
-        match = _NAME_ID_RE.match(os.path.basename(path))
-        if match and match.group(1).lower() != task.id.lower():
-            return [
-                "error",
-                [
-                    "filename",
-                    f"{rel}: the file is named for {match.group(1)} but holds {task.id}",
-                    "run 'orch doctor' for what to do",
-                    1,
-                ],
-            ]
-        return ["ok", _encode(summarize(task))]
+    def _moving_from(self) -> str:
+        """The old path of a move under way, which readers skip ("" if none)."""
+        journal = self._journal()
+        moving_from = journal.get("old", "")
+        if moving_from and not os.path.isfile(self.path(journal.get("new", ""))):
+            # Killed before the new copy was renamed into place: the move never happened and
+            # the old file is still the task (the next writer rolls the journal back).
+            return ""
+        return moving_from
 
     def path_of(self, task_id: str) -> str:
         """Where ``task_id`` is kept; names the problem instead of guessing."""
@@ -392,11 +195,11 @@ class FileStore:
         path = self.path_of(task_id)
         rel = os.path.relpath(path, self.tasks_dir)
         try:
-            text = _read_text(path)
+            text = read_text(path)
         except OSError as exc:
             raise storage_error(exc, f"read {rel}") from exc
         task = fmt.parse(text, rel)
-        folder = _STATUS[rel.split(os.sep, 1)[0]]
+        folder = STATUS_BY_VALUE[rel.split(os.sep, 1)[0]]
         if task.status is folder:
             return task
         # Moved by hand (git mv, a file manager): the folder is the status, and the move goes
@@ -433,7 +236,7 @@ class FileStore:
 
         for rel in self.task_files():
             try:
-                yield rel, fmt.parse(_read_text(self.path(rel)), rel)
+                yield rel, fmt.parse(read_text(self.path(rel)), rel)
             except (MalformedTask, OSError, UnicodeDecodeError) as exc:
                 yield rel, exc
 
@@ -511,7 +314,7 @@ class FileStore:
         rel = self._rel(new)
         if old is not None:
             self._index.pop(self._rel(old), None)
-        self._index[rel] = [[st.st_ino, st.st_mtime_ns, st.st_size], "ok", _encode(summarize(task))]
+        self._index[rel] = [[st.st_ino, st.st_mtime_ns, st.st_size], "ok", encode(summarize(task))]
         self._index_dirty = True
         snap = self._snap
         if snap is not None:
