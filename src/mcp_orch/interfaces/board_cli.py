@@ -89,7 +89,7 @@ def _status_text(
         )
         deps = f" after:{','.join(t['depends'])}" if t["depends"] else ""  # type: ignore[arg-type]
         lines.append(
-            f"  {t['id']:<10} {t['priority']}  {holder:<12} "
+            f"  {t['id']:<12} {t['priority']}  {holder:<12} "
             f"{human_age(t['age_seconds']):>4}  {t['title']}{deps}{marks}"  # type: ignore[arg-type]
         )
     if not tasks:
