@@ -33,7 +33,6 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 
 from ..domain.errors import BoardNotFound, OrchError
-from ..domain.ids import looks_like_id, normalize_id
 from ..domain.model import Status
 from . import gitinfo
 
@@ -41,7 +40,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # importing typing costs ~5 ms of a hook that should add almost nothing
     from typing import IO
 
-    from ..domain.policy import Summary
     from ..service import Service
 
 ENV_HOOKS = "ORCH_HOOKS"
@@ -132,7 +130,15 @@ class _Hook:
             return 0
         branch = place.branch
         tags = gitinfo.trailers(message)
-        task_id, why = self.find_task(tags, branch)
+        owner = self.service.commit_owner(
+            trailer=(tags.get("task", "").split() or [""])[0],
+            branch=branch,
+            names=gitinfo.ids_in(branch, self.service.config.id_prefix),
+            agent=self.agent,
+        )
+        if owner.warning:
+            self.say(owner.warning)
+        task_id, why = owner.task_id, owner.why
         if not task_id:
             return 0
         tree = gitinfo.write_tree()
@@ -155,49 +161,6 @@ class _Hook:
         with open(pending, "w", encoding="utf-8") as handle:
             json.dump(note, handle)
         return 0
-
-    def find_task(self, tags: Mapping[str, str], branch: str) -> tuple[str, str]:
-        """The task this commit belongs to and why, or ("", "") when it belongs to none."""
-        snap = self.service.status()
-        known = {t.id for t in snap.tasks}
-        named = tags.get("task", "").split()
-        if named:
-            if looks_like_id(named[0]) and normalize_id(named[0]) in known:
-                return normalize_id(named[0]), "Task trailer"
-            self.say(f"'Task: {named[0]}' names no task on the board; commit left alone")
-            return "", ""
-        for word in gitinfo.ids_in(branch, self.service.config.id_prefix):
-            if looks_like_id(word) and normalize_id(word) in known:
-                return normalize_id(word), f"branch {branch}"
-        if self.agent:
-            held = [
-                t.id for t in snap.tasks if t.status is Status.IN_PROGRESS and t.agent == self.agent
-            ]
-            if len(held) == 1:
-                return held[0], f"{self.agent}'s in-progress task"
-            if not held:
-                return self.sent_back(snap.tasks)
-        return "", ""
-
-    def sent_back(self, tasks: Sequence[Summary]) -> tuple[str, str]:
-        """The agent's one task that a failed gate sent back to ready, if there is exactly one.
-
-        A failed gate releases the task (ready, same implementer), so the agent's retry commit
-        would otherwise belong to no task, skip the gate and leave the test feedback open.
-        """
-        candidates = [
-            t.id
-            for t in tasks
-            if t.status is Status.READY and t.implementer == self.agent and t.open_feedback
-        ]
-        found = [
-            task_id
-            for task_id in candidates
-            if any(n.source == "test" for n in self.service.show(task_id).open_feedback)
-        ]
-        if len(found) == 1:
-            return found[0], f"{self.agent}'s task sent back by failing tests"
-        return "", ""
 
     def gate_failed(
         self, task_id: str, command: str, code: int, output: str, tree: str, branch: str

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from .base import Clock, NextAction, system_clock
-from .gates import GateOps
+from .gates import CommitOwner, GateOps
 from .handoff import ClaimResult, HandoffOps
 
 
@@ -20,4 +20,4 @@ class Service(HandoffOps, GateOps):
     """The board's operations. One instance per board; cheap to create."""
 
 
-__all__ = ["ClaimResult", "Clock", "NextAction", "Service", "system_clock"]
+__all__ = ["ClaimResult", "Clock", "CommitOwner", "NextAction", "Service", "system_clock"]

@@ -5,9 +5,13 @@ the feedback and the log change exactly as they would from the CLI or MCP.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..domain import transitions
 from ..domain.errors import IllegalTransition
+from ..domain.ids import looks_like_id, normalize_id
 from ..domain.model import Status, Task
+from ..domain.record import Record
 from ..inputs import check_agent, check_text, parse_status
 from ..store import Snapshot
 from .base import ServiceBase, resolve_all
@@ -19,8 +23,54 @@ _COMMIT_MOVES: dict[Status, str] = {
 }
 
 
+class CommitOwner(Record):
+    """The task a commit belongs to ("" for none), why, and what to tell the committer."""
+
+    task_id: str
+    why: str
+    warning: str = ""
+
+
 class GateOps(ServiceBase):
     """The results of the quality gate, recorded on the board."""
+
+    def commit_owner(
+        self, *, trailer: str, branch: str, names: Sequence[str], agent: str
+    ) -> CommitOwner:
+        """The task a commit belongs to, in this order: a ``Task: ID`` trailer; else a task ID
+        among ``names`` (the ID-shaped words of the branch name); else the committing agent's
+        single in-progress task; else, holding none, its single task a failed gate sent back
+        (a failed gate releases the task, so the retry would otherwise skip the gate and leave
+        the test feedback open). Other commits belong to no task and are left alone.
+        """
+        tasks = self.status().tasks
+        known = {t.id for t in tasks}
+        if trailer:
+            if looks_like_id(trailer) and normalize_id(trailer) in known:
+                return CommitOwner(normalize_id(trailer), "Task trailer")
+            return CommitOwner(
+                "", "", f"'Task: {trailer}' names no task on the board; commit left alone"
+            )
+        for word in names:
+            if looks_like_id(word) and normalize_id(word) in known:
+                return CommitOwner(normalize_id(word), f"branch {branch}")
+        if not agent:
+            return CommitOwner("", "")
+        held = [t.id for t in tasks if t.status is Status.IN_PROGRESS and t.agent == agent]
+        if len(held) == 1:
+            return CommitOwner(held[0], f"{agent}'s in-progress task")
+        sent_back = [
+            t.id
+            for t in tasks
+            if not held
+            and t.status is Status.READY
+            and t.implementer == agent
+            and t.open_feedback
+            and any(n.source == "test" for n in self.show(t.id).open_feedback)
+        ]
+        if len(sent_back) == 1:
+            return CommitOwner(sent_back[0], f"{agent}'s task sent back by failing tests")
+        return CommitOwner("", "")
 
     def test_failed(
         self,
