@@ -102,6 +102,7 @@ def _run(store: FileStore, report: Report, *, fix: bool, now: str) -> None:
     report.tasks = len(final)
     _check_dependencies(report, final)
     _check_git_index(store, report)
+    _check_log(store, report, fix=fix, now=now)
 
 
 def _log(store: FileStore, now: str, note: str, **fields: str) -> None:
@@ -309,6 +310,36 @@ def _check_dependencies(report: Report, tasks: dict[str, Task]) -> None:
                     hint="drop one dependency with 'orch prep ID --depends ...' or edit a file",
                 )
             )
+
+
+def _check_log(store: FileStore, report: Report, *, fix: bool, now: str) -> None:
+    """Torn lines in the operation log (see ``oplog``); a repair drops only their pieces."""
+    from . import oplog
+
+    try:
+        with open(store.log_path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return  # no log yet (or none readable: every command says so when it writes)
+    torn, repaired = oplog.scan(data)
+    if not torn:
+        return
+    shown = ", ".join(str(t.line) for t in torn[:10]) + (" ..." if len(torn) > 10 else "")
+    swallowed = sum(t.kept for t in torn)
+    finding = Finding(
+        kind="torn-log-line",
+        path="log/orch.jsonl",
+        message=f"the operation log has {len(torn)} torn line(s) (pieces of events a full disk "
+        f"or a killed process left unfinished), line(s) {shown}"
+        + (f"; {swallowed} of them also hold a whole event, kept" if swallowed else ""),
+        hint="'orch doctor --fix' removes the pieces and keeps every whole event",
+    )
+    if fix:
+        store.rewrite_log(repaired)
+        finding.fixed = True
+        finding.message += " -> removed the pieces"
+        _log(store, now, f"removed {len(torn)} torn piece(s) from the operation log")
+    report.findings.append(finding)
 
 
 def _check_git_index(store: FileStore, report: Report) -> None:

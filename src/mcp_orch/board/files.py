@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -63,6 +63,23 @@ def _unlink(path: str) -> None:
         pass
 
 
+def _what(event: Event) -> str:
+    return f"{event.op} {event.task} was done" if event.outcome == "ok" else f"{event.op} refused"
+
+
+def read_event(line: str, loads: Callable[[str], object]) -> tuple[int, Event | None]:
+    """The event of one log line, and where it starts: 0 for a whole line; for a torn line (a
+    piece of an unfinished event, then a whole one: logs written before appends were
+    all-or-nothing hold these) the whole event at its end; ``(-1, None)`` when there is none."""
+    start = 0
+    while start != -1:
+        try:
+            return start, Event.from_dict(loads(line[start:]))  # type: ignore[arg-type]
+        except (ValueError, TypeError, AttributeError):
+            start = line.find('{"', start + 1)  # a quote inside a JSON string is escaped
+    return -1, None
+
+
 class FileStore:
     """The ``TaskStore`` of a ``.mcp/`` directory."""
 
@@ -81,6 +98,7 @@ class FileStore:
         self._index: dict[str, list[object]] = {}
         self._index_dirty = False
         self._log_fd: int | None = None
+        self._warnings: list[str] = []
 
     # ------------------------------------------------------------------ layout
 
@@ -304,7 +322,13 @@ class FileStore:
         try:
             os.unlink(old)
         except OSError as exc:
-            raise storage_error(exc, f"remove {os.path.basename(old)} after moving it") from exc
+            # The journal stays: readers skip the old copy and the next writer removes it.
+            reason, _ = os_reason(exc)
+            self._warnings.append(
+                f"{self._rel(old)} could not be removed after the move to {self._rel(new)} "
+                f"({reason}); the move stands, and the next orch command removes it"
+            )
+            return
         fsync_dir(os.path.dirname(old))
         _unlink(self.journal_path)
 
@@ -340,19 +364,40 @@ class FileStore:
     # ------------------------------------------------------------------ the log
 
     def record(self, event: Event) -> None:
-        fd = self._log_fd if self._log_fd is not None else open_append(self.log_path)
+        """Append the event of a change that has taken effect (or was refused): never raises.
+
+        The task file is the commit point; a log line that cannot be written after it is a
+        warning (``take_warnings``), so nobody is told to run again what was already done.
+        """
+        try:
+            fd = self._log_fd if self._log_fd is not None else open_append(self.log_path)
+        except StorageError as exc:
+            self._warnings.append(f"{_what(event)}, but {exc.message}")
+            return
         try:
             append_line(fd, flat_json(event.to_dict()))
         except OSError as exc:
-            reason, hint = os_reason(exc)
-            raise StorageError(
-                f"{event.op} {event.task} was done, but its line in the operation log "
-                f"could not be written: {reason}",
-                f"the board itself is right; {hint}",
-            ) from exc
+            reason, _ = os_reason(exc)
+            self._warnings.append(
+                f"{_what(event)}, but its line in the operation log could not be written "
+                f"({reason}); the board is right, only 'orch log' will not show it"
+            )
         finally:
             if fd != self._log_fd:
                 os.close(fd)
+
+    def rewrite_log(self, data: bytes) -> None:
+        """Replace the log's bytes (doctor's repair of torn lines). Only inside a transaction,
+        whose own appends then go to the new file."""
+        atomic_write(self.log_path, data)
+        if self._log_fd is not None:
+            os.close(self._log_fd)
+            self._log_fd = open_append(self.log_path)
+
+    def take_warnings(self) -> list[str]:
+        """What could not be written after a change took effect; each is returned once."""
+        warnings, self._warnings = self._warnings, []
+        return warnings
 
     def events(self, task_id: str | None = None, limit: int = 100) -> list[Event]:
         import json
@@ -366,10 +411,9 @@ class FileStore:
             raise storage_error(exc, "read the log") from exc
         out: list[Event] = []
         for line in reversed(lines):
-            try:
-                event = Event.from_dict(json.loads(line))
-            except (ValueError, TypeError):
-                continue  # a torn last line of a killed writer
+            _, event = read_event(line, json.loads)
+            if event is None:
+                continue  # a torn line, and no whole event after it
             if task_id is None or event.task == task_id:
                 out.append(event)
                 if len(out) >= limit:

@@ -22,6 +22,10 @@ _REASONS = {
     errno.EDQUOT: ("the disk quota is exceeded", "free some space and run the command again"),
     errno.EACCES: ("permission denied", "check the owner and mode of the .mcp/ folder"),
     errno.EPERM: ("permission denied", "check the owner and mode of the .mcp/ folder"),
+    errno.EFBIG: (
+        "a file would exceed the size this process may write",
+        "raise the file size limit (ulimit -f) and run the command again",
+    ),
     errno.EROFS: ("the file system is read-only", "run orch where the board can be written"),
     errno.ENOENT: ("a file or folder is missing", "run 'orch doctor' to check the board"),
 }
@@ -145,18 +149,47 @@ def flat_json(data: Mapping[str, str]) -> str:
 
 
 def open_append(path: str) -> int:
-    """A descriptor that appends to ``path`` (created, with its folder, when missing)."""
+    """A descriptor that appends to ``path`` (created, with its folder, when missing).
+
+    Read and write: ``append_line`` reads the last byte to see whether a torn line ends the file.
+    """
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     except OSError as exc:
         raise storage_error(exc, f"open {os.path.basename(path)} for appending") from exc
 
 
 def append_line(fd: int, line: str) -> None:
-    """Append one line with a single ``write`` in append mode (whole lines, never interleaved).
+    """Append one whole line, or nothing: the line is one ``write`` in append mode (whole
+    lines, never interleaved); a write cut short (a full disk, a file size limit) is taken back
+    by truncating to the old size, and the ``OSError`` raised.
 
-    A lone surrogate (from undecodable command-line bytes) is written as its ``\\udcXX``
-    escape, which inside a JSON string is that same character.
+    A file that does not end in a newline ends in a torn line (a writer that could not take its
+    piece back): a newline goes first, so the torn piece never swallows this line. A lone
+    surrogate (from undecodable command-line bytes) is written as its ``\\udcXX`` escape, which
+    inside a JSON string is that same character.
     """
-    os.write(fd, (line.rstrip("\n") + "\n").encode("utf-8", "backslashreplace"))
+    data = (line.rstrip("\n") + "\n").encode("utf-8", "backslashreplace")
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        data = b"\n" + data
+    written = 0
+    try:
+        while written < len(data):
+            # The first write is normally the whole line; a short one is followed by a second,
+            # which either finishes the line or raises the reason (ENOSPC, EFBIG).
+            written += os.write(fd, data[written:])
+    except OSError:
+        if written:
+            _take_back(fd, size, written)
+        raise
+
+
+def _take_back(fd: int, size: int, written: int) -> None:
+    """Truncate a torn append away, unless someone appended after it (then a reader skips it)."""
+    try:
+        if os.fstat(fd).st_size == size + written:
+            os.ftruncate(fd, size)
+    except OSError:
+        pass

@@ -51,7 +51,12 @@ def open_service(start: str | None = None) -> Service:
     from ..service import Service
 
     board = find_board(start)
-    return Service(FileStore(board), config.load(board), _clock(), root=os.path.dirname(board))
+    service = Service(FileStore(board), config.load(board), _clock(), root=os.path.dirname(board))
+    _OPENED.append(service)
+    return service
+
+
+_OPENED: list[Service] = []  # the services of this command, whose warnings ``emit`` prints
 
 
 def acting_agent(args: argparse.Namespace) -> str | None:
@@ -59,6 +64,13 @@ def acting_agent(args: argparse.Namespace) -> str | None:
 
 
 def emit(args: argparse.Namespace, data: object, text: str) -> None:
+    """Print a command's result; and, on stderr and as ``warnings`` in the JSON, what could not
+    be written after the command took effect (it did: exit 0, do not run it again)."""
+    warnings = [w for service in _OPENED for w in service.take_warnings()]
+    for warning in warnings:
+        sys.stderr.write(f"orch: warning: {warning}\n")
+    if warnings and isinstance(data, dict):
+        data = {**data, "warnings": warnings}
     if args.json:
         import json
 

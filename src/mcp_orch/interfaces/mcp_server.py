@@ -14,6 +14,7 @@ board's file lock serializes them against other processes.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -322,11 +323,31 @@ def _compact(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def warned(service: Service, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` whose answer also says what could not be written after the call took effect
+    (``warnings``: the call did happen; calling it again would do it twice)."""
+
+    @functools.wraps(fn)
+    async def tool(**kwargs: Any) -> Any:
+        service.take_warnings()  # a refused call's leftovers are not this call's
+        answer = await fn(**kwargs)
+        warnings = service.take_warnings()
+        if not warnings:
+            return answer
+        for warning in warnings:
+            print(f"orch mcp: warning: {warning}", file=sys.stderr)
+        return dump({**json.loads(answer), "warnings": warnings})
+
+    return tool
+
+
 def make_tools(service: Service, who: Identity, board: str | None) -> list[Tool]:
     tools = []
     for fn in build_tools(service, who, board):
         tool = Tool.from_function(
-            fn, description=" ".join((fn.__doc__ or "").split()), structured_output=False
+            warned(service, fn),
+            description=" ".join((fn.__doc__ or "").split()),
+            structured_output=False,
         )
         tool.parameters = _compact(tool.parameters)
         tools.append(tool)

@@ -48,9 +48,22 @@ class ServiceBase:
         self.config = config or Config()
         self.clock = clock
         self.root = root  # the project root (the folder that holds .mcp/), when on files
+        self._warnings: list[str] = []
 
     def now(self) -> str:
         return format_time(self.clock())
+
+    def take_warnings(self) -> list[str]:
+        """What could not be written after an operation took effect, each returned once.
+
+        An operation's commit point is its task file: once that is written the operation has
+        happened and is reported as done, whatever fails after it (the log line, the
+        escalation file); those failures are these warnings, never errors, so no caller is
+        told to run again (and duplicate) what was already done.
+        """
+        warnings = [*self._warnings, *self.store.take_warnings()]
+        self._warnings = []
+        return warnings
 
     # ------------------------------------------------------------------ helpers
 
@@ -152,9 +165,19 @@ class ServiceBase:
 
     def _sync_escalation(self, task: Task) -> None:
         from ..board import escalations  # deferred: it needs the Markdown renderer
+        from ..board.fsutil import os_reason
 
-        if self.root:
+        if not self.root:
+            return
+        try:
             escalations.sync(self.root, task)
+        except (OrchError, OSError) as exc:  # after the commit point: the task says it all
+            cause = exc if isinstance(exc, OSError) else exc.__cause__
+            why = os_reason(cause)[0] if isinstance(cause, OSError) else str(exc)
+            self._warnings.append(
+                f"{task.id} is recorded, but {escalations.path('.', task.id)[2:]} could not "
+                f"be updated ({why}); 'orch show {task.id}' has everything it would hold"
+            )
 
 
 def resolve_all(

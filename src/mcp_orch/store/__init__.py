@@ -76,7 +76,13 @@ class TaskStore(Protocol):
         ...
 
     def record(self, event: Event) -> None:
-        """Append one event to the operation log."""
+        """Append one event to the operation log. It records a change already made (or
+        refused), so it never raises: a line it could not write is a warning."""
+        ...
+
+    def take_warnings(self) -> list[str]:
+        """What could not be written after a change took effect (the change stands: a log
+        line, a leftover old copy), each returned once."""
         ...
 
     def events(self, task_id: str | None = None, limit: int = 100) -> list[Event]:
