@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ class InitResult:
     kept: list[str] = field(default_factory=list)
     by_hand: list[str] = field(default_factory=list)  # what orch could not do safely itself
     test_command: tuple[str, ...] = ()  # the commands in effect after init
+    warnings: list[str] = field(default_factory=list)  # e.g. a gate whose program is missing
 
 
 def detect_test_command(root_dir: str) -> tuple[str, ...]:
@@ -59,6 +61,69 @@ def detect_test_command(root_dir: str) -> tuple[str, ...]:
     if uses_pytest and shutil.which("pytest"):
         return ("pytest -q",)
     return ()
+
+
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+# Words a shell runs itself: nothing on PATH to look for.
+_SHELL_WORDS = frozenset(
+    [
+        "cd",
+        ".",
+        "source",
+        "exec",
+        "export",
+        "set",
+        "unset",
+        "env",
+        "command",
+        "true",
+        "false",
+        "test",
+        "[",
+        "!",
+        "(",
+        "{",
+        "if",
+        "for",
+        "while",
+        "case",
+        "eval",
+        "time",
+        "nice",
+    ]
+)
+
+
+def unrunnable(command: str, root_dir: str) -> str:
+    """Why ``command`` (a quality gate) would not start here ("" when it would): its program
+    is not on PATH, or a path (``.venv/bin/pytest``, relative to the worktree's top, where the
+    git hooks run it) that is not an executable file."""
+    import shlex
+
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return ""  # unbalanced quotes: the shell will say what it thinks
+    while words and _ASSIGNMENT.match(words[0]):
+        words.pop(0)  # FOO=1 pytest
+    if not words or words[0] in _SHELL_WORDS:
+        return ""
+    program = words[0]
+    if "/" in program:
+        path = os.path.join(root_dir, os.path.expanduser(program))
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return ""
+        return (
+            f"test_command {command!r}: {program} is not an executable file in {root_dir} "
+            "(the git hooks run the gate from the top of the worktree being committed)"
+        )
+    if shutil.which(program):
+        return ""
+    return (
+        f"test_command {command!r}: {program} is not found on PATH, so the git hooks will "
+        "block commits until it is (they run the gate with the committer's environment); "
+        f"name it by path, e.g. .venv/bin/{program}, or put it on PATH"
+    )
 
 
 def init(
@@ -87,6 +152,7 @@ def init(
     else:
         result.kept.append(name)
     result.test_command = load(str(board)).test_command
+    result.warnings += [w for c in result.test_command if (w := unrunnable(c, root_dir))]
     if (root / "package.json").is_file():
         _wire_npm(root / "package.json", result)
     return result

@@ -72,6 +72,9 @@ def add_block(text: str) -> str:
         return text
     before = _load(text)
     lines = text.splitlines(keepends=True)
+    empty = next((i for i, ln in enumerate(lines) if _EMPTY_REPOS.match(ln)), None)
+    if empty is not None:
+        return _checked(before, _filled(lines, empty))
     start = next((i for i, ln in enumerate(lines) if re.match(r"^repos\s*:\s*(#.*)?$", ln)), None)
     if start is None:
         raise _manual("its 'repos:' is not a block list")
@@ -92,12 +95,28 @@ def add_block(text: str) -> str:
     head = "".join(lines[:end])
     if head and not head.endswith("\n"):
         head += "\n"
-    new = head + _block(indent) + "".join(lines[end:])
-    after = _load(new)
+    return _checked(before, head + _block(indent) + "".join(lines[end:]))
+
+
+# ``repos: []``, the usual empty config (pre-commit's own sample starts from it).
+_EMPTY_REPOS = re.compile(r"^repos\s*:\s*\[\s*\]\s*(#.*)?(\r?\n)?$")
+
+
+def _filled(lines: list[str], at: int) -> str:
+    """``repos: []`` at line ``at`` turned into a block list holding only our entry (the
+    comment kept); uninstall gives the original bytes back from the backup."""
+    found = _EMPTY_REPOS.match(lines[at])
+    assert found is not None
+    comment, newline = found.group(1), found.group(2) or "\n"
+    head = "repos:" + (f"  {comment}" if comment else "") + newline
+    return "".join(lines[:at]) + head + _block("") + "".join(lines[at + 1 :])
+
+
+def _checked(before: dict[str, object], new: str) -> str:
+    """``new``, once it parses as ``before`` with our entry added to ``repos``."""
     repos = before["repos"]
     assert isinstance(repos, list)
-    expected = {**before, "repos": [*repos, ENTRY]}
-    if after != expected:
+    if _load(new) != {**before, "repos": [*repos, ENTRY]}:
         raise _manual("the result would not parse as intended")
     return new
 
@@ -118,7 +137,26 @@ def remove_block(text: str) -> str | None:
     end = next((i for i in range(begin, len(lines)) if lines[i].strip() == END), None)
     if end is None:
         return None
-    return "".join(lines[:begin] + lines[end + 1 :])
+    kept = lines[:begin] + lines[end + 1 :]
+    if begin and _BARE_REPOS.match(lines[begin - 1]) and _repos_left_empty(kept):
+        # Installed into ``repos: []`` and edited since: an empty list again, not a null.
+        found = _BARE_REPOS.match(lines[begin - 1])
+        assert found is not None
+        kept[begin - 1] = "repos: []" + (f"  {found.group(1)}" if found.group(1) else "") + "\n"
+    return "".join(kept)
+
+
+_BARE_REPOS = re.compile(r"^repos:(?:  (#.*))?\r?\n$")
+
+
+def _repos_left_empty(lines: list[str]) -> bool:
+    import yaml
+
+    try:
+        data = yaml.safe_load("".join(lines))
+    except yaml.YAMLError:
+        return False
+    return isinstance(data, dict) and "repos" in data and data["repos"] is None
 
 
 def _manual(why: str) -> OrchError:

@@ -87,8 +87,12 @@ def run(
         hook.say("not inside a git repository; nothing to check")
         return 0
     if stage == "commit-msg":
-        return hook.commit_msg(place, args[0] if args else place.message)
-    return hook.post_commit(os.path.abspath(place.pending), head[2], head[3])
+        code = hook.commit_msg(place, args[0] if args else place.message)
+    else:
+        code = hook.post_commit(os.path.abspath(place.pending), head[2], head[3])
+    for warning in service.take_warnings():  # what took effect but could not all be written
+        hook.say(f"warning: {warning}")
+    return code
 
 
 class _Hook:
@@ -144,6 +148,8 @@ class _Hook:
         tree = gitinfo.write_tree()
         for command in self.service.config.test_command:
             code, output = run_gate(command, self.top, self.out, self.env)
+            if code in COULD_NOT_RUN:
+                return self.gate_not_run(task_id, command, code, output)
             if code != 0:
                 return self.gate_failed(task_id, command, code, output, tree, branch)
         move = tags.get("task-status", "").strip().lower()
@@ -161,6 +167,22 @@ class _Hook:
         with open(pending, "w", encoding="utf-8") as handle:
             json.dump(note, handle)
         return 0
+
+    def gate_not_run(self, task_id: str, command: str, code: int, output: str) -> int:
+        """The shell could not start the gate (126: not executable, 127: not found): no test
+        ran, so nothing failed. Block the commit, say why, leave the task and its feedback."""
+        said = (output.strip().splitlines() or [""])[-1]
+        self.say(
+            f"the test command could not be run: `{command}` exited {code}"
+            + (f" ({said})" if said else "")
+            + f"; commit blocked, {task_id} left as it is, no test feedback written"
+        )
+        self.say(
+            f"the gate runs with this commit's environment, PATH={self.env.get('PATH', '')}; "
+            "name the program by path in test_command (e.g. .venv/bin/pytest -q: "
+            "orch init --test-command ...) or commit where it is on PATH"
+        )
+        return code
 
     def gate_failed(
         self, task_id: str, command: str, code: int, output: str, tree: str, branch: str
@@ -192,9 +214,15 @@ class _Hook:
         except OrchError as exc:
             self.say(f"could not record the failure on the board: {exc.message}")
         else:
+            kept = (
+                f"with the feedback {self.shown(ref)}"
+                if any(n.ref == ref for n in task.open_feedback)
+                else f"(closed: no feedback opened; the failure is in its Error Context and "
+                f"{self.shown(ref)})"
+            )
             self.say(
                 f"`{command}` failed (exit {code}): commit blocked. {task.id} is "
-                f"{task.status.value} with the feedback {self.shown(ref)}"
+                f"{task.status.value} {kept}"
             )
             self.say(
                 f"board changed: {self.shown(ref)}, {self.shown('.mcp/tasks/')} ({task.id}); "
@@ -259,6 +287,11 @@ GIT_LOCAL_ENV = (
     "GIT_SHALLOW_FILE",
     "GIT_COMMON_DIR",
 )
+
+
+# Exit codes of a shell that could not start the command (POSIX: 126 found but not
+# executable, 127 not found): the tests never ran.
+COULD_NOT_RUN = (126, 127)
 
 
 def gate_env(env: Mapping[str, str]) -> dict[str, str]:

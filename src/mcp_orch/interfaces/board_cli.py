@@ -49,6 +49,7 @@ def cmd_init(args: argparse.Namespace) -> int:
             **extra,
         },
         "\n".join(lines),
+        warnings=result.warnings,
     )
     return 0
 

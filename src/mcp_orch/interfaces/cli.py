@@ -63,12 +63,13 @@ def acting_agent(args: argparse.Namespace) -> str | None:
     return getattr(args, "agent", None) or os.environ.get(ENV_AGENT) or None
 
 
-def emit(args: argparse.Namespace, data: object, text: str) -> None:
-    """Print a command's result; and, on stderr and as ``warnings`` in the JSON, what could not
-    be written after the command took effect (it did: exit 0, do not run it again)."""
-    warnings = [w for service in _OPENED for w in service.take_warnings()]
-    for warning in warnings:
-        sys.stderr.write(f"orch: warning: {warning}\n")
+def emit(
+    args: argparse.Namespace, data: object, text: str, *, warnings: Sequence[str] = ()
+) -> None:
+    """Print a command's result; and, on stderr and as ``warnings`` in the JSON, what the
+    command warns about, with what could not be written after it took effect (it did: exit 0,
+    do not run it again)."""
+    warnings = [*warnings, *(w for service in _OPENED for w in service.take_warnings())]
     if warnings and isinstance(data, dict):
         data = {**data, "warnings": warnings}
     if args.json:
@@ -77,6 +78,9 @@ def emit(args: argparse.Namespace, data: object, text: str) -> None:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     elif text:
         sys.stdout.write(text.rstrip("\n") + "\n")
+    if warnings:
+        sys.stdout.flush()  # the result first, then what it warns about
+        sys.stderr.write("".join(f"orch: warning: {w}\n" for w in warnings))
 
 
 def task_line(t: object) -> str:

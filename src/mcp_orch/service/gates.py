@@ -23,6 +23,10 @@ _COMMIT_MOVES: dict[Status, str] = {
 }
 
 
+# Where a task's work has ended: a failed gate on a commit naming one opens no feedback.
+_CLOSED = (Status.DONE, Status.FAILED)
+
+
 class CommitOwner(Record):
     """The task a commit belongs to ("" for none), why, and what to tell the committer."""
 
@@ -55,7 +59,7 @@ class GateOps(ServiceBase):
             if looks_like_id(word) and normalize_id(word) in known:
                 return CommitOwner(normalize_id(word), f"branch {branch}")
         if not agent:
-            return CommitOwner("", "")
+            return _no_owner(branch, "no ORCH_AGENT says who is committing")
         held = [t.id for t in tasks if t.status is Status.IN_PROGRESS and t.agent == agent]
         if len(held) == 1:
             return CommitOwner(held[0], f"{agent}'s in-progress task")
@@ -70,7 +74,12 @@ class GateOps(ServiceBase):
         ]
         if len(sent_back) == 1:
             return CommitOwner(sent_back[0], f"{agent}'s task sent back by failing tests")
-        return CommitOwner("", "")
+        if held:
+            return _no_owner(branch, f"{agent} holds {len(held)} tasks ({', '.join(held)})")
+        if sent_back:
+            many = f"{len(sent_back)} tasks sent back by failing tests ({', '.join(sent_back)})"
+            return _no_owner(branch, f"{agent} has {many}")
+        return _no_owner(branch, f"{agent} holds no in-progress task")
 
     def test_failed(
         self,
@@ -87,6 +96,8 @@ class GateOps(ServiceBase):
         the feedback file ``ref``; older open test feedback is superseded (resolved), so only
         the newest failure is open. The task goes back to ready for the same implementer; a
         task that cannot move (pending, done, failed) keeps its status and records the failure.
+        A done or failed task gets the Error Context only: nobody works on it any more, so
+        feedback opened there would stay open forever.
         """
         who = check_agent(agent, required=False)
         head = check_text(summary, "summary")
@@ -97,7 +108,11 @@ class GateOps(ServiceBase):
             task = task.evolve(feedback=resolve_all(task.feedback, now, sources=("test",)))
             task = task.add_note(
                 "errors", at=now, author=who, body=body, source="test", open=False, ref=ref
-            ).add_note("feedback", at=now, author=who, body=head, source="test", ref=ref)
+            )
+            if task.status not in _CLOSED:
+                task = task.add_note(
+                    "feedback", at=now, author=who, body=head, source="test", ref=ref
+                )
             if task.status in transitions.TRANSITIONS["test-failed"].sources:
                 return transitions.apply(task, "test-failed", agent=who, now=now, note=head)
             return transitions.record(task, "test-failed", agent=who, now=now, note=head)
@@ -157,3 +172,14 @@ class GateOps(ServiceBase):
 
         task = self._mutate(task_id, who, "commit", change)
         return task, "; ".join(warning)
+
+
+def _no_owner(branch: str, agent_side: str) -> CommitOwner:
+    """No task: the one line that says why the commit was not gated, and how to gate it."""
+    where = f"branch {branch} names no task" if branch else "no branch (detached HEAD)"
+    return CommitOwner(
+        "",
+        "",
+        f"commit not gated (it belongs to no task): no 'Task: ID' trailer, {where}, "
+        f"and {agent_side}; add 'Task: ID' to the message to gate it",
+    )
