@@ -65,33 +65,12 @@ def detect_test_command(root_dir: str) -> tuple[str, ...]:
 
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 # Words a shell runs itself: nothing on PATH to look for.
-_SHELL_WORDS = frozenset(
-    [
-        "cd",
-        ".",
-        "source",
-        "exec",
-        "export",
-        "set",
-        "unset",
-        "env",
-        "command",
-        "true",
-        "false",
-        "test",
-        "[",
-        "!",
-        "(",
-        "{",
-        "if",
-        "for",
-        "while",
-        "case",
-        "eval",
-        "time",
-        "nice",
-    ]
-)
+# fmt: off
+_SHELL_WORDS = frozenset({
+    "cd", ".", "source", "exec", "export", "set", "unset", "command", "true", "false", "test",
+    "[", "!", "(", "{", "if", "for", "while", "case", "eval", "time",
+})
+# fmt: on
 
 
 def unrunnable(command: str, root_dir: str) -> str:

@@ -8,6 +8,7 @@ Registered into the ``orch`` parser like every command module (see ``cli.EXTRA_C
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ..domain.errors import InvalidInput
 from . import cli
@@ -138,18 +139,50 @@ def cmd_complete(args: argparse.Namespace) -> int:
     return _moved(args, task, "done; nothing left to do on it")
 
 
+def text_or_file(args: argparse.Namespace, name: str, command: str) -> str:
+    """``--NAME TEXT`` or ``--NAME-file PATH`` (``-``: standard input), exactly one of them.
+
+    A file is read as UTF-8; bytes that are not (a test log with stray binary) become U+FFFD
+    rather than refusing the whole text.
+    """
+    text, path = getattr(args, name), getattr(args, f"{name}_file")
+    flag = f"--{name}"
+    if (text is None) == (path is None):
+        raise InvalidInput(
+            f"give {flag} TEXT or {flag}-file PATH" + (", not both" if text is not None else ""),
+            f"{flag}-file - reads standard input: pytest 2>&1 | orch {command} ID {flag}-file -",
+        )
+    if text is not None:
+        return str(text)
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot read {flag}-file {path}: {exc.strerror or exc}",
+            "give a readable file, or - to read standard input",
+        ) from None
+    return data.decode("utf-8", "replace")
+
+
 def cmd_fail(args: argparse.Namespace) -> int:
-    task = cli.open_service().fail(args.id, agent=cli.acting_agent(args), reason=args.reason)
+    reason = text_or_file(args, "reason", "fail")
+    task = cli.open_service().fail(args.id, agent=cli.acting_agent(args), reason=reason)
     return _moved(args, task, f"a person decides: orch resolve {task.id} --to ready")
 
 
 def cmd_error(args: argparse.Namespace) -> int:
-    task = cli.open_service().add_error(args.id, agent=cli.acting_agent(args), text=args.text)
+    text = text_or_file(args, "text", "error")
+    task = cli.open_service().add_error(args.id, agent=cli.acting_agent(args), text=text)
     return _moved(args, task, "the error context is kept in the task")
 
 
 def cmd_escalate(args: argparse.Namespace) -> int:
-    task = cli.open_service().escalate(args.id, agent=cli.acting_agent(args), reason=args.reason)
+    reason = text_or_file(args, "reason", "escalate")
+    task = cli.open_service().escalate(args.id, agent=cli.acting_agent(args), reason=reason)
     return _moved(args, task, f"a person looks at it: orch show {task.id}, then orch resolve")
 
 
@@ -294,14 +327,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "error",
             cmd_error,
             "add error context to a task (a failing command, a trace)",
-            'orch error T-7k3m9q2x --text "pytest: test_login failed: ..."',
+            "orch error T-7k3m9q2x --text-file pytest.log   # - reads stdin; or --text TEXT",
             "--text",
             "the error: output, a trace, what was tried",
         ),
     ):
         p = cli.add_command(sub, name, handler, summary, example)
         cli.id_arg(p)
-        p.add_argument(flag, required=True, dest=flag[2:], help=flag_help)
+        p.add_argument(flag, dest=flag[2:], help=flag_help)
+        p.add_argument(
+            f"{flag}-file",
+            metavar="PATH",
+            help=f"read {flag[2:]} from a file instead ('-': standard input)",
+        )
         cli.agent_flag(p)
 
     p = cli.add_command(
