@@ -8,6 +8,14 @@ Moving a task between folders is two steps (write the new file, remove the old o
 framed by a journal: ``.mcp/.journal`` names the old path while the move is under way. A reader
 that finds the journal ignores the old path; the next writer finishes or rolls back the move.
 A killed process therefore leaves every task present exactly once.
+
+One write, in order: open the log (before anything changes, so a log that cannot even be opened
+stops the command while "nothing was changed" is true); for a move, the journal; the task file
+(temp file, fsync, rename: **the commit point**); for a move, remove the old file and the
+journal; append the event to the log; save the index cache. A failure before the rename is an
+error and nothing changed. Anything that fails after it does not undo the change and is not
+raised: the log line and a leftover old copy become warnings (``take_warnings``), the cache is
+rebuilt from the files by the next command.
 """
 
 from __future__ import annotations
