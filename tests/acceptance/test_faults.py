@@ -158,3 +158,17 @@ def test_an_mcp_call_done_before_the_disk_filled_succeeds_with_a_warning(orch: O
     (warning,) = data["warnings"]  # type: ignore[misc]
     assert f"create {data['id']} was done" in str(warning)
     assert set(ids(orch)) == before | {data["id"]}
+
+
+def test_an_escalation_whose_file_cannot_be_written_is_still_done(orch: Orch) -> None:
+    """The task file records the escalation (the commit point); .mcp/escalations/ID.md comes
+    after it, so a failure there is a warning, not 'nothing was changed'."""
+    tid = orch.create("needs a person")
+    (orch.cwd / ".mcp" / "escalations").write_text("a file where the folder belongs\n")
+    res = orch("escalate", tid, "--reason", "spec contradicts itself", "--json", check=False)
+    assert res.code == 0, res.err
+    (warning,) = json.loads(res.out)["warnings"]
+    assert f"{tid} is recorded, but .mcp/escalations/{tid}.md could not be updated" in warning
+    assert "nothing was changed" not in res.err
+    assert orch.json("show", tid)["escalated"] is True
+    assert orch.json("status")["escalated"] == [tid]
