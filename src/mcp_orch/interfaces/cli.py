@@ -51,7 +51,8 @@ def open_service(start: str | None = None) -> Service:
     from ..service import Service
 
     board = find_board(start)
-    return Service(FileStore(board), config.load(board), _clock(), root=os.path.dirname(board))
+    clock = _clock()
+    return Service(FileStore(board, clock), config.load(board), clock, root=os.path.dirname(board))
 
 
 def acting_agent(args: argparse.Namespace) -> str | None:
