@@ -6,17 +6,19 @@
   against the domain's transition table, write, log), reading and what to do next;
 - ``handoff``: the handoff chain (create, prep, claim, submit, feedback, complete, fail, error
   context, escalate, resolve);
-- ``gates``: what the git hooks report (a failed quality gate, a commit that passed it).
+- ``gates``: what the git hooks report (a failed quality gate, a commit that passed it);
+- ``checks``: ticking checklist items (acceptance criteria, DoR, DoD).
 """
 
 from __future__ import annotations
 
 from .base import Clock, NextAction, system_clock
+from .checks import CheckOps
 from .gates import CommitOwner, GateOps
 from .handoff import ClaimResult, HandoffOps
 
 
-class Service(HandoffOps, GateOps):
+class Service(HandoffOps, GateOps, CheckOps):
     """The board's operations. One instance per board; cheap to create."""
 
 
