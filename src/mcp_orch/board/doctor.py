@@ -24,6 +24,7 @@ from ..domain.model import ALL_STATUSES, Status, Task
 from ..domain.policy import find_cycle
 from . import format as fmt
 from .files import FileStore, in_folder, leftovers, slug
+from .index import not_utf8
 from .merge import OTHER_SIDE, Merged, merge, parse_versions
 
 _TMP_RE = re.compile(r"^\..+\.\d+\.tmp$")
@@ -88,7 +89,7 @@ def _unreadable(rel: str, exc: Exception) -> str:
     if isinstance(exc, MalformedTask):
         return exc.message
     if isinstance(exc, UnicodeDecodeError):
-        return f"{rel}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        return not_utf8(rel, exc)
     if isinstance(exc, IsADirectoryError):
         return f"{rel}: a folder named like a task file (only files hold tasks)"
     assert isinstance(exc, OSError)
@@ -207,17 +208,20 @@ def _check_task(
         )
     ((rel0, vs0),) = copies[:1]
     expected_name = f"{task_id}-{slug(merged.title)}.md"
-    name_ok = all(
-        Path(rel).name.lower().startswith(task_id.lower() + "-")
-        or Path(rel).name.lower() == task_id.lower() + ".md"
+    misnamed = [
+        rel
         for rel, _ in copies
-    )
-    if not name_ok:
+        if not (
+            Path(rel).name.lower().startswith(task_id.lower() + "-")
+            or Path(rel).name.lower() == task_id.lower() + ".md"
+        )
+    ]
+    if misnamed:
         problems.append(
             Finding(
                 kind="filename",
-                path=rel0,
-                message=f"{rel0} holds {task_id} but is named for another ID",
+                path=misnamed[0],
+                message=f"{', '.join(misnamed)} holds {task_id} but is named for another ID",
                 hint="'orch doctor --fix' renames it to " + expected_name,
             )
         )

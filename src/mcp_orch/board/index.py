@@ -157,6 +157,8 @@ def _scan_folders(
             if rel == moving_from:
                 continue  # half of an interrupted move: the new copy is the task
             if not entry.is_file(follow_symlinks=False):
+                if entry.is_dir(follow_symlinks=False):
+                    problems.append(_folder(rel))
                 continue  # a symlink could point outside the board: never followed
             try:
                 st = entry.stat(follow_symlinks=False)
@@ -198,6 +200,15 @@ def _with_warnings(
     found.setdefault(summary.id, []).append((rel, summary))
     for warning in record[3]:  # type: ignore[attr-defined]
         problems.append(_problem(rel, warning)._replace(task=summary.id))
+
+
+def _folder(rel: str) -> Problem:
+    return Problem(
+        kind="malformed",
+        message=f"{rel}: a folder named like a task file (only files hold tasks)",
+        hint="move what it holds out of .mcp/tasks/ and remove the folder",
+        path=rel,
+    )
 
 
 def leftover(rel: str, shown: str = "") -> Problem:
@@ -269,6 +280,12 @@ def _one_copy_each(
 # ---------------------------------------------------------------------- one file
 
 
+def not_utf8(rel: str, exc: UnicodeDecodeError) -> str:
+    """The message for a task file that is not UTF-8, with the line of the first bad byte."""
+    line = exc.object[: exc.start].count(b"\n") + 1
+    return f"{rel}: line {line}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+
+
 def _error(kind: str, message: str, hint: str, line: int) -> list[object]:
     return ["error", [kind, message, hint, line]]
 
@@ -286,9 +303,9 @@ def _read_record(path: str, rel: str) -> list[object]:
     except UnicodeDecodeError as exc:
         return _error(
             "malformed",
-            f"{rel}: not UTF-8 text ({exc.reason})",
+            not_utf8(rel, exc),
             "fix or remove the file by hand; orch leaves it as it is",
-            0,
+            exc.object[: exc.start].count(b"\n") + 1,
         )
     except OSError as exc:
         return _error("unreadable", f"{rel}: {exc.strerror}", "check the file's permissions", 0)
