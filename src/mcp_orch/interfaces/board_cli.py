@@ -78,9 +78,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _statuses(given: list[str] | None) -> tuple[str, ...]:
     """``--status ready,review --status done``: the states to list, checked."""
+    if not given:
+        return ()
     from ..inputs import parse_status
 
-    names = [n for text in given or () for n in text.split(",") if n.strip()]
+    names = [n for text in given for n in text.split(",") if n.strip()]
     return tuple(dict.fromkeys(parse_status(n).value for n in names))
 
 

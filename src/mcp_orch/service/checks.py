@@ -21,54 +21,51 @@ CHECKLISTS = {
 }
 
 
-class CheckOps(ServiceBase):
-    """Tick or untick checklist items of a task."""
+def check(
+    service: ServiceBase,
+    task_id: str,
+    *,
+    agent: str | None = None,
+    ac: Sequence[str] = (),
+    dor: Sequence[str] = (),
+    dod: Sequence[str] = (),
+    done: bool = True,
+) -> Task:
+    """Tick (``done=False``: untick) the named items: numbers from 1 ("2", "1,3", "2-4"),
+    "all", or an item's exact text. Ticking a ticked item changes nothing; a tick is kept
+    through later preps (by its text) and merges. One transaction, one history entry."""
+    who = check_agent(agent, required=False)
+    wanted = {"ac": list(ac), "dor": list(dor), "dod": list(dod)}
+    if not any(wanted.values()):
+        raise InvalidInput(
+            "no checklist item named",
+            "name the items to tick (acceptance criteria, DoR or DoD) by number, or all",
+        )
 
-    def check(
-        self,
-        task_id: str,
-        *,
-        agent: str | None = None,
-        ac: Sequence[str] = (),
-        dor: Sequence[str] = (),
-        dod: Sequence[str] = (),
-        done: bool = True,
-    ) -> Task:
-        """Tick (``done=False``: untick) the named items: numbers from 1 ("2", "1,3", "2-4"),
-        "all", or an item's exact text. Ticking a ticked item changes nothing; a tick is kept
-        through later preps (by its text) and merges."""
-        who = check_agent(agent, required=False)
-        wanted = {"ac": list(ac), "dor": list(dor), "dod": list(dod)}
-        if not any(wanted.values()):
-            raise InvalidInput(
-                "no checklist item named",
-                "name the items to tick (acceptance criteria, DoR or DoD) by number, or all",
-            )
+    def change(task: Task, snap: Snapshot) -> Task:
+        updates: dict[str, object] = {}
+        said: list[str] = []
+        for short, given in wanted.items():
+            if not given:
+                continue
+            field, what, label = CHECKLISTS[short]
+            items: tuple[CheckItem, ...] = getattr(task, field)
+            numbers = _select(given, items, f"{task.id} {what}")
+            changed = [n for n in numbers if items[n - 1].done is not done]
+            if changed:
+                updates[field] = tuple(
+                    i._replace(done=done) if n in changed else i for n, i in enumerate(items, 1)
+                )
+                said.append(f"{label} {', '.join(map(str, changed))}")
+        if not updates:
+            return task  # already as asked: nothing to write
+        verb = "ticked" if done else "unticked"
+        note = f"{verb} " + "; ".join(said)
+        return transitions.record(
+            task.evolve(**updates), "check", agent=who, now=service.now(), note=note
+        )
 
-        def change(task: Task, snap: Snapshot) -> Task:
-            updates: dict[str, object] = {}
-            said: list[str] = []
-            for short, given in wanted.items():
-                if not given:
-                    continue
-                field, what, label = CHECKLISTS[short]
-                items: tuple[CheckItem, ...] = getattr(task, field)
-                numbers = _select(given, items, f"{task.id} {what}")
-                changed = [n for n in numbers if items[n - 1].done is not done]
-                if changed:
-                    updates[field] = tuple(
-                        i._replace(done=done) if n in changed else i for n, i in enumerate(items, 1)
-                    )
-                    said.append(f"{label} {', '.join(map(str, changed))}")
-            if not updates:
-                return task  # already as asked: nothing to write
-            verb = "ticked" if done else "unticked"
-            note = f"{verb} " + "; ".join(said)
-            return transitions.record(
-                task.evolve(**updates), "check", agent=who, now=self.now(), note=note
-            )
-
-        return self._mutate(task_id, who, "check", change)
+    return service._mutate(task_id, who, "check", change)
 
 
 def _select(given: Sequence[str], items: tuple[CheckItem, ...], what: str) -> list[int]:
