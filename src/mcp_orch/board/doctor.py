@@ -23,7 +23,7 @@ from ..domain.events import Event
 from ..domain.model import ALL_STATUSES, Status, Task
 from ..domain.policy import find_cycle
 from . import format as fmt
-from .files import FileStore, in_folder, leftovers, slug
+from .files import FileStore, in_folder, leftovers, noticed_at, slug
 from .index import not_utf8
 from .merge import OTHER_SIDE, Merged, merge, parse_versions
 
@@ -268,8 +268,9 @@ def _fix_task(
         sources = {rel.split("/", 1)[0] for rel, _ in copies} - {merged.status.value}
         moved_from = sources.pop() if len(sources) == 1 else ""
     elif versions0[0].status is not folder0:
+        at = noticed_at(now, versions0[0])  # never before the entry it follows
         merged = transitions.apply(
-            versions0[0], "move", agent="doctor", now=now, target=folder0, note="moved by hand"
+            versions0[0], "move", agent="doctor", now=at, target=folder0, note="moved by hand"
         )
         moved_from = versions0[0].status.value
     name_ok = all(f.kind != "filename" for f in problems)

@@ -224,7 +224,7 @@ def _hashes(line: str) -> bool:
     return line.startswith("##")
 
 
-def escape_text(text: str) -> str:
+def escape_text(text: str, *, close: bool = True) -> str:
     """Free text as it will be stored: no line in it can break the file's structure.
 
     Outside fenced code blocks a line starting with "##" is indented by one space (it would
@@ -233,5 +233,5 @@ def escape_text(text: str) -> str:
     a hand-written section) cannot fall into it.
     """
     value = escape_lines(text.strip(), _hashes, _ends_note_block)
-    fence = open_fence(value, _ends_note_block)
+    fence = open_fence(value, _ends_note_block) if close else ""
     return f"{value}\n{fence}" if fence else value
