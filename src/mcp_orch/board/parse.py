@@ -53,6 +53,7 @@ _TITLE_RE = re.compile(r"^# Task:\s*(\S+)\s+[-–—]\s+(.*?)\s*$")
 _TITLE_ONLY_ID_RE = re.compile(r"^# Task:\s*(\S+)\s*$")
 _FIELD_RE = re.compile(r"^##\s+([A-Za-z][A-Za-z ]*?):\s*(.*?)\s*$")
 _HEADING_RE = re.compile(r"^##\s+(.+?)\s*$")
+_FENCE_START = ("`", "~", " ")
 _FIELD_LIKE_RE = re.compile(
     r"^##\s+(status|priority|agent|created|last updated|implementer|depends on)"
     r"(?![\w:])\s*([^:]*)$",
@@ -119,7 +120,8 @@ def parse(text: str, path: str = "", warnings: list[ParseWarning] | None = None)
             current = (heading, [], number)
         elif current is not None:
             current[1].append(line)
-            fence = fence_of(line)
+            if line[:1] in _FENCE_START:  # the usual line opens no code block: no call
+                fence = fence_of(line)
         elif line.strip() or stray:
             stray.append(line)  # text between the header fields: kept as written
     if stray and "\n".join(stray).strip():
