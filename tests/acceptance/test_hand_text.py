@@ -105,6 +105,12 @@ def test_crlf_and_a_bom_stay_after_a_rewrite(orch: Orch, bom: bool) -> None:
     assert out.startswith(b"\xef\xbb\xbf# Task:" if bom else b"# Task:")
     assert out.count(b"\n") == out.count(b"\r\n") > 30
     assert orch.json("status")["problems"] == []
+    # doctor's repairs keep the style too (a hand move: the status line rewritten)
+    os.rename(moved, path.parent.parent / "review" / path.name)
+    orch("doctor", "--fix")
+    fixed = (path.parent.parent / "review" / path.name).read_bytes()
+    assert b"## Status: review\r\n" in fixed
+    assert fixed.count(b"\n") == fixed.count(b"\r\n") and fixed.startswith(out[:3])
 
 
 def test_a_hand_move_is_stamped_when_noticed_never_before_the_entry_it_follows(
