@@ -36,8 +36,12 @@ def check_agent(agent: str | None, *, required: bool = True) -> str:
     return name
 
 
-def check_text(text: str | None, what: str, *, required: bool = True) -> str:
-    """Free text as the board stores it: UTF-8, no control characters, at most ``MAX_TEXT``."""
+def check_text(
+    text: str | None, what: str, *, required: bool = True, one_line: bool = False
+) -> str:
+    """Free text as the board stores it: UTF-8, no control characters, at most ``MAX_TEXT``.
+
+    A fenced code block left open is closed, unless the text becomes ``one_line``."""
     value = (text or "").translate(_CONTROL).strip()
     try:
         value.encode("utf-8")
@@ -52,17 +56,17 @@ def check_text(text: str | None, what: str, *, required: bool = True) -> str:
         raise InvalidInput(f"{what} is too long ({len(value)} characters)", "keep it under 100k")
     from .board.format import escape_text  # deferred: reads need no parser
 
-    return escape_text(value)
+    return escape_text(value, close=not one_line)
 
 
 def check_items(items: Iterable[str], what: str) -> tuple[str, ...]:
     """Checklist texts, each on one line; blank ones dropped."""
-    texts = (" ".join(check_text(t, what, required=False).split()) for t in items)
+    texts = (" ".join(check_text(t, what, required=False, one_line=True).split()) for t in items)
     return tuple(t for t in texts if t)
 
 
 def check_title(title: str | None) -> str:
-    name = " ".join(check_text(title, "title").split())
+    name = " ".join(check_text(title, "title", one_line=True).split())
     if len(name) > 200:
         raise InvalidInput("the title is too long", "keep it under 200 characters")
     return name
@@ -70,7 +74,7 @@ def check_title(title: str | None) -> str:
 
 def check_path(path: str) -> str:
     """A repo-relative path for "Files Affected": no absolute paths, no escaping with '..'."""
-    clean = check_text(path, "path", required=False).replace("\\", "/")
+    clean = check_text(path, "path", required=False, one_line=True).replace("\\", "/")
     parts = [p for p in clean.split("/") if p not in ("", ".")]
     if not clean or clean.startswith("/") or ".." in parts or "\n" in clean:
         raise InvalidInput(

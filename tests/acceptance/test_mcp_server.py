@@ -27,6 +27,7 @@ EXPECTED_TOOLS = {
     "review_task",
     "report_error",
     "escalate_task",
+    "check_task",
     "get_task",
     "board_status",
 }

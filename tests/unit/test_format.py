@@ -379,3 +379,90 @@ def test_any_text_reads_back_as_it_is_written(empty: bool) -> None:
         written = fmt.render(task)
         assert fmt.parse(written) == task, lines
         assert fmt.render(fmt.parse(written)) == written, lines
+
+
+# ---------------------------------------------------------------- fenced code blocks (issue 8)
+
+FENCE_FRAGMENTS = ["```", "~~~", "````", "```py", " ```", "## x", "## Goal", "- [ ] y", "- f"]
+FENCE_FRAGMENTS += ["### FB-2 [open] - a", "- t | a | op | a -> b", "- Branch: b", "text", ""]
+
+
+def test_a_fence_hides_headings_and_structure_in_any_section() -> None:
+    block = "```md\n## Not a heading\n- [ ] not an item\n### FB-9 [open] - x\n```"
+    base = fmt.render(Task(id="T-abc123", title="t"))
+    for heading in fmt.SECTIONS.values():
+        # in Goal, Notes and hand-written text nothing ends a block but its fence; in a
+        # structured section its own structured lines do (an item, a note's header)
+        text = base.replace(f"## {heading}\n", f"## {heading}\n- [ ] a\n{block}\nafter\n")
+        task = fmt.parse(text)
+        assert [h for _, h, _ in task.extra if h] == [], heading  # no "## Not a heading"
+        if heading.lower() in NOTE_SECTIONS:  # loose text there becomes a note with a header
+            assert "\n## Not a heading\n- [ ] not an item\n" in fmt.render(task), heading
+        else:
+            assert fmt.render(task) == text, heading
+        assert fmt.parse(fmt.render(task)) == task, heading
+    notes = fmt.parse(
+        base.replace("## Implementation Notes\n", f"## Implementation Notes\n{block}\n")
+    )
+    assert notes.notes == block and notes.extra == ()
+    goal = fmt.parse(base.replace("## Goal\n", f"## Goal\n{block}\nafter\n")).goal
+    assert goal == f"{block}\nafter"
+
+
+def test_a_fence_left_open_ends_at_the_next_structured_line() -> None:
+    base = fmt.render(FULL)
+    text = base.replace("- [ ] five tries per minute\n", "- [ ] five tries per minute\n```\n## x\n")
+    task = fmt.parse(text)
+    assert [i.text for i in task.acceptance] == ["five tries per minute\n```\n## x", "lockout"]
+    assert fmt.render(task) == text
+    # text orch appends after a block someone left open never falls into it
+    done = task.evolve(acceptance=(*task.acceptance, CheckItem("new")))
+    assert [i.text for i in fmt.parse(fmt.render(done)).acceptance][-1] == "new"
+
+
+def test_given_text_with_an_open_fence_is_closed() -> None:
+    assert fmt.escape_text("a\n```py\ncode") == "a\n```py\ncode\n```"
+    assert (
+        fmt.escape_text("a\n```\n## kept\n```\n## escaped") == "a\n```\n## kept\n```\n ## escaped"
+    )
+
+
+@pytest.mark.parametrize("empty", [False, True], ids=["filled", "empty"])
+def test_any_text_with_fences_reads_back_as_it_is_written(empty: bool) -> None:
+    base = fmt.render(Task(id="T-abc123", title="t") if empty else FULL).split("\n")
+    rng = random.Random(f"fence-{empty}")
+    for _ in range(1500):
+        lines = list(base)
+        for _ in range(rng.randint(1, 8)):
+            lines.insert(rng.randint(1, len(lines)), rng.choice(FENCE_FRAGMENTS))
+        try:
+            task = fmt.parse("\n".join(lines))
+        except MalformedTask:
+            continue
+        written = fmt.render(task)
+        assert fmt.parse(written) == task, lines
+        assert fmt.render(fmt.parse(written)) == written, lines
+
+
+def test_a_section_written_twice_is_a_warning_with_its_line() -> None:
+    text = fmt.render(FULL) + "\n## Goal\nsecond goal\n"
+    warnings: list[fmt.ParseWarning] = []
+    task = fmt.parse(text, "ready/T-x.md", warnings)
+    line = text.split("\n").index("## Goal", 20) + 1
+    assert [(w[0], w[3]) for w in warnings] == [("duplicate-section", line)]
+    assert warnings[0][1].startswith(f"ready/T-x.md: line {line}: a second '## Goal'")
+    assert task.goal == FULL.goal and ("history", "Goal", "second goal") in task.extra
+
+
+def test_a_byte_order_mark_is_read_past() -> None:
+    assert fmt.parse("\ufeff" + fmt.render(FULL)) == FULL
+
+
+@pytest.mark.errors
+def test_a_header_field_without_a_colon_names_its_line() -> None:
+    text = fmt.render(FULL).replace("## Priority: P0", "## Priority P0")
+    with pytest.raises(MalformedTask) as info:
+        fmt.parse(text, "ready/T-x.md")
+    line = text.split("\n").index("## Priority P0") + 1
+    assert info.value.line == line
+    assert info.value.message == f"ready/T-x.md: line {line}: `## Priority P0` has no colon"

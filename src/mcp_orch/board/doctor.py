@@ -23,7 +23,8 @@ from ..domain.events import Event
 from ..domain.model import ALL_STATUSES, Status, Task
 from ..domain.policy import find_cycle
 from . import format as fmt
-from .files import FileStore, in_folder, slug
+from .files import FileStore, in_folder, leftovers, noticed_at, slug
+from .index import not_utf8
 from .merge import OTHER_SIDE, Merged, merge, parse_versions
 
 _TMP_RE = re.compile(r"^\..+\.\d+\.tmp$")
@@ -65,21 +66,34 @@ def _read_all(store: FileStore) -> tuple[dict[str, list[tuple[str, list[Task]]]]
     bad: list[Finding] = []
     for rel in store.task_files():
         path = Path(store.path(rel))
+        warnings: list[fmt.ParseWarning] = []
         try:
-            versions = parse_versions(path.read_text(encoding="utf-8"), rel)
+            versions = parse_versions(path.read_text(encoding="utf-8"), rel, warnings)
         except (MalformedTask, UnicodeDecodeError, OSError) as exc:
-            message = exc.message if isinstance(exc, MalformedTask) else str(exc)
             bad.append(
                 Finding(
                     kind="malformed",
-                    message=message,
+                    message=_unreadable(rel, exc),
                     path=rel,
                     hint="fix it by hand; doctor never rewrites a file it cannot parse",
                 )
             )
             continue
+        bad += [Finding(kind=k, message=m, hint=h, path=rel) for k, m, h, _ in warnings]
         groups.setdefault(versions[0].id, []).append((rel, versions))
     return groups, bad
+
+
+def _unreadable(rel: str, exc: Exception) -> str:
+    """Why the file at ``rel`` cannot be read, naming that file (never another one)."""
+    if isinstance(exc, MalformedTask):
+        return exc.message
+    if isinstance(exc, UnicodeDecodeError):
+        return not_utf8(rel, exc)
+    if isinstance(exc, IsADirectoryError):
+        return f"{rel}: a folder named like a task file (only files hold tasks)"
+    assert isinstance(exc, OSError)
+    return f"{rel}: {exc.strerror or exc}"
 
 
 def check(store: FileStore, *, fix: bool, now: str) -> Report:
@@ -128,17 +142,28 @@ def _check_layout(store: FileStore, report: Report, *, fix: bool, now: str) -> N
             continue
         for leftover in folder.iterdir():
             if _TMP_RE.match(leftover.name):
-                finding = Finding(
-                    kind="leftover",
-                    path=f"{status.value}/{leftover.name}",
-                    message=f"temp file of an interrupted write: {leftover.name}",
-                    hint="'orch doctor --fix' removes it (the task is intact)",
-                )
-                if fix:
-                    leftover.unlink(missing_ok=True)
-                    finding.fixed = True
-                    _log(store, now, f"removed {finding.path}, left by an interrupted write")
-                report.findings.append(finding)
+                _leftover(store, report, leftover, f"tasks/{status.value}/", fix=fix, now=now)
+    for name in leftovers(store.root):
+        _leftover(store, report, Path(store.root) / name, "", fix=fix, now=now)
+
+
+def _leftover(
+    store: FileStore, report: Report, leftover: Path, where: str, *, fix: bool, now: str
+) -> None:
+    """A temp file of a write killed before it finished: named, and removed with --fix."""
+    rel = where + leftover.name
+    finding = Finding(
+        kind="leftover",
+        path=rel.removeprefix("tasks/"),
+        message=f".mcp/{rel}: temp file of an interrupted write (the task itself is intact)",
+        hint="'orch doctor --fix' removes it",
+    )
+    if fix:
+        leftover.unlink(missing_ok=True)
+        finding.fixed = True
+        shown = finding.path if where else f".mcp/{rel}"
+        _log(store, now, f"removed {shown}, left by an interrupted write")
+    report.findings.append(finding)
 
 
 def _check_task(
@@ -184,17 +209,20 @@ def _check_task(
         )
     ((rel0, vs0),) = copies[:1]
     expected_name = f"{task_id}-{slug(merged.title)}.md"
-    name_ok = all(
-        Path(rel).name.lower().startswith(task_id.lower() + "-")
-        or Path(rel).name.lower() == task_id.lower() + ".md"
+    misnamed = [
+        rel
         for rel, _ in copies
-    )
-    if not name_ok:
+        if not (
+            Path(rel).name.lower().startswith(task_id.lower() + "-")
+            or Path(rel).name.lower() == task_id.lower() + ".md"
+        )
+    ]
+    if misnamed:
         problems.append(
             Finding(
                 kind="filename",
-                path=rel0,
-                message=f"{rel0} holds {task_id} but is named for another ID",
+                path=misnamed[0],
+                message=f"{', '.join(misnamed)} holds {task_id} but is named for another ID",
                 hint="'orch doctor --fix' renames it to " + expected_name,
             )
         )
@@ -241,8 +269,9 @@ def _fix_task(
         sources = {rel.split("/", 1)[0] for rel, _ in copies} - {merged.status.value}
         moved_from = sources.pop() if len(sources) == 1 else ""
     elif versions0[0].status is not folder0:
+        at = noticed_at(now, versions0[0])  # never before the entry it follows
         merged = transitions.apply(
-            versions0[0], "move", agent="doctor", now=now, target=folder0, note="moved by hand"
+            versions0[0], "move", agent="doctor", now=at, target=folder0, note="moved by hand"
         )
         moved_from = versions0[0].status.value
     name_ok = all(f.kind != "filename" for f in problems)
@@ -280,7 +309,7 @@ def _repair(
     """Write the merged task into its folder first, then remove the other copies."""
     target_name = new_name or Path(copies[0][0]).name
     target = f"{merged.status.value}/{target_name}"
-    store.write_raw(target, fmt.render(merged))
+    store.write_raw(target, fmt.render(merged), like=copies[0][0])
     for rel, _ in copies:
         if rel != target:
             store.remove_raw(rel)

@@ -33,7 +33,14 @@ from ..domain.errors import (
     TaskNotFound,
 )
 from ..domain.events import Event
-from ..domain.model import ALL_STATUSES, HistoryEntry, Status, Task, format_time
+from ..domain.model import (
+    ALL_STATUSES,
+    HistoryEntry,
+    Status,
+    Task,
+    format_time,
+    parse_time,
+)
 from ..domain.policy import summarize
 from ..store import Snapshot
 from .fsutil import (
@@ -46,9 +53,19 @@ from .fsutil import (
     os_reason,
     storage_error,
 )
-from .index import INDEX_NAME, STATUS_BY_VALUE, encode, load_index, read_text, save_index, scan
+from .index import (
+    INDEX_NAME,
+    STATUS_BY_VALUE,
+    encode,
+    leftover,
+    load_index,
+    read_text,
+    save_index,
+    scan,
+)
 
-GITIGNORE = ".cache/\n.journal\n.lock\nlog/\n.secrets/\n"
+# ``*.tmp``: what a killed write leaves behind (``..journal.PID.tmp``, ``.NAME.md.PID.tmp``).
+GITIGNORE = ".cache/\n.journal\n.lock\nlog/\n.secrets/\n*.tmp\n"
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
 
 
@@ -62,6 +79,18 @@ def in_folder(task: Task, folder: Status) -> Task:
         return task
     holder = task.agent or task.implementer if folder is Status.IN_PROGRESS else ""
     return task.evolve(status=folder, agent=holder)
+
+
+def noticed_at(now: str, task: Task) -> str:
+    """``now``, or the time of the task's last history entry if that is later (a clock that
+    is behind, a hand-written time): the history stays in order."""
+    last = task.history[-1].at if task.history else ""
+    if not last:
+        return now
+    moment, then = parse_time(now), parse_time(last)
+    if moment is not None and then is not None and then > moment:
+        return format_time(then)
+    return now
 
 
 def _unlink(path: str) -> None:
@@ -88,11 +117,56 @@ def read_event(line: str, loads: Callable[[str], object]) -> tuple[int, Event | 
     return -1, None
 
 
+def _complete_gitignore(path: str) -> bool:
+    """Add the lines of ``GITIGNORE`` an older board's ``.gitignore`` lacks; True if it did."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    have = {line.strip() for line in text.splitlines()}
+    missing = [line for line in GITIGNORE.splitlines() if line not in have]
+    if not missing:
+        return False
+    atomic_write(
+        path, text + ("" if text.endswith("\n") or not text else "\n") + "\n".join(missing) + "\n"
+    )
+    return True
+
+
+def _styled(text: str, old: str | None) -> str:
+    """``text`` in the line ending and byte-order mark of the file at ``old`` (if any).
+
+    A file written with CRLF or a BOM (a Windows editor) stays that way after orch rewrites
+    it, as ``orch init`` does for ``package.json``: the file's own style wins.
+    """
+    if old is None:
+        return text
+    try:
+        with open(old, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return text
+    bom = head.startswith(b"\xef\xbb\xbf")
+    first = head.find(b"\n")
+    if first > 0 and head[first - 1 : first] == b"\r":
+        text = text.replace("\n", "\r\n")
+    return "\ufeff" + text if bom else text
+
+
+def leftovers(root: str) -> list[str]:
+    """Temp files a killed write left in ``root`` itself (the move journal's), by name."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return []
+    return sorted(n for n in names if n.startswith(".") and n.endswith(".tmp"))
+
+
 class FileStore:
     """The ``TaskStore`` of a ``.mcp/`` directory."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, clock: Callable[[], datetime] | None = None) -> None:
         self.root = str(root)
+        # When a hand move is noticed (the service's clock, so ORCH_CLOCK pins it too).
+        self.clock = clock or (lambda: datetime.now(UTC))
         join = os.path.join
         self.tasks_dir = join(self.root, "tasks")
         self.cache_dir = join(self.root, ".cache")
@@ -128,6 +202,8 @@ class FileStore:
             if not os.path.exists(ignore):
                 atomic_write(ignore, GITIGNORE)
                 made.append(f"{base}/.gitignore")
+            elif _complete_gitignore(ignore):
+                made.append(f"{base}/.gitignore (added what a killed write leaves: *.tmp)")
         except OSError as exc:
             raise storage_error(exc, f"create the board in {root}") from exc
         return cls(root), made
@@ -167,6 +243,10 @@ class FileStore:
     def _scan(self) -> Snapshot:
         old = self._index or load_index(self.index_path)
         snap, self._index, changed = scan(self.tasks_dir, old, self._moving_from())
+        stray = leftovers(self.root)
+        if stray:  # rare: a write killed while it wrote the move journal
+            found = tuple(leftover(f"../{name}", f".mcp/{name}") for name in stray)
+            snap = snap._replace(problems=(*snap.problems, *found))
         if changed:
             self._index_dirty = True
         self._last = snap
@@ -229,10 +309,11 @@ class FileStore:
         if task.status is folder:
             return task
         # Moved by hand (git mv, a file manager): the folder is the status, and the move goes
-        # into the history like any other, stamped with the time the file last changed.
+        # into the history like any other, stamped with the time it was noticed (the file's
+        # mtime is the checkout's, not the move's), never before the entry it follows.
         moved = in_folder(task, folder)
         entry = HistoryEntry(
-            at=format_time(datetime.fromtimestamp(os.stat(path).st_mtime, UTC)),
+            at=noticed_at(format_time(self.clock()), task),
             agent="-",
             op="move",
             from_status=task.status.value,
@@ -313,7 +394,7 @@ class FileStore:
         old = self.path(rel) if rel else None
         name = os.path.basename(old) if old else f"{task.id}-{slug(task.title)}.md"
         new = os.path.join(self.folder(task.status), name)
-        text = fmt.render(task)
+        text = _styled(fmt.render(task), old)
         if old is None or old == new:
             atomic_write(new, text)
         else:
@@ -346,7 +427,13 @@ class FileStore:
         rel = self._rel(new)
         if old is not None:
             self._index.pop(self._rel(old), None)
-        self._index[rel] = [[st.st_ino, st.st_mtime_ns, st.st_size], "ok", encode(summarize(task))]
+        from .schema import SECTIONS  # loaded already: the save rendered the file
+
+        if any(h.lower() in SECTIONS for _, h, _ in task.extra):
+            self._index.pop(rel, None)  # a section written twice: the next scan names it again
+        else:
+            key = [st.st_ino, st.st_mtime_ns, st.st_size]
+            self._index[rel] = [key, "ok", encode(summarize(task))]
         self._index_dirty = True
         snap = self._snap
         if snap is not None:
@@ -355,9 +442,12 @@ class FileStore:
                 tasks=tasks, problems=snap.problems, paths={**snap.paths, task.id: rel}
             )
 
-    def write_raw(self, rel: str, text: str) -> None:
-        """Replace a file's bytes as given (doctor's repairs). Only inside a transaction."""
-        atomic_write(self.path(rel), text)
+    def write_raw(self, rel: str, text: str, like: str | None = None) -> None:
+        """Write a file (doctor's repairs), in the line ending and BOM of the file ``like``
+        names (default: the file itself, if it exists). Only inside a transaction."""
+        path = self.path(rel)
+        model = self.path(like) if like else path
+        atomic_write(path, _styled(text, model if os.path.exists(model) else None))
         self._snap = None
 
     def remove_raw(self, rel: str) -> None:

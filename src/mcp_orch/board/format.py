@@ -21,7 +21,7 @@ read as structure, anchors) is ``schema``. This module is the one to import: it 
 from __future__ import annotations
 
 from ..domain.model import CheckItem, HistoryEntry, Note, Task
-from .parse import parse
+from .parse import ParseWarning, parse
 from .schema import (
     CHECK_RE,
     CHECKLISTS,
@@ -32,17 +32,20 @@ from .schema import (
     NOTE_RE,
     REF_PREFIX,
     SECTIONS,
+    escape_lines,
     inside_anchor,
     inside_position,
     is_heading,
-    is_marker,
     is_ref,
+    is_section_heading,
+    open_fence,
     trim,
 )
 
 __all__ = [
     "CONFLICT_RE",
     "SECTIONS",
+    "ParseWarning",
     "escape_text",
     "inside_anchor",
     "inside_position",
@@ -149,11 +152,25 @@ def _render_check(item: CheckItem) -> str:
         return line
     # Lines under an item are kept as written; one that would read as an item, a heading or a
     # conflict marker (only in text not read from a file) is indented to stay part of the item.
-    rest = (
-        " " + ln if CHECK_RE.match(ln) or is_heading(ln) or is_marker(ln) else ln
-        for ln in more.split("\n")
-    )
-    return "\n".join([line, *rest])
+    # Inside a fenced code block a heading is text, and stays as written.
+    rest = escape_lines(more, _item_line, _ends_item_block)
+    return f"{line}\n{rest}"
+
+
+def _item_line(line: str) -> bool:
+    return bool(CHECK_RE.match(line)) or is_heading(line)
+
+
+def _ends_item_block(line: str) -> bool:
+    return bool(CHECK_RE.match(line)) or is_section_heading(line)
+
+
+def _note_line(line: str) -> bool:
+    return is_heading(line) or bool(NOTE_RE.match(line))
+
+
+def _ends_note_block(line: str) -> bool:
+    return bool(NOTE_RE.match(line)) or is_section_heading(line)
 
 
 def _render_notes(notes: tuple[Note, ...], *, stateful: bool) -> str:
@@ -196,15 +213,25 @@ def _escape(text: str, *, note: bool = False) -> str:
     # Only a line that would be read back as structure is changed: a "## " line would end the
     # section, a note header line would start a new note, a "=======" line (a Markdown
     # underline) would make the file look unmerged. Indenting it by one space keeps the words
-    # and the structure; text read from a file never holds such a line, so it is kept.
-    return "\n".join(
-        " " + ln if is_heading(ln) or is_marker(ln) or (note and NOTE_RE.match(ln)) else ln
-        for ln in trim(text).split("\n")
-    )
+    # and the structure; text read from a file never holds such a line, so it is kept. Inside a
+    # fenced code block a "## " line is text and stays as written.
+    if note:
+        return escape_lines(trim(text), _note_line, _ends_note_block)
+    return escape_lines(trim(text), is_heading, is_section_heading)
 
 
-def escape_text(text: str) -> str:
-    """Free text as it will be stored: no line in it can break the file's structure."""
-    return "\n".join(
-        " " + ln if ln.startswith("##") or is_marker(ln) else ln for ln in text.strip().split("\n")
-    )
+def _hashes(line: str) -> bool:
+    return line.startswith("##")
+
+
+def escape_text(text: str, *, close: bool = True) -> str:
+    """Free text as it will be stored: no line in it can break the file's structure.
+
+    Outside fenced code blocks a line starting with "##" is indented by one space (it would
+    read as a heading or a note's header); inside them it is kept. A block left open at the
+    end is closed, as a Markdown viewer shows it, so that text orch writes after it (a note,
+    a hand-written section) cannot fall into it.
+    """
+    value = escape_lines(text.strip(), _hashes, _ends_note_block)
+    fence = open_fence(value, _ends_note_block) if close else ""
+    return f"{value}\n{fence}" if fence else value

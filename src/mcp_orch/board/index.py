@@ -1,9 +1,11 @@
 """The board's index: each task file's parsed summary, keyed by (inode, mtime, size).
 
-``.mcp/.cache/index-<python>.marshal`` maps ``status/name`` to ``[key, "ok", summary row]`` or
-``[key, "error", [kind, message, hint, line]]``. ``scan`` lists the folders, stats every file
-and re-parses only those whose key changed, so a hand edit or a ``git checkout`` is always seen
-and a 1,000-task board is listed without reading 1,000 files. The cache is an optimisation: a
+``.mcp/.cache/index-<python>.marshal`` maps ``status/name`` to ``[key, "ok", summary row]``,
+``[key, "warn", summary row, [[kind, message, hint, line], ...]]`` (readable, with oddities
+to report, such as a section written twice) or ``[key, "error", [kind, message, hint, line]]``.
+``scan`` lists the folders, stats every file and re-parses only those whose key changed, so a
+hand edit or a ``git checkout`` is always seen and a 1,000-task board is listed without
+reading 1,000 files. The cache is an optimisation: a
 missing or damaged one is rebuilt from the files, which stay the truth.
 """
 
@@ -22,7 +24,7 @@ from .fsutil import atomic_write, storage_error
 
 # marshal, not JSON: it loads a 10,000-task index ~5x faster and is built in (no import). Its
 # format depends on the Python version, so the version is part of the cache's file name.
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 INDEX_NAME = f"index-{sys.implementation.cache_tag}.marshal"
 _NAME_ID_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,7}-[0-9a-z]{3,16})(?=[-_.])")
 
@@ -148,11 +150,15 @@ def _scan_folders(
         for entry in entries:
             name = entry.name
             if name[-3:] != ".md" or name[0] == ".":
+                if name[-4:] == ".tmp":
+                    problems.append(leftover(prefix + name))  # a killed write's
                 continue
             rel = prefix + name
             if rel == moving_from:
                 continue  # half of an interrupted move: the new copy is the task
             if not entry.is_file(follow_symlinks=False):
+                if entry.is_dir(follow_symlinks=False):
+                    problems.append(_folder(rel))
                 continue  # a symlink could point outside the board: never followed
             try:
                 st = entry.stat(follow_symlinks=False)
@@ -172,9 +178,49 @@ def _scan_folders(
                 if summary.status is not status:
                     summary = _moved_by_hand(rel, row, status, problems)
                 found.setdefault(summary.id, []).append((rel, summary))
+            elif record[1] == "warn":
+                _with_warnings(rel, record, status, found, problems)
             else:
                 problems.append(_problem(rel, record[2]))  # type: ignore[arg-type]
     return dirty
+
+
+def _with_warnings(
+    rel: str,
+    record: list[object],
+    status: Status,
+    found: dict[str, list[tuple[str, Summary]]],
+    problems: list[Problem],
+) -> None:
+    """A readable file with oddities: listed like any task, its oddities named as problems."""
+    row: list[object] = record[2]  # type: ignore[assignment]
+    summary = _decode(row)
+    if summary.status is not status:
+        summary = _moved_by_hand(rel, row, status, problems)
+    found.setdefault(summary.id, []).append((rel, summary))
+    for warning in record[3]:  # type: ignore[attr-defined]
+        problems.append(_problem(rel, warning)._replace(task=summary.id))
+
+
+def _folder(rel: str) -> Problem:
+    return Problem(
+        kind="malformed",
+        message=f"{rel}: a folder named like a task file (only files hold tasks)",
+        hint="move what it holds out of .mcp/tasks/ and remove the folder",
+        path=rel,
+    )
+
+
+def leftover(rel: str, shown: str = "") -> Problem:
+    """A temp file of a write that was killed before it finished (``kill -9``, a power cut);
+    ``rel`` is its path in the tasks folder, ``shown`` how to name it (default: under .mcp)."""
+    return Problem(
+        kind="leftover",
+        message=f"{shown or '.mcp/tasks/' + rel}: temp file of an interrupted write "
+        "(the task itself is intact)",
+        hint="'orch doctor --fix' removes it",
+        path=rel,
+    )
 
 
 def _moved_by_hand(rel: str, row: list[object], status: Status, problems: list[Problem]) -> Summary:
@@ -234,6 +280,12 @@ def _one_copy_each(
 # ---------------------------------------------------------------------- one file
 
 
+def not_utf8(rel: str, exc: UnicodeDecodeError) -> str:
+    """The message for a task file that is not UTF-8, with the line of the first bad byte."""
+    line = exc.object[: exc.start].count(b"\n") + 1
+    return f"{rel}: line {line}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+
+
 def _error(kind: str, message: str, hint: str, line: int) -> list[object]:
     return ["error", [kind, message, hint, line]]
 
@@ -242,17 +294,18 @@ def _read_record(path: str, rel: str) -> list[object]:
     """``["ok", row]`` or ``["error", [kind, message, hint, line]]`` for one task file."""
     from . import format as fmt  # deferred: a warm index needs no parsing at all
 
+    warnings: list[tuple[str, str, str, int]] = []
     try:
-        task = fmt.parse(read_text(path), rel)
+        task = fmt.parse(read_text(path), rel, warnings)
     except MalformedTask as exc:
         kind = "conflict" if "conflict marker" in exc.message else "malformed"
         return _error(kind, exc.message, exc.hint, exc.line)
     except UnicodeDecodeError as exc:
         return _error(
             "malformed",
-            f"{rel}: not UTF-8 text ({exc.reason})",
+            not_utf8(rel, exc),
             "fix or remove the file by hand; orch leaves it as it is",
-            0,
+            exc.object[: exc.start].count(b"\n") + 1,
         )
     except OSError as exc:
         return _error("unreadable", f"{rel}: {exc.strerror}", "check the file's permissions", 0)
@@ -264,4 +317,6 @@ def _read_record(path: str, rel: str) -> list[object]:
             "run 'orch doctor' for what to do",
             1,
         )
+    if warnings:
+        return ["warn", encode(summarize(task)), [list(w) for w in warnings]]
     return ["ok", encode(summarize(task))]

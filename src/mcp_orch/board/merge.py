@@ -199,6 +199,12 @@ def merge_versions(versions: list[Task]) -> Task:
     return merge(versions).task
 
 
-def parse_versions(text: str, path: str) -> list[Task]:
-    """Every version of the task in ``text``; ``MalformedTask`` if a side cannot be parsed."""
-    return [fmt.parse(side, path) for side in split_conflict(text)]
+def parse_versions(
+    text: str, path: str, warnings: list[fmt.ParseWarning] | None = None
+) -> list[Task]:
+    """Every version of the task in ``text``; ``MalformedTask`` if a side cannot be parsed.
+
+    ``warnings`` receives what is odd in the file (of its first side only: both sides of a
+    conflict share most of their lines)."""
+    sides = split_conflict(text)
+    return [fmt.parse(side, path, warnings if n == 0 else None) for n, side in enumerate(sides)]

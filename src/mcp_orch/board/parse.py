@@ -9,6 +9,7 @@ text (see ``_parse_checks``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ..domain.errors import MalformedTask
 from ..domain.model import (
@@ -30,15 +31,17 @@ from .schema import (
     NOTE_RE,
     REF_PREFIX,
     SECTIONS,
+    closes,
+    fence_of,
     inside_anchor,
     is_heading,
     is_ref,
+    is_section_heading,
     trim,
 )
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time on every write: for the type checker only
-    from collections.abc import Callable
     from typing import TypeVar
 
     _T = TypeVar("_T")
@@ -50,12 +53,28 @@ _TITLE_RE = re.compile(r"^# Task:\s*(\S+)\s+[-–—]\s+(.*?)\s*$")
 _TITLE_ONLY_ID_RE = re.compile(r"^# Task:\s*(\S+)\s*$")
 _FIELD_RE = re.compile(r"^##\s+([A-Za-z][A-Za-z ]*?):\s*(.*?)\s*$")
 _HEADING_RE = re.compile(r"^##\s+(.+?)\s*$")
+_FENCE_START = ("`", "~", " ")
+_FIELD_LIKE_RE = re.compile(
+    r"^##\s+(status|priority|agent|created|last updated|implementer|depends on)"
+    r"(?![\w:])\s*([^:]*)$",
+    re.IGNORECASE,
+)
 # Like a checklist item, a bullet starts in the first column.
 _BULLET_RE = re.compile(r"^[-*][ \t]+(.*)$")  # greedy: a lazy group is 3x slower
 
 
-def parse(text: str, path: str = "") -> Task:
-    """Read a task file; ``MalformedTask`` names the file and line of the first problem."""
+ParseWarning = tuple[str, str, str, int]
+"""Something odd in a file that is still read: (kind, message, hint, line)."""
+
+
+def parse(text: str, path: str = "", warnings: list[ParseWarning] | None = None) -> Task:
+    """Read a task file; ``MalformedTask`` names the file and line of the first problem.
+
+    A UTF-8 byte-order mark is skipped (the store writes it back). ``warnings``, when given,
+    receives what is odd but readable, such as a section written twice.
+    """
+    if text[:1] == "\ufeff":
+        text = text[1:]
     lines = text.split("\n")
     for number, line in enumerate(lines, 1):
         if line[:1] in "<>=|" and CONFLICT_RE.match(line):
@@ -70,25 +89,62 @@ def parse(text: str, path: str = "") -> Task:
     sections: list[tuple[str, str, int]] = []  # (heading, body, line number)
     current: tuple[str, list[str], int] | None = None
     stray: list[str] = []
+    seen: set[str] = set()
+    fence = ""  # the fence of the code block the line is in (see schema.fenced)
+    delimits: Callable[[str], bool] = is_section_heading
     for number, line in enumerate(lines[start:], start + 1):
+        if fence:
+            if closes(line, fence):
+                fence = ""
+                current[1].append(line)  # type: ignore[index]
+                continue
+            if not delimits(line):
+                current[1].append(line)  # type: ignore[index]
+                continue
+            fence = ""
         if is_heading(line):
             field = _FIELD_RE.match(line)
             # Header fields count only before the first body section.
             if field and field.group(1).lower() in _FIELDS and current is None:
                 fields[field.group(1).lower()] = (field.group(2), number)
                 continue
-            if current is not None:
+            if current is None:
+                _check_field_like(line, number, path)
+            else:
                 sections.append((current[0], "\n".join(current[1]), current[2]))
-            current = (_HEADING_RE.match(line).group(1), [], number)  # type: ignore[union-attr]
+            heading = _HEADING_RE.match(line).group(1)  # type: ignore[union-attr]
+            key = heading.lower()
+            first = key not in seen
+            delimits = _DELIMITS.get(key, is_section_heading) if first else is_section_heading
+            seen.add(key)
+            current = (heading, [], number)
         elif current is not None:
             current[1].append(line)
+            if line[:1] in _FENCE_START:  # the usual line opens no code block: no call
+                fence = fence_of(line)
         elif line.strip() or stray:
             stray.append(line)  # text between the header fields: kept as written
     if stray and "\n".join(stray).strip():
         sections.insert(0, ("", "\n".join(stray).strip("\n"), start + 1))
     if current is not None:
         sections.append((current[0], "\n".join(current[1]), current[2]))
-    return _build(task_id, title, fields, sections, path)
+    return _build(task_id, title, fields, sections, path, warnings)
+
+
+def _check_field_like(line: str, number: int, path: str) -> None:
+    """A header field written without its colon ("## Status pending") would start a section
+    and hide every field after it: refused, naming its line."""
+    match = _FIELD_LIKE_RE.match(line)
+    if match is None:
+        return
+    name = match.group(1)
+    value = match.group(2).strip(" -=")
+    raise MalformedTask(
+        f"{path or 'task file'}: line {number}: `{line.strip()}` has no colon",
+        f"write it as '## {name}: {value or 'VALUE'}' (a header field needs a colon)",
+        path=path,
+        line=number,
+    )
 
 
 def _parse_title(lines: list[str], path: str) -> tuple[str, str, int]:
@@ -118,9 +174,17 @@ def _build(
     fields: dict[str, tuple[str, int]],
     sections: list[tuple[str, str, int]],
     path: str,
+    warnings: list[ParseWarning] | None = None,
 ) -> Task:
     where = path or "task file"
-    status_text, status_line = fields.get("status", ("", 1))
+    if "status" not in fields:
+        raise MalformedTask(
+            f"{where}:2: no '## Status: ...' line under the title",
+            "add one, e.g. '## Status: pending', as the first line after the title",
+            path=path,
+            line=2,
+        )
+    status_text, status_line = fields["status"]
     try:
         status = Status(status_text.strip().lower())
     except ValueError:
@@ -146,13 +210,17 @@ def _build(
     values: dict[str, object] = {}  # section key -> value; a missing section: the default
     extra: list[tuple[str, str, str]] = []
     anchor = ""
-    for heading, body, _number in sections:
+    first: dict[str, int] = {}
+    for heading, body, number in sections:
         key = heading.lower()
         if key in SECTIONS and key not in values:
             values[key], inside = _parse_section(key, trim(body))
             extra += [(inside_anchor(key, n), "", text) for n, text in inside]
             anchor = key
+            first[key] = number
         else:
+            if key in first and warnings is not None:
+                warnings.append(_twice(where, heading, number, first[key]))
             extra.append((anchor, heading, body.strip("\n")))
     return Task(
         id=task_id,
@@ -170,6 +238,37 @@ def _build(
         updated=_field(fields, "last updated").strip(),
         **{FIELD_OF[key]: value for key, value in values.items()},  # type: ignore[arg-type]
         extra=tuple(extra),
+    )
+
+
+def _git_field(line: str) -> bool:
+    bullet = _BULLET_RE.match(line)
+    name, sep, _ = (bullet.group(1) if bullet else "").partition(":")
+    return bool(sep) and name.strip().lower() in ("branch", "commit", "pr")
+
+
+# What ends a fenced code block in each section besides orch's own headings: the section's
+# structured lines (see schema.fenced). In Goal, Notes and hand-written sections only headings.
+_DELIMITS: dict[str, Callable[[str], bool]] = {
+    **dict.fromkeys(
+        CHECKLISTS, lambda line: bool(CHECK_RE.match(line)) or is_section_heading(line)
+    ),
+    **dict.fromkeys(
+        NOTE_PREFIXES, lambda line: bool(NOTE_RE.match(line)) or is_section_heading(line)
+    ),
+    "files affected": lambda line: _read_file(line) is not None or is_section_heading(line),
+    "history": lambda line: _read_history(line) is not None or is_section_heading(line),
+    "git context": lambda line: _git_field(line) or is_section_heading(line),
+}
+
+
+def _twice(where: str, heading: str, number: int, first: int) -> ParseWarning:
+    return (
+        "duplicate-section",
+        f"{where}: line {number}: a second '## {heading}' section (the first is at line "
+        f"{first}); it is kept as written, and agents see it under more_sections",
+        "merge the two into one section by hand",
+        number,
     )
 
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import re
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 # Git writes 7 marker characters, more (8+) in rename conflicts; a bare "=======" line is one too.
 CONFLICT_RE = re.compile(r"^(?:<{7,}|>{7,}|\|{7,})(?: |$)|^={7,}$")
 
@@ -94,3 +98,93 @@ def is_ref(line: str) -> bool:
 def is_marker(line: str) -> bool:
     """A line git could have written: a file holding one is refused as unmerged."""
     return line[:1] in "<>=|" and CONFLICT_RE.match(line) is not None
+
+
+# ---------------------------------------------------------------------- fenced code blocks
+
+# A fence (CommonMark): up to 3 spaces, then 3+ backticks or tildes; a backtick fence's info
+# string holds no backtick. Its closer is a run of the same character at least as long.
+_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+
+
+def fence_of(line: str) -> str:
+    """The run of ``` or ~~~ that ``line`` opens a fenced code block with, or ""."""
+    if not line or line[0] not in "`~ ":
+        return ""  # the usual line: one comparison
+    match = _FENCE_RE.match(line)
+    if match is None or (match.group(1)[0] == "`" and "`" in match.group(2)):
+        return ""
+    return match.group(1)
+
+
+def closes(line: str, fence: str) -> bool:
+    """``line`` closes the code block opened by ``fence``."""
+    text = line.rstrip()
+    body = text.lstrip(" ")
+    return len(text) - len(body) <= 3 and len(body) >= len(fence) and body == fence[0] * len(body)
+
+
+def is_section_heading(line: str) -> bool:
+    """A heading of one of orch's own sections ("## Goal"): it always starts that section."""
+    return is_heading(line) and line[3:].strip().lower() in SECTIONS
+
+
+def fenced(lines: list[str], delimits: Callable[[str], bool]) -> list[bool]:
+    """Which of ``lines`` belong to a fenced code block (its fence lines included).
+
+    Inside a block no line is structure: a "## " line there is no heading. A block ends at its
+    closing fence, or else at the next line ``delimits`` names (orch's own section headings and
+    the structured lines of the section, such as a checklist item): so text orch appends
+    (a note, an item) never falls into a block someone left open, and what orch writes reads
+    back the same wherever it stands.
+    """
+    mask: list[bool] = []
+    fence = ""
+    for line in lines:
+        if fence:
+            if closes(line, fence):
+                fence = ""
+                mask.append(True)
+                continue
+            if not delimits(line):
+                mask.append(True)
+                continue
+            fence = ""
+        fence = fence_of(line)
+        mask.append(bool(fence))
+    return mask
+
+
+def escape_lines(text: str, needs: Callable[[str], bool], delimits: Callable[[str], bool]) -> str:
+    """``text`` with each line that ``needs`` escaping indented by one space, but inside fenced
+    code blocks, where only a conflict marker is (git's markers count anywhere).
+
+    Indenting a line can change where a block ends (an indented heading no longer ends one),
+    so this runs until nothing changes: the result reads back with the same blocks.
+    """
+    lines = text.split("\n")
+    if not any(fence_of(ln) for ln in lines):  # the usual text: one pass, no blocks
+        return "\n".join(" " + ln if needs(ln) or is_marker(ln) else ln for ln in lines)
+    while True:
+        mask = fenced(lines, delimits)
+        out = [
+            " " + ln if is_marker(ln) or (not inside and needs(ln)) else ln
+            for ln, inside in zip(lines, mask, strict=True)
+        ]
+        if out == lines:
+            return "\n".join(out)
+        lines = out
+
+
+def open_fence(text: str, delimits: Callable[[str], bool]) -> str:
+    """The fence of a code block left open at the end of ``text`` ("" if none)."""
+    fence = ""
+    for line in text.split("\n"):
+        if fence:
+            if closes(line, fence):
+                fence = ""
+                continue
+            if not delimits(line):
+                continue
+        fence = fence_of(line)
+    return fence

@@ -57,12 +57,41 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from .present import human_age, status_dict
 
+    statuses = _statuses(args.status)
     service = cli.open_service()
     snap = service.status()
     now = service.clock()
-    data = status_dict(snap, now, include_closed=args.all)
-    cli.emit(args, data, _status_text(data, human_age, closed_listed=args.all))
+    data = status_dict(
+        snap,
+        now,
+        include_closed=args.all,
+        limit=args.limit,
+        statuses=statuses,
+        agent=args.agent.strip() if args.agent else None,
+    )
+    closed = args.all or bool({"done", "failed"} & set(statuses))
+    text = _status_text(data, human_age, closed_listed=closed)
+    if not data["tasks"] and (statuses or args.agent):
+        text = "no task matches --status/--agent\n" + text.split("\n", 1)[1]
+    cli.emit(args, data, text)
     return 0
+
+
+def _statuses(given: list[str] | None) -> tuple[str, ...]:
+    """``--status ready,review --status done``: the states to list, checked."""
+    if not given:
+        return ()
+    from ..inputs import parse_status
+
+    names = [n for text in given for n in text.split(",") if n.strip()]
+    return tuple(dict.fromkeys(parse_status(n).value for n in names))
+
+
+# One line under the listing: what the marks in it mean.
+LEGEND = (
+    "legend: ! escalated, a person decides | <NAME sent back to NAME | feedback:N open notes"
+    " | after:ID waits on ID | age: since created"
+)
 
 
 def _status_text(
@@ -93,8 +122,13 @@ def _status_text(
             f"  {t['id']:<12} {t['priority']}  {holder:<12} "
             f"{human_age(t['age_seconds']):>4}  {t['title']}{deps}{marks}"  # type: ignore[arg-type]
         )
-    if not tasks:
+    total = int(data["total"])  # type: ignore[call-overload]
+    if not tasks and not total:
         lines.append('no active tasks (create one: orch create "TITLE")')
+    elif total > len(tasks):
+        lines.append(f"  ... {len(tasks)} of {total} listed (raise --limit for more)")
+    if tasks:
+        lines.append(LEGEND)
     closed = ", ".join(f"{k}: {counts.get(k, 0)}" for k in ("done", "failed"))
     lines.append(closed if closed_listed else f"{closed}  (orch status --all lists them)")
     problems: list[dict[str, object]] = data["problems"]  # type: ignore[assignment]
@@ -210,6 +244,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "orch status --json",
     )
     p.add_argument("--all", action="store_true", help="list done and failed tasks too")
+    p.add_argument(
+        "--status",
+        action="append",
+        metavar="STATUS",
+        help="only tasks in this state (repeatable, or comma-separated: ready,review)",
+    )
+    p.add_argument("--agent", metavar="NAME", help="only tasks NAME holds or implemented")
+    p.add_argument("--limit", type=cli.positive_int, metavar="N", help="list at most N tasks")
 
     p = cli.add_command(
         sub,

@@ -17,7 +17,7 @@ from ..domain.errors import InternalError, InvalidInput, OrchError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs an import at start-up; the annotations need it only here
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
     from ..service import Service
 
@@ -51,7 +51,10 @@ def open_service(start: str | None = None) -> Service:
     from ..service import Service
 
     board = find_board(start)
-    service = Service(FileStore(board), config.load(board), _clock(), root=os.path.dirname(board))
+    clock = _clock()
+    service = Service(
+        FileStore(board, clock), config.load(board), clock, root=os.path.dirname(board)
+    )
     _OPENED.append(service)
     return service
 
@@ -145,13 +148,60 @@ def seconds(text: str) -> float:
     return value
 
 
-def id_arg(p: argparse.ArgumentParser, *, optional: bool = False) -> None:
+def id_arg(
+    p: argparse.ArgumentParser, *, optional: bool = False, before_lists: bool = False
+) -> None:
+    """The task ID; ``before_lists``: a command with list flags, whose handler calls
+    ``take_id`` (argparse alone would let ``--ac x ID`` swallow the ID)."""
     p.add_argument(
         "id",
         metavar="ID",
-        nargs="?" if optional else None,
+        nargs="?" if optional or before_lists else None,
         help="a task's ID, e.g. T-7k3m9q2x" + (" (default: every task)" if optional else ""),
     )
+
+
+class _Items(argparse._ExtendAction):
+    """``--ac A B ...``: several values to a flag, remembering where each run of them ended, so
+    a task ID typed after them (``orch prep --ac x T-7k3m9q2x``) can be given back (see
+    ``take_id``)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        super().__call__(parser, namespace, values, option_string)
+        runs: list[tuple[str, int, int]] = getattr(namespace, "item_runs", [])
+        count = len(values) if isinstance(values, list) else 1
+        runs.append((self.dest, len(getattr(namespace, self.dest)) - 1, count))
+        namespace.item_runs = runs
+
+
+def items_flag(p: argparse.ArgumentParser, *flags: str, metavar: str, help: str) -> None:
+    """A flag taking one or more values (repeatable); see ``take_id``."""
+    p.add_argument(*flags, action=_Items, nargs="+", metavar=metavar, help=help)
+
+
+def take_id(args: argparse.Namespace) -> str:
+    """The task ID, also when a list flag swallowed it.
+
+    ``orch prep --ac "a criterion" T-7k3m9q2x`` hands the ID to ``--ac`` as one more value:
+    when no ID was given and the last value of a run of several looks like one, that is what
+    the user meant.
+    """
+    if args.id:
+        return str(args.id)
+    from ..domain.ids import looks_like_id
+
+    for dest, end, count in reversed(getattr(args, "item_runs", [])):
+        values: list[str] = getattr(args, dest)
+        if count > 1 and looks_like_id(values[end].strip()):
+            args.id = values.pop(end)
+            return str(args.id)
+    raise InvalidInput("no task ID given", f"name the task, e.g. orch {args.command} T-7k3m9q2x")
 
 
 def agent_flag(p: argparse.ArgumentParser) -> None:
@@ -191,7 +241,7 @@ def add_command(
         formatter_class=_Formatter,
     )
     _json_flag(p)
-    p.set_defaults(handler=handler)
+    p.set_defaults(handler=handler, command=name)
     return p
 
 

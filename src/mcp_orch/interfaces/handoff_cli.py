@@ -1,5 +1,5 @@
 """The handoff commands: create, prep, next, claim, review, feedback, complete, fail, error,
-escalate, resolve.
+escalate, check, resolve.
 
 Each handler calls one service function and prints the result as text or ``--json``.
 Registered into the ``orch`` parser like every command module (see ``cli.EXTRA_COMMANDS``).
@@ -27,8 +27,9 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_prep(args: argparse.Namespace) -> int:
+    task_id = cli.take_id(args)
     task = cli.open_service().prep(
-        args.id,
+        task_id,
         agent=cli.acting_agent(args),
         goal=args.goal,
         acceptance=args.ac or (),
@@ -193,6 +194,35 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     return _moved(args, task, "back in the flow: orch next")
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from .present import task_dict
+
+    task_id = cli.take_id(args)
+    task = cli.open_service().check(
+        task_id,
+        agent=cli.acting_agent(args),
+        ac=args.ac or (),
+        dor=args.dor or (),
+        dod=args.dod or (),
+        done=not args.uncheck,
+    )
+    lines = [cli.task_line(task)]
+    for label, items in (
+        ("Acceptance Criteria", task.acceptance),
+        ("Definition of Ready", task.ready_def),
+        ("Definition of Done", task.done_def),
+    ):
+        if items:
+            met = sum(i.done for i in items)
+            lines.append(f"  {label} ({met} of {len(items)} met)")
+            lines += [
+                f"    {n}. [{'x' if i.done else ' '}] {i.text.split(chr(10))[0]}"
+                for n, i in enumerate(items, 1)
+            ]
+    cli.emit(args, task_dict(task), "\n".join(lines))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add these commands to the ``orch`` parser (only the one being run is built)."""
     p = cli.add_command(
@@ -222,24 +252,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         'orch prep T-7k3m9q2x --goal "Limit login attempts" --ac "5 tries per minute" '
         '--dor "API agreed" --dod "tests pass" --files src/auth.py --notes "use redis"',
     )
-    cli.id_arg(p)
+    cli.id_arg(p, before_lists=True)
     p.add_argument("--goal", help="what must be done and why")
     for flag, what in (
         ("--ac", "acceptance criteria"),
         ("--dor", "Definition of Ready items"),
         ("--dod", "Definition of Done items"),
     ):
-        p.add_argument(
+        cli.items_flag(
+            p,
             flag,
-            action="extend",
-            nargs="+",
             metavar="TEXT",
             help=f"{what}, one quoted TEXT each (several, or repeat the flag; replaces the list)",
         )
-    p.add_argument(
+    cli.items_flag(
+        p,
         "--files",
-        action="extend",
-        nargs="+",
         metavar="PATH",
         help="files the task will touch, repo-relative (several, or repeat the flag)",
     )
@@ -341,6 +369,28 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             help=f"read {flag[2:]} from a file instead ('-': standard input)",
         )
         cli.agent_flag(p)
+
+    p = cli.add_command(
+        sub,
+        "check",
+        cmd_check,
+        "tick acceptance criteria, DoR or DoD items as met (by number, or all)",
+        "orch check T-7k3m9q2x --ac 1 3 --dod all",
+    )
+    cli.id_arg(p, before_lists=True)
+    for flag, what in (
+        ("--ac", "acceptance criteria"),
+        ("--dor", "Definition of Ready items"),
+        ("--dod", "Definition of Done items"),
+    ):
+        cli.items_flag(
+            p,
+            flag,
+            metavar="N",
+            help=f"{what} to tick: numbers from 1 (2, 1,3, 2-4), all, or an item's exact text",
+        )
+    p.add_argument("--uncheck", action="store_true", help="untick them instead")
+    cli.agent_flag(p)
 
     p = cli.add_command(
         sub,

@@ -27,6 +27,7 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.tools.base import Tool
+from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from .. import config
@@ -73,6 +74,7 @@ NEXT_TOOL = {
 }
 
 TaskId = Annotated[str, Field(description="e.g. T-7k3m9q2x")]
+_CHECKLIST_KEYS = ("acceptance_criteria", "definition_of_ready", "definition_of_done")
 Items = list[str]
 
 
@@ -279,6 +281,44 @@ def build_tools(
             task = fresh().escalate(task_id, agent=who(agent, required=False), reason=reason)
             return brief(task, f"a person looks at it and runs: orch resolve {task.id}")
 
+    async def check_task(
+        task_id: TaskId,
+        acceptance_criteria: Annotated[
+            list[str] | None, Field(description='criteria to tick: numbers from 1, or "all"')
+        ] = None,
+        definition_of_ready: Annotated[
+            list[str] | None, Field(description='DoR items: numbers from 1, or "all"')
+        ] = None,
+        definition_of_done: Annotated[
+            list[str] | None, Field(description='DoD items: numbers from 1, or "all"')
+        ] = None,
+        done: Annotated[bool, Field(description="false unticks them")] = True,
+        agent: Annotated[str, Field(description="who acts; omit if the server knows")] = "",
+    ) -> str:
+        """Tick checklist items as met (numbers as get_task lists them, from 1), so the task
+        shows what was met; the task does not move. Ticking a ticked item changes nothing."""
+        with tool_errors():
+            task = fresh().check(
+                task_id,
+                agent=who(agent, required=False),
+                ac=acceptance_criteria or (),
+                dor=definition_of_ready or (),
+                dod=definition_of_done or (),
+                done=done,
+            )
+            data = present.task_dict(task)
+            return dump(
+                {
+                    "id": task.id,
+                    "status": task.status.value,
+                    **{k: data[k] for k in _CHECKLIST_KEYS},
+                }
+            )
+
+    check_task.annotations = ToolAnnotations(  # type: ignore[attr-defined]
+        read_only_hint=False, destructive_hint=False, idempotent_hint=True
+    )
+
     async def get_task(task_id: TaskId, section: Section | None = None, offset: int = 0) -> str:
         """One task's context: goal, criteria, DoR, DoD, files, notes, feedback, errors,
         escalations, recent history; "omitted" counts what was left out. section (history,
@@ -307,6 +347,7 @@ def build_tools(
         review_task,
         report_error,
         escalate_task,
+        check_task,
         get_task,
         board_status,
     ]
@@ -348,6 +389,7 @@ def make_tools(service: Service, who: Identity, board: str | None) -> list[Tool]
             warned(service, fn),
             description=" ".join((fn.__doc__ or "").split()),
             structured_output=False,
+            annotations=getattr(fn, "annotations", None),
         )
         tool.parameters = _compact(tool.parameters)
         tools.append(tool)

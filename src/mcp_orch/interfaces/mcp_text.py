@@ -122,6 +122,7 @@ HEAD = {
     "definition_of_done": 30,
     "files": 30,
     "open_feedback": 20,
+    "more_sections": 10,
 }
 TAIL = {"feedback": 5, "errors": 5, "escalations": 5, "history": 20}
 SECTION_PAGE = 20  # items of one get_task section page

@@ -96,6 +96,13 @@ def task_dict(t: Task) -> dict[str, object]:
             }
             for h in t.history
         ],
+        # Sections written by hand ("## Design"), a known one written twice too: agents read
+        # this JSON, not the file, so their text must be here.
+        "more_sections": [
+            {"heading": heading, "text": body, "after": after or None}
+            for after, heading, body in t.extra
+            if heading
+        ],
     }
 
 
@@ -127,13 +134,24 @@ def status_dict(
     include_closed: bool,
     offset: int = 0,
     limit: int | None = None,
+    statuses: Sequence[str] = (),
+    agent: str | None = None,
 ) -> dict[str, object]:
-    """The board by state: active tasks (all with ``include_closed``), counts and problems."""
+    """The board by state: active tasks (all with ``include_closed``), counts and problems.
+
+    ``statuses`` lists only tasks in those states (done and failed too, when named), ``agent``
+    only the tasks it holds or implemented; the counts are always the whole board's.
+    """
     counts: dict[str, int] = {}
     for s in snap.tasks:
         counts[s.status.value] = counts.get(s.status.value, 0) + 1
+    wanted = set(statuses) or (set(_ORDER) if include_closed else set(_ACTIVE))
     listed = sorted(
-        (s for s in snap.tasks if include_closed or s.status.value not in ("done", "failed")),
+        (
+            s
+            for s in snap.tasks
+            if s.status.value in wanted and (not agent or agent in (s.agent, s.implementer))
+        ),
         key=lambda s: (_ORDER[s.status.value], not s.escalated, s.sort_key()),
     )
     page = listed[offset : offset + limit if limit is not None else None]
@@ -148,3 +166,4 @@ def status_dict(
 
 
 _ORDER = {"pending": 0, "ready": 1, "in-progress": 2, "review": 3, "done": 4, "failed": 5}
+_ACTIVE = ("pending", "ready", "in-progress", "review")

@@ -6,11 +6,15 @@
   against the domain's transition table, write, log), reading and what to do next;
 - ``handoff``: the handoff chain (create, prep, claim, submit, feedback, complete, fail, error
   context, escalate, resolve);
-- ``gates``: what the git hooks report (a failed quality gate, a commit that passed it).
+- ``gates``: what the git hooks report (a failed quality gate, a commit that passed it);
+- ``checks``: ticking checklist items (acceptance criteria, DoR, DoD).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from ..domain.model import Task
 from .base import Clock, NextAction, system_clock
 from .gates import CommitOwner, GateOps
 from .handoff import ClaimResult, HandoffOps
@@ -18,6 +22,21 @@ from .handoff import ClaimResult, HandoffOps
 
 class Service(HandoffOps, GateOps):
     """The board's operations. One instance per board; cheap to create."""
+
+    def check(
+        self,
+        task_id: str,
+        *,
+        agent: str | None = None,
+        ac: Sequence[str] = (),
+        dor: Sequence[str] = (),
+        dod: Sequence[str] = (),
+        done: bool = True,
+    ) -> Task:
+        """Tick (``done=False``: untick) checklist items; see ``checks.check``."""
+        from .checks import check  # deferred: not on the path of every command
+
+        return check(self, task_id, agent=agent, ac=ac, dor=dor, dod=dod, done=done)
 
 
 __all__ = ["ClaimResult", "Clock", "CommitOwner", "NextAction", "Service", "system_clock"]
