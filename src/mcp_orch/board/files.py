@@ -26,6 +26,7 @@ from ..domain.errors import (
 )
 from ..domain.events import Event
 from ..domain.model import ALL_STATUSES, HistoryEntry, Status, Task, format_time
+from ..domain.ops import op
 from ..domain.policy import summarize
 from ..store import Snapshot
 from .fsutil import (
@@ -180,12 +181,12 @@ class FileStore:
                     )
             raise TaskNotFound(
                 f"no task {task_id} on the board",
-                "run 'orch status' to list the tasks (done ones: 'orch status --all')",
+                ("the board lists them: ", op("status"), "; done ones too: ", op("status", all="")),
             )
         if "\n" in rel:
             raise BoardConflict(
                 f"{task_id} exists in more than one folder: " + ", ".join(rel.split("\n")),
-                "run 'orch doctor --fix' to merge the copies (a git merge can cause this)",
+                (op("doctor", fix=""), " merges the copies (a git merge can cause this)"),
             )
         return self.path(rel)
 

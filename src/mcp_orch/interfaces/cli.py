@@ -54,8 +54,11 @@ def open_service(start: str | None = None) -> Service:
     return Service(FileStore(board), config.load(board), _clock(), root=os.path.dirname(board))
 
 
-def acting_agent(args: argparse.Namespace) -> str | None:
-    return getattr(args, "agent", None) or os.environ.get(ENV_AGENT) or None
+def acting_agent(args: argparse.Namespace) -> str:
+    """Who acts: ``--agent``, else ``$ORCH_AGENT``, else a person (who may run any step)."""
+    from ..domain.roles import PERSON
+
+    return getattr(args, "agent", None) or os.environ.get(ENV_AGENT) or PERSON
 
 
 def emit(args: argparse.Namespace, data: object, text: str) -> None:
@@ -139,7 +142,11 @@ def id_arg(p: argparse.ArgumentParser, *, optional: bool = False) -> None:
 
 
 def agent_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--agent", metavar="NAME", help=f"who is acting (default: ${ENV_AGENT})")
+    p.add_argument(
+        "--agent",
+        metavar="NAME",
+        help=f"who is acting (default: ${ENV_AGENT}, else a person: human)",
+    )
 
 
 COMMANDS: dict[str, tuple[str, str]] = {}  # name -> (summary, example), for docs and tests
@@ -217,12 +224,19 @@ EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []  # type:
 
 
 def fail(error: OrchError, as_json: bool) -> NoReturn:
+    from ..domain.ops import ops_in
+    from .cli_text import command
+
+    worded = error.worded_hint(command)
     if as_json:
         import json
 
-        sys.stderr.write(json.dumps(error.to_dict(), ensure_ascii=False) + "\n")
+        data: dict[str, object] = {**error.to_dict(), "hint": worded}
+        if ops_in(error.hint_parts):
+            data["ops"] = [o.to_dict() for o in ops_in(error.hint_parts)]
+        sys.stderr.write(json.dumps(data, ensure_ascii=False) + "\n")
     else:
-        hint = f" ({error.hint})" if error.hint else ""
+        hint = f" ({worded})" if worded else ""
         sys.stderr.write(f"orch: {error.message}{hint}\n")
     raise SystemExit(error.exit_code)
 

@@ -39,10 +39,13 @@ from .mcp_text import (
     INSTRUCTIONS,
     PROMPTS,
     board_markdown,
+    decision_call,
     section_page,
     status_page,
     task_answer,
     task_markdown,
+    tool_call,
+    tool_name,
 )
 
 MAX_PAGE = 200
@@ -59,25 +62,14 @@ Section = Literal[
     "files",
 ]
 
-# What to call for each answer of next_task (the CLI's equivalent is in the answer's "command").
-NEXT_TOOL = {
-    "continue": "submit_task",
-    "fix": "claim_task",
-    "review": "review_task",
-    "claim": "claim_task",
-    "prep": "prep_task",
-    "escalation": None,  # a person resolves it: orch resolve
-    "wait": "next_task",
-    "idle": "create_task",
-}
-
 TaskId = Annotated[str, Field(description="e.g. T-7k3m9q2x")]
 Items = list[str]
 
 
 def error_text(exc: OrchError) -> str:
     """The CLI's message for the same error (``orch: message (hint)`` without the prefix)."""
-    return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+    hint = exc.worded_hint(tool_call)  # operations as tool calls: a planner may have no shell
+    return f"{exc.message} ({hint})" if hint else exc.message
 
 
 @contextmanager
@@ -178,9 +170,10 @@ def build_tools(
         feedback, and the tool to call next."""
         with tool_errors():
             result = fresh().next_action(who(agent))
-            data = present.decision_dict(result.decision, None, result.problems)
+            d = result.decision
+            data = present.decision_dict(d, None, result.problems, decision_call(d))
             task = task_answer(result.task) if result.task else None
-            return dump({**data, "task": task, "tool": NEXT_TOOL.get(result.decision.action)})
+            return dump({**data, "task": task, "tool": tool_name(d.ops[0]) if d.ops else None})
 
     async def create_task(
         title: str,
