@@ -76,3 +76,15 @@ def test_a_planners_token_cannot_claim_or_approve(orch: Orch) -> None:
 
         anyio.run(main)
     assert orch.json("show", tid)["status"] == "review"
+
+
+def test_over_mcp_no_agent_is_not_a_person(orch: Orch) -> None:
+    async def main() -> None:
+        async with stdio(orch.cwd, None) as anonymous:
+            message = await call_error(anonymous, "create_task", title="by nobody")
+            assert "who is acting" in message
+            made = await call(anonymous, "create_task", title="by the planner", agent="chatgpt")
+            assert made["status"] == "pending"
+
+    anyio.run(main)
+    assert orch.json("status")["total"] == 1

@@ -202,7 +202,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         '  orch review T-7k3m9q2x --agent cursor --note "done"     # -> review\n'
         '  orch feedback T-7k3m9q2x --agent codex --text "..."     # reviewer: -> ready\n'
         "  orch complete T-7k3m9q2x --agent codex                  # reviewer: -> done\n"
-        "every command takes --json; the agent may come from $ORCH_AGENT.",
+        "every command takes --json; the agent may come from $ORCH_AGENT (else: a person).",
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"orch {__version__}")

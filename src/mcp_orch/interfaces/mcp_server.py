@@ -189,7 +189,7 @@ def build_tools(
                 title,
                 priority=priority,
                 depends=depends or (),
-                agent=who(agent, required=False),
+                agent=who(agent),
                 goal=goal,
             )
             return brief(task, f"define it: prep_task {task.id}")
@@ -212,7 +212,7 @@ def build_tools(
         with tool_errors():
             task = fresh().prep(
                 task_id,
-                agent=who(agent, required=False),
+                agent=who(agent),
                 goal=goal or None,
                 acceptance=acceptance_criteria or (),
                 ready_def=definition_of_ready or (),
@@ -261,14 +261,14 @@ def build_tools(
             if give_up:
                 task = fresh().fail(task_id, agent=who(agent), reason=text)
                 return brief(task, f"a person decides: orch resolve {task.id} --to ready")
-            task = fresh().add_error(task_id, agent=who(agent, required=False), text=text)
+            task = fresh().add_error(task_id, agent=who(agent), text=text)
             return brief(task, "the error context is kept in the task")
 
     async def escalate_task(task_id: TaskId, reason: str, agent: str = "") -> str:
         """Stuck? Flag a task for a person (unclear or contradictory spec, missing access, a
         decision above your role). It leaves every queue until a person resolves it."""
         with tool_errors():
-            task = fresh().escalate(task_id, agent=who(agent, required=False), reason=reason)
+            task = fresh().escalate(task_id, agent=who(agent), reason=reason)
             return brief(task, f"a person looks at it and runs: orch resolve {task.id}")
 
     async def get_task(task_id: TaskId, section: Section | None = None, offset: int = 0) -> str:
