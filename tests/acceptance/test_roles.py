@@ -42,7 +42,7 @@ def test_each_step_needs_its_role_and_the_refusal_names_who_may(orch: Orch) -> N
     orch("claim", tid, "--agent", "cursor")
     orch("review", tid, "--agent", "cursor", "--note", "done")
     err = refused(orch, "complete", tid, "--agent", "cursor")
-    assert f"complete {tid} needs a reviewer (codex); cursor is an implementer" == err["error"]
+    assert f"complete {tid} needs a reviewer (codex); cursor implemented {tid}" == err["error"]
     refused(orch, "feedback", tid, "--agent", "chatgpt", "--text", "redo it")
     assert task_file(orch.cwd, tid).parent.name == "review"  # every refusal changed nothing
     orch("complete", tid, "--agent", "codex")
@@ -97,8 +97,11 @@ def test_an_agent_the_board_has_seen_keeps_working_as_an_implementer(orch: Orch)
     orch("claim", tid, "--agent", "gemini")
     set_roles(orch.cwd, enforce=True)
     orch("review", tid, "--agent", "gemini", "--note", "still mine")
-    assert "gemini is an implementer" in str(
+    assert f"gemini implemented {tid}" in str(
         refused(orch, "complete", tid, "--agent", "gemini")["error"]
+    )
+    assert "gemini is an implementer" in str(
+        refused(orch, "create", "More", "--agent", "gemini")["error"]
     )
 
 

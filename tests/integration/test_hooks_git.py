@@ -208,7 +208,9 @@ def test_a_commit_cannot_approve_its_own_work(orch: Orch, project: Path) -> None
     proc = commit(project, "-m", "work", "-m", trailers, env={"ORCH_AGENT": "cursor"})
     assert proc.returncode == 0, proc.stderr  # the commit happened; only the move is refused
     assert task(project, task_id).status.value == "review"
-    assert f"complete {task_id} needs a reviewer (codex); cursor is an implementer" in proc.stderr
+    assert (
+        f"complete {task_id} needs a reviewer (codex); cursor implemented {task_id}" in proc.stderr
+    )
     change(project)
     proc = commit(project, "-m", "approve", "-m", trailers, env={"ORCH_AGENT": "codex"})
     assert proc.returncode == 0, proc.stderr

@@ -98,13 +98,15 @@ def check_step(
     allowed = [a for a in roles.get(role, ()) if not is_person(a)]
     subject = f" {task.id}" if task is not None else ""
     mine = roles_of(agent, roles)
+    own = (approves or op == "complete") and task is not None and task.implementer == agent
     if role not in mine:
+        why = f"implemented{subject}" if own else "is " + " and ".join(_A[r] for r in mine)
         raise NotAllowed(
             f"{verb}{subject} needs {_A[role]} ({', '.join(allowed) or 'none configured'}); "
-            f"{agent} is {' and '.join(_A[r] for r in mine)}",
+            f"{agent} {why}",
             _who_may(role, allowed),
         )
-    if (approves or op == "complete") and task is not None and task.implementer == agent:
+    if own and task is not None:
         others = [a for a in roles.get(REVIEWER, ()) if a != agent and not is_person(a)]
         raise NotAllowed(
             f"{verb} {task.id} needs a reviewer who did not implement it "
