@@ -50,6 +50,7 @@ import marshal
 import math
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -414,9 +415,9 @@ def allow_implementers(root: str, names: list[str]) -> None:
     path = os.path.join(root, ".mcp", "config.yaml")
     with open(path, encoding="utf-8") as fh:
         text = fh.read()
-    listed = "implementer: [" + ", ".join(["cursor", *names]) + "]"
+    listed = "implementer: [cursor, " + ", ".join(names) + "]"
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text.replace("implementer: [cursor]", listed))
+        fh.write(re.sub(r"implementer: \[[^\]]*\]", listed, text, count=1))
 
 
 def claimable(tasks: list[Task]) -> list[str]:

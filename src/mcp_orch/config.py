@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     "planner": ("chatgpt",),
-    "implementer": ("cursor",),
+    # the agents 'orch init --clients' names (Cursor, Claude Code, VS Code's Copilot) are known
+    "implementer": ("cursor", "claude", "copilot"),
     "reviewer": ("codex",),
 }
 

@@ -38,7 +38,10 @@ def test_next_task_and_tool_errors_speak_in_tools(orch: Orch) -> None:
             assert cont["command"] == f"call submit_task with task_id={stub}, note=..."
         async with stdio(orch.cwd, "cusor") as typo:  # a typo in the client's ORCH_AGENT
             message = await call_error(typo, "next_task")
-            assert "unknown agent 'cusor'" in message and "chatgpt, codex, cursor" in message
+            assert (
+                "unknown agent 'cusor'" in message
+                and "chatgpt, claude, codex, copilot, cursor" in message
+            )
 
     anyio.run(main)
 
@@ -68,7 +71,10 @@ def test_a_planners_token_cannot_claim_or_approve(orch: Orch) -> None:
         async def main() -> None:
             async with http(server.url, planner) as client:
                 message = await call_error(client, "claim_task", task_id=tid)
-                assert f"claim {tid} needs an implementer (cursor); chatgpt is a planner" in message
+                assert (
+                    f"claim {tid} needs an implementer (cursor, claude, copilot); "
+                    "chatgpt is a planner" in message
+                )
                 orch("claim", tid, "--agent", "cursor")
                 orch("review", tid, "--agent", "cursor")
                 message = await call_error(client, "review_task", task_id=tid, approve=True)

@@ -38,7 +38,10 @@ def test_each_step_needs_its_role_and_the_refusal_names_who_may(orch: Orch) -> N
     )
     orch("prep", tid, "--goal", "g", "--agent", "chatgpt")
     err = refused(orch, "claim", tid, "--agent", "chatgpt")
-    assert f"claim {tid} needs an implementer (cursor); chatgpt is a planner" == err["error"]
+    assert (
+        f"claim {tid} needs an implementer (cursor, claude, copilot); chatgpt is a planner"
+        == err["error"]
+    )
     orch("claim", tid, "--agent", "cursor")
     orch("review", tid, "--agent", "cursor", "--note", "done")
     err = refused(orch, "complete", tid, "--agent", "cursor")
@@ -85,8 +88,8 @@ def test_an_unknown_agent_is_refused_with_the_known_names(orch: Orch) -> None:
         assert res.code == 2
         err = res.err_json()
         assert err["code"] == "unknown_agent" and "'cusor'" in str(err["error"])
-        assert "known agents: chatgpt, codex, cursor" in str(err["hint"])
-        assert "implementer: [cursor, cusor]" in str(err["hint"])
+        assert "known agents: chatgpt, claude, codex, copilot, cursor" in str(err["hint"])
+        assert "implementer: [cursor, claude, copilot, cusor]" in str(err["hint"])
     assert orch("next", "--agent", "cusor", check=False).code == 2
     assert task_file(orch.cwd, tid).parent.name == "ready"
 
@@ -175,3 +178,11 @@ def test_the_wait_of_a_reviewer_says_what_it_waits_for(orch: Orch) -> None:
     assert "waiting for work to be submitted for review (1 in progress)" in reason
     assert "max_in_progress" not in reason and "as many tasks as allowed" not in reason
     assert nxt["command"] == "orch next --wait --agent codex"
+
+
+def test_every_agent_that_init_clients_writes_plays_a_role(orch: Orch) -> None:
+    from mcp_orch.clients import CLIENTS
+
+    orch("init", "--clients", ",".join(CLIENTS))
+    for client in CLIENTS.values():  # none of them is refused as unknown on a fresh board
+        assert orch.json("next", "--agent", client.agent)["action"] == "idle"
