@@ -32,6 +32,7 @@ def test_each_step_needs_its_role_and_the_refusal_names_who_may(orch: Orch) -> N
     err = refused(orch, "create", "Mine now", "--agent", "cursor")
     assert "create needs a planner (chatgpt); cursor is an implementer" in str(err["error"])
     assert "ask chatgpt" in str(err["hint"])
+    assert "human" not in str(err["hint"])  # the person override is documented, not advertised
     tid = orch.create("A stub", "--agent", "chatgpt")
     assert "needs a planner (chatgpt)" in str(
         refused(orch, "prep", tid, "--goal", "g", "--agent", "codex")["error"]

@@ -64,7 +64,7 @@ def summary(tid: str, status: Status, implementer: str = "", agent: str = "") ->
         (
             op("resolve", "T-1", "human", to="ready"),
             "orch resolve T-1 --to ready --agent human",
-            "a person runs `orch resolve T-1 --to ready --agent human`",
+            "a person runs `orch resolve T-1 --to ready`",
         ),
         (op("status", all=""), "orch status --all", "call board_status with include_closed=true"),
         (

@@ -12,7 +12,7 @@ from .errors import DependencyError
 from .model import Priority, Status, Task
 from .ops import Op, op
 from .record import Record
-from .roles import IMPLEMENTER, PERSON, PLANNER, REVIEWER, is_person, roles_of
+from .roles import IMPLEMENTER, PLANNER, REVIEWER, is_person, roles_of
 
 
 class Summary(Record):
@@ -321,13 +321,13 @@ def after(
             op("next", "", implementer),
         )
     if step == "fail":
-        return ("a person decides: ", op("resolve", tid, PERSON, to="ready"))
+        return ("a person decides: ", op("resolve", tid, to="ready"))
     if step == "escalate":
         return (
             "a person looks at it (",
             op("show", tid),
             "), then ",
-            op("resolve", tid, PERSON, "to"),
+            op("resolve", tid, "", "to"),
         )
     if step == "resolve":
         return ("back in the flow: ", op("next", "", agent))

@@ -75,7 +75,7 @@ def check_known(
         f"unknown agent {agent!r}: it is in no role in .mcp/config.yaml and has never worked "
         "on this board",
         f"known agents: {known}; check the spelling, or add it to a role in .mcp/config.yaml "
-        f"(e.g. roles: implementer: [{example}]); a person acts as {PERSON}",
+        f"(e.g. roles: implementer: [{example}])",
     )
 
 
@@ -118,7 +118,6 @@ def check_step(
 
 def _who_may(role: str, allowed: Sequence[str]) -> str:
     ask = f"ask {' or '.join(allowed)} to do it" if allowed else f"add a {role} to the config"
-    return (
-        f"{ask}; who plays which role is set under roles: in .mcp/config.yaml; "
-        f"a person may run any step (agent {PERSON})"
-    )
+    # The person override is documented, not advertised: an agent reading this refusal must
+    # not learn from it how to step around the quality gate.
+    return f"{ask}; who plays which role is set under roles: in .mcp/config.yaml"

@@ -108,7 +108,7 @@ def tool_call(o: Op) -> str:
     if o.name not in TOOLS:
         from .cli_text import command
 
-        return f"a person runs `{command(o)}`"
+        return f"a person runs `{command(o._replace(agent=''))}`"
     if o.name == "next" and any(k == "wait" for k, _ in o.args):
         return "call next_task again after the next handoff"
     tool, fixed, params = TOOLS[o.name]
