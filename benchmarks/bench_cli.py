@@ -50,6 +50,7 @@ import marshal
 import math
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -409,6 +410,16 @@ def build_board(
     return root, tasks
 
 
+def allow_implementers(root: str, names: list[str]) -> None:
+    """Name the claiming agents as implementers: roles hold, and an unknown agent is refused."""
+    path = os.path.join(root, ".mcp", "config.yaml")
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    listed = "implementer: [cursor, " + ", ".join(names) + "]"
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(re.sub(r"implementer: \[[^\]]*\]", listed, text, count=1))
+
+
 def claimable(tasks: list[Task]) -> list[str]:
     """Ready, unblocked, not escalated, no open feedback: any agent may claim these."""
     by_id = {t.id: t for t in tasks}
@@ -459,6 +470,7 @@ def measure_size(orch: str, n: int, runs: int, seed: int) -> tuple[list[Row], li
         raise SystemExit(f"bench: only {len(ready)} claimable tasks at {n}, need {need}")
     rng = random.Random(seed + 1)
     rng.shuffle(ready)
+    allow_implementers(root, [f"bench-{i}" for i in range(1, 4 * runs + 16)])
 
     # Cold: no index; each command once (status first: it also rebuilds the index for the others
     # unless we remove it again, which we do).

@@ -44,8 +44,8 @@ def make_board(root: Path, tasks: int) -> list[str]:
         if i % 3:
             service.prep(task.id, goal=f"goal {i}", acceptance=["it works"], agent="chatgpt")
         if i % 3 == 2:
-            service.claim(task.id, agent=f"worker{i}")
-            service.submit(task.id, agent=f"worker{i}")
+            service.claim(task.id, agent="cursor")  # the one implementer: it holds one at a time
+            service.submit(task.id, agent="cursor")
             service.complete(task.id, agent="codex")
         ids.append(task.id)
     return ids

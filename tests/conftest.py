@@ -149,3 +149,22 @@ def task_file(project: Path, task_id: str) -> Path:
     found = list((project / ".mcp" / "tasks").glob(f"*/{task_id}-*.md"))
     assert len(found) == 1, f"expected one file for {task_id}, found {found}"
     return found[0]
+
+
+def set_roles(project: Path, **roles: list[str] | bool) -> None:
+    """Set who plays which role in the board's config (``enforce=False`` turns roles off):
+    the set-up of a test whose agents are not the default chatgpt, cursor and codex."""
+    path = project / ".mcp" / "config.yaml"
+    lines = path.read_text().splitlines()
+    start = lines.index("roles:")
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("  "))
+    current = {
+        k.strip(): v.strip() for k, v in (line.split(":", 1) for line in lines[start + 1 : end])
+    }
+    for role, value in roles.items():
+        if isinstance(value, bool):
+            current[role] = "true" if value else "false"
+        else:
+            current[role] = "[" + ", ".join(value) + "]"
+    block = [f"  {k}: {v}" for k, v in current.items()]
+    path.write_text("\n".join([*lines[: start + 1], *block, *lines[end:]]) + "\n")

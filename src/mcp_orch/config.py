@@ -13,8 +13,8 @@ import sys
 
 from .domain.errors import InvalidInput
 from .domain.ids import check_prefix
-from .domain.policy import ROLES
 from .domain.record import Record
+from .domain.roles import ROLES
 
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time on every command
 if TYPE_CHECKING:
@@ -22,14 +22,17 @@ if TYPE_CHECKING:
 
 DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     "planner": ("chatgpt",),
-    "implementer": ("cursor",),
+    # the agents 'orch init --clients' names (Cursor, Claude Code, VS Code's Copilot) are known
+    "implementer": ("cursor", "claude", "copilot"),
     "reviewer": ("codex",),
 }
 
 TEMPLATE = """\
 # mcp-orch board configuration (see the README, section "Configuration").
 # Which agent plays which role; an agent may appear under several roles, and a role may list
-# several agents. An agent not listed anywhere works as an implementer.
+# several agents. Only a planner creates and preps, only an implementer claims and submits,
+# only a reviewer approves or sends feedback (never its own work); a person (--agent human)
+# may do anything. An agent in no role is refused. `enforce: false` under roles turns this off.
 roles:
   planner: [{planner}]
   implementer: [{implementer}]
@@ -48,6 +51,7 @@ test_command: [{test_command}]
 
 class Config(Record):
     roles: dict[str, tuple[str, ...]] = DEFAULT_ROLES
+    enforce_roles: bool = True  # roles: {enforce: false} lets any agent run any step
     max_in_progress: int = 1
     id_prefix: str = "T"
     test_command: tuple[str, ...] = ()
@@ -85,10 +89,18 @@ def from_mapping(data: dict[str, object]) -> Config:
     if not isinstance(roles_raw, dict):
         raise InvalidInput(".mcp/config.yaml: roles must be a mapping", "see the README")
     roles = dict(DEFAULT_ROLES)
+    enforce = roles_raw.get("enforce", True)
+    if not isinstance(enforce, bool):
+        raise InvalidInput(
+            ".mcp/config.yaml: roles.enforce must be true or false", "for example: enforce: false"
+        )
     for role, names in roles_raw.items():
+        if role == "enforce":
+            continue
         if role not in ROLES:
             raise InvalidInput(
-                f".mcp/config.yaml: unknown role {role!r}", "roles are: " + ", ".join(ROLES)
+                f".mcp/config.yaml: unknown role {role!r}",
+                "roles are: " + ", ".join(ROLES) + " (and enforce: true or false)",
             )
         roles[role] = _as_names(names, f"roles.{role}")
     limit = data.get("max_in_progress", 1)
@@ -100,6 +112,7 @@ def from_mapping(data: dict[str, object]) -> Config:
     tests = data.get("test_command") or ()
     return Config(
         roles=roles,
+        enforce_roles=enforce,
         max_in_progress=limit,
         id_prefix=check_prefix(str(data.get("id_prefix") or "T")),
         test_command=(tests,) if isinstance(tests, str) else _as_names(tests, "test_command"),

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from .domain.errors import InvalidInput
 from .domain.ids import normalize_id
 from .domain.model import Priority, Status
+from .domain.roles import PERSON
 
 MAX_TEXT = 100_000
 _AGENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
@@ -19,15 +20,15 @@ _CONTROL = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0D, 0x20), 0x7F])
 
 
 def check_agent(agent: str | None, *, required: bool = True) -> str:
-    """A valid agent name, or a clear error saying how to give one ("human" when optional)."""
+    """A valid agent name, or a clear error saying how to give one (a person when optional)."""
     name = (agent or "").strip()
     if not name:
         if required:
             raise InvalidInput(
                 "who is acting? no agent given",
-                "pass --agent NAME (e.g. --agent cursor) or set ORCH_AGENT in the environment",
+                f"name the acting agent (e.g. cursor), or {PERSON} for a person",
             )
-        return "human"
+        return PERSON
     if not _AGENT_RE.match(name):
         raise InvalidInput(
             f"{name!r} is not a valid agent name",

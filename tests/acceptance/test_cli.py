@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from mcp_orch.interfaces.cli import COMMANDS, command_names
-from tests.conftest import Orch, task_file
+from tests.conftest import Orch, set_roles, task_file
 
 pytestmark = pytest.mark.cli
 
@@ -98,6 +98,14 @@ def test_next_json_shape(orch: Orch) -> None:
         "task": None,
         "reason": idle["reason"],
         "command": idle["command"],
+        "op": {
+            "name": "next",
+            "task_id": None,
+            "agent": "cursor",
+            "args": {"wait": ""},
+            "needs": [],
+        },
+        "ops": [idle["op"]],
         "problems": [],
         "problems_total": 0,
     }
@@ -176,6 +184,7 @@ def test_show_puts_open_feedback_first(orch: Orch) -> None:
 
 
 def test_agent_from_environment(orch: Orch) -> None:
+    set_roles(orch.cwd, implementer=["cursor", "claude"])
     tid = orch.ready("Env agent")
     data = orch.json("claim", tid, env={"ORCH_AGENT": "cursor"})
     assert data["agent"] == "cursor"
@@ -187,10 +196,14 @@ def test_agent_from_environment(orch: Orch) -> None:
 
 
 @pytest.mark.errors
-def test_no_agent_is_a_clear_error(orch: Orch) -> None:
+def test_no_agent_on_the_cli_is_a_person(orch: Orch) -> None:
+    # Issue 8: a person (no --agent, no ORCH_AGENT) may run any step and is recorded as such;
+    # a command that must name an agent says how ('orch token create': --agent or ORCH_AGENT).
     tid = orch.ready("Who")
-    res = orch("claim", tid, "--json", check=False)
-    assert res.code != 0 and res.out == ""
+    claimed = orch.json("claim", tid)
+    assert claimed["agent"] == "human" and claimed["history"][-1]["agent"] == "human"  # type: ignore[index]
+    res = orch("token", "create", "--json", check=False)
+    assert res.code == 2 and res.out == ""
     err = res.err_json()
     assert "agent" in str(err["error"]) and "ORCH_AGENT" in str(err["hint"])
 

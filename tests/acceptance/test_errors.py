@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Orch, Result, task_file
+from tests.conftest import Orch, Result, set_roles, task_file
 
 pytestmark = [pytest.mark.errors, pytest.mark.cli]
 
@@ -77,6 +77,7 @@ def test_paths_in_files_affected_cannot_escape(orch: Orch) -> None:
 
 
 def test_already_claimed_and_repeat_claim(orch: Orch) -> None:
+    set_roles(orch.cwd, implementer=["cursor", "claude"])
     tid = orch.ready("one holder")
     orch("claim", tid, "--agent", "cursor")
     again = orch.json("claim", tid, "--agent", "cursor")

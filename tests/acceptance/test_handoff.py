@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import Orch, task_file
+from tests.conftest import Orch, set_roles, task_file
 
 pytestmark = pytest.mark.mcp
 
@@ -36,6 +36,7 @@ def test_priority_then_age(orch: Orch) -> None:
 
 
 def test_dependencies_are_never_offered_before_done(orch: Orch) -> None:
+    set_roles(orch.cwd, implementer=["cursor", "claude"])
     base = orch.ready("base", "--priority", "P2")
     top = orch.ready("top", "--priority", "P0", "--depends", base)
     assert orch.json("next", "--agent", "cursor")["task"]["id"] == base  # type: ignore[index]
@@ -79,6 +80,7 @@ def test_max_in_progress(orch: Orch) -> None:
 
 
 def test_feedback_goes_back_to_the_same_implementer_first(orch: Orch) -> None:
+    set_roles(orch.cwd, implementer=["cursor", "claude"])
     fresh = orch.ready("fresh P0", "--priority", "P0")
     sent_back = orch.ready("sent back P2", "--priority", "P2")
     orch("claim", sent_back, "--agent", "cursor")
@@ -94,6 +96,7 @@ def test_feedback_goes_back_to_the_same_implementer_first(orch: Orch) -> None:
 def test_roles_come_from_the_config(orch: Orch) -> None:
     config = orch.cwd / ".mcp" / "config.yaml"
     config.write_text(config.read_text().replace("reviewer: [codex]", "reviewer: [gemini]"))
+    set_roles(orch.cwd, implementer=["cursor", "codex"])  # codex still plays a role
     tid = orch.ready("reviewed by gemini")
     orch("claim", tid, "--agent", "cursor")
     orch("review", tid, "--agent", "cursor")

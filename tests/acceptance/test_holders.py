@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.conftest import Orch, task_file
+from tests.conftest import Orch, set_roles, task_file
 
 pytestmark = [pytest.mark.mcp, pytest.mark.cli]
 
@@ -45,6 +45,7 @@ def test_a_move_by_hand_is_in_the_history_once(orch: Orch) -> None:
 
 
 def test_an_unheld_in_progress_task_is_taken_over_by_a_claim(orch: Orch) -> None:
+    set_roles(orch.cwd, implementer=["cursor", "claude"])
     tid = orch.ready("moved into in-progress by hand")
     move_by_hand(orch, tid, "in-progress")
     assert orch.json("show", tid)["agent"] is None
@@ -82,6 +83,7 @@ def test_resolve_into_in_progress_needs_someone_to_hold_it(orch: Orch) -> None:
 
 
 def test_waiting_says_what_the_active_tasks_wait_for(orch: Orch) -> None:
+    set_roles(orch.cwd, implementer=["cursor", "claude"])
     orch.create("a stub")
     first = orch.ready("first")
     orch.ready("second", "--depends", first)

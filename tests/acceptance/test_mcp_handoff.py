@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 
 from tests.acceptance.mcp_support import call, http, http_server, new_token, stdio
-from tests.conftest import Orch, task_file
+from tests.conftest import Orch, set_roles, task_file
 
 pytestmark = [pytest.mark.server, pytest.mark.mcp]
 
@@ -144,6 +144,7 @@ def _race_outcome(results: list[object]) -> tuple[int, list[str]]:
 
 
 def test_two_stdio_clients_claim_at_once_exactly_one_wins(orch: Orch) -> None:
+    set_roles(orch.cwd, implementer=["cursor", "claude"])
     task_id = orch.ready("Contended task")
 
     async def main() -> list[object]:
@@ -168,6 +169,7 @@ def test_two_stdio_clients_claim_at_once_exactly_one_wins(orch: Orch) -> None:
 
 
 def test_two_http_clients_claim_at_once_exactly_one_wins(orch: Orch) -> None:
+    set_roles(orch.cwd, implementer=["cursor", "claude"])
     task_id = orch.ready("Contended task")
     one, two = new_token(orch, "cursor"), new_token(orch, "claude")
     with http_server(orch.cwd) as server:

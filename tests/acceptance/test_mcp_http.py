@@ -20,7 +20,7 @@ from tests.acceptance.mcp_support import (
     http_server,
     new_token,
 )
-from tests.conftest import ORCH, Orch, clean_env, git
+from tests.conftest import ORCH, Orch, clean_env, git, set_roles
 
 pytestmark = [pytest.mark.server]
 
@@ -88,6 +88,7 @@ def _messages(exc: BaseException) -> list[str]:
 
 
 def test_the_token_decides_who_the_agent_is(orch: Orch) -> None:
+    set_roles(orch.cwd, implementer=["cursor", "chatgpt-connector"])
     task_id = orch.ready("Claimed over HTTP")
     token = new_token(orch, "chatgpt-connector")
     with http_server(orch.cwd) as server:

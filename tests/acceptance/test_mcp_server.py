@@ -13,7 +13,7 @@ import pytest
 
 from mcp_orch.interfaces.cli import open_service
 from tests.acceptance.mcp_support import call, call_error, stdio, text
-from tests.conftest import ORCH, Orch, clean_env, task_file
+from tests.conftest import ORCH, Orch, clean_env, set_roles, task_file
 
 pytestmark = [pytest.mark.server]
 
@@ -48,19 +48,22 @@ def test_tools_list_is_small_and_complete(orch: Orch) -> None:
 
 
 def test_tool_errors_carry_the_clis_message_and_the_server_survives(orch: Orch) -> None:
+    set_roles(orch.cwd, implementer=["cursor", "claude"])
     task_id = orch.ready("Taken task")
     orch("claim", task_id, "--agent", "cursor")
-    cli_err = orch("claim", task_id, "--agent", "claude", check=False).err.strip()
-    assert cli_err.startswith("orch: ")
-    unknown_cli = orch("show", "T-zzzzzz", check=False).err.strip()
+    cli_err = orch("claim", task_id, "--agent", "claude", "--json", check=False).err_json()
+    assert cli_err["hint"] == "pick other work: orch next --agent claude"
+    unknown_cli = orch("show", "T-zzzzzz", "--json", check=False).err_json()
+    assert "orch status" in str(unknown_cli["hint"])
 
     async def main() -> None:
         async with stdio(orch.cwd, "claude") as client:
             message = await call_error(client, "claim_task", task_id=task_id)
-            assert cli_err.removeprefix("orch: ") in message  # already claimed by cursor (...)
-            assert unknown_cli.removeprefix("orch: ") in await call_error(
-                client, "get_task", task_id="T-zzzzzz"
-            )
+            # the CLI's message; its hint as a tool call (an MCP client may have no shell)
+            assert message.endswith(f"{cli_err['error']} (pick other work: call next_task)")
+            unknown = await call_error(client, "get_task", task_id="T-zzzzzz")
+            assert f"{unknown_cli['error']} (the board lists them: call board_status" in unknown
+            assert "orch " not in unknown
             not_holder = await call_error(client, "submit_task", task_id=task_id)
             assert "only the holder can submit it" in not_holder
             illegal = await call_error(client, "review_task", task_id=task_id, approve=True)
@@ -85,6 +88,7 @@ def test_tool_errors_carry_the_clis_message_and_the_server_survives(orch: Orch) 
 
 
 def test_agent_comes_from_orch_agent_or_the_argument(orch: Orch) -> None:
+    set_roles(orch.cwd, implementer=["cursor", "claude"])
     task_id = orch.ready("Who claims it")
 
     async def main() -> None:
@@ -123,6 +127,7 @@ def test_a_server_with_an_identity_refuses_to_act_as_another_agent(orch: Orch) -
 
 
 def test_config_edits_apply_to_the_next_call(orch: Orch) -> None:
+    set_roles(orch.cwd, implementer=["cursor", "claude"])
     task_id = orch.ready("Waiting for a reviewer")
     orch("claim", task_id, "--agent", "cursor")
     orch("review", task_id, "--agent", "cursor")
@@ -143,6 +148,7 @@ def test_config_edits_apply_to_the_next_call(orch: Orch) -> None:
 
 
 def test_changes_made_on_disk_between_calls_are_seen(orch: Orch) -> None:
+    set_roles(orch.cwd, implementer=["cursor", "claude"])
     task_id = orch.create("Edited behind the server's back")
 
     async def main() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Orch, git, task_file
+from tests.conftest import Orch, git, set_roles, task_file
 
 pytestmark = pytest.mark.cli
 
@@ -83,6 +83,7 @@ def test_npm_scripts_run_orch(project: Path) -> None:
 
 
 def test_a_worktree_uses_the_main_tree_board(orch: Orch, tmp_path: Path) -> None:
+    set_roles(orch.cwd, implementer=["cursor", "claude"])
     git(orch.cwd, "add", "-A")
     git(orch.cwd, "commit", "-qm", "board")
     tree = tmp_path / "wt"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Orch, task_file
+from tests.conftest import Orch, set_roles, task_file
 
 pytestmark = [pytest.mark.mcp, pytest.mark.errors]
 
@@ -40,6 +40,7 @@ def listed(orch: Orch) -> list[str]:
 def test_concurrent_claims_exactly_one_wins(orch: Orch) -> None:
     tid = orch.ready("contested")
     agents = [f"agent{i}" for i in range(10)]
+    set_roles(orch.cwd, implementer=agents)
     procs = [orch.popen("claim", tid, "--agent", a) for a in agents]
     results = [
         (a, p.wait(timeout=60), *p.communicate()) for a, p in zip(agents, procs, strict=True)

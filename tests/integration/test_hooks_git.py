@@ -197,6 +197,26 @@ def test_agent_single_in_progress_task_and_trailers(orch: Orch, project: Path) -
     assert "recorded commit" in proc.stderr
 
 
+def test_a_commit_cannot_approve_its_own_work(orch: Orch, project: Path) -> None:
+    # Issue 8: a Task-Status: done trailer is an approval; its implementer may not make it.
+    orch("hooks", "install")
+    set_gate(project, "exit 0")
+    task_id = claimed(orch, "Self approved")
+    orch("review", task_id, "--agent", "cursor")
+    change(project)
+    trailers = f"Task: {task_id}\nTask-Status: done"
+    proc = commit(project, "-m", "work", "-m", trailers, env={"ORCH_AGENT": "cursor"})
+    assert proc.returncode == 0, proc.stderr  # the commit happened; only the move is refused
+    assert task(project, task_id).status.value == "review"
+    assert (
+        f"complete {task_id} needs a reviewer (codex); cursor implemented {task_id}" in proc.stderr
+    )
+    change(project)
+    proc = commit(project, "-m", "approve", "-m", trailers, env={"ORCH_AGENT": "codex"})
+    assert proc.returncode == 0, proc.stderr
+    assert task(project, task_id).status.value == "done"
+
+
 def test_staged_and_unstaged_changes_are_kept_exactly(orch: Orch, project: Path) -> None:
     orch("hooks", "install")
     task_id = claimed(orch, "Careful")

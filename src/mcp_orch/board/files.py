@@ -41,6 +41,7 @@ from ..domain.model import (
     format_time,
     parse_time,
 )
+from ..domain.ops import op
 from ..domain.policy import summarize
 from ..store import Snapshot
 from .fsutil import (
@@ -286,12 +287,12 @@ class FileStore:
                     )
             raise TaskNotFound(
                 f"no task {task_id} on the board",
-                "run 'orch status' to list the tasks (done ones: 'orch status --all')",
+                ("the board lists them: ", op("status"), "; done ones too: ", op("status", all="")),
             )
         if "\n" in rel:
             raise BoardConflict(
                 f"{task_id} exists in more than one folder: " + ", ".join(rel.split("\n")),
-                "run 'orch doctor --fix' to merge the copies (a git merge can cause this)",
+                (op("doctor", fix=""), " merges the copies (a git merge can cause this)"),
             )
         return self.path(rel)
 

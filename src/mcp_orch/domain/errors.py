@@ -7,17 +7,32 @@ HTTP to a 4xx JSON body. ``code`` is a stable machine-readable name.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
+from .ops import Hint, Op, hint_of, plain, word
+
 
 class OrchError(Exception):
-    """Base of every error a user or agent can cause or fix."""
+    """Base of every error a user or agent can cause or fix.
+
+    The hint may name operations (``Op``): each interface words them in its own terms
+    (``worded_hint``); ``hint`` is a wording of no interface, for places that have none.
+    """
 
     code = "error"
     exit_code = 1
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str | Sequence[str | Op] = "") -> None:
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint_parts: Hint = hint_of(hint)
+
+    @property
+    def hint(self) -> str:
+        return word(self.hint_parts, plain)
+
+    def worded_hint(self, say: Callable[[Op], str]) -> str:
+        return word(self.hint_parts, say)
 
     def to_dict(self) -> dict[str, str]:
         return {"error": self.message, "hint": self.hint, "code": self.code}
@@ -48,6 +63,20 @@ class IllegalTransition(OrchError):
 class AlreadyClaimed(OrchError):
     code = "already_claimed"
     exit_code = 6
+
+
+class NotAllowed(OrchError):
+    """The agent's role does not allow this step (only a reviewer approves, and not its own
+    work). The message names who may do it."""
+
+    code = "not_allowed"
+    exit_code = 11
+
+
+class UnknownAgent(InvalidInput):
+    """An agent name in no role that never worked on the board: most likely a typo."""
+
+    code = "unknown_agent"
 
 
 class AgentBusy(OrchError):

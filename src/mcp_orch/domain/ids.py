@@ -14,6 +14,7 @@ import os
 import re
 
 from .errors import InvalidInput
+from .ops import op
 
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 SUFFIX_LEN = 8
@@ -50,7 +51,7 @@ def normalize_id(text: str) -> str:
     if not match:
         raise InvalidInput(
             f"{text!r} is not a task ID",
-            "task IDs look like T-7k3m9q2x; run 'orch status' to list them",
+            ("task IDs look like T-7k3m9q2x; the board lists them: ", op("status")),
         )
     return f"{match.group(1).upper()}-{match.group(2).lower()}"
 

@@ -10,10 +10,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .errors import DependencyError
 from .model import Priority, Status, Task
+from .ops import Op, op
 from .record import Record
-
-PLANNER, IMPLEMENTER, REVIEWER = "planner", "implementer", "reviewer"
-ROLES = (PLANNER, IMPLEMENTER, REVIEWER)
+from .roles import IMPLEMENTER, PLANNER, REVIEWER, is_person, roles_of
 
 
 class Summary(Record):
@@ -53,18 +52,13 @@ def summarize(task: Task) -> Summary:
 
 
 class Decision(Record):
-    """The answer to "what should I do now?": an action, a task (or none), why, and a command."""
+    """The answer to "what should I do now?": an action, a task (or none), why, and the
+    operations to run (the first is the one to run; the others are alternatives)."""
 
     action: str  # continue | fix | review | claim | prep | escalation | wait | idle
     task_id: str | None
     reason: str
-    command: str
-
-
-def roles_of(agent: str, roles: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
-    """The roles an agent plays; an agent not named in the config works as an implementer."""
-    mine = tuple(role for role in ROLES if agent in roles.get(role, ()))
-    return mine or (IMPLEMENTER,)
+    ops: tuple[Op, ...]
 
 
 def blocking_deps(task: Summary, by_id: Mapping[str, Summary]) -> list[str]:
@@ -94,10 +88,13 @@ def check_new_depends(
     new = list(new_depends)
     for dep in new:
         if dep == task_id:
-            raise DependencyError(f"{task_id} cannot depend on itself", "drop that --depends")
+            raise DependencyError(
+                f"{task_id} cannot depend on itself", "drop it from the dependencies"
+            )
         if dep not in depends:
             raise DependencyError(
-                f"unknown dependency {dep}", "create it first, or check the ID with 'orch status'"
+                f"unknown dependency {dep}",
+                ("create it first, or check the ID on the board: ", op("status")),
             )
     graph = {**{k: list(v) for k, v in depends.items()}, task_id: new}
     cycle = find_cycle(task_id, graph)
@@ -106,10 +103,6 @@ def check_new_depends(
             "that dependency would make a cycle: " + " -> ".join(cycle),
             "a task cannot (indirectly) wait for itself; drop one of these dependencies",
         )
-
-
-def _cmd(verb: str, task_id: str, agent: str, tail: str = "") -> str:
-    return f"orch {verb} {task_id} --agent {agent}{tail}"
 
 
 def decide(
@@ -121,8 +114,8 @@ def decide(
     """The next action for ``agent``, in a fixed order of precedence.
 
     Work in hand before new work: continue a held task, handle escalations (planner), fix a task
-    sent back to you, review waiting work, claim new ready work, prep stubs. Escalated tasks wait
-    for a person and are offered to nobody but the planner.
+    sent back to you, review waiting work (not your own), claim new ready work, prep stubs.
+    Escalated tasks wait for a person and are offered to nobody but the planner.
     """
     mine = roles_of(agent, roles)
     by_id = {t.id: t for t in tasks}
@@ -143,7 +136,7 @@ def decide(
                 action="continue",
                 task_id=t.id,
                 reason=f"you hold {t.id} ({t.title}); finish it, then submit it for review",
-                command=_cmd("review", t.id, agent, ' --note "what you did"'),
+                ops=(op("submit", t.id, agent, "note"),),
             )
     if PLANNER in mine:
         flagged = sorted((t for t in tasks if t.escalated), key=Summary.sort_key)
@@ -152,8 +145,9 @@ def decide(
             return Decision(
                 action="escalation",
                 task_id=esc.id,
-                reason=f"{esc.id} ({esc.title}) was escalated and waits for a decision",
-                command=f"orch show {esc.id}  # then: orch resolve {esc.id} [--to STATUS]",
+                reason=f"{esc.id} ({esc.title}) was escalated and waits for a decision: read "
+                "it, decide, and return it to the flow (resolve, with the status it goes to)",
+                ops=(op("show", esc.id), op("resolve", esc.id, agent, "to")),
             )
     if IMPLEMENTER in mine:
         t = first(
@@ -166,23 +160,22 @@ def decide(
                 task_id=t.id,
                 reason=(
                     f"{t.id} ({t.title}) came back to you with {t.open_feedback} open "
-                    "feedback item(s); read them (orch show), claim it and fix them"
+                    "feedback item(s) (they come with the task); claim it and fix them"
                 ),
-                command=_cmd("claim", t.id, agent),
+                ops=(op("claim", t.id, agent),),
             )
     if REVIEWER in mine:
-        t = first(Status.REVIEW)
+        t = first(Status.REVIEW, lambda t: is_person(agent) or t.implementer != agent)
         if t:
             return Decision(
                 action="review",
                 task_id=t.id,
                 reason=f"{t.id} ({t.title}) waits for review"
                 + (f" (implemented by {t.implementer})" if t.implementer else ""),
-                command=_cmd("complete", t.id, agent)
-                + f'  # or: orch feedback {t.id} --agent {agent} --text "what to change"',
+                ops=(op("complete", t.id, agent), op("feedback", t.id, agent, "text")),
             )
     if IMPLEMENTER in mine:
-        held_count = sum(1 for t in tasks if t.status is Status.IN_PROGRESS and t.agent == agent)
+        held_count = _held(tasks, agent)
         t = first(
             Status.READY,
             lambda t: (
@@ -197,14 +190,14 @@ def decide(
                 task_id=orphan.id,
                 reason=f"{orphan.id} ({orphan.title}) is in progress but nobody holds it "
                 "(moved there by hand); take it over",
-                command=_cmd("claim", orphan.id, agent),
+                ops=(op("claim", orphan.id, agent),),
             )
         if t and held_count < max_in_progress:
             return Decision(
                 action="claim",
                 task_id=t.id,
                 reason=f"{t.id} ({t.title}) is the most urgent ready task ({t.priority.value})",
-                command=_cmd("claim", t.id, agent),
+                ops=(op("claim", t.id, agent),),
             )
     if PLANNER in mine:
         t = first(Status.PENDING)
@@ -213,45 +206,131 @@ def decide(
                 action="prep",
                 task_id=t.id,
                 reason=f"{t.id} ({t.title}) is a stub; define its goal, criteria, DoR and DoD",
-                command=_cmd("prep", t.id, agent, ' --goal "..." --ac "..." --dod "..."'),
+                ops=(op("prep", t.id, agent, "goal", "acceptance", "done_def"),),
             )
-    return _nothing(tasks, agent, mine)
+    return _nothing(tasks, agent, mine, max_in_progress)
 
 
-def _nothing(tasks: Sequence[Summary], agent: str, mine: tuple[str, ...]) -> Decision:
+def _held(tasks: Sequence[Summary], agent: str) -> int:
+    return sum(1 for t in tasks if t.status is Status.IN_PROGRESS and t.agent == agent)
+
+
+def _nothing(
+    tasks: Sequence[Summary], agent: str, mine: tuple[str, ...], max_in_progress: int
+) -> Decision:
+    """Idle (an empty board) or wait, saying what each of the agent's roles waits for."""
     active = [t for t in tasks if t.status not in (Status.DONE, Status.FAILED)]
     if not active:
+        if PLANNER in mine:
+            return Decision(
+                action="idle",
+                task_id=None,
+                reason="no active tasks on the board; create the first one",
+                ops=(op("create", "", agent, "title", priority="P1"),),
+            )
         return Decision(
             action="idle",
             task_id=None,
-            reason="no active tasks on the board",
-            command='orch create "TITLE" --priority P1',
+            reason="no active tasks on the board; the planner creates them",
+            ops=(op("next", "", agent, wait=""),),
         )
-    by_id = {t.id: t for t in tasks}
-    groups = {
-        "escalated (a person decides)": [t for t in active if t.escalated],
-        "pending (the planner preps them)": [
-            t for t in active if t.status is Status.PENDING and not t.escalated
-        ],
-        "in progress with other agents": [
-            t for t in active if t.status is Status.IN_PROGRESS and not t.escalated
-        ],
-        "in review": [t for t in active if t.status is Status.REVIEW and not t.escalated],
-        "ready but waiting on dependencies": [
-            t
-            for t in active
-            if t.status is Status.READY and not t.escalated and blocking_deps(t, by_id)
-        ],
-    }
-    ready = [t for t in active if t.status is Status.READY and not t.escalated]
-    groups["ready, but you hold as many tasks as allowed or they wait for their implementer"] = [
-        t for t in ready if not blocking_deps(t, by_id)
-    ]
-    parts = [f"{len(ts)} {label}" for label, ts in groups.items() if ts]
-    why = f"nothing for you ({', '.join(mine)}) right now: " + "; ".join(parts)
+    waits = [_awaited(role, active, tasks, agent, max_in_progress) for role in mine]
+    flagged = sum(1 for t in active if t.escalated)
+    if flagged:
+        waits.append(f"{flagged} escalated task(s) wait for a person")
     return Decision(
         action="wait",
         task_id=None,
-        reason=why,
-        command=f"orch next --agent {agent} --wait",
+        reason=f"nothing for you ({', '.join(mine)}) right now: " + "; ".join(waits),
+        ops=(op("next", "", agent, wait=""),),
     )
+
+
+def _awaited(
+    role: str,
+    active: Sequence[Summary],
+    tasks: Sequence[Summary],
+    agent: str,
+    max_in_progress: int,
+) -> str:
+    """What ``role`` waits for on a board where it has nothing to do."""
+    live = [t for t in active if not t.escalated]
+    count = {s: sum(1 for t in live if t.status is s) for s in Status}
+    if role == REVIEWER:
+        own = [t.id for t in live if t.status is Status.REVIEW and t.implementer == agent]
+        text = "waiting for work to be submitted for review"
+        if count[Status.IN_PROGRESS]:
+            text += f" ({count[Status.IN_PROGRESS]} in progress)"
+        if own:
+            text += f"; {', '.join(own)} wait(s) for another reviewer (you implemented it)"
+        return text
+    if role == PLANNER:
+        return "waiting for new work to plan (no stub to prep)"
+    held = _held(tasks, agent)
+    if held >= max_in_progress:
+        return (
+            f"you hold {held} in-progress task(s), as many as max_in_progress ({max_in_progress})"
+            " allows; they wait for a person"
+        )
+    by_id = {t.id: t for t in tasks}
+    ready = [t for t in live if t.status is Status.READY]
+    blocked = sum(1 for t in ready if blocking_deps(t, by_id))
+    theirs = sum(1 for t in ready if not blocking_deps(t, by_id) and t.implementer != agent)
+    parts = [
+        f"{n} {what}"
+        for n, what in (
+            (count[Status.PENDING], "pending (the planner preps them)"),
+            (blocked, "ready but waiting on dependencies"),
+            (theirs, "ready but sent back to their implementer"),
+            (count[Status.IN_PROGRESS], "in progress with other agents"),
+            (count[Status.REVIEW], "in review"),
+        )
+        if n
+    ]
+    return "waiting for a ready task to claim" + (f" ({'; '.join(parts)})" if parts else "")
+
+
+def after(
+    step: str, task: Task, agent: str, roles: Mapping[str, Sequence[str]]
+) -> tuple[str | Op, ...]:
+    """What happens after ``step`` (an operation of ``domain.ops``) on ``task``, and who runs
+    it, as a hint each interface words (every operation in it can be run as it is worded)."""
+    tid = task.id
+
+    def one(role: str, fallback: str = "") -> tuple[str, str]:
+        names = [n for n in roles.get(role, ()) if not is_person(n)]
+        return (f" ({', '.join(names)})" if names else "", names[0] if names else fallback)
+
+    if step == "create":
+        return ("define it: ", op("prep", tid, agent, "goal", "acceptance", "done_def"))
+    if step == "prep":
+        who, first_one = one(IMPLEMENTER)
+        return (f"an implementer{who} claims it: ", op("claim", tid, first_one))
+    if step == "claim":
+        return ("when done: ", op("submit", tid, agent, "note"))
+    if step == "submit":
+        who, first_one = one(REVIEWER)
+        return (
+            f"a reviewer{who} approves it or sends feedback; it is offered by ",
+            op("next", "", first_one),
+        )
+    if step == "feedback":
+        implementer = task.implementer or one(IMPLEMENTER)[1]
+        return (
+            f"back to {implementer or 'the implementer'} with feedback, offered by ",
+            op("next", "", implementer),
+        )
+    if step == "fail":
+        return ("a person decides: ", op("resolve", tid, to="ready"))
+    if step == "escalate":
+        return (
+            "a person looks at it (",
+            op("show", tid),
+            "), then ",
+            op("resolve", tid, "", "to"),
+        )
+    if step == "resolve":
+        return ("back in the flow: ", op("next", "", agent))
+    if step == "error":
+        return ("the error context is kept in the task",)
+    return ("done; nothing left to do on it",)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .errors import IllegalTransition
 from .model import HistoryEntry, Status, Task
+from .ops import Op, op
 from .record import Record
 
 P, R, IP, RV, D, F = (
@@ -43,15 +44,24 @@ TRANSITIONS: dict[str, Move] = {
     "move": Move(frozenset(Status), None, False, "moved by hand"),
 }
 
+
 # What to run instead, keyed by the status the task is in.
-_WHAT_WORKS: dict[Status, str] = {
-    P: "the planner preps it first: orch prep ID --goal ...",
-    R: "an implementer claims it: orch claim ID",
-    IP: "the holder submits it: orch review ID",
-    RV: "the reviewer approves (orch complete ID) or sends feedback (orch feedback ID --text ...)",
-    D: "it is done; to reopen it: orch resolve ID --to ready",
-    F: "it failed; to retry it: orch resolve ID --to ready",
-}
+def _what_works(task: Task) -> tuple[str | Op, ...]:
+    tid = task.id
+    return {
+        P: ("the planner preps it first: ", op("prep", tid, "", "goal")),
+        R: ("an implementer claims it: ", op("claim", tid)),
+        IP: ("the holder submits it: ", op("submit", tid)),
+        RV: (
+            "the reviewer approves it (",
+            op("complete", tid),
+            ") or sends feedback (",
+            op("feedback", tid, "", "text"),
+            ")",
+        ),
+        D: ("it is done; to reopen it, a person runs ", op("resolve", tid, "", to="ready")),
+        F: ("it failed; to retry it, a person runs ", op("resolve", tid, "", to="ready")),
+    }[task.status]
 
 
 def check(task: Task, op: str) -> Move:
@@ -61,7 +71,7 @@ def check(task: Task, op: str) -> Move:
         allowed = ", ".join(sorted(s.value for s in move.sources))
         raise IllegalTransition(
             f"cannot {op} {task.id}: it is {task.status.value} ({op} needs {allowed})",
-            _WHAT_WORKS[task.status].replace("ID", task.id),
+            _what_works(task),
         )
     return move
 

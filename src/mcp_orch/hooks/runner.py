@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ..domain.errors import BoardNotFound, OrchError
 from ..domain.model import Status
+from ..domain.roles import HOOK_AGENT  # a commit whose agent is unknown: counts as a person
 from . import gitinfo
 
 TYPE_CHECKING = False
@@ -45,7 +46,6 @@ if TYPE_CHECKING:  # importing typing costs ~5 ms of a hook that should add almo
 ENV_HOOKS = "ORCH_HOOKS"
 ENV_AGENT = "ORCH_AGENT"
 PENDING = "mcp-orch-pending.json"  # in the git dir: per worktree, seen by the hook wrappers
-HOOK_AGENT = "git-hook"
 
 
 def disabled(env: Mapping[str, str]) -> bool:

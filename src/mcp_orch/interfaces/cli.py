@@ -62,8 +62,11 @@ def open_service(start: str | None = None) -> Service:
 _OPENED: list[Service] = []  # the services of this command, whose warnings ``emit`` prints
 
 
-def acting_agent(args: argparse.Namespace) -> str | None:
-    return getattr(args, "agent", None) or os.environ.get(ENV_AGENT) or None
+def acting_agent(args: argparse.Namespace) -> str:
+    """Who acts: ``--agent``, else ``$ORCH_AGENT``, else a person (who may run any step)."""
+    from ..domain.roles import PERSON
+
+    return getattr(args, "agent", None) or os.environ.get(ENV_AGENT) or PERSON
 
 
 def emit(
@@ -205,7 +208,11 @@ def take_id(args: argparse.Namespace) -> str:
 
 
 def agent_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--agent", metavar="NAME", help=f"who is acting (default: ${ENV_AGENT})")
+    p.add_argument(
+        "--agent",
+        metavar="NAME",
+        help=f"who is acting (default: ${ENV_AGENT}, else a person: human)",
+    )
 
 
 COMMANDS: dict[str, tuple[str, str]] = {}  # name -> (summary, example), for docs and tests
@@ -261,7 +268,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         '  orch review T-7k3m9q2x --agent cursor --note "done"     # -> review\n'
         '  orch feedback T-7k3m9q2x --agent codex --text "..."     # reviewer: -> ready\n'
         "  orch complete T-7k3m9q2x --agent codex                  # reviewer: -> done\n"
-        "every command takes --json; the agent may come from $ORCH_AGENT.",
+        "every command takes --json; the agent may come from $ORCH_AGENT (else: a person).",
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"orch {__version__}")
@@ -283,12 +290,19 @@ EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []  # type:
 
 
 def fail(error: OrchError, as_json: bool) -> NoReturn:
+    from ..domain.ops import ops_in
+    from .cli_text import command
+
+    worded = error.worded_hint(command)
     if as_json:
         import json
 
-        sys.stderr.write(json.dumps(error.to_dict(), ensure_ascii=False) + "\n")
+        data: dict[str, object] = {**error.to_dict(), "hint": worded}
+        if ops_in(error.hint_parts):
+            data["ops"] = [o.to_dict() for o in ops_in(error.hint_parts)]
+        sys.stderr.write(json.dumps(data, ensure_ascii=False) + "\n")
     else:
-        hint = f" ({error.hint})" if error.hint else ""
+        hint = f" ({worded})" if worded else ""
         sys.stderr.write(f"orch: {error.message}{hint}\n")
     raise SystemExit(error.exit_code)
 

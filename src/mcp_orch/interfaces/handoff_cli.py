@@ -9,9 +9,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 from ..domain.errors import InvalidInput
 from . import cli
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..domain.model import Task
+    from ..service import Service
+
+
+def _then(step: str, task: Task, service: Service, agent: str) -> str:
+    """What happens next, as commands that run as printed (the agent included)."""
+    from ..domain.policy import after
+    from .cli_text import hint
+
+    return hint(after(step, task, agent, service.config.roles))
 
 
 def cmd_create(args: argparse.Namespace) -> int:
@@ -28,9 +42,11 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 def cmd_prep(args: argparse.Namespace) -> int:
     task_id = cli.take_id(args)
-    task = cli.open_service().prep(
+    service = cli.open_service()
+    agent = cli.acting_agent(args)
+    task = service.prep(
         task_id,
-        agent=cli.acting_agent(args),
+        agent=agent,
         goal=args.goal,
         acceptance=args.ac or (),
         ready_def=args.dor or (),
@@ -42,15 +58,13 @@ def cmd_prep(args: argparse.Namespace) -> int:
     )
     from .present import task_dict
 
-    cli.emit(
-        args,
-        task_dict(task),
-        f"{cli.task_line(task)}\nnext: an implementer claims it (orch next --agent cursor)",
-    )
+    then = _then("prep", task, service, agent)
+    cli.emit(args, task_dict(task), f"{cli.task_line(task)}\nnext: {then}")
     return 0
 
 
 def cmd_next(args: argparse.Namespace) -> int:
+    from .cli_text import decision_command
     from .present import decision_dict
 
     service = cli.open_service()
@@ -59,7 +73,8 @@ def cmd_next(args: argparse.Namespace) -> int:
     else:
         result = service.next_action(cli.acting_agent(args))
     d = result.decision
-    lines = [f"{d.action}: {d.reason}", f"  run: {d.command}"]
+    command = decision_command(d)
+    lines = [f"{d.action}: {d.reason}", f"  run: {command}"]
     task = result.task
     if task is not None and task.open_feedback:
         lines.append("  open feedback (fix these first):")
@@ -76,40 +91,51 @@ def cmd_next(args: argparse.Namespace) -> int:
             f"{result.problems[0].message}; 'orch status' names them all, "
             "'orch doctor --fix' repairs what it can"
         )
-    cli.emit(args, decision_dict(d, task, result.problems), "\n".join(lines))
+    cli.emit(args, decision_dict(d, task, result.problems, command), "\n".join(lines))
     return 0
 
 
 def cmd_claim(args: argparse.Namespace) -> int:
     from .present import task_dict
 
-    result = cli.open_service().claim(args.id, agent=cli.acting_agent(args))
+    service = cli.open_service()
+    agent = cli.acting_agent(args)
+    result = service.claim(args.id, agent=agent)
     t = result.task
     text = f"claimed {t.id}: {t.title}" if result.changed else f"you already hold {t.id}"
-    text += f'\n  when done: orch review {t.id} --note "what you did"'
+    text += f"\n  {_then('claim', t, service, agent)}"
     cli.emit(args, {**task_dict(t), "changed": result.changed}, text)
     return 0
 
 
-def _moved(args: argparse.Namespace, task: object, then: str) -> int:
+def _moved(args: argparse.Namespace, step: str, act: Callable[[Service, str], Task]) -> int:
+    """Run one step as the acting agent; print the task and what happens next."""
     from .present import task_dict
 
-    cli.emit(args, task_dict(task), f"{cli.task_line(task)}\n  next: {then}")  # type: ignore[arg-type]
+    service = cli.open_service()
+    agent = cli.acting_agent(args)
+    task = act(service, agent)
+    then = _then(step, task, service, agent)
+    cli.emit(args, task_dict(task), f"{cli.task_line(task)}\n  next: {then}")
     return 0
 
 
 def cmd_review(args: argparse.Namespace) -> int:
-    task = cli.open_service().submit(args.id, agent=cli.acting_agent(args), note=args.note or "")
-    return _moved(args, task, "the reviewer approves it or sends feedback")
+    return _moved(args, "submit", lambda s, a: s.submit(args.id, agent=a, note=args.note or ""))
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
     if args.id == "list":
         return _feedback_list(args)
     if not args.text:
-        raise InvalidInput("no feedback text", f'give it: orch feedback {args.id} --text "..."')
-    task = cli.open_service().request_changes(args.id, agent=cli.acting_agent(args), text=args.text)
-    return _moved(args, task, f"back to {task.implementer or 'the implementer'} with feedback")
+        from ..domain.ops import op
+        from .cli_text import command
+
+        wanted = op("feedback", args.id, cli.acting_agent(args), "text")
+        raise InvalidInput("no feedback text", f"give it: {command(wanted)}")
+    return _moved(
+        args, "feedback", lambda s, a: s.request_changes(args.id, agent=a, text=args.text)
+    )
 
 
 def _feedback_list(args: argparse.Namespace) -> int:
@@ -136,8 +162,7 @@ def _feedback_list(args: argparse.Namespace) -> int:
 
 
 def cmd_complete(args: argparse.Namespace) -> int:
-    task = cli.open_service().complete(args.id, agent=cli.acting_agent(args), note=args.note or "")
-    return _moved(args, task, "done; nothing left to do on it")
+    return _moved(args, "complete", lambda s, a: s.complete(args.id, agent=a, note=args.note or ""))
 
 
 def text_or_file(args: argparse.Namespace, name: str, command: str) -> str:
@@ -171,27 +196,25 @@ def text_or_file(args: argparse.Namespace, name: str, command: str) -> str:
 
 def cmd_fail(args: argparse.Namespace) -> int:
     reason = text_or_file(args, "reason", "fail")
-    task = cli.open_service().fail(args.id, agent=cli.acting_agent(args), reason=reason)
-    return _moved(args, task, f"a person decides: orch resolve {task.id} --to ready")
+    return _moved(args, "fail", lambda s, a: s.fail(args.id, agent=a, reason=reason))
 
 
 def cmd_error(args: argparse.Namespace) -> int:
     text = text_or_file(args, "text", "error")
-    task = cli.open_service().add_error(args.id, agent=cli.acting_agent(args), text=text)
-    return _moved(args, task, "the error context is kept in the task")
+    return _moved(args, "error", lambda s, a: s.add_error(args.id, agent=a, text=text))
 
 
 def cmd_escalate(args: argparse.Namespace) -> int:
     reason = text_or_file(args, "reason", "escalate")
-    task = cli.open_service().escalate(args.id, agent=cli.acting_agent(args), reason=reason)
-    return _moved(args, task, f"a person looks at it: orch show {task.id}, then orch resolve")
+    return _moved(args, "escalate", lambda s, a: s.escalate(args.id, agent=a, reason=reason))
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    task = cli.open_service().resolve(
-        args.id, agent=cli.acting_agent(args), to=args.to, note=args.note or ""
+    return _moved(
+        args,
+        "resolve",
+        lambda s, a: s.resolve(args.id, agent=a, to=args.to, note=args.note or ""),
     )
-    return _moved(args, task, "back in the flow: orch next")
 
 
 def cmd_check(args: argparse.Namespace) -> int:

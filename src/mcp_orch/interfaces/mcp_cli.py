@@ -70,7 +70,13 @@ def cmd_token(args: argparse.Namespace) -> int:
     if args.action == "create":
         from ..inputs import check_agent
 
-        agent = check_agent(args.agent or os.environ.get(cli.ENV_AGENT))
+        given = args.agent or os.environ.get(cli.ENV_AGENT)
+        if not given:  # a token always acts as one agent: no person default here
+            raise InvalidInput(
+                "which agent is the token for? no agent given",
+                f"pass --agent NAME (e.g. --agent chatgpt) or set {cli.ENV_AGENT}",
+            )
+        agent = check_agent(given)
         token, record = tokens.create(board, agent, cli.open_service().now())
         cli.emit(
             args,

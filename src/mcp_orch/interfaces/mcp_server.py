@@ -41,10 +41,13 @@ from .mcp_text import (
     INSTRUCTIONS,
     PROMPTS,
     board_markdown,
+    decision_call,
     section_page,
     status_page,
     task_answer,
     task_markdown,
+    tool_call,
+    tool_name,
 )
 
 MAX_PAGE = 200
@@ -61,18 +64,6 @@ Section = Literal[
     "files",
 ]
 
-# What to call for each answer of next_task (the CLI's equivalent is in the answer's "command").
-NEXT_TOOL = {
-    "continue": "submit_task",
-    "fix": "claim_task",
-    "review": "review_task",
-    "claim": "claim_task",
-    "prep": "prep_task",
-    "escalation": None,  # a person resolves it: orch resolve
-    "wait": "next_task",
-    "idle": "create_task",
-}
-
 TaskId = Annotated[str, Field(description="e.g. T-7k3m9q2x")]
 _CHECKLIST_KEYS = ("acceptance_criteria", "definition_of_ready", "definition_of_done")
 Items = list[str]
@@ -80,7 +71,8 @@ Items = list[str]
 
 def error_text(exc: OrchError) -> str:
     """The CLI's message for the same error (``orch: message (hint)`` without the prefix)."""
-    return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+    hint = exc.worded_hint(tool_call)  # operations as tool calls: a planner may have no shell
+    return f"{exc.message} ({hint})" if hint else exc.message
 
 
 @contextmanager
@@ -181,9 +173,10 @@ def build_tools(
         feedback, and the tool to call next."""
         with tool_errors():
             result = fresh().next_action(who(agent))
-            data = present.decision_dict(result.decision, None, result.problems)
+            d = result.decision
+            data = present.decision_dict(d, None, result.problems, decision_call(d))
             task = task_answer(result.task) if result.task else None
-            return dump({**data, "task": task, "tool": NEXT_TOOL.get(result.decision.action)})
+            return dump({**data, "task": task, "tool": tool_name(d.ops[0]) if d.ops else None})
 
     async def create_task(
         title: str,
@@ -199,7 +192,7 @@ def build_tools(
                 title,
                 priority=priority,
                 depends=depends or (),
-                agent=who(agent, required=False),
+                agent=who(agent),
                 goal=goal,
             )
             return brief(task, f"define it: prep_task {task.id}")
@@ -222,7 +215,7 @@ def build_tools(
         with tool_errors():
             task = fresh().prep(
                 task_id,
-                agent=who(agent, required=False),
+                agent=who(agent),
                 goal=goal or None,
                 acceptance=acceptance_criteria or (),
                 ready_def=definition_of_ready or (),
@@ -271,14 +264,14 @@ def build_tools(
             if give_up:
                 task = fresh().fail(task_id, agent=who(agent), reason=text)
                 return brief(task, f"a person decides: orch resolve {task.id} --to ready")
-            task = fresh().add_error(task_id, agent=who(agent, required=False), text=text)
+            task = fresh().add_error(task_id, agent=who(agent), text=text)
             return brief(task, "the error context is kept in the task")
 
     async def escalate_task(task_id: TaskId, reason: str, agent: str = "") -> str:
         """Stuck? Flag a task for a person (unclear or contradictory spec, missing access, a
         decision above your role). It leaves every queue until a person resolves it."""
         with tool_errors():
-            task = fresh().escalate(task_id, agent=who(agent, required=False), reason=reason)
+            task = fresh().escalate(task_id, agent=who(agent), reason=reason)
             return brief(task, f"a person looks at it and runs: orch resolve {task.id}")
 
     async def check_task(

@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.model import Task
+from ..domain.ops import Hint, Op, word
+from ..domain.policy import Decision
 from ..store import Snapshot
 from . import present
 
@@ -67,6 +69,64 @@ PROMPTS: dict[str, tuple[str, str]] = {
     "implementer": ("The implementer's loop: claim, build, submit.", IMPLEMENTER),
     "reviewer": ("The reviewer's loop: approve or request changes.", REVIEWER),
 }
+
+
+# Each operation (``domain.ops``) as a tool call: the tool, its fixed arguments, and the
+# tool's name for each of the operation's arguments. resolve and doctor have no tool: a person
+# runs them from a shell, so their wording is the command line.
+TOOLS: dict[str, tuple[str, str, dict[str, str]]] = {
+    "next": ("next_task", "", {}),
+    "create": ("create_task", "", {"title": "title", "priority": "priority"}),
+    "prep": (
+        "prep_task",
+        "",
+        {
+            "goal": "goal",
+            "acceptance": "acceptance_criteria",
+            "ready_def": "definition_of_ready",
+            "done_def": "definition_of_done",
+        },
+    ),
+    "claim": ("claim_task", "", {}),
+    "submit": ("submit_task", "", {"note": "note"}),
+    "complete": ("review_task", "approve=true", {}),
+    "feedback": ("review_task", "approve=false", {"text": "feedback"}),
+    "show": ("get_task", "", {}),
+    "status": ("board_status", "", {"all": "include_closed"}),
+    "error": ("report_error", "", {"text": "text"}),
+    "fail": ("report_error", "give_up=true", {"reason": "text"}),
+    "escalate": ("escalate_task", "", {"reason": "reason"}),
+}
+
+
+def tool_name(o: Op) -> str | None:
+    return TOOLS[o.name][0] if o.name in TOOLS else None
+
+
+def tool_call(o: Op) -> str:
+    """``call prep_task with task_id=T-7k3m9q2x, goal=...``; a person's step as its command."""
+    if o.name not in TOOLS:
+        from .cli_text import command
+
+        return f"a person runs `{command(o._replace(agent=''))}`"
+    if o.name == "next" and any(k == "wait" for k, _ in o.args):
+        return "call next_task again after the next handoff"
+    tool, fixed, params = TOOLS[o.name]
+    given = [f"task_id={o.task_id}"] if o.task_id else []
+    given += [fixed] if fixed else []
+    given += [f"{params[k]}={v or 'true'}" for k, v in o.args if k in params]
+    given += [f"{params[k]}=..." for k in o.needs if k in params]
+    return f"call {tool}" + (f" with {', '.join(given)}" if given else "")
+
+
+def tool_hint(parts: Hint) -> str:
+    return word(parts, tool_call)
+
+
+def decision_call(d: Decision) -> str:
+    """A ``next_task`` answer's operations as tool calls, the alternatives after "or"."""
+    joiner = "; then " if d.action == "escalation" else "; or "
+    return joiner.join(tool_call(o) for o in d.ops)
 
 
 def task_markdown(task: Task, render: Callable[[Task], str]) -> str:

@@ -110,13 +110,17 @@ MAX_PROBLEMS = 10  # in an answer about one agent's next step; 'orch status' lis
 
 
 def decision_dict(
-    d: Decision, task: Task | None, problems: Sequence[Problem] = ()
+    d: Decision, task: Task | None, problems: Sequence[Problem] = (), command: str = ""
 ) -> dict[str, object]:
+    """A ``next`` answer. ``command`` is the operations as the interface words them (a command
+    line, a tool call); ``op`` is the one to run as data, ``ops`` it and its alternatives."""
     return {
         "action": d.action,
         "task": task_dict(task) if task else None,
         "reason": d.reason,
-        "command": d.command,
+        "command": command,
+        "op": d.ops[0].to_dict() if d.ops else None,
+        "ops": [o.to_dict() for o in d.ops],
         "problems": [p.to_dict() for p in problems[:MAX_PROBLEMS]],
         "problems_total": len(problems),
     }

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ..config import Config
+from ..domain import roles
 from ..domain.errors import OrchError
 from ..domain.events import Event
 from ..domain.ids import normalize_id
@@ -109,6 +110,24 @@ class ServiceBase:
                 self._log(agent, op, before, after, _last_note(after))
         return after
 
+    def _allow(
+        self, agent: str, op: str, task: Task | None, snap: Snapshot, *, approves: bool = False
+    ) -> None:
+        """Refuse an unknown agent, or a step its role does not allow (``domain.roles``)."""
+        enforce = self.config.enforce_roles
+
+        def seen() -> set[str]:
+            """Holders and implementers; only when they do not name ``agent``, the whole log."""
+            names = {t.agent for t in snap.tasks} | {t.implementer for t in snap.tasks}
+            if agent in names:
+                return names
+            # A refused attempt is logged too, but must not make a typo a known agent.
+            events = self.store.events(None, limit=10**9)
+            return names | {e.agent for e in events if e.outcome != "refused"}
+
+        roles.check_known(agent, self.config.roles, seen, enforce)
+        roles.check_step(op, agent, task, self.config.roles, enforce, approves=approves)
+
     # ------------------------------------------------------------------ reading
 
     def show(self, task_id: str) -> Task:
@@ -120,6 +139,7 @@ class ServiceBase:
     def next_action(self, agent: str | None) -> NextAction:
         who = check_agent(agent)
         snap = self.store.snapshot()
+        self._allow(who, "next", None, snap)
         decision = decide(snap.tasks, who, self.config.roles, self.config.max_in_progress)
         task = self.store.load(decision.task_id) if decision.task_id else None
         if task is not None and decision.action == "fix":

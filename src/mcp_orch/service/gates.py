@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..domain import transitions
-from ..domain.errors import IllegalTransition
+from ..domain.errors import IllegalTransition, NotAllowed, UnknownAgent
 from ..domain.ids import looks_like_id, normalize_id
 from ..domain.model import Status, Task
 from ..domain.record import Record
@@ -161,8 +161,9 @@ class GateOps(ServiceBase):
                 warning.append(f"Task-Status: {target.value} is not a move a commit can make")
             elif op is not None:
                 try:
+                    self._allow(who, op, task, snap)
                     transitions.check(task, op)
-                except IllegalTransition as exc:
+                except (IllegalTransition, NotAllowed, UnknownAgent) as exc:
                     warning.append(exc.message)
                 else:
                     if op == "review":

@@ -19,6 +19,7 @@ from ..domain.errors import (
 )
 from ..domain.ids import new_id
 from ..domain.model import CheckItem, Status, Task
+from ..domain.ops import op
 from ..domain.policy import blocking_deps, check_new_depends, summarize
 from ..domain.record import Record
 from ..inputs import (
@@ -59,6 +60,7 @@ class HandoffOps(ServiceBase):
         text = check_text(goal, "goal", required=False)
         with self.store.transaction():
             snap = self.store.snapshot()
+            self._allow(who, "create", None, snap)
             graph = {t.id: t.depends for t in snap.tasks}
             task_id = new_id(self.config.id_prefix)
             while task_id in snap.paths:
@@ -107,6 +109,7 @@ class HandoffOps(ServiceBase):
         deps = check_ids(depends) if depends else None
 
         def change(task: Task, snap: Snapshot) -> Task:
+            self._allow(who, "prep", task, snap)
             if deps is not None:
                 graph = {t.id: t.depends for t in snap.tasks}
                 check_new_depends(task.id, deps, graph)
@@ -120,7 +123,8 @@ class HandoffOps(ServiceBase):
             )
             if not updated.goal:
                 raise InvalidInput(
-                    f"{task.id} has no goal yet", "give one with --goal TEXT (what must be done)"
+                    f"{task.id} has no goal yet",
+                    ("give one (what must be done): ", op("prep", task.id, who, "goal")),
                 )
             return transitions.apply(updated, "prep", agent=who, now=self.now())
 
@@ -132,38 +136,42 @@ class HandoffOps(ServiceBase):
         holder: list[bool] = []
 
         def change(task: Task, snap: Snapshot) -> Task:
+            # In progress with no holder (moved there by hand): a claim takes it over.
+            op_name = "adopt" if task.status is Status.IN_PROGRESS else "claim"
+            self._allow(who, op_name, task, snap)
             if task.status is Status.IN_PROGRESS and task.agent:
                 if task.agent == who:
                     holder.append(True)
                     return task
                 raise AlreadyClaimed(
                     f"{task.id} is already claimed by {task.agent}",
-                    f"pick other work: orch next --agent {who}",
+                    ("pick other work: ", op("next", "", who)),
                 )
             if task.escalated:
                 raise IllegalTransition(
                     f"{task.id} is escalated and waits for a person",
-                    f"a person resolves it first: orch resolve {task.id}",
+                    ("a person resolves it first: ", op("resolve", task.id)),
                 )
-            # In progress with no holder (moved there by hand): a claim takes it over.
-            op = "adopt" if task.status is Status.IN_PROGRESS else "claim"
-            transitions.check(task, op)
+            transitions.check(task, op_name)
             by_id = snap.by_id()
             waiting = blocking_deps(by_id.get(task.id) or summarize(task), by_id)
             if waiting:
                 raise DependencyError(
                     f"{task.id} waits on {', '.join(waiting)} (not done yet)",
-                    f"finish those first, or take other work: orch next --agent {who}",
+                    ("finish those first, or take other work: ", op("next", "", who)),
                 )
             held = [t.id for t in snap.tasks if t.status is Status.IN_PROGRESS and t.agent == who]
             if len(held) >= self.config.max_in_progress:
                 raise AgentBusy(
                     f"{who} already holds {', '.join(held)} "
                     f"(max_in_progress: {self.config.max_in_progress})",
-                    f"submit it first (orch review {held[0]} --agent {who}) "
-                    "or raise max_in_progress in .mcp/config.yaml",
+                    (
+                        "submit it first (",
+                        op("submit", held[0], who, "note"),
+                        ") or raise max_in_progress in .mcp/config.yaml",
+                    ),
                 )
-            return transitions.apply(task, op, agent=who, now=self.now())
+            return transitions.apply(task, op_name, agent=who, now=self.now())
 
         task = self._mutate(task_id, who, "claim", change)
         return ClaimResult(task=task, changed=not holder)
@@ -174,6 +182,7 @@ class HandoffOps(ServiceBase):
         text = check_text(note, "note", required=False)
 
         def change(task: Task, snap: Snapshot) -> Task:
+            self._allow(who, "review", task, snap)
             self._require_holder(task, who, "submit")
             now = self.now()
             done = resolve_all(task.feedback, now, sources=("review", ""))
@@ -189,6 +198,7 @@ class HandoffOps(ServiceBase):
         body = check_text(text, "feedback text")
 
         def change(task: Task, snap: Snapshot) -> Task:
+            self._allow(who, "feedback", task, snap)
             now = self.now()
             return transitions.apply(
                 task.add_note("feedback", at=now, author=who, body=body, source="review"),
@@ -206,6 +216,7 @@ class HandoffOps(ServiceBase):
         text = check_text(note, "note", required=False)
 
         def change(task: Task, snap: Snapshot) -> Task:
+            self._allow(who, "complete", task, snap)
             now = self.now()
             done = resolve_all(task.feedback, now)
             return transitions.apply(
@@ -220,6 +231,7 @@ class HandoffOps(ServiceBase):
         body = check_text(reason, "reason")
 
         def change(task: Task, snap: Snapshot) -> Task:
+            self._allow(who, "fail", task, snap)
             now = self.now()
             return transitions.apply(
                 task.add_note("errors", at=now, author=who, body=body, source="fail", open=False),
@@ -239,6 +251,7 @@ class HandoffOps(ServiceBase):
         body = check_text(text, "error text")
 
         def change(task: Task, snap: Snapshot) -> Task:
+            self._allow(who, "error", task, snap)
             now = self.now()
             task = task.add_note(
                 "errors", at=now, author=who, body=body, source=source, open=False, ref=ref
@@ -253,6 +266,7 @@ class HandoffOps(ServiceBase):
         body = check_text(reason, "reason")
 
         def change(task: Task, snap: Snapshot) -> Task:
+            self._allow(who, "escalate", task, snap)
             now = self.now()
             task = task.add_note("escalations", at=now, author=who, body=body, source="manual")
             return transitions.record(task, "escalate", agent=who, now=now, note=first_line(body))
@@ -270,14 +284,20 @@ class HandoffOps(ServiceBase):
         target = parse_status(to) if to else None
 
         def change(task: Task, snap: Snapshot) -> Task:
+            self._allow(who, "resolve", task, snap, approves=target is Status.DONE)
             if target is Status.IN_PROGRESS and not (task.agent or task.implementer):
                 raise InvalidInput(
                     f"{task.id} has no implementer who could hold it in progress",
-                    f"give --to ready instead; an implementer then claims it: orch claim {task.id}",
+                    (
+                        "move it to ready instead (",
+                        op("resolve", task.id, who, to="ready"),
+                        "); an implementer then claims it",
+                    ),
                 )
             if not task.escalated and target is None:
                 raise IllegalTransition(
-                    f"{task.id} is not escalated", "to move it anyway, give --to STATUS"
+                    f"{task.id} is not escalated",
+                    ("to move it anyway, give the status: ", op("resolve", task.id, who, "to")),
                 )
             now = self.now()
             task = task.evolve(escalations=resolve_all(task.escalations, now))
@@ -293,12 +313,12 @@ class HandoffOps(ServiceBase):
         if task.status is Status.IN_PROGRESS and not task.agent:
             raise IllegalTransition(
                 f"nobody holds {task.id}; only its holder can {verb} it",
-                f"claim it first: orch claim {task.id} --agent {who}",
+                ("claim it first: ", op("claim", task.id, who)),
             )
         if task.status is Status.IN_PROGRESS and task.agent != who:
             raise AlreadyClaimed(
                 f"{task.id} is held by {task.agent}; only the holder can {verb} it",
-                f"ask {task.agent} to hand it off, or pick other work: orch next --agent {who}",
+                (f"ask {task.agent} to hand it off, or pick other work: ", op("next", "", who)),
             )
         transitions.check(task, "review")
 
