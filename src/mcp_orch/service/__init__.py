@@ -6,7 +6,8 @@
   against the domain's transition table, write, log), reading and what to do next;
 - ``handoff``: the handoff chain (create, prep, claim, submit, feedback, complete, fail, error
   context, escalate, resolve);
-- ``gates``: what the git hooks report (a failed quality gate, a commit that passed it).
+- ``gates``: what the git hooks report (a failed quality gate, a commit that passed it);
+- ``live``: what a connected MCP client asks while it works (task-ID completion, the news).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from __future__ import annotations
 from .base import Clock, NextAction, system_clock
 from .gates import CommitOwner, GateOps
 from .handoff import ClaimResult, HandoffOps
+from .live import Completion, News
 
 
-class Service(HandoffOps, GateOps):
+class Service(HandoffOps, GateOps, Completion, News):
     """The board's operations. One instance per board; cheap to create."""
 
 
