@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from ..domain.attention import Notice, notices, pick, rank
+from ..domain.attention import Keys, Notice, notices, pick, rank, search_keys
 from ..domain.errors import OrchError
 from ..domain.policy import Summary, summarize
 from .base import ServiceBase
@@ -20,7 +20,7 @@ MAX_COMPLETIONS = 100  # the protocol's cap on completion values
 
 
 class Completion(ServiceBase):
-    _ranked: tuple[object, str | None, float, list[Summary]] | None = None
+    _ranked: tuple[object, str | None, float, list[Keys]] | None = None
 
     def complete_task_id(
         self, agent: str | None, typed: str, limit: int = MAX_COMPLETIONS
@@ -29,13 +29,13 @@ class Completion(ServiceBase):
         ranks them for ``agent`` (its own work first): at most ``limit``, and how many match."""
         return pick(self._ranking(agent), typed, limit)
 
-    def _ranking(self, agent: str | None) -> list[Summary]:
+    def _ranking(self, agent: str | None) -> list[Keys]:
         token = self.store.change_token()
         cached = self._ranked
         now = time.monotonic()
         if cached and cached[0] == token and cached[1] == agent and now - cached[2] < RANK_TTL:
             return cached[3]
-        ranked = rank(self.store.snapshot().tasks, agent, self.config.roles)
+        ranked = search_keys(rank(self.store.snapshot().tasks, agent, self.config.roles))
         self._ranked = (token, agent, now, ranked)
         return ranked
 
