@@ -4,7 +4,9 @@ processes do on the board, at the level the client set and not below it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -153,7 +155,7 @@ def test_a_handoff_by_another_agent_arrives_at_the_set_level_and_not_below(orch:
 def test_a_task_held_by_this_agent_changed_by_someone_else_is_a_warning(orch: Orch) -> None:
     task_id = orch.ready("Held by cursor")
     orch("claim", task_id, "--agent", "cursor")
-    got, on_log, wait_for = collector()
+    _, on_log, wait_for = collector()
 
     async def main() -> None:
         async with stdio(orch.cwd, "cursor", logging_callback=on_log) as client:
@@ -170,7 +172,7 @@ def test_over_http_the_tokens_agent_hears_a_review_handed_to_it(orch: Orch) -> N
     token = new_token(orch, "codex")
     task_id = orch.ready("Submitted while connected")
     orch("claim", task_id, "--agent", "cursor")
-    got, on_log, wait_for = collector()
+    _, on_log, wait_for = collector()
 
     async def main(url: str) -> None:
         async with http(url, token, logging_callback=on_log) as client:
@@ -184,3 +186,34 @@ def test_over_http_the_tokens_agent_hears_a_review_handed_to_it(orch: Orch) -> N
 
     with http_server(orch.cwd) as server:
         anyio.run(main, server.url)
+
+
+def cpu_seconds_of_children() -> dict[int, float]:
+    """CPU time (user + system) of each process this test started, by pid (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():  # fields[1] is the parent's pid
+            found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_the_watcher_of_an_idle_board_does_not_spin(orch: Orch) -> None:
+    got, on_log, _ = collector()
+
+    async def main() -> float:
+        async with stdio(orch.cwd, "cursor", logging_callback=on_log) as client:
+            await client.set_logging_level("debug")  # the watcher runs
+            before = cpu_seconds_of_children()
+            await anyio.sleep(2)  # a measuring window, not a wait for anything
+            after = cpu_seconds_of_children()
+        return max(after[pid] - before.get(pid, 0.0) for pid in after)
+
+    used = anyio.run(main)
+    assert used < 0.2, f"an idle server used {used:.2f} s of CPU in 2 s"
+    assert got == []
