@@ -22,6 +22,17 @@ from tests.conftest import ORCH, Orch, clean_env
 
 Connect = Callable[[str], AbstractAsyncContextManager[Client]]
 
+INIT = {  # an initialize request as a raw JSON-RPC body, for probing the HTTP layer
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "probe", "version": "0"},
+    },
+}
+
 
 @asynccontextmanager
 async def stdio(

@@ -17,21 +17,10 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from mcp_orch.interfaces.mcp_http import machine_addresses
-from tests.acceptance.mcp_support import call, call_error, http, http_server, new_token, stdio
+from tests.acceptance.mcp_support import INIT, call, call_error, http, http_server, new_token, stdio
 from tests.conftest import ORCH, Orch, task_file
 
 pytestmark = [pytest.mark.server]
-
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "probe", "version": "0"},
-    },
-}
 
 
 def test_a_plain_install_brings_the_sdk_and_the_mcp_extra_still_resolves() -> None:
