@@ -81,6 +81,15 @@ async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
         group.cancel_scope.cancel()
 
 
+def reader_of(service: Service, board: str | None) -> Service:
+    """A second ``Service`` on the same board, for the worker threads."""
+    if board is None:
+        return service  # no board folder to open twice (in-process use)
+    from ..board.files import FileStore
+
+    return Service(FileStore(board), service.config, service.clock, root=service.root)
+
+
 def news(agent: str, cursor: int, service: Service) -> tuple[list[Notice], int]:
     return service.news(agent, cursor)
 

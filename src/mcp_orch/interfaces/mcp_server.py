@@ -4,7 +4,10 @@ Thin like the CLI: each tool checks who is calling, calls one service method and
 result with ``present``, bounded by ``mcp_text`` (no answer grows with the board or a task's
 past). Ten tools, descriptions that say when to use them, and a whole
 ``tools/list`` under 2,000 tokens (a test holds it there), so a client's context window pays
-little for them. The SDK is imported here and only here (``orch mcp`` imports this module).
+little for them; each with MCP annotations (read-only, destructive, idempotent) and every
+parameter described. The resources and prompts are in ``mcp_resources``, completions and log
+notifications in ``mcp_live``. The SDK is imported only by these ``mcp_*`` modules, which only
+``orch mcp`` imports.
 
 The tools are ``async`` although the service is synchronous: the SDK runs synchronous tools in
 worker threads, and one ``Service`` (with its store's in-memory index) must not be used by two
@@ -24,30 +27,25 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from .. import config
-from ..board.format import render
 from ..board.fsutil import storage_error
 from ..domain.errors import InternalError, InvalidInput, OrchError
 from ..domain.model import Task
 from ..service import Service
 from . import mcp_live, present
-from .mcp_live import Live, Reader
+from .mcp_live import Live, Reader, reader_of
+from .mcp_resources import add_prompts, add_resources
 from .mcp_text import (
     INSTRUCTIONS,
-    PAGE_CHARS,
-    PROMPTS,
-    board_markdown,
-    markdown_page,
     prompt_text,
     section_page,
     status_page,
     task_answer,
-    task_markdown,
 )
 
 MAX_PAGE = 200
@@ -427,36 +425,8 @@ def build_server(
     )
     extras.install(server)
 
-    @server.resource(
-        "task://{task_id}{?page}",
-        name="task",
-        mime_type="text/markdown",
-        description="One task as its Markdown file (open feedback first); a file longer than "
-        f"{PAGE_CHARS:,} characters comes in pages (?page=2...).",
-    )
-    async def task_resource(task_id: str, page: int = 1) -> str:
-        try:
-            task = fresh().show(task_id)
-            return markdown_page(task_markdown(task, render), task.id, page)
-        except OrchError as exc:
-            raise ResourceError(error_text(exc)) from None
-
-    @server.resource(
-        "board://status",
-        name="board",
-        mime_type="text/markdown",
-        description="The board summary: counts, escalations, the most urgent active tasks.",
-    )
-    async def board_resource() -> str:
-        try:
-            board_now = fresh()
-            data = status_page(board_now.status(), board_now.clock(), 0, 50, include_closed=False)
-        except OrchError as exc:
-            raise ResourceError(error_text(exc)) from None
-        return board_markdown(data)
-
-    for role, (description, _) in PROMPTS.items():
-        server.prompt(name=role, description=description)(_prompt(role))
+    add_resources(server, fresh, error_text)
+    add_prompts(server)
     return server
 
 
@@ -467,15 +437,6 @@ def _prompt(role: str) -> Callable[..., str]:
         return prompt_text(role, task_id)
 
     return prompt
-
-
-def reader_of(service: Service, board: str | None) -> Service:
-    """A second ``Service`` on the same board, for the worker threads (see ``mcp_live``)."""
-    if board is None:
-        return service  # no board folder to open twice (in-process use)
-    from ..board.files import FileStore
-
-    return Service(FileStore(board), service.config, service.clock, root=service.root)
 
 
 def package_version() -> str:
