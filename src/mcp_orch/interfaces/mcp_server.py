@@ -75,7 +75,7 @@ NEXT_TOOL = {
 }
 
 TaskId = Annotated[str, Field(description="e.g. T-7k3m9q2x")]
-Agent = Annotated[str, Field(description="who acts, e.g. cursor (only without ORCH_AGENT)")]
+Agent = Annotated[str, Field(description="who acts, e.g. cursor")]
 Note = Annotated[str, Field(description="what you did and how you tested it")]
 
 # MCP tool annotations: (readOnlyHint, destructiveHint, idempotentHint). Destructive: it can
@@ -364,10 +364,13 @@ def build_tools(
 
 
 def _compact(schema: dict[str, Any]) -> dict[str, Any]:
-    """Drop pydantic's generated titles ("Task Id" for task_id): they cost tokens, say nothing."""
+    """Drop pydantic's generated titles ("Task Id" for task_id) and empty defaults: they cost
+    tokens and say nothing."""
     schema.pop("title", None)
     for prop in schema.get("properties", {}).values():
         prop.pop("title", None)
+        if prop.get("default") == "":  # optional already says it; "" tells nothing more
+            prop.pop("default")
         if prop.get("default", 0) is None:  # `list[str] | None = None`: say "array", not anyOf
             prop.pop("default")
             prop.update(next((s for s in prop.pop("anyOf", ()) if s.get("type") != "null"), {}))
