@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test check bench
+.PHONY: setup run test check bench conformance
 
 setup: $(STAMP)  ## a venv with orch (editable) and everything the tests need
 
@@ -17,11 +17,14 @@ test: $(STAMP)  ## the whole suite (one group: make test ARGS='-m hooks')
 	$(VENV)/bin/pytest $(ARGS)
 
 check: $(STAMP)  ## lint, format and strict types, as CI runs them
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)  ## the benchmark tables recorded in the README
 	$(PY) benchmarks/bench_cli.py --backlog
 	$(PY) benchmarks/bench_hooks.py
 	$(PY) benchmarks/bench_mcp.py
+
+conformance: $(STAMP)  ## the official MCP conformance suite against orch mcp --http (needs npm)
+	$(PY) scripts/conformance.py

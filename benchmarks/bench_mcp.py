@@ -1,7 +1,9 @@
 """How fast the MCP server answers: launch to a served ``initialize``, and warm tool-call round
-trips over stdio on a board of 1,000 tasks (target: median <= 10 ms).
+trips over stdio on a board of 1,000 tasks (target: median <= 10 ms); and task-ID completion
+(``completion/complete``) on a board of 10,000 tasks (target: milliseconds).
 
     .venv/bin/python benchmarks/bench_mcp.py [--tasks 1000] [--calls 200] [--launches 5]
+                                             [--completion-tasks 10000]
 
 Everything is real: a git repo in a temp dir, the installed ``orch`` executable, the SDK's
 client over stdio. Round trips are timed at the client, so they include JSON-RPC framing, the
@@ -99,6 +101,50 @@ async def round_trips(root: Path, ids: list[str], calls: int) -> dict[str, list[
     return results
 
 
+async def completion_times(root: Path, calls: int) -> dict[str, list[float]]:
+    """Milliseconds per ``completion/complete`` of a task ID, as a client types: the first
+    (the board ranked once), then keystrokes (ID prefixes and title words), then the first
+    after another process changed the board (ranked again)."""
+    from mcp.types import ResourceTemplateReference
+
+    ref = ResourceTemplateReference(uri="task://{task_id}{?page}")
+    names = sorted(p.name for p in (root / ".mcp" / "tasks").glob("*/*.md"))
+    typed = [n[: 3 + i % 5] for i, n in enumerate(names[:: max(1, len(names) // calls)])]
+    typed = [
+        t if i % 2 else ["fix", "login rate", "cache", "T-", ""][i % 5] for i, t in enumerate(typed)
+    ]
+    results: dict[str, list[float]] = {"first (ranks the board)": []}
+    async with Client(params(root, "impl-1"), mode="legacy", cache=None) as client:
+
+        async def one(value: str) -> float:
+            start = time.perf_counter()
+            got = await client.complete(ref, {"name": "task_id", "value": value})
+            assert len(got.completion.values) <= 100
+            return (time.perf_counter() - start) * 1000
+
+        results["first (ranks the board)"].append(await one(""))
+        results["keystroke"] = [await one(t) for t in typed[:calls]]
+        after = []
+        for i in range(5):
+            subprocess.run(
+                [
+                    ORCH,
+                    "error",
+                    "-".join(names[i].split("-")[:2]),
+                    "--text",
+                    "x",
+                    "--agent",
+                    "impl-1",
+                ],
+                cwd=root,
+                check=True,
+                capture_output=True,
+            )
+            after.append(await one(""))
+        results["after a change (ranks again)"] = after
+    return results
+
+
 def baseline_import(runs: int = 3) -> float:
     """Seconds to import the SDK's server in a fresh interpreter (the floor for a launch)."""
     times = []
@@ -117,6 +163,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--launches", type=int, default=5)
+    parser.add_argument("--completion-tasks", type=int, default=10_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
@@ -144,6 +191,26 @@ def main() -> None:
     overall = statistics.median(tool_calls)
     verdict = "meets" if overall <= 10 else "MISSES"
     print(f"\nmedian tool-call round trip {overall:.2f} ms: {verdict} the 10 ms target")
+    completion_table(args.completion_tasks, args.calls)
+
+
+def completion_table(tasks: int, calls: int) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_cli import build_board
+
+    start = time.perf_counter()
+    root, _ = build_board(ORCH, tasks, seed=12)
+    print(f"\nboard of {tasks} tasks written in {time.perf_counter() - start:.1f} s")
+    try:
+        subprocess.run([ORCH, "status"], cwd=root, check=True, capture_output=True)  # index
+        times = anyio.run(completion_times, Path(root), calls)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"{'completion/complete of a task ID':<38} {'median':>10} {'max':>10} {'n':>6}")
+    print("-" * 67)
+    for name, samples in times.items():
+        med, top = statistics.median(samples), max(samples)
+        print(f"{name:<38} {med:>7.2f} ms {top:>7.2f} ms {len(samples):>6}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import tomllib
 from .board.fsutil import atomic_write
 from .domain.errors import InvalidInput
 from .domain.record import Record
+from .executable import orch_command
 
 SERVER = "orch"
 BEGIN = "<!-- orch:begin (written by `orch init --clients`; edits inside are replaced) -->"
@@ -61,7 +62,7 @@ alwaysApply: true
 
 
 def server_entry(client: Client) -> dict[str, object]:
-    entry: dict[str, object] = {"command": "orch", "args": ["mcp"]}
+    entry: dict[str, object] = {"command": orch_command(), "args": ["mcp"]}
     env = {"ORCH_AGENT": client.agent}
     if client.key == "servers" or client.config.startswith(".cursor/"):
         # Cursor and VS Code may start servers outside the project; point them at it.
@@ -113,7 +114,7 @@ def merge_toml(root: str, client: Client) -> str:
         return f"kept {client.config} (it already has mcp_servers.{SERVER})"
     block = (
         f"[mcp_servers.{SERVER}]\n"
-        'command = "orch"\n'
+        f"command = {json.dumps(orch_command())}\n"
         'args = ["mcp"]\n'
         f'env = {{ ORCH_AGENT = "{client.agent}" }}\n'
     )

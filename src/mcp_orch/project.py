@@ -19,14 +19,26 @@ from .board.fsutil import atomic_write, storage_error
 from .board.locate import BOARD_DIR, project_root
 from .config import load, render_template, set_test_command
 
+# The spec's npm scripts: the orch subcommand each runs.
 NPM_SCRIPTS: dict[str, str] = {
-    "mcp:status": "orch status",
-    "mcp:next": "orch next",
-    "mcp:create": "orch create",
-    "mcp:claim": "orch claim",
-    "mcp:review": "orch review",
-    "mcp:complete": "orch complete",
+    "mcp:status": "status",
+    "mcp:next": "next",
+    "mcp:create": "create",
+    "mcp:claim": "claim",
+    "mcp:review": "review",
+    "mcp:complete": "complete",
 }
+
+
+def npm_scripts() -> dict[str, str]:
+    """Each npm script's command line: ``orch status`` or, when PATH does not find the running
+    ``orch``, its absolute path (npm runs scripts without the user's virtualenv)."""
+    import shlex
+
+    from .executable import orch_command
+
+    orch = shlex.quote(orch_command())
+    return {name: f"{orch} {sub}" for name, sub in NPM_SCRIPTS.items()}
 
 
 @dataclass(kw_only=True, slots=True)
@@ -142,7 +154,7 @@ def _wire_npm(package: Path, result: InitResult) -> None:
     if added:
         result.created.append("package.json scripts: " + ", ".join(added))
     if problem:
-        wanted = ", ".join(f'"{n}": "{c}"' for n, c in NPM_SCRIPTS.items())
+        wanted = ", ".join(f"{json.dumps(n)}: {json.dumps(c)}" for n, c in npm_scripts().items())
         result.by_hand.append(
             f"package.json {problem}, so orch left it alone: "
             f'add the missing ones of these to its "scripts" by hand: {wanted}'
@@ -190,7 +202,7 @@ def add_npm_scripts(package: Path) -> tuple[list[str], str]:
     scripts = data.get("scripts", {})
     if not isinstance(scripts, dict):
         return [], 'has a "scripts" that is not an object'
-    added = {name: cmd for name, cmd in NPM_SCRIPTS.items() if name not in scripts}
+    added = {name: cmd for name, cmd in npm_scripts().items() if name not in scripts}
     if not added:
         return [], ""
     expected = {**data, "scripts": {**scripts, **added}}

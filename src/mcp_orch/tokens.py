@@ -59,7 +59,8 @@ def load(board: str) -> list[TokenRecord]:
     except (OSError, ValueError) as exc:
         raise OrchError(
             f"cannot read {_path(board)}: {exc}",
-            "fix or delete that file, then create the tokens again",
+            "fix the JSON, or delete the file and create the tokens again "
+            "(orch token create --agent NAME)",
         ) from None
     rows = data.get("tokens", []) if isinstance(data, dict) else []
     return [

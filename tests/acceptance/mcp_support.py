@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import httpx2
@@ -21,26 +22,43 @@ from tests.conftest import ORCH, Orch, clean_env
 
 Connect = Callable[[str], AbstractAsyncContextManager[Client]]
 
+INIT = {  # an initialize request as a raw JSON-RPC body, for probing the HTTP layer
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "probe", "version": "0"},
+    },
+}
+
 
 @asynccontextmanager
-async def stdio(project: Path, agent: str | None, **env: str) -> AsyncIterator[Client]:
+async def stdio(
+    project: Path, agent: str | None, logging_callback: Any = None, **env: str
+) -> AsyncIterator[Client]:
     """A client session with a fresh ``orch mcp`` process started as ``agent``'s client."""
     extra = {"ORCH_AGENT": agent} if agent else {}
     params = StdioServerParameters(
         command=str(ORCH), args=["mcp"], env={**clean_env(), **extra, **env}, cwd=project
     )
-    async with Client(params, mode="legacy", cache=None) as client:
+    async with Client(
+        params, mode="legacy", cache=None, logging_callback=logging_callback
+    ) as client:
         yield client
 
 
 @asynccontextmanager
-async def http(url: str, token: str) -> AsyncIterator[Client]:
+async def http(url: str, token: str, logging_callback: Any = None) -> AsyncIterator[Client]:
     """A client session over streamable HTTP, sending ``token`` as its bearer token."""
     async with httpx2.AsyncClient(
         headers={"Authorization": f"Bearer {token}"}, timeout=30
     ) as transport_client:
         transport = streamable_http_client(url, http_client=transport_client)
-        async with Client(transport, mode="legacy", cache=None) as client:
+        async with Client(
+            transport, mode="legacy", cache=None, logging_callback=logging_callback
+        ) as client:
             yield client
 
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.acceptance.mcp_support import (
+    INIT,
     board_state,
     call,
     call_error,
@@ -24,16 +25,6 @@ from tests.conftest import ORCH, Orch, clean_env, git, set_roles
 
 pytestmark = [pytest.mark.server]
 
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "probe", "version": "0"},
-    },
-}
 CREATE = {
     "jsonrpc": "2.0",
     "id": 2,

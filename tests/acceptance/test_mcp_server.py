@@ -43,6 +43,15 @@ def test_tools_list_is_small_and_complete(orch: Orch) -> None:
     assert {t["name"] for t in tools} == EXPECTED_TOOLS
     size = len(json.dumps({"tools": tools}))
     assert size / 4 < TOKEN_BUDGET, f"tools/list costs {size / 4:.0f} tokens"
+
+    async def anonymous() -> int:  # a server without ORCH_AGENT lists an agent parameter too
+        async with stdio(orch.cwd, None) as client:
+            listed = await client.list_tools()
+        dumped = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed.tools]
+        return len(json.dumps({"tools": dumped}))
+
+    bigger = anyio.run(anonymous)
+    assert bigger / 4 < TOKEN_BUDGET, f"tools/list costs {bigger / 4:.0f} tokens without an agent"
     for tool in tools:
         assert len(str(tool["description"])) > 60, f"{tool['name']} must say when to use it"
 

@@ -108,3 +108,15 @@ def test_the_change_token_moves_when_a_task_moves(store: TaskStore) -> None:
     with store.transaction():
         store.save(make(status=Status.REVIEW))
     assert store.change_token() != before
+
+
+def test_events_after_a_cursor_are_the_new_ones_only(store: TaskStore) -> None:
+    assert store.events_after(None) == ([], 0)  # no log yet: from now on
+    store.record(Event(at="2026-11-25T13:00:00.000Z", agent="chatgpt", op="create", task="T-a"))
+    _, cursor = store.events_after(None)  # from now on: what is there is not news
+    assert store.events_after(cursor) == ([], cursor)
+    for op in ("prep", "claim"):
+        store.record(Event(at="2026-11-25T13:01:00.000Z", agent="cursor", op=op, task="T-a"))
+    news, later = store.events_after(cursor)
+    assert [e.op for e in news] == ["prep", "claim"] and later > cursor
+    assert store.events_after(later) == ([], later)

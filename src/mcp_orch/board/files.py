@@ -65,6 +65,7 @@ from .index import (
     scan,
 )
 
+MAX_EVENTS_READ = 1 << 20  # one read of new log lines; the rest is read on the next call
 # ``*.tmp``: what a killed write leaves behind (``..journal.PID.tmp``, ``.NAME.md.PID.tmp``).
 GITIGNORE = ".cache/\n.journal\n.lock\nlog/\n.secrets/\n*.tmp\n"
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
@@ -518,6 +519,36 @@ class FileStore:
                 if len(out) >= limit:
                     break
         return out[::-1]
+
+    def events_after(self, cursor: int | None) -> tuple[list[Event], int]:
+        import json
+
+        try:
+            size = os.stat(self.log_path).st_size
+        except FileNotFoundError:
+            return [], 0
+        except OSError as exc:
+            raise storage_error(exc, "read the log") from exc
+        if cursor is None or cursor > size:  # from now on; or the log was replaced: restart
+            return [], size
+        if cursor == size:
+            return [], cursor
+        try:
+            with open(self.log_path, "rb") as handle:
+                handle.seek(cursor)
+                data = handle.read(min(size - cursor, MAX_EVENTS_READ))
+        except OSError as exc:
+            raise storage_error(exc, "read the log") from exc
+        end = data.rfind(b"\n") + 1  # a line still being written is read next time
+        if end == 0 and len(data) == MAX_EVENTS_READ:
+            return [], cursor + len(data)  # no line ends in a whole read: not a log line
+        out: list[Event] = []
+        for line in data[:end].splitlines():
+            try:
+                out.append(Event.from_dict(json.loads(line)))
+            except (ValueError, TypeError):
+                continue  # a torn line of a killed writer
+        return out, cursor + end
 
     def change_token(self) -> object:
         stamps: list[int] = []

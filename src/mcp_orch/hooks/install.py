@@ -26,12 +26,12 @@ import os
 import shlex
 import shutil
 import stat
-import sys
 from collections.abc import Callable
 
 from ..board.fsutil import atomic_write
 from ..domain.errors import InvalidInput
 from ..domain.record import Record
+from ..executable import running_orch
 from . import precommit
 from .gitinfo import git
 from .runner import PENDING
@@ -75,12 +75,6 @@ def detect(root: str, mode: str = "auto") -> Layout:
     if not where:
         raise InvalidInput(f"{root} is not a git repository", "run 'git init' first")
     return Layout("git", where)
-
-
-def orch_executable() -> str:
-    """The ``orch`` that is running, for the wrappers of plain git hooks (local to this clone)."""
-    found = shutil.which("orch", path=os.path.dirname(sys.executable))
-    return os.path.abspath(found or shutil.which("orch") or "orch")
 
 
 def _sha(data: bytes) -> str:
@@ -182,7 +176,7 @@ def install(root: str, mode: str = "auto", orch: str | None = None) -> Report:
             entries.append(_append(path, backups, functools.partial(_with_block, block=block)))
             lines.append(f"{stage}: mcp-orch block in .husky/{stage}")
     else:
-        exe = orch or orch_executable()
+        exe = orch or running_orch()
         for stage in STAGES:
             entry = _install_git(layout.where, stage, exe, backups)
             entries.append(entry)

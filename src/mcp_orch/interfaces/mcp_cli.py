@@ -49,8 +49,8 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] in ("mcp", "uvicorn"):
             raise InvalidInput(
-                f"the MCP SDK is not installed ({exc.name})",
-                "install it: pip install 'mcp-orch[mcp]'",
+                f"the MCP SDK is missing ({exc.name}), though mcp-orch depends on it",
+                "reinstall: pip install --force-reinstall mcp-orch",
             ) from None
         raise
     return 0

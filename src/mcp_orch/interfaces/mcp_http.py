@@ -27,17 +27,27 @@ class BoardTokens:
         from ..tokens import Verifier
 
         self.verifier = Verifier(board)
+        self.reported = ""
 
     async def verify_token(self, token: str) -> Any:
         from mcp.server.auth.provider import AccessToken
 
         try:
             record = self.verifier.agent_of(token)
-        except OrchError:
-            return None  # an unreadable token file admits nobody
+        except OrchError as exc:  # an unreadable token file admits nobody; say so, once
+            self.report(f"{exc.message} ({exc.hint}); until then every request gets 401")
+            return None
+        self.reported = ""
         if record is None:
             return None
         return AccessToken(token=token, client_id=record.agent, scopes=[], subject=record.id)
+
+    def report(self, message: str) -> None:
+        """Write ``message`` on the server's stderr unless it was the last one written."""
+        if message != self.reported:
+            self.reported = message
+            sys.stderr.write(f"orch mcp: {message}\n")
+            sys.stderr.flush()
 
 
 def http_app(service: Service, board: str, *, host: str, allow_hosts: list[str]) -> Any:
@@ -53,17 +63,75 @@ def http_app(service: Service, board: str, *, host: str, allow_hosts: list[str])
         # No OAuth server here: the issuer is only a required field; tokens come from the CLI.
         auth=AuthSettings(issuer_url=AnyHttpUrl("http://localhost"), resource_server_url=None),
     )
-    security = None
-    if allow_hosts:  # behind a tunnel or proxy the Host header is the public name
-        local = ["127.0.0.1", "localhost", "[::1]"]
-        names = [*local, *allow_hosts]
-        security = TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=[h for n in names for h in (n, f"{n}:*")],
-            allowed_origins=[f"{s}://{n}" for n in allow_hosts for s in ("https", "http")]
-            + [f"http://{n}:*" for n in local],
-        )
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, **allowed_names(host, allow_hosts)
+    )
     return server.streamable_http_app(host=host, transport_security=security)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+WILDCARD = ("0.0.0.0", "::", "")
+
+
+def allowed_names(host: str, allow_hosts: list[str]) -> dict[str, list[str]]:
+    """The ``Host`` and ``Origin`` values DNS-rebinding protection admits: localhost, the
+    address the server is bound to (every address of this machine for a wildcard bind), and
+    the public names given with --allow-host. Each with or without a port."""
+    bound = machine_addresses() if host in WILDCARD else {host}
+    names = [*LOOPBACK, *sorted(_bracketed(a) for a in bound - set(LOOPBACK)), *allow_hosts]
+    names = list(dict.fromkeys(n for n in names if n))
+    return {
+        "allowed_hosts": [h for n in names for h in (n, f"{n}:*")],
+        "allowed_origins": [
+            o for n in names for s in ("http", "https") for o in (f"{s}://{n}", f"{s}://{n}:*")
+        ],
+    }
+
+
+def _bracketed(address: str) -> str:
+    return f"[{address}]" if ":" in address and not address.startswith("[") else address
+
+
+def machine_addresses() -> set[str]:
+    """This machine's names and interface addresses (what a client on the network may put in
+    ``Host`` when the server listens on 0.0.0.0 or ::)."""
+    found: set[str] = {socket.gethostname(), socket.getfqdn()}
+    for name in list(found):
+        try:
+            found.update(str(info[4][0]) for info in socket.getaddrinfo(name, None))
+        except OSError:
+            pass
+    found.update(_interface_addresses())
+    return {a.split("%", 1)[0] for a in found if a}
+
+
+def _interface_addresses() -> set[str]:
+    """Every interface's IPv4 (ioctl) and IPv6 (/proc) address, on Linux; nothing elsewhere."""
+    import ipaddress
+
+    found: set[str] = set()
+    try:
+        import fcntl
+        import struct
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            for _, name in socket.if_nameindex():
+                try:
+                    packed = fcntl.ioctl(  # SIOCGIFADDR
+                        probe.fileno(), 0x8915, struct.pack("256s", name[:15].encode())
+                    )
+                except OSError:
+                    continue  # no IPv4 address on this interface
+                found.add(socket.inet_ntoa(packed[20:24]))
+    except (ImportError, OSError):
+        pass
+    try:
+        with open("/proc/net/if_inet6", encoding="ascii") as table:
+            for line in table:
+                found.add(str(ipaddress.IPv6Address(int(line.split()[0], 16))))
+    except (OSError, ValueError, IndexError):
+        pass
+    return found
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -4,7 +4,10 @@ Thin like the CLI: each tool checks who is calling, calls one service method and
 result with ``present``, bounded by ``mcp_text`` (no answer grows with the board or a task's
 past). Ten tools, descriptions that say when to use them, and a whole
 ``tools/list`` under 2,000 tokens (a test holds it there), so a client's context window pays
-little for them. The SDK is imported here and only here (``orch mcp`` imports this module).
+little for them; each with MCP annotations (read-only, destructive, idempotent) and every
+parameter described. The resources and prompts are in ``mcp_resources``, completions and log
+notifications in ``mcp_live``. The SDK is imported only by these ``mcp_*`` modules, which only
+``orch mcp`` imports.
 
 The tools are ``async`` although the service is synchronous: the SDK runs synchronous tools in
 worker threads, and one ``Service`` (with its store's in-memory index) must not be used by two
@@ -25,27 +28,26 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from .. import config
-from ..board.format import render
 from ..board.fsutil import storage_error
 from ..domain.errors import InternalError, InvalidInput, OrchError
 from ..domain.model import Task
 from ..service import Service
-from . import present
+from . import mcp_live, present
+from .mcp_live import Live, Reader, reader_of
+from .mcp_resources import add_prompts, add_resources
 from .mcp_text import (
     INSTRUCTIONS,
-    PROMPTS,
-    board_markdown,
     decision_call,
+    prompt_text,
     section_page,
     status_page,
     task_answer,
-    task_markdown,
     tool_call,
     tool_name,
 )
@@ -66,7 +68,26 @@ Section = Literal[
 
 TaskId = Annotated[str, Field(description="e.g. T-7k3m9q2x")]
 _CHECKLIST_KEYS = ("acceptance_criteria", "definition_of_ready", "definition_of_done")
-Items = list[str]
+Agent = Annotated[str, Field(description="who acts, e.g. cursor")]
+Picks = Annotated[list[str] | None, Field(description='item numbers, or "all"')]
+Note = Annotated[str, Field(description="what you did and how you tested it")]
+
+# MCP tool annotations: (readOnlyHint, destructiveHint, idempotentHint). Destructive: it can
+# replace what was there (prep's lists) or end a task (give_up). Idempotent: the same call again
+# changes nothing more (a re-claim by the holder is a no-op).
+ANNOTATIONS: dict[str, tuple[bool, bool, bool]] = {
+    "next_task": (True, False, True),
+    "create_task": (False, False, False),
+    "prep_task": (False, True, True),
+    "claim_task": (False, False, True),
+    "submit_task": (False, False, False),
+    "review_task": (False, False, False),
+    "report_error": (False, True, False),
+    "escalate_task": (False, False, False),
+    "get_task": (True, False, True),
+    "board_status": (True, False, True),
+    "check_task": (False, False, True),
+}
 
 
 def error_text(exc: OrchError) -> str:
@@ -99,6 +120,18 @@ class Identity:
     def __init__(self, default: str | None, *, http: bool) -> None:
         self.default = default
         self.http = http
+
+    @property
+    def known(self) -> bool:
+        """Whether the server knows who calls without being told (then tools take no agent)."""
+        return self.http or bool(self.default)
+
+    def current(self) -> str | None:
+        """Who this request acts as, when the server knows (the token's agent, ORCH_AGENT)."""
+        if self.http:
+            token = get_access_token()
+            return token.client_id if token else None
+        return self.default
 
     def __call__(self, given: str, *, required: bool = True) -> str | None:
         name = given.strip()
@@ -167,7 +200,7 @@ def build_tools(
     """The ten tools, as functions whose docstrings are their descriptions."""
     fresh = live(service, board)
 
-    async def next_task(agent: str = "") -> str:
+    async def next_task(agent: Agent = "") -> str:
         """Start here, and call again after every handoff: what you should do now (continue,
         fix, review, claim, prep, wait, idle), why, the task with its context and open
         feedback, and the tool to call next."""
@@ -179,14 +212,14 @@ def build_tools(
             return dump({**data, "task": task, "tool": tool_name(d.ops[0]) if d.ops else None})
 
     async def create_task(
-        title: str,
-        priority: str = "P1",
-        goal: str = "",
-        depends: Items | None = None,
-        agent: str = "",
+        title: Annotated[str, Field(description="short, imperative")],
+        priority: Annotated[str, Field(description="P0 (urgent), P1 or P2")] = "P1",
+        goal: Annotated[str, Field(description="what and why")] = "",
+        depends: Annotated[list[str] | None, Field(description="task IDs done first")] = None,
+        agent: Agent = "",
     ) -> str:
-        """Planner: add a task stub (pending). priority P0 (most urgent), P1, P2; depends lists
-        task IDs that must be done first. Then define it with prep_task."""
+        """Planner: add a task stub (pending), then define it with prep_task so it becomes
+        ready."""
         with tool_errors():
             task = fresh().create(
                 title,
@@ -199,15 +232,17 @@ def build_tools(
 
     async def prep_task(
         task_id: TaskId,
-        goal: str = "",
-        acceptance_criteria: Items | None = None,
-        definition_of_ready: Items | None = None,
-        definition_of_done: Items | None = None,
-        files: Items | None = None,
-        notes: str = "",
-        depends: Items | None = None,
-        priority: str = "",
-        agent: str = "",
+        goal: Annotated[str, Field(description="what and why")] = "",
+        acceptance_criteria: Annotated[
+            list[str] | None, Field(description="testable criteria")
+        ] = None,
+        definition_of_ready: Annotated[list[str] | None, Field(description="DoR items")] = None,
+        definition_of_done: Annotated[list[str] | None, Field(description="DoD items")] = None,
+        files: Annotated[list[str] | None, Field(description="repo paths it touches")] = None,
+        notes: Annotated[str, Field(description="approach, pitfalls")] = "",
+        depends: Annotated[list[str] | None, Field(description="task IDs done first")] = None,
+        priority: Annotated[str, Field(description="P0, P1 or P2")] = "",
+        agent: Agent = "",
     ) -> str:
         """Planner: define a task so an implementer can work without asking: goal, acceptance
         criteria, DoR, DoD, files (repo paths), notes. Moves pending -> ready. Given lists
@@ -227,14 +262,14 @@ def build_tools(
             )
             return brief(task, "an implementer claims it (next_task)")
 
-    async def claim_task(task_id: TaskId, agent: str = "") -> str:
+    async def claim_task(task_id: TaskId, agent: Agent = "") -> str:
         """Implementer: take a ready task before working on it (ready -> in-progress, exclusive;
         fails if another agent holds it). Returns the task: fix open feedback first."""
         with tool_errors():
             result = fresh().claim(task_id, agent=who(agent))
             return dump({**task_answer(result.task), "changed": result.changed})
 
-    async def submit_task(task_id: TaskId, note: str = "", agent: str = "") -> str:
+    async def submit_task(task_id: TaskId, note: Note = "", agent: Agent = "") -> str:
         """Implementer: hand your finished task to review (in-progress -> review). note: what
         you did and how you tested it. Open review feedback counts as addressed."""
         with tool_errors():
@@ -242,7 +277,10 @@ def build_tools(
             return brief(task, "the reviewer approves it or requests changes")
 
     async def review_task(
-        task_id: TaskId, approve: bool, feedback: str = "", agent: str = ""
+        task_id: TaskId,
+        approve: Annotated[bool, Field(description="true: done; false: send back")],
+        feedback: Annotated[str, Field(description="what to change, where")] = "",
+        agent: Agent = "",
     ) -> str:
         """Reviewer: decide on a task in review. approve=true: done. approve=false with
         feedback (what to change, where): back to its implementer, who sees it in next_task."""
@@ -256,7 +294,10 @@ def build_tools(
             return brief(task, f"back to {task.implementer or 'the implementer'} with feedback")
 
     async def report_error(
-        task_id: TaskId, text: str, give_up: bool = False, agent: str = ""
+        task_id: TaskId,
+        text: Annotated[str, Field(description="output, trace, command run")],
+        give_up: Annotated[bool, Field(description="true: mark the task failed")] = False,
+        agent: Agent = "",
     ) -> str:
         """Keep error context on a task (failing test output, a trace, the command run) without
         moving it. give_up=true instead marks the task failed, with text as the reason."""
@@ -267,7 +308,11 @@ def build_tools(
             task = fresh().add_error(task_id, agent=who(agent), text=text)
             return brief(task, "the error context is kept in the task")
 
-    async def escalate_task(task_id: TaskId, reason: str, agent: str = "") -> str:
+    async def escalate_task(
+        task_id: TaskId,
+        reason: Annotated[str, Field(description="what a person must decide")],
+        agent: Agent = "",
+    ) -> str:
         """Stuck? Flag a task for a person (unclear or contradictory spec, missing access, a
         decision above your role). It leaves every queue until a person resolves it."""
         with tool_errors():
@@ -276,24 +321,18 @@ def build_tools(
 
     async def check_task(
         task_id: TaskId,
-        acceptance_criteria: Annotated[
-            list[str] | None, Field(description='criteria to tick: numbers from 1, or "all"')
-        ] = None,
-        definition_of_ready: Annotated[
-            list[str] | None, Field(description='DoR items: numbers from 1, or "all"')
-        ] = None,
-        definition_of_done: Annotated[
-            list[str] | None, Field(description='DoD items: numbers from 1, or "all"')
-        ] = None,
-        done: Annotated[bool, Field(description="false unticks them")] = True,
-        agent: Annotated[str, Field(description="who acts; omit if the server knows")] = "",
+        acceptance_criteria: Picks = None,
+        definition_of_ready: Picks = None,
+        definition_of_done: Picks = None,
+        done: Annotated[bool, Field(description="false unticks")] = True,
+        agent: Agent = "",
     ) -> str:
-        """Tick checklist items as met (numbers as get_task lists them, from 1), so the task
-        shows what was met; the task does not move. Ticking a ticked item changes nothing."""
+        """Tick checklist items as met (numbers from 1, as get_task lists them); the task does
+        not move. Ticking a ticked item changes nothing."""
         with tool_errors():
             task = fresh().check(
                 task_id,
-                agent=who(agent, required=False),
+                agent=who(agent),
                 ac=acceptance_criteria or (),
                 dor=definition_of_ready or (),
                 dod=definition_of_done or (),
@@ -308,11 +347,11 @@ def build_tools(
                 }
             )
 
-    check_task.annotations = ToolAnnotations(  # type: ignore[attr-defined]
-        read_only_hint=False, destructive_hint=False, idempotent_hint=True
-    )
-
-    async def get_task(task_id: TaskId, section: Section | None = None, offset: int = 0) -> str:
+    async def get_task(
+        task_id: TaskId,
+        section: Annotated[Section | None, Field(description="one list to page")] = None,
+        offset: Annotated[int, Field(description="first item of the page")] = 0,
+    ) -> str:
         """One task's context: goal, criteria, DoR, DoD, files, notes, feedback, errors,
         escalations, recent history; "omitted" counts what was left out. section (history,
         feedback...) with offset pages one list, oldest first."""
@@ -321,7 +360,11 @@ def build_tools(
             task = fresh().show(task_id)
             return dump(section_page(task, section, offset) if section else task_answer(task))
 
-    async def board_status(offset: int = 0, limit: int = 50, include_closed: bool = False) -> str:
+    async def board_status(
+        offset: Annotated[int, Field(description="first task of the page")] = 0,
+        limit: Annotated[int, Field(description="tasks per page, <=200")] = 50,
+        include_closed: Annotated[bool, Field(description="also done/failed")] = False,
+    ) -> str:
         """The board: counts per status, and one page of its tasks (most urgent first;
         done/failed only with include_closed), escalated IDs and problems. Page with
         offset/limit (<=200) until next_offset is null."""
@@ -347,10 +390,13 @@ def build_tools(
 
 
 def _compact(schema: dict[str, Any]) -> dict[str, Any]:
-    """Drop pydantic's generated titles ("Task Id" for task_id): they cost tokens, say nothing."""
+    """Drop pydantic's generated titles ("Task Id" for task_id) and empty defaults: they cost
+    tokens and say nothing."""
     schema.pop("title", None)
     for prop in schema.get("properties", {}).values():
         prop.pop("title", None)
+        if prop.get("default") == "":  # optional already says it; "" tells nothing more
+            prop.pop("default")
         if prop.get("default", 0) is None:  # `list[str] | None = None`: say "array", not anyOf
             prop.pop("default")
             prop.update(next((s for s in prop.pop("anyOf", ()) if s.get("type") != "null"), {}))
@@ -375,16 +421,27 @@ def warned(service: Service, fn: Callable[..., Any]) -> Callable[..., Any]:
     return tool
 
 
+def tool_annotations(name: str) -> ToolAnnotations:
+    read_only, destructive, idempotent = ANNOTATIONS.get(name, (False, False, False))
+    return ToolAnnotations(
+        read_only_hint=read_only,
+        destructive_hint=destructive,
+        idempotent_hint=idempotent,
+    )
+
+
 def make_tools(service: Service, who: Identity, board: str | None) -> list[Tool]:
     tools = []
     for fn in build_tools(service, who, board):
         tool = Tool.from_function(
             warned(service, fn),
             description=" ".join((fn.__doc__ or "").split()),
+            annotations=tool_annotations(fn.__name__),
             structured_output=False,
-            annotations=getattr(fn, "annotations", None),
         )
         tool.parameters = _compact(tool.parameters)
+        if who.known:  # still accepted (and refused if it names another agent), not offered
+            tool.parameters.get("properties", {}).pop("agent", None)
         tools.append(tool)
     return tools
 
@@ -401,50 +458,43 @@ def build_server(
     ``options`` go to ``MCPServer`` (auth for HTTP)."""
     who = Identity(agent, http=http)
     fresh = live(service, board)
+    extras = Live(Reader(lambda: reader_of(service, board), board), who.current)
     server: MCPServer[Any] = MCPServer(
         "orch",
+        version=package_version(),
         instructions=INSTRUCTIONS,
         tools=make_tools(service, who, board),
         log_level="WARNING",
+        lifespan=mcp_live.lifespan,
+        middleware=[extras.middleware],
         **options,
     )
+    extras.install(server)
 
-    @server.resource(
-        "task://{task_id}",
-        name="task",
-        mime_type="text/markdown",
-        description="One task as its Markdown file (open feedback first).",
-    )
-    async def task_resource(task_id: str) -> str:
-        try:
-            return task_markdown(fresh().show(task_id), render)
-        except OrchError as exc:
-            raise ResourceError(error_text(exc)) from None
-
-    @server.resource(
-        "board://status",
-        name="board",
-        mime_type="text/markdown",
-        description="The board summary: counts, escalations, the most urgent active tasks.",
-    )
-    async def board_resource() -> str:
-        try:
-            board_now = fresh()
-            data = status_page(board_now.status(), board_now.clock(), 0, 50, include_closed=False)
-        except OrchError as exc:
-            raise ResourceError(error_text(exc)) from None
-        return board_markdown(data)
-
-    for role, (description, text) in PROMPTS.items():
-        server.prompt(name=role, description=description)(_constant(text))
+    add_resources(server, fresh, error_text)
+    add_prompts(server)
     return server
 
 
-def _constant(text: str) -> Callable[[], str]:
-    def prompt() -> str:
-        return text
+def _prompt(role: str) -> Callable[..., str]:
+    def prompt(
+        task_id: Annotated[str, Field(description="a task to start from (optional)")] = "",
+    ) -> str:
+        return prompt_text(role, task_id)
 
     return prompt
+
+
+def package_version() -> str:
+    """The installed mcp-orch's version, which the server reports in its serverInfo."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mcp-orch")
+    except PackageNotFoundError:  # run from a source tree without installing
+        from .. import __version__
+
+        return __version__
 
 
 def agent_from_env() -> str | None:

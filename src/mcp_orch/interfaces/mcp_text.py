@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from ..domain.errors import InvalidInput
 from ..domain.model import Task
 from ..domain.ops import Hint, Op, word
 from ..domain.policy import Decision
@@ -142,6 +143,49 @@ def task_markdown(task: Task, render: Callable[[Task], str]) -> str:
         )
         head += "\n"
     return head + render(task)
+
+
+PAGE_CHARS = 100_000  # one page of task://ID; a task file that long was grown by hand
+
+
+def markdown_page(text: str, task_id: str, page: int) -> str:
+    """Page ``page`` (from 1) of a task's Markdown: the whole text when it fits one page, else
+    PAGE_CHARS at most, cut at a line end, with a last line that says how to read on."""
+    if len(text) <= PAGE_CHARS and page == 1:
+        return text
+    starts = [0]
+    while len(text) - starts[-1] > PAGE_CHARS:
+        start = starts[-1]
+        cut_at = text.rfind("\n", start, start + PAGE_CHARS) + 1
+        starts.append(cut_at if cut_at > start else start + PAGE_CHARS)
+    if not 1 <= page <= len(starts):
+        raise InvalidInput(
+            f"task://{task_id} has {len(starts)} page(s), not page {page}",
+            f"read task://{task_id}?page=N with N from 1 to {len(starts)}",
+        )
+    start = starts[page - 1]
+    end = starts[page] if page < len(starts) else len(text)
+    more = (
+        f"read on: task://{task_id}?page={page + 1}"
+        if page < len(starts)
+        else "this is the last page"
+    )
+    return (
+        f"{text[start:end].rstrip(chr(10))}\n\n[page {page} of {len(starts)} of {task_id} "
+        f"({len(text)} characters): {more}; get_task pages its lists]\n"
+    )
+
+
+def prompt_text(role: str, task_id: str) -> str:
+    """The loop of ``role``, aimed at one task when the user named one."""
+    text = PROMPTS[role][1]
+    if not task_id.strip():
+        return text
+    tid = task_id.strip()
+    return (
+        f"{text}\nThe user points you at {tid}: read it first with "
+        f"get_task(task_id={tid!r}), then follow the loop above for it.\n"
+    )
 
 
 def board_markdown(data: dict[str, object]) -> str:

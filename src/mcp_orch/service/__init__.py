@@ -7,7 +7,8 @@
 - ``handoff``: the handoff chain (create, prep, claim, submit, feedback, complete, fail, error
   context, escalate, resolve);
 - ``gates``: what the git hooks report (a failed quality gate, a commit that passed it);
-- ``checks``: ticking checklist items (acceptance criteria, DoR, DoD).
+- ``checks``: ticking checklist items (acceptance criteria, DoR, DoD);
+- ``live``: what a connected MCP client asks while it works (task-ID completion, the news).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from ..domain.model import Task
 from .base import Clock, NextAction, system_clock
 from .gates import CommitOwner, GateOps
 from .handoff import ClaimResult, HandoffOps
+from .live import Completion, News
 
 
-class Service(HandoffOps, GateOps):
+class Service(HandoffOps, GateOps, Completion, News):
     """The board's operations. One instance per board; cheap to create."""
 
     def check(

@@ -89,6 +89,11 @@ class TaskStore(Protocol):
         """The newest ``limit`` events, oldest first, optionally of one task."""
         ...
 
+    def events_after(self, cursor: int | None) -> tuple[list[Event], int]:
+        """The events recorded since ``cursor`` (a position this method returned; None: from
+        now on, none yet) and the position to ask from next time. Cheap when nothing is new."""
+        ...
+
     def change_token(self) -> object:
         """A cheap value that changes when the board changes (for ``next --wait``)."""
         ...
