@@ -73,9 +73,11 @@ def local_site() -> Iterator[Site]:
 
 
 @contextmanager
-def oauth_server(orch: Orch, env: dict[str, str] | None = None) -> Iterator[HttpServer]:
+def oauth_server(
+    orch: Orch, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[HttpServer]:
     """``orch mcp --http --public-url http://127.0.0.1:PORT`` (loopback may be plain HTTP)."""
-    port = free_port()
+    port = port or free_port()
     with http_server(
         orch.cwd, "--public-url", f"http://127.0.0.1:{port}", port=port, env=env
     ) as server:
@@ -170,8 +172,8 @@ class RawClient:
     redirect_uri: str
     verifier: str = ""
 
-    def authorize_url(self, **extra: str) -> str:
-        self.verifier, challenge = pkce()
+    def authorize_url(self, pair: tuple[str, str] | None = None, **extra: str) -> str:
+        self.verifier, challenge = pair or pkce()
         query = {
             "response_type": "code",
             "client_id": self.client_id,
@@ -189,14 +191,14 @@ class RawClient:
         return httpx.post(self.base + "/token", data=data, timeout=10)
 
     def redeem(self, code: str, **extra: str) -> httpx.Response:
-        return self.token(
-            grant_type="authorization_code",
-            code=code,
-            redirect_uri=self.redirect_uri,
-            code_verifier=self.verifier,
-            resource=self.base + "/mcp",
-            **extra,
-        )
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.redirect_uri,
+            "code_verifier": self.verifier,
+            "resource": self.base + "/mcp",
+        }
+        return self.token(**{**form, **extra})
 
     def refresh(self, refresh_token: str) -> httpx.Response:
         return self.token(grant_type="refresh_token", refresh_token=refresh_token)

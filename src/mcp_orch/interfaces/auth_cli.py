@@ -28,11 +28,14 @@ def cmd_auth(args: argparse.Namespace) -> int:
     board = find_board()
     now = cli.open_service().clock().timestamp()
     if args.action == "approve":
+        from ..domain.model import format_time
+
         code, expires = store.approve(board, now)
-        until = datetime.fromtimestamp(expires, UTC).strftime("%H:%M:%S UTC")
+        moment = datetime.fromtimestamp(expires, UTC)
+        until = moment.strftime("%H:%M:%S UTC")
         cli.emit(
             args,
-            {"code": code, "expires_at": expires},
+            {"code": code, "expires": format_time(moment)},
             f"{code}\n  enter it on the consent page within {store.APPROVAL_TTL // 60} minutes "
             f"(until {until}); it works once.",
         )
