@@ -25,3 +25,4 @@ bench: $(STAMP)  ## the benchmark tables recorded in the README
 	$(PY) benchmarks/bench_cli.py --backlog
 	$(PY) benchmarks/bench_hooks.py
 	$(PY) benchmarks/bench_mcp.py
+	$(PY) benchmarks/bench_oauth.py
