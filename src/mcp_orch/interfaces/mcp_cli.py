@@ -34,7 +34,8 @@ def cmd_mcp(args: argparse.Namespace) -> int:
             if public is None and not tokens.load(board):
                 sys.stderr.write(
                     "orch mcp: no tokens yet, so every request gets 401 "
-                    "(create one: orch token create --agent chatgpt)\n"
+                    "(create one: orch token create --agent codex; "
+                    "ChatGPT connects by OAuth: add --public-url)\n"
                 )
             allow = [*(args.allow_host or []), *([public.host] if public else [])]
             from .mcp_http import run_http
@@ -116,7 +117,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "mcp",
         cmd_mcp,
         "serve the board to agents over MCP (stdio; --http for remote clients)",
-        "orch mcp --http --port 8765   # then: orch token create --agent chatgpt",
+        "orch mcp --http --public-url https://orch.example.com   # OAuth, e.g. ChatGPT",
     )
     p.add_argument(
         "--agent", metavar="NAME", help=f"stdio: who is calling (default: ${cli.ENV_AGENT})"
@@ -146,7 +147,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "token",
         cmd_token,
         "bearer tokens for orch mcp --http: create (shown once), list, revoke",
-        "orch token create --agent chatgpt",
+        "orch token create --agent codex",
     )
     p.add_argument(
         "action",
