@@ -285,3 +285,18 @@ def test_a_confidential_client_must_send_its_secret(orch: Orch, site: Site) -> N
         without = client.redeem(back["code"])
         assert without.status_code == 401 and without.json()["error"] == "invalid_client"
         assert client.redeem(back["code"], client_secret=secret).status_code == 200
+
+
+def test_registrations_that_never_got_a_grant_do_not_pile_up(orch: Orch, site: Site) -> None:
+    """Anyone may register (RFC 7591): a registration with no grant is dropped after a day."""
+    with oauth_server(orch, env={"ORCH_CLOCK": T0}) as server:
+        code = approval_code(orch, env={"ORCH_CLOCK": T0})
+        client = register(origin(server), site.url("/callback"))
+        back = Consent(orch, code=code).through(client.authorize_url())
+        assert client.redeem(back["code"]).status_code == 200  # a grant: 30 days
+        register(origin(server), site.url("/callback"), name="Drive-by")
+    names = [c["name"] for c in orch.json("auth", "list", env={"ORCH_CLOCK": T0})["clients"]]
+    assert sorted(names) == ["Drive-by", "Raw client"]
+    later = {"ORCH_CLOCK": "2026-12-02T09:00:01+00:00"}
+    orch("auth", "approve", env=later)  # any write prunes
+    assert [c["name"] for c in orch.json("auth", "list", env=later)["clients"]] == ["Raw client"]

@@ -38,6 +38,7 @@ from .cimd import Documents, is_document_url
 from .urls import PublicUrl, same_resource
 
 PENDING_S = 600  # how long a consent page stays open
+MAX_PENDING = 1000
 CHATGPT_HOSTS = ("chatgpt.com", "chat.openai.com")
 
 
@@ -103,6 +104,8 @@ class BoardOAuth:
             raise AuthorizeError("invalid_target", f"this server is {self.public.resource}")
         now = self.clock()
         self.pending = {k: p for k, p in self.pending.items() if p.expires > now}
+        while len(self.pending) >= MAX_PENDING:  # requests cost nothing to make: bound them
+            self.pending.pop(next(iter(self.pending)))
         request_id = secrets.token_urlsafe(24)
         self.pending[request_id] = Pending(client, params, now + PENDING_S)
         return f"{self.public.issuer}/consent?request={request_id}"

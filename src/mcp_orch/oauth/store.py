@@ -30,6 +30,7 @@ ACCESS_TTL = 3600
 REFRESH_TTL = 30 * 86400
 CODE_TTL = 120  # RFC 6749 10.5: short-lived; the client redeems it at once
 APPROVAL_TTL = 600
+CLIENT_IDLE_S = 86400
 MAX_WRONG_APPROVALS = 5  # then every outstanding approval code is void: no guessing
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a terminal, typed in
 
@@ -78,11 +79,18 @@ def load(board: str) -> Data:
 
 
 def _prune(data: Data, now: float) -> None:
-    """Drop what has expired, and grants nothing points at any more."""
+    """Drop what has expired, grants nothing points at any more, and registrations that have
+    had no grant for a day (anyone may register, so they must not pile up)."""
     for table in ("codes", "access", "refresh", "approvals"):
         data[table] = {k: v for k, v in data[table].items() if v["expires_at"] > now}
     live = {v["grant"] for t in ("codes", "access", "refresh") for v in data[t].values()}
     data["grants"] = {k: v for k, v in data["grants"].items() if k in live}
+    granted = {g["client_id"] for g in data["grants"].values()}
+    data["clients"] = {
+        k: v
+        for k, v in data["clients"].items()
+        if k in granted or float(v.get("registered", now)) > now - CLIENT_IDLE_S
+    }
 
 
 @contextmanager
