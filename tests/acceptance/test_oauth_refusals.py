@@ -300,3 +300,17 @@ def test_registrations_that_never_got_a_grant_do_not_pile_up(orch: Orch, site: S
     later = {"ORCH_CLOCK": "2026-12-02T09:00:01+00:00"}
     orch("auth", "approve", env=later)  # any write prunes
     assert [c["name"] for c in orch.json("auth", "list", env=later)["clients"]] == ["Raw client"]
+
+
+def test_the_agent_is_chosen_on_the_consent_page(orch: Orch, site: Site) -> None:
+    with oauth_server(orch) as server:
+        client = register(origin(server), site.url("/callback"))
+        code = approval_code(orch)
+        bad = Consent(orch, code=code, agent="no such agent!")
+        refused = bad.approve(bad.open(client.authorize_url()))
+        assert refused.status_code == 400 and "not a valid agent name" in refused.text
+        chosen = Consent(orch, code=code, agent="planner-2")  # the code was not spent
+        back = chosen.through(client.authorize_url())
+        token = client.redeem(back["code"]).json()["access_token"]
+        assert mcp_status(server.url, token) == 200
+    assert orch.json("auth", "list")["clients"][0]["agents"] == ["planner-2"]

@@ -123,20 +123,21 @@ class BoardOAuth:
         """Where the consent page sends the browser: back to the client with a code, or with
         ``access_denied`` (denied, or a wrong, used or expired approval code). Raises
         InvalidInput for an unknown or expired request (nowhere safe to redirect to)."""
-        pending = self.pending.pop(request_id, None)
-        if pending is None or pending.expires <= self.clock():
+        from ..inputs import check_agent
+
+        if request_id not in self.pending or self.pending[request_id].expires <= self.clock():
             raise InvalidInput("this authorization request is unknown or expired")
+        acting = check_agent(agent) if allow else ""  # before anything is spent or granted
+        pending = self.pending.pop(request_id)
         params = pending.params
         if not allow:
             return self._back(params, error="access_denied", why="the owner denied access")
         if not store.use_approval(self.board, approval, self.clock()):
             return self._back(params, error="access_denied", why="wrong or used approval code")
-        from ..inputs import check_agent
-
         scopes = [s for s in (params.scopes or store.SCOPES) if s in store.SCOPES]
         grant = {
             "client_id": pending.client.client_id,
-            "agent": check_agent(agent),
+            "agent": acting,
             "scopes": scopes or ["orch"],
             "resource": self.public.resource,
         }
