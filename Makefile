@@ -25,6 +25,7 @@ bench: $(STAMP)  ## the benchmark tables recorded in the README
 	$(PY) benchmarks/bench_cli.py --backlog
 	$(PY) benchmarks/bench_hooks.py
 	$(PY) benchmarks/bench_mcp.py
+	$(PY) benchmarks/bench_oauth.py
 
 conformance: $(STAMP)  ## the official MCP conformance suite against orch mcp --http (needs npm)
 	$(PY) scripts/conformance.py

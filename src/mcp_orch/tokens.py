@@ -1,25 +1,20 @@
 """Bearer tokens for ``orch mcp --http``: each names the agent it acts as.
 
 A token is shown once, when it is created; only its SHA-256 is kept, in
-``.mcp/.secrets/tokens.json``. That folder carries its own ``.gitignore`` (``*``), so it is never
-committed even on a board whose ``.mcp/.gitignore`` predates it. Tokens are 256 random bits, so
-a plain hash (no salt, no slow KDF) is enough: nobody can guess one from its hash.
+``.mcp/.secrets/tokens.json`` (see ``secretfiles`` for how that folder is kept out of git).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import secrets
 
-from .board.fsutil import atomic_write, board_lock, storage_error
+from . import secretfiles
 from .domain.errors import InvalidInput, OrchError
 from .domain.record import Record
 
-SECRETS_DIR = ".secrets"
 TOKENS_FILE = "tokens.json"
 PREFIX = "orch_"
+digest = secretfiles.digest
 
 
 class TokenRecord(Record):
@@ -37,60 +32,28 @@ class TokenNotFound(OrchError):
     exit_code = 4
 
 
-def digest(token: str) -> str:
-    return hashlib.sha256(token.strip().encode("utf-8")).hexdigest()
-
-
-def _dir(board: str) -> str:
-    return os.path.join(board, SECRETS_DIR)
-
-
-def _path(board: str) -> str:
-    return os.path.join(_dir(board), TOKENS_FILE)
-
-
-def load(board: str) -> list[TokenRecord]:
-    """Every token record of the board (an absent file means none)."""
-    try:
-        with open(_path(board), encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as exc:
-        raise OrchError(
-            f"cannot read {_path(board)}: {exc}",
-            "fix the JSON, or delete the file and create the tokens again "
-            "(orch token create --agent NAME)",
-        ) from None
-    rows = data.get("tokens", []) if isinstance(data, dict) else []
+def _records(data: dict[str, object]) -> list[TokenRecord]:
+    rows = data.get("tokens", [])
     return [
         TokenRecord(str(r["id"]), str(r["agent"]), str(r["sha256"]), str(r.get("created", "")))
-        for r in rows
+        for r in (rows if isinstance(rows, list) else [])
         if isinstance(r, dict) and {"id", "agent", "sha256"} <= r.keys()
     ]
 
 
+def load(board: str) -> list[TokenRecord]:
+    """Every token record of the board (an absent file means none)."""
+    return _records(secretfiles.read(board, TOKENS_FILE))
+
+
 def _save(board: str, records: list[TokenRecord]) -> None:
-    folder = _dir(board)
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        ignore = os.path.join(folder, ".gitignore")
-        if not os.path.exists(ignore):
-            atomic_write(ignore, "*\n")
-    except OSError as exc:
-        raise storage_error(exc, f"create {folder}") from exc
-    rows = [r._asdict() for r in records]
-    atomic_write(_path(board), json.dumps({"tokens": rows}, indent=2) + "\n")
-    try:
-        os.chmod(_path(board), 0o600)
-    except OSError:
-        pass  # a file system without modes (some network shares): the hashes are not secret
+    secretfiles.write(board, TOKENS_FILE, {"tokens": [r._asdict() for r in records]})
 
 
 def create(board: str, agent: str, now: str) -> tuple[str, TokenRecord]:
     """A new token for ``agent``: the token itself (shown once) and the record kept."""
     token = PREFIX + secrets.token_urlsafe(32)
-    with board_lock(os.path.join(board, ".lock")):
+    with secretfiles.locked(board):
         records = load(board)
         taken = {r.id for r in records}
         handle = "tk-" + secrets.token_hex(3)
@@ -106,7 +69,7 @@ def revoke(board: str, which: str) -> list[TokenRecord]:
     key = which.strip()
     if not key:
         raise InvalidInput("which token?", "give its id (orch token list) or an agent name")
-    with board_lock(os.path.join(board, ".lock")):
+    with secretfiles.locked(board):
         records = load(board)
         gone = [r for r in records if key in (r.id, r.agent)]
         if not gone:
@@ -116,26 +79,15 @@ def revoke(board: str, which: str) -> list[TokenRecord]:
 
 
 class Verifier:
-    """Checks a presented token against the stored hashes, re-reading the file only when it
-    changed, so a revoke takes effect on the next request without a restart."""
+    """Checks a presented token against the stored hashes (re-read when the file changes)."""
 
     def __init__(self, board: str) -> None:
         self.board = board
-        self._stamp: tuple[int, int] | None = None
-        self._by_hash: dict[str, TokenRecord] = {}
-
-    def _refresh(self) -> None:
-        try:
-            st = os.stat(_path(self.board))
-            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
-        except OSError:
-            stamp = None
-        if stamp != self._stamp:
-            self._by_hash = {r.sha256: r for r in load(self.board)} if stamp else {}
-            self._stamp = stamp
+        self._by_hash = secretfiles.Watched(
+            board, TOKENS_FILE, lambda data: {r.sha256: r for r in _records(data)}
+        )
 
     def agent_of(self, token: str) -> TokenRecord | None:
         if not token.startswith(PREFIX):
             return None
-        self._refresh()
-        return self._by_hash.get(digest(token))
+        return self._by_hash.get().get(digest(token))

@@ -97,15 +97,21 @@ class HttpServer:
 
 
 @contextmanager
-def http_server(project: Path, *args: str, timeout: float = 30) -> Iterator[HttpServer]:
+def http_server(
+    project: Path,
+    *args: str,
+    timeout: float = 30,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[HttpServer]:
     """``orch mcp --http`` on a free local port, ready (it answers /mcp) when yielded."""
-    port = free_port()
+    port = port or free_port()
     log = project.parent / f"orch-mcp-{port}.log"
     with open(log, "wb") as err:
         proc = subprocess.Popen(
             [str(ORCH), "mcp", "--http", "--port", str(port), *args],
             cwd=project,
-            env=clean_env(),
+            env=clean_env(env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,

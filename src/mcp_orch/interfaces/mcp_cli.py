@@ -30,16 +30,19 @@ def cmd_mcp(args: argparse.Namespace) -> int:
             from .. import tokens
 
             board = _board()
-            if not tokens.load(board):
+            public = args.public_url
+            if public is None and not tokens.load(board):
                 sys.stderr.write(
                     "orch mcp: no tokens yet, so every request gets 401 "
-                    "(create one: orch token create --agent chatgpt)\n"
+                    "(create one: orch token create --agent codex; "
+                    "ChatGPT connects by OAuth: add --public-url)\n"
                 )
+            allow = [*(args.allow_host or []), *([public.host] if public else [])]
             from .mcp_http import run_http
 
             gc.enable()  # ``orch`` turns it off for short commands; a server runs for hours
             run_http(
-                service, board, host=args.host, port=args.port, allow_hosts=args.allow_host or []
+                service, board, host=args.host, port=args.port, allow_hosts=allow, public_url=public
             )
         else:
             from .mcp_server import agent_from_env, run_stdio
@@ -61,6 +64,16 @@ def port_number(text: str) -> int:
     if not text.strip().isdigit() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (a number from 1 to 65535)")
     return int(text)
+
+
+def public_url(text: str) -> object:
+    """``--public-url``: checked when the command line is parsed (a usage error, exit 2)."""
+    from ..oauth.urls import parse_public_url
+
+    try:
+        return parse_public_url(text)
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(f"{exc.message} ({exc.hint})") from None
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -110,7 +123,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "mcp",
         cmd_mcp,
         "serve the board to agents over MCP (stdio; --http for remote clients)",
-        "orch mcp --http --port 8765   # then: orch token create --agent chatgpt",
+        "orch mcp --http --public-url https://orch.example.com   # OAuth, e.g. ChatGPT",
     )
     p.add_argument(
         "--agent", metavar="NAME", help=f"stdio: who is calling (default: ${cli.ENV_AGENT})"
@@ -127,12 +140,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="--http: a public host name the server is reached by (tunnel, proxy); repeatable",
     )
 
+    p.add_argument(
+        "--public-url",
+        type=public_url,
+        metavar="URL",
+        help="--http: the HTTPS origin clients reach this server at; turns on OAuth "
+        "(ChatGPT), e.g. https://orch.example.com",
+    )
+
     p = cli.add_command(
         sub,
         "token",
         cmd_token,
         "bearer tokens for orch mcp --http: create (shown once), list, revoke",
-        "orch token create --agent chatgpt",
+        "orch token create --agent codex",
     )
     p.add_argument(
         "action",

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import AnyHttpUrl
 
 from ..domain.errors import InvalidInput, OrchError
+from ..oauth.urls import PublicUrl
 from ..service import Service
 from .mcp_server import build_server
 
@@ -50,23 +51,34 @@ class BoardTokens:
             sys.stderr.flush()
 
 
-def http_app(service: Service, board: str, *, host: str, allow_hosts: list[str]) -> Any:
-    """The Starlette app of ``orch mcp --http``: streamable HTTP at /mcp, bearer token required."""
+def http_app(
+    service: Service,
+    board: str,
+    *,
+    host: str,
+    allow_hosts: list[str],
+    public_url: PublicUrl | None = None,
+) -> Any:
+    """The Starlette app of ``orch mcp --http``: streamable HTTP at /mcp, bearer token required
+    (with ``public_url``, OAuth too: see ``oauth_http``)."""
     from mcp.server.auth.settings import AuthSettings
     from mcp.server.transport_security import TransportSecuritySettings
 
-    server = build_server(
-        service,
-        board=board,
-        http=True,
-        token_verifier=BoardTokens(board),
-        # No OAuth server here: the issuer is only a required field; tokens come from the CLI.
-        auth=AuthSettings(issuer_url=AnyHttpUrl("http://localhost"), resource_server_url=None),
-    )
+    # Without OAuth the issuer is only a required field; tokens come from the CLI.
+    verifier: Any = BoardTokens(board)
+    auth = AuthSettings(issuer_url=AnyHttpUrl("http://localhost"), resource_server_url=None)
+    oauth_routes: list[Any] = []
+    if public_url is not None:
+        from .oauth_http import oauth
+
+        verifier, auth, oauth_routes = oauth(board, public_url, lambda: service.clock().timestamp())
+    server = build_server(service, board=board, http=True, token_verifier=verifier, auth=auth)
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True, **allowed_names(host, allow_hosts)
     )
-    return server.streamable_http_app(host=host, transport_security=security)
+    app = server.streamable_http_app(host=host, transport_security=security)
+    app.router.routes[:0] = oauth_routes  # first: they replace the SDK's resource metadata
+    return app
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
@@ -167,13 +179,22 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_http(service: Service, board: str, *, host: str, port: int, allow_hosts: list[str]) -> None:
+def run_http(
+    service: Service,
+    board: str,
+    *,
+    host: str,
+    port: int,
+    allow_hosts: list[str],
+    public_url: PublicUrl | None = None,
+) -> None:
     import uvicorn
 
     sock = listen(host, port)
-    app = http_app(service, board, host=host, allow_hosts=allow_hosts)
+    app = http_app(service, board, host=host, allow_hosts=allow_hosts, public_url=public_url)
     shown = f"[{host}]" if ":" in host else host
-    sys.stderr.write(f"orch mcp: serving http://{shown}:{port}/mcp (bearer token required)\n")
+    how = f"bearer token, or OAuth as {public_url.resource}" if public_url else "bearer token"
+    sys.stderr.write(f"orch mcp: serving http://{shown}:{port}/mcp ({how} required)\n")
     sys.stderr.flush()
     config = uvicorn.Config(app, host=host, port=port, log_level="warning")
     uvicorn.Server(config).run(sockets=[sock])
