@@ -12,6 +12,10 @@ from enum import StrEnum
 
 from .record import Record
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs an import at start-up; only the type checker needs it
+    from typing import Literal, TypedDict, Unpack
+
 
 class Status(StrEnum):
     """Where a task is. The board keeps each status in its own folder of the same name."""
@@ -102,6 +106,37 @@ class GitContext(Record):
 NOTE_KEYS = {"feedback": "FB", "errors": "E", "escalations": "ESC"}
 
 
+if TYPE_CHECKING:
+
+    class TaskChanges(TypedDict, total=False):
+        """What ``Task.evolve`` may change: every field of ``Task``, each with its type, so a
+        misspelt field or a wrong type fails the type check (a test holds it to ``Task``)."""
+
+        id: str
+        title: str
+        status: Status
+        priority: Priority
+        agent: str
+        implementer: str
+        depends: tuple[str, ...]
+        created: str
+        updated: str
+        goal: str
+        acceptance: tuple[CheckItem, ...]
+        ready_def: tuple[CheckItem, ...]
+        done_def: tuple[CheckItem, ...]
+        files: tuple[str, ...]
+        notes: str
+        feedback: tuple[Note, ...]
+        errors: tuple[Note, ...]
+        escalations: tuple[Note, ...]
+        git: GitContext
+        history: tuple[HistoryEntry, ...]
+        extra: tuple[tuple[str, str, str], ...]
+
+    NoteSection = Literal["feedback", "errors", "escalations"]
+
+
 class Task(Record):
     """A task with all the context an agent needs; the Markdown file renders exactly this."""
 
@@ -131,12 +166,13 @@ class Task(Record):
     # entry (see board.format.inside_anchor).
     extra: tuple[tuple[str, str, str], ...] = ()
 
-    def evolve(self, **changes: object) -> Task:
-        return self._replace(**changes)  # type: ignore[arg-type]
+    def evolve(self, **changes: Unpack[TaskChanges]) -> Task:
+        """The task with ``changes`` (fields by name, type-checked) and the rest as it was."""
+        return self._replace(**changes)
 
     def add_note(
         self,
-        section: str,
+        section: NoteSection,
         *,
         at: str,
         author: str,
@@ -149,7 +185,9 @@ class Task(Record):
         notes: tuple[Note, ...] = getattr(self, section)
         key = next_key(NOTE_KEYS[section], notes)
         note = Note(key=key, at=at, author=author, body=body, source=source, open=open, ref=ref)
-        return self.evolve(**{section: (*notes, note)})
+        changes: TaskChanges = {}
+        changes[section] = (*notes, note)
+        return self.evolve(**changes)
 
     @property
     def open_feedback(self) -> tuple[Note, ...]:

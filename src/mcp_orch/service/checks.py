@@ -15,9 +15,9 @@ from .base import ServiceBase
 
 # The checklists by their short names (the CLI's flags), with the Task field and a label.
 CHECKLISTS = {
-    "ac": ("acceptance", "acceptance criteria", "AC"),
-    "dor": ("ready_def", "Definition of Ready items", "DoR"),
-    "dod": ("done_def", "Definition of Done items", "DoD"),
+    "ac": ("acceptance criteria", "AC"),
+    "dor": ("Definition of Ready items", "DoR"),
+    "dod": ("Definition of Done items", "DoD"),
 }
 
 
@@ -43,27 +43,26 @@ def check(
         )
 
     def change(task: Task, snap: Snapshot) -> Task:
-        updates: dict[str, object] = {}
+        lists = {"ac": task.acceptance, "dor": task.ready_def, "dod": task.done_def}
         said: list[str] = []
         for short, given in wanted.items():
             if not given:
                 continue
-            field, what, label = CHECKLISTS[short]
-            items: tuple[CheckItem, ...] = getattr(task, field)
+            what, label = CHECKLISTS[short]
+            items = lists[short]
             numbers = _select(given, items, f"{task.id} {what}")
             changed = [n for n in numbers if items[n - 1].done is not done]
             if changed:
-                updates[field] = tuple(
+                lists[short] = tuple(
                     i._replace(done=done) if n in changed else i for n, i in enumerate(items, 1)
                 )
                 said.append(f"{label} {', '.join(map(str, changed))}")
-        if not updates:
+        if not said:
             return task  # already as asked: nothing to write
         verb = "ticked" if done else "unticked"
         note = f"{verb} " + "; ".join(said)
-        return transitions.record(
-            task.evolve(**updates), "check", agent=who, now=service.now(), note=note
-        )
+        ticked = task.evolve(acceptance=lists["ac"], ready_def=lists["dor"], done_def=lists["dod"])
+        return transitions.record(ticked, "check", agent=who, now=service.now(), note=note)
 
     return service._mutate(task_id, who, "check", change)
 

@@ -100,11 +100,9 @@ class HandoffOps(ServiceBase):
         new_goal = check_text(goal, "goal", required=False) if goal is not None else None
         new_notes = check_text(notes, "notes", required=False) if notes is not None else None
         file_list = tuple(check_path(f) for f in files)
-        checks = {
-            "acceptance": check_items(acceptance, "acceptance criterion"),
-            "ready_def": check_items(ready_def, "definition of ready item"),
-            "done_def": check_items(done_def, "definition of done item"),
-        }
+        new_acceptance = check_items(acceptance, "acceptance criterion")
+        new_ready = check_items(ready_def, "definition of ready item")
+        new_done = check_items(done_def, "definition of done item")
         prio = parse_priority(priority) if priority else None
         deps = check_ids(depends) if depends else None
 
@@ -116,7 +114,9 @@ class HandoffOps(ServiceBase):
             updated = task.evolve(
                 goal=new_goal if new_goal is not None else task.goal,
                 notes=new_notes if new_notes is not None else task.notes,
-                **{k: _merge_checks(getattr(task, k), v) for k, v in checks.items()},
+                acceptance=_merge_checks(task.acceptance, new_acceptance),
+                ready_def=_merge_checks(task.ready_def, new_ready),
+                done_def=_merge_checks(task.done_def, new_done),
                 files=file_list or task.files,
                 depends=deps if deps is not None else task.depends,
                 priority=prio or task.priority,
