@@ -42,15 +42,6 @@ class Op(Record):
     args: tuple[tuple[str, str], ...] = ()
     needs: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "task_id": self.task_id or None,
-            "agent": self.agent or None,
-            "args": dict(self.args),
-            "needs": list(self.needs),
-        }
-
 
 def op(name: str, task_id: str = "", agent: str = "", *needs: str, **args: str) -> Op:
     """An ``Op`` in one line: ``op("prep", tid, who, "goal", "acceptance")``."""

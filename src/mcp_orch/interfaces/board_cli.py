@@ -13,6 +13,10 @@ from collections.abc import Callable
 
 from . import cli
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # types only: typing costs an import on every command
+    from .shapes import LogJSON, StatusJSON
+
 
 def cmd_init(args: argparse.Namespace) -> int:
     from ..project import init
@@ -95,10 +99,9 @@ LEGEND = (
 
 
 def _status_text(
-    data: dict[str, object], human_age: Callable[[int | None], str], *, closed_listed: bool
+    data: StatusJSON, human_age: Callable[[int | None], str], *, closed_listed: bool
 ) -> str:
-    tasks: list[dict[str, object]] = data["tasks"]  # type: ignore[assignment]
-    counts: dict[str, int] = data["counts"]  # type: ignore[assignment]
+    tasks, counts = data["tasks"], data["counts"]
     lines: list[str] = []
     flagged = [t for t in tasks if t["escalated"]]
     if flagged:
@@ -117,12 +120,12 @@ def _status_text(
         marks = (" !" if t["escalated"] else "") + (
             f" feedback:{t['open_feedback']}" if t["open_feedback"] else ""
         )
-        deps = f" after:{','.join(t['depends'])}" if t["depends"] else ""  # type: ignore[arg-type]
+        deps = f" after:{','.join(t['depends'])}" if t["depends"] else ""
         lines.append(
             f"  {t['id']:<12} {t['priority']}  {holder:<12} "
-            f"{human_age(t['age_seconds']):>4}  {t['title']}{deps}{marks}"  # type: ignore[arg-type]
+            f"{human_age(t['age_seconds']):>4}  {t['title']}{deps}{marks}"
         )
-    total = int(data["total"])  # type: ignore[call-overload]
+    total = data["total"]
     if not tasks and not total:
         lines.append('no active tasks (create one: orch create "TITLE")')
     elif total > len(tasks):
@@ -131,7 +134,7 @@ def _status_text(
         lines.append(LEGEND)
     closed = ", ".join(f"{k}: {counts.get(k, 0)}" for k in ("done", "failed"))
     lines.append(closed if closed_listed else f"{closed}  (orch status --all lists them)")
-    problems: list[dict[str, object]] = data["problems"]  # type: ignore[assignment]
+    problems = data["problems"]
     if problems:
         lines.append(f"PROBLEMS ({len(problems)}): the other tasks are listed above")
         lines += [f"  {p['message']}\n    -> {p['hint']}" for p in problems]
@@ -169,7 +172,8 @@ def cmd_log(args: argparse.Namespace) -> int:
         + (f"  {e.note}" if e.note else "")
         for e in events
     ]
-    cli.emit(args, {"events": [event_dict(e) for e in events]}, "\n".join(lines) or "no events yet")
+    data: LogJSON = {"events": [event_dict(e) for e in events]}
+    cli.emit(args, data, "\n".join(lines) or "no events yet")
     return 0
 
 

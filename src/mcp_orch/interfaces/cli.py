@@ -292,6 +292,7 @@ EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []  # type:
 def fail(error: OrchError, as_json: bool) -> NoReturn:
     from ..domain.ops import ops_in
     from .cli_text import command
+    from .present import op_dict
 
     worded = error.worded_hint(command)
     if as_json:
@@ -299,7 +300,7 @@ def fail(error: OrchError, as_json: bool) -> NoReturn:
 
         data: dict[str, object] = {**error.to_dict(), "hint": worded}
         if ops_in(error.hint_parts):
-            data["ops"] = [o.to_dict() for o in ops_in(error.hint_parts)]
+            data["ops"] = [op_dict(o) for o in ops_in(error.hint_parts)]
         sys.stderr.write(json.dumps(data, ensure_ascii=False) + "\n")
     else:
         hint = f" ({worded})" if worded else ""

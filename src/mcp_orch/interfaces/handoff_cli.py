@@ -18,6 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..domain.model import Task
     from ..service import Service
+    from .shapes import ClaimJSON, CreateJSON, FeedbackItemJSON, FeedbackListJSON
 
 
 def _then(step: str, task: Task, service: Service, agent: str) -> str:
@@ -36,7 +37,8 @@ def cmd_create(args: argparse.Namespace) -> int:
         agent=cli.acting_agent(args),
         goal=args.goal or "",
     )
-    cli.emit(args, {"id": task.id, "status": task.status.value, "title": task.title}, task.id)
+    data: CreateJSON = {"id": task.id, "status": task.status.value, "title": task.title}
+    cli.emit(args, data, task.id)
     return 0
 
 
@@ -104,7 +106,8 @@ def cmd_claim(args: argparse.Namespace) -> int:
     t = result.task
     text = f"claimed {t.id}: {t.title}" if result.changed else f"you already hold {t.id}"
     text += f"\n  {_then('claim', t, service, agent)}"
-    cli.emit(args, {**task_dict(t), "changed": result.changed}, text)
+    data: ClaimJSON = {**task_dict(t), "changed": result.changed}
+    cli.emit(args, data, text)
     return 0
 
 
@@ -147,7 +150,7 @@ def _feedback_list(args: argparse.Namespace) -> int:
         if args.text_id
         else [s.id for s in service.status().tasks if s.open_feedback]
     )
-    items: list[dict[str, object]] = []
+    items: list[FeedbackItemJSON] = []
     lines: list[str] = []
     for tid in wanted:
         task = service.show(tid)
@@ -157,7 +160,8 @@ def _feedback_list(args: argparse.Namespace) -> int:
                 f"{task.id} {note.key} from {note.author} ({note.source or 'review'}) "
                 f"{note.at}: {note.body.splitlines()[0] if note.body else ''}"
             )
-    cli.emit(args, {"feedback": items}, "\n".join(lines) or "no open feedback")
+    data: FeedbackListJSON = {"feedback": items}
+    cli.emit(args, data, "\n".join(lines) or "no open feedback")
     return 0
 
 

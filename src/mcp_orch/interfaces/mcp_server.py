@@ -22,7 +22,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
@@ -338,7 +338,7 @@ def build_tools(
                 dod=definition_of_done or (),
                 done=done,
             )
-            data = present.task_dict(task)
+            data: Mapping[str, object] = present.task_dict(task)
             return dump(
                 {
                     "id": task.id,

@@ -5,9 +5,9 @@ they can be read (and edited) as text; no SDK import here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import InvalidInput
 from ..domain.model import Task
@@ -15,6 +15,9 @@ from ..domain.ops import Hint, Op, word
 from ..domain.policy import Decision
 from ..store import Snapshot
 from . import present
+
+if TYPE_CHECKING:
+    from .shapes import ProblemJSON, SummaryJSON
 
 INSTRUCTIONS = (
     "orch is this project's task board: agents hand work to each other through it, no "
@@ -188,16 +191,16 @@ def prompt_text(role: str, task_id: str) -> str:
     )
 
 
-def board_markdown(data: dict[str, object]) -> str:
-    """The board summary of ``present.status_dict`` as Markdown."""
-    counts: dict[str, int] = data["counts"]  # type: ignore[assignment]
-    tasks: list[dict[str, object]] = data["tasks"]  # type: ignore[assignment]
-    escalated: list[str] = data["escalated"]  # type: ignore[assignment]
-    problems: list[dict[str, object]] = data["problems"]  # type: ignore[assignment]
+def board_markdown(data: Mapping[str, Any]) -> str:
+    """The board summary of ``status_page`` (a page of ``present.status_dict``) as Markdown."""
+    counts: dict[str, int] = data["counts"]
+    tasks: list[SummaryJSON] = data["tasks"]
+    escalated: list[str] = data["escalated"]
+    problems: list[ProblemJSON] = data["problems"]
     order = ("pending", "ready", "in-progress", "review", "done", "failed")
     lines = ["# Board", "", " | ".join(f"{s}: {counts.get(s, 0)}" for s in order), ""]
     if escalated:
-        more = int(data.get("escalated_total", len(escalated))) - len(escalated)  # type: ignore[call-overload]
+        more = int(data.get("escalated_total", len(escalated))) - len(escalated)
         rest = f" and {more} more" if more > 0 else ""
         lines += [f"**Escalated (a person decides):** {', '.join(escalated)}{rest}", ""]
     lines += ["| ID | Status | Priority | Agent | Title |", "|---|---|---|---|---|"]
@@ -205,12 +208,12 @@ def board_markdown(data: dict[str, object]) -> str:
         holder = t["agent"] or (f"<{t['implementer']}" if t["open_feedback"] else "-")
         title = str(t["title"]).replace("|", "\\|")
         lines.append(f"| {t['id']} | {t['status']} | {t['priority']} | {holder} | {title} |")
-    total = int(data["total"])  # type: ignore[call-overload]
+    total = int(data["total"])
     if total > len(tasks):
         lines += ["", f"{len(tasks)} of {total} active tasks shown; page with board_status."]
     if problems:
         lines += ["", "## Problems"] + [f"- {p['message']} ({p['hint']})" for p in problems]
-    more = int(data.get("problems_total", len(problems))) - len(problems)  # type: ignore[call-overload]
+    more = int(data.get("problems_total", len(problems))) - len(problems)
     if more > 0:
         lines.append(f"- and {more} more: page with board_status, or run orch status")
     return "\n".join(lines) + "\n"
@@ -252,7 +255,7 @@ def cut_all(value: Any, where: str) -> Any:
 
 def task_answer(task: Task) -> dict[str, Any]:
     """A task as a tool answers it: bounded (HEAD, TAIL, MAX_TEXT), what is left out counted."""
-    data: dict[str, Any] = present.task_dict(task)
+    data: dict[str, Any] = {**present.task_dict(task)}  # bounded below: no longer a TaskJSON
     omitted: dict[str, int] = {}
     for key, keep in [*HEAD.items(), *TAIL.items()]:
         items = data[key]
@@ -271,7 +274,8 @@ def task_answer(task: Task) -> dict[str, Any]:
 
 def section_page(task: Task, section: str, offset: int) -> dict[str, Any]:
     """One page (SECTION_PAGE items, oldest first) of one list of a task."""
-    items: list[Any] = present.task_dict(task)[section]  # type: ignore[assignment]
+    whole: Mapping[str, Any] = present.task_dict(task)
+    items: list[Any] = whole[section]
     page = items[offset : offset + SECTION_PAGE]
     end = offset + len(page)
     return {
@@ -288,9 +292,9 @@ def status_page(
     snap: Snapshot, now: datetime, offset: int, limit: int, include_closed: bool
 ) -> dict[str, Any]:
     """One page of the board: its tasks, escalated IDs and problems, each paged alike."""
-    data: dict[str, Any] = present.status_dict(
-        snap, now, include_closed=include_closed, offset=offset, limit=limit
-    )
+    data: dict[str, Any] = {
+        **present.status_dict(snap, now, include_closed=include_closed, offset=offset, limit=limit)
+    }
     longest = data["total"]
     for key in ("escalated", "problems"):
         items = data[key]

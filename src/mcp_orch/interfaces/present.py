@@ -1,6 +1,7 @@
 """The stable JSON shapes of tasks, summaries and decisions, shared by the CLI and MCP.
 
 These shapes are a public interface (agents parse them): add keys, never rename or remove.
+Their types are in ``shapes`` (the README's ``--json`` section documents them).
 """
 
 from __future__ import annotations
@@ -10,8 +11,23 @@ from datetime import datetime
 
 from ..domain.events import Event
 from ..domain.model import CheckItem, Note, Task, parse_time
+from ..domain.ops import Op
 from ..domain.policy import Decision, Summary
 from ..store import Problem, Snapshot
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the shapes are types only: the CLI does not import typing at run time
+    from .shapes import (
+        CheckJSON,
+        DecisionJSON,
+        EventJSON,
+        NoteJSON,
+        OpJSON,
+        ProblemJSON,
+        StatusJSON,
+        SummaryJSON,
+        TaskJSON,
+    )
 
 
 def age_seconds(stamp: str, now: datetime) -> int | None:
@@ -28,11 +44,11 @@ def human_age(seconds: int | None) -> str:
     return f"{seconds}s"
 
 
-def _checks(items: tuple[CheckItem, ...]) -> list[dict[str, object]]:
+def _checks(items: tuple[CheckItem, ...]) -> list[CheckJSON]:
     return [{"text": i.text, "done": i.done} for i in items]
 
 
-def note_dict(n: Note) -> dict[str, object]:
+def note_dict(n: Note) -> NoteJSON:
     return {
         "key": n.key,
         "at": n.at,
@@ -45,7 +61,7 @@ def note_dict(n: Note) -> dict[str, object]:
     }
 
 
-def summary_dict(s: Summary, now: datetime) -> dict[str, object]:
+def summary_dict(s: Summary, now: datetime) -> SummaryJSON:
     return {
         "id": s.id,
         "title": s.title,
@@ -62,7 +78,7 @@ def summary_dict(s: Summary, now: datetime) -> dict[str, object]:
     }
 
 
-def task_dict(t: Task) -> dict[str, object]:
+def task_dict(t: Task) -> TaskJSON:
     return {
         "id": t.id,
         "title": t.title,
@@ -106,12 +122,34 @@ def task_dict(t: Task) -> dict[str, object]:
     }
 
 
+def op_dict(o: Op) -> OpJSON:
+    """An operation as data: what to run next, for programs that do not parse a command."""
+    return {
+        "name": o.name,
+        "task_id": o.task_id or None,
+        "agent": o.agent or None,
+        "args": dict(o.args),
+        "needs": list(o.needs),
+    }
+
+
+def problem_dict(p: Problem) -> ProblemJSON:
+    return {
+        "kind": p.kind,
+        "message": p.message,
+        "hint": p.hint,
+        "path": p.path,
+        "line": p.line,
+        "task": p.task,
+    }
+
+
 MAX_PROBLEMS = 10  # in an answer about one agent's next step; 'orch status' lists them all
 
 
 def decision_dict(
     d: Decision, task: Task | None, problems: Sequence[Problem] = (), command: str = ""
-) -> dict[str, object]:
+) -> DecisionJSON:
     """A ``next`` answer. ``command`` is the operations as the interface words them (a command
     line, a tool call); ``op`` is the one to run as data, ``ops`` it and its alternatives."""
     return {
@@ -119,16 +157,25 @@ def decision_dict(
         "task": task_dict(task) if task else None,
         "reason": d.reason,
         "command": command,
-        "op": d.ops[0].to_dict() if d.ops else None,
-        "ops": [o.to_dict() for o in d.ops],
-        "problems": [p.to_dict() for p in problems[:MAX_PROBLEMS]],
+        "op": op_dict(d.ops[0]) if d.ops else None,
+        "ops": [op_dict(o) for o in d.ops],
+        "problems": [problem_dict(p) for p in problems[:MAX_PROBLEMS]],
         "problems_total": len(problems),
     }
 
 
-def event_dict(e: Event) -> dict[str, str]:
+def event_dict(e: Event) -> EventJSON:
     """Every field, empty ones as "" (the log file itself leaves them out)."""
-    return dict(e._asdict())
+    return {
+        "at": e.at,
+        "agent": e.agent,
+        "op": e.op,
+        "task": e.task,
+        "from_status": e.from_status,
+        "to_status": e.to_status,
+        "outcome": e.outcome,
+        "note": e.note,
+    }
 
 
 def status_dict(
@@ -140,7 +187,7 @@ def status_dict(
     limit: int | None = None,
     statuses: Sequence[str] = (),
     agent: str | None = None,
-) -> dict[str, object]:
+) -> StatusJSON:
     """The board by state: active tasks (all with ``include_closed``), counts and problems.
 
     ``statuses`` lists only tasks in those states (done and failed too, when named), ``agent``
@@ -165,7 +212,7 @@ def status_dict(
         "offset": offset,
         "counts": counts,
         "escalated": [s.id for s in snap.tasks if s.escalated],
-        "problems": [p.to_dict() for p in snap.problems],
+        "problems": [problem_dict(p) for p in snap.problems],
     }
 
 

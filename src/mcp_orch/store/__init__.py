@@ -34,16 +34,6 @@ class Problem(Record):
     line: int = 0
     task: str = ""
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "kind": self.kind,
-            "message": self.message,
-            "hint": self.hint,
-            "path": self.path,
-            "line": self.line,
-            "task": self.task,
-        }
-
 
 class Snapshot(Record):
     """Every readable task's summary, and every problem found while reading."""
