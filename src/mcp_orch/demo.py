@@ -15,25 +15,41 @@ import tempfile
 import time
 from collections.abc import Callable
 
+from .domain.record import Record
+
 Step = tuple[str, str, list[str]]  # (role and agent, what happens, orch arguments)
 
 ROLE_OF = {"chatgpt": "planner", "cursor": "implementer", "codex": "reviewer"}
 
 
-def _runner(
-    root: str, echo: Callable[[str], None], steps: list[dict[str, object]]
-) -> Callable[..., dict[str, object]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
+class Report(Record):
+    """What ``orch demo --json`` prints: whether it worked, the kept repo, each step shown and
+    the final task."""
 
-    def orch(agent: str, *args: str, show: bool = True) -> dict[str, object]:
+    ok: bool
+    repo: str | None
+    steps: tuple[dict[str, object], ...]
+    task: dict[str, object]
+
+
+class _Player:
+    """Runs ``orch`` as one agent after another in ``root``; ``steps`` are the ones shown."""
+
+    def __init__(self, root: str, echo: Callable[[str], None]) -> None:
+        self.root, self.echo = root, echo
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
+        self.steps: list[dict[str, object]] = []
+
+    def __call__(self, agent: str, *args: str, show: bool = True) -> dict[str, object]:
+        echo = self.echo
         shown = " ".join(a if " " not in a else json.dumps(a) for a in args)
         if show:
             echo(f"  [{ROLE_OF.get(agent, agent)} {agent}] $ orch {shown}")
         started = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-m", "mcp_orch", *args, "--json"],
-            cwd=root,
-            env={**env, "ORCH_AGENT": agent},
+            cwd=self.root,
+            env={**self.env, "ORCH_AGENT": agent},
             capture_output=True,
             text=True,
             check=False,
@@ -44,7 +60,7 @@ def _runner(
         data = json.loads(proc.stdout) if proc.stdout.strip() else {}
         if show:
             echo(f"      -> {_summary(data)}  ({took:.0f} ms)")
-            steps.append(
+            self.steps.append(
                 {
                     "agent": agent,
                     "role": ROLE_OF.get(agent, agent),
@@ -54,8 +70,6 @@ def _runner(
                 }
             )
         return data if isinstance(data, dict) else {}
-
-    return orch
 
 
 def _summary(data: dict[str, object]) -> str:
@@ -68,21 +82,13 @@ def _summary(data: dict[str, object]) -> str:
     return json.dumps(data)[:100]
 
 
-def run(
-    echo: Callable[[str], None] = print,
-    keep: bool = False,
-    report: dict[str, object] | None = None,
-) -> int:
-    """Play the chain; returns 0 when the task ends done with all its context.
-
-    ``report`` (when given) receives the steps, the final task and where the repo was.
-    """
+def run(echo: Callable[[str], None] = print, keep: bool = False) -> Report:
+    """Play the chain; ``ok`` when the task ends done with all its context."""
     root = tempfile.mkdtemp(prefix="orch-demo-")
-    steps: list[dict[str, object]] = []
     try:
         subprocess.run(["git", "init", "-q", root], check=True, capture_output=True)
         echo(f"mcp-orch demo: three agents hand one task along, on a throwaway repo {root}\n")
-        orch = _runner(root, echo, steps)
+        orch = _Player(root, echo)
         orch("human", "init", "--no-detect", show=False)
         echo("1. The planner writes the task and fleshes it out")
         task_id = str(orch("chatgpt", "create", "Add login rate limit", "--priority", "P1")["id"])
@@ -148,9 +154,7 @@ def run(
         where = f"{root}/.mcp/tasks/done/" if keep else "(orch demo --keep keeps the repo)"
         echo(f"  {where}")
         echo("Run 'orch --help' to start on your own repo: orch init" if ok else "FAILED")
-        if report is not None:
-            report.update(ok=ok, repo=root if keep else None, steps=steps, task=task)
-        return 0 if ok else 1
+        return Report(ok=ok, repo=root if keep else None, steps=tuple(orch.steps), task=task)
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)

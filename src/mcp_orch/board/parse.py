@@ -291,12 +291,22 @@ def _parse_section(key: str, body: str) -> tuple[object, list[tuple[int, str]]]:
     raise KeyError(key)
 
 
-def _entries(body: str, read: Callable[[str], _T | None]) -> tuple[list[_T], list[list[str]]]:
-    """The lines ``read`` understands, and the others: ``rest[n]`` follows the n-th entry."""
+def _entries(
+    body: str, read: Callable[[str], _T | None], once: Callable[[_T], object] | None = None
+) -> tuple[list[_T], list[list[str]]]:
+    """The lines ``read`` understands, and the others: ``rest[n]`` follows the n-th entry.
+
+    ``once``: an entry whose ``once(entry)`` an earlier one had is one of the others.
+    """
     found: list[_T] = []
+    seen: set[object] = set()
     rest: list[list[str]] = [[]]
     for line in body.split("\n") if body else ():
         entry = read(line)
+        if entry is not None and once is not None:
+            key = once(entry)
+            entry = None if key in seen else entry
+            seen.add(key)
         if entry is None:
             rest[-1].append(line)
         else:
@@ -356,19 +366,18 @@ def _parse_checks(body: str) -> tuple[tuple[CheckItem, ...], list[tuple[int, str
     return tuple(items), inside
 
 
+def _read_git(line: str) -> tuple[str, str] | None:
+    """``- Branch: main`` is ("branch", "main")."""
+    bullet = _BULLET_RE.match(line)
+    name, sep, value = (bullet.group(1) if bullet else "").partition(":")
+    name = name.strip().lower()
+    return (name, value.strip()) if sep and name in ("branch", "commit", "pr") else None
+
+
 def _parse_git(body: str) -> tuple[GitContext, list[tuple[int, str]]]:
-    found: dict[str, str] = {}
-
-    def read(line: str) -> str | None:
-        bullet = _BULLET_RE.match(line)
-        name, sep, value = (bullet.group(1) if bullet else "").partition(":")
-        name = name.strip().lower()
-        if not sep or name not in ("branch", "commit", "pr") or name in found:
-            return None  # a second "- Branch:" line is a person's, kept as written
-        found[name] = value.strip()
-        return name
-
-    _, rest = _entries(body, read)
+    # A second "- Branch:" line is a person's, kept as written.
+    fields, rest = _entries(body, _read_git, once=lambda field: field[0])
+    found = dict(fields)
     # Lines after the last field are the section's own "other" lines; lines before it are kept
     # in place like those of any other section.
     return (
@@ -383,25 +392,16 @@ def _parse_git(body: str) -> tuple[GitContext, list[tuple[int, str]]]:
 
 
 def _parse_notes(body: str, prefix: str, *, stateful: bool) -> tuple[Note, ...]:
-    notes: list[Note] = []
-    head: re.Match[str] | None = None
-    lines: list[str] = []
+    # The lines above the first entry header, then each header with the lines under it.
     loose: list[str] = []
-
-    def flush() -> None:
-        if head is not None:
-            notes.append(_make_note(head, lines, stateful))
-        else:
-            loose.extend(lines)
-
+    entries: list[tuple[re.Match[str], list[str]]] = []
     for line in body.split("\n"):
         match = NOTE_RE.match(line)
         if match:
-            flush()
-            head, lines = match, []
+            entries.append((match, []))
         else:
-            lines.append(line)
-    flush()
+            (entries[-1][1] if entries else loose).append(line)
+    notes = [_make_note(head, lines, stateful) for head, lines in entries]
     if trim("\n".join(loose)):
         # Text written by hand above the first entry header becomes an entry of its own (an
         # open one where entries have a state): who writes under "Review Feedback" gives feedback.

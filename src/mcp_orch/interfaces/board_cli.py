@@ -183,11 +183,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo import run
 
     if not args.json:
-        return run(keep=args.keep)
-    report: dict[str, object] = {}  # --json: the story goes to stderr, the record to stdout
-    code = run(echo=lambda line: print(line, file=sys.stderr), keep=args.keep, report=report)
-    cli.emit(args, report, "")
-    return code
+        return 0 if run(keep=args.keep).ok else 1
+    # --json: the story goes to stderr, the record to stdout
+    report = run(echo=lambda line: print(line, file=sys.stderr), keep=args.keep)
+    cli.emit(args, report._asdict(), "")
+    return 0 if report.ok else 1
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -22,6 +22,12 @@ from ..store import Problem, Snapshot, TaskStore
 
 Clock = Callable[[], datetime]
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs an import at start-up; only the type checker needs it
+    from typing import TypeVar
+
+    R = TypeVar("R")
+
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
@@ -94,13 +100,29 @@ class ServiceBase:
     def _mutate(
         self, task_id: str, agent: str, op: str, change: Callable[[Task, Snapshot], Task]
     ) -> Task:
-        """Load, change and save one task under the lock; log the outcome either way."""
+        """Load, change and save one task under the lock; log the outcome either way.
+
+        ``change`` returns the task unchanged (the same object) when there is nothing to do.
+        """
+        return self._mutate_and(task_id, agent, op, lambda task, snap: (change(task, snap), None))[
+            0
+        ]
+
+    def _mutate_and(
+        self,
+        task_id: str,
+        agent: str,
+        op: str,
+        change: Callable[[Task, Snapshot], tuple[Task, R]],
+    ) -> tuple[Task, R]:
+        """``_mutate`` for a change that also answers something (why a move was refused,
+        whether anything happened): the saved task and that answer."""
         tid = normalize_id(task_id)
         with self.store.transaction():
             try:
                 snap = self.store.snapshot()
                 before = self.store.load(tid)
-                after = change(before, snap)
+                after, answer = change(before, snap)
                 if after is not before:
                     self.store.save(after)
             except OrchError as exc:
@@ -108,7 +130,7 @@ class ServiceBase:
                 raise
             if after is not before:
                 self._log(agent, op, before, after, _last_note(after))
-        return after
+        return after, answer
 
     def _allow(
         self, agent: str, op: str, task: Task | None, snap: Snapshot, *, approves: bool = False

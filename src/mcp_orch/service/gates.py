@@ -143,9 +143,10 @@ class GateOps(ServiceBase):
         """
         who = check_agent(agent, required=False)
         target = parse_status(move_to) if move_to else None
-        warning: list[str] = []
 
-        def change(task: Task, snap: Snapshot) -> Task:
+        def change(task: Task, snap: Snapshot) -> tuple[Task, str]:
+            """The task with the commit recorded, and why its move was refused ("": it was
+            not)."""
             now = self.now()
             task = task.evolve(
                 feedback=resolve_all(task.feedback, now, sources=("test",)),
@@ -157,22 +158,22 @@ class GateOps(ServiceBase):
             )
             note = f"commit {commit[:12]}" + (f" on {branch}" if branch else "")
             op = _COMMIT_MOVES.get(target) if target is not None else None
+            refused = ""
             if target is not None and op is None:
-                warning.append(f"Task-Status: {target.value} is not a move a commit can make")
+                refused = f"Task-Status: {target.value} is not a move a commit can make"
             elif op is not None:
                 try:
                     self._allow(who, op, task, snap)
                     transitions.check(task, op)
                 except (IllegalTransition, NotAllowed, UnknownAgent) as exc:
-                    warning.append(exc.message)
+                    refused = exc.message
                 else:
                     if op == "review":
                         task = task.evolve(feedback=resolve_all(task.feedback, now))
-                    return transitions.apply(task, op, agent=who, now=now, note=note)
-            return transitions.record(task, "commit", agent=who, now=now, note=note)
+                    return transitions.apply(task, op, agent=who, now=now, note=note), ""
+            return transitions.record(task, "commit", agent=who, now=now, note=note), refused
 
-        task = self._mutate(task_id, who, "commit", change)
-        return task, "; ".join(warning)
+        return self._mutate_and(task_id, who, "commit", change)
 
 
 def _no_owner(branch: str, agent_side: str) -> CommitOwner:

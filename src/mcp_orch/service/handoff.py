@@ -133,16 +133,15 @@ class HandoffOps(ServiceBase):
     def claim(self, task_id: str, *, agent: str | None) -> ClaimResult:
         """ready -> in-progress for ``agent``, exclusively. Claiming again is a no-op success."""
         who = check_agent(agent)
-        holder: list[bool] = []
 
-        def change(task: Task, snap: Snapshot) -> Task:
+        def change(task: Task, snap: Snapshot) -> tuple[Task, bool]:
+            """The claimed task, and whether the claim changed it (no: the holder again)."""
             # In progress with no holder (moved there by hand): a claim takes it over.
             op_name = "adopt" if task.status is Status.IN_PROGRESS else "claim"
             self._allow(who, op_name, task, snap)
             if task.status is Status.IN_PROGRESS and task.agent:
                 if task.agent == who:
-                    holder.append(True)
-                    return task
+                    return task, False
                 raise AlreadyClaimed(
                     f"{task.id} is already claimed by {task.agent}",
                     ("pick other work: ", op("next", "", who)),
@@ -171,10 +170,10 @@ class HandoffOps(ServiceBase):
                         ") or raise max_in_progress in .mcp/config.yaml",
                     ),
                 )
-            return transitions.apply(task, op_name, agent=who, now=self.now())
+            return transitions.apply(task, op_name, agent=who, now=self.now()), True
 
-        task = self._mutate(task_id, who, "claim", change)
-        return ClaimResult(task=task, changed=not holder)
+        task, changed = self._mutate_and(task_id, who, "claim", change)
+        return ClaimResult(task=task, changed=changed)
 
     def submit(self, task_id: str, *, agent: str | None, note: str = "") -> Task:
         """in-progress -> review, by the holder. Open review feedback counts as addressed."""
