@@ -539,7 +539,7 @@ def measure_handoff(orch: str, n: int, trials: int, seed: int, settle: float) ->
             )
         start = time.perf_counter()
         reviewer = subprocess.Popen(
-            [orch, "review", tid, "--agent", "cursor", "--note", "done"],
+            [orch, "submit", tid, "--agent", "cursor", "--note", "done"],
             cwd=root,
             env=ENV,
             stdout=subprocess.DEVNULL,

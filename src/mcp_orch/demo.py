@@ -116,7 +116,7 @@ def run(echo: Callable[[str], None] = print, keep: bool = False) -> Report:
         echo("\n2. The implementer asks what to do, claims it, works, submits it")
         orch("cursor", "next")
         orch("cursor", "claim", task_id)
-        orch("cursor", "review", task_id, "--note", "limiter added, tests green")
+        orch("cursor", "submit", task_id, "--note", "limiter added, tests green")
         echo("\n3. The reviewer finds a gap and sends it back")
         orch("codex", "next")
         orch(
@@ -129,7 +129,7 @@ def run(echo: Callable[[str], None] = print, keep: bool = False) -> Report:
         echo("\n4. The implementer's next shows the feedback first; it fixes and resubmits")
         orch("cursor", "next")
         orch("cursor", "claim", task_id)
-        orch("cursor", "review", task_id, "--note", "counts per account and per IP now")
+        orch("cursor", "submit", task_id, "--note", "counts per account and per IP now")
         echo("\n5. The reviewer approves")
         orch("codex", "next")
         orch("codex", "complete", task_id)

@@ -143,7 +143,7 @@ def test_every_hint_runs_as_printed(orch: Orch) -> None:
     assert claim == f"orch claim {tid} --agent cursor"
     text = orch("claim", tid, env={"ORCH_AGENT": "cursor"}).out
     submit = text.split("when done: ", 1)[1].strip()
-    assert submit == f"orch review {tid} --note TEXT --agent cursor"  # the agent is in it
+    assert submit == f"orch submit {tid} --note TEXT --agent cursor"  # the agent is in it
     assert run_printed(orch, submit, TEXT="done")["status"] == "review"
     nxt = orch.json("next", "--agent", "codex")
     assert nxt["op"] == {

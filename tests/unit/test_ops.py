@@ -48,7 +48,7 @@ def summary(tid: str, status: Status, implementer: str = "", agent: str = "") ->
         ),
         (
             op("submit", "T-1", "cursor", "note"),
-            "orch review T-1 --note TEXT --agent cursor",
+            "orch submit T-1 --note TEXT --agent cursor",
             "call submit_task with task_id=T-1, note=...",
         ),
         (

@@ -265,10 +265,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         '  orch prep T-7k3m9q2x --goal "..." --ac "..." --dod "..." # planner: pending -> ready\n'
         "  orch next --agent cursor                              # implementer: what now?\n"
         "  orch claim T-7k3m9q2x --agent cursor                    # ready -> in-progress\n"
-        '  orch review T-7k3m9q2x --agent cursor --note "done"     # -> review\n'
+        '  orch submit T-7k3m9q2x --agent cursor --note "done"     # -> review\n'
         '  orch feedback T-7k3m9q2x --agent codex --text "..."     # reviewer: -> ready\n'
         "  orch complete T-7k3m9q2x --agent codex                  # reviewer: -> done\n"
-        "every command takes --json; the agent may come from $ORCH_AGENT (else: a person).",
+        "every command takes --json; the agent may come from $ORCH_AGENT (else: a person).\n"
+        "'orch review' is the old name of 'orch submit' and still works.",
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"orch {__version__}")

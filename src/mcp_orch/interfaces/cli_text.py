@@ -10,7 +10,6 @@ from __future__ import annotations
 from ..domain.ops import Hint, Op, word
 from ..domain.policy import Decision
 
-VERB = {"submit": "review"}  # the operations whose command has another name
 # How each argument is given: its flag ("" for the positional title) and its placeholder.
 FLAG: dict[str, tuple[str, str]] = {
     "title": ("", '"TITLE"'),
@@ -39,7 +38,7 @@ def quoted(value: str) -> str:
 
 def command(o: Op) -> str:
     """``orch VERB [ID] ["TITLE"] [--flag VALUE]... [--agent NAME]``."""
-    words = ["orch", VERB.get(o.name, o.name)]
+    words = ["orch", o.name]  # each operation's command has its name
     if o.task_id:
         words.append(o.task_id)
     if "title" in o.needs:

@@ -1,5 +1,5 @@
-"""The handoff commands: create, prep, next, claim, review, feedback, complete, fail, error,
-escalate, check, resolve.
+"""The handoff commands: create, prep, next, claim, submit (old name: review), feedback,
+complete, fail, error, escalate, check, resolve.
 
 Each handler calls one service function and prints the result as text or ``--json``.
 Registered into the ``orch`` parser like every command module (see ``cli.EXTRA_COMMANDS``).
@@ -123,7 +123,7 @@ def _moved(args: argparse.Namespace, step: str, act: Callable[[Service, str], Ta
     return 0
 
 
-def cmd_review(args: argparse.Namespace) -> int:
+def cmd_submit(args: argparse.Namespace) -> int:
     return _moved(args, "submit", lambda s, a: s.submit(args.id, agent=a, note=args.note or ""))
 
 
@@ -330,9 +330,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
             "orch claim T-7k3m9q2x --agent cursor",
         ),
         (
-            "review",
-            cmd_review,
+            "submit",
+            cmd_submit,
             "submit your task for review: in-progress -> review",
+            'orch submit T-7k3m9q2x --agent cursor --note "rate limiter added, tests green"',
+        ),
+        (  # the name before 'submit'; scripts and habits still use it
+            "review",
+            cmd_submit,
+            "the old name of 'orch submit', kept as an alias: in-progress -> review",
             'orch review T-7k3m9q2x --agent cursor --note "rate limiter added, tests green"',
         ),
         (
