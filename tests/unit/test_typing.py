@@ -78,3 +78,16 @@ def test_mypy_refuses_a_misspelt_field_or_a_wrong_type_in_evolve(tmp_path: Path)
     assert '"status"' in errors[6] and '"Status"' in errors[6]
     assert '"depends"' in errors[7]
     assert '"add_note"' in errors[8]
+
+
+def test_the_types_cost_the_cli_nothing_at_run_time() -> None:
+    """The typed modules on the CLI's path import neither ``typing`` nor the JSON shapes."""
+    code = (
+        "import sys\n"
+        "from mcp_orch.interfaces import cli, cli_text, handoff_cli, board_cli, present\n"
+        "from mcp_orch.domain import model\n"
+        "from mcp_orch import service\n"
+        "print(sorted(m for m in ('typing', 'mcp_orch.interfaces.shapes') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

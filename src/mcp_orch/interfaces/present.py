@@ -11,12 +11,12 @@ from datetime import datetime
 
 from ..domain.events import Event
 from ..domain.model import CheckItem, Note, Task, parse_time
-from ..domain.ops import Op
 from ..domain.policy import Decision, Summary
 from ..store import Problem, Snapshot
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the shapes are types only: the CLI does not import typing at run time
+    from ..domain.ops import Op
     from .shapes import (
         CheckJSON,
         DecisionJSON,
