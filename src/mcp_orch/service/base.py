@@ -128,6 +128,11 @@ class ServiceBase:
         roles.check_known(agent, self.config.roles, seen, enforce)
         roles.check_step(op, agent, task, self.config.roles, enforce, approves=approves)
 
+    def ensure_known(self, agent: str) -> None:
+        """Refuse an agent in no role that the board has never seen (a token made for a typo
+        would be refused on every call it makes)."""
+        self._allow(agent, "known", None, self.store.snapshot())
+
     # ------------------------------------------------------------------ reading
 
     def show(self, task_id: str) -> Task:
