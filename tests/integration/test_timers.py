@@ -1,5 +1,6 @@
-"""``next --wait`` on the service's clock: a real board, real ``orch`` processes handing off,
-and a ``ManualClock`` instead of waiting, so how long a wait took is exact, not a race."""
+"""The service's timers on its clock: ``next --wait`` and the completions' ranking, on a real
+board with real ``orch`` processes acting, and a ``ManualClock`` instead of waiting, so how
+long something took is exact, not a race."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 from mcp_orch import config
 from mcp_orch.board.files import FileStore
 from mcp_orch.service import ManualClock, NextAction, Service
-from tests.conftest import Orch
+from mcp_orch.service.live import RANK_TTL
+from tests.conftest import Orch, task_file
 
 pytestmark = pytest.mark.mcp
 
@@ -37,7 +39,7 @@ class HandsOffDuringWait(ManualClock):
             self.handed_at = self.monotonic()
 
 
-def waiter(orch: Orch, clock: ManualClock) -> tuple[Service, list[NextAction]]:
+def service_on(orch: Orch, clock: ManualClock) -> tuple[Service, list[NextAction]]:
     """The service of ``orch``'s board on ``clock``, and a list of every answer of
     ``next_action`` it gives (one per full look at the board)."""
     board = str(orch.cwd / ".mcp")
@@ -57,7 +59,7 @@ def test_next_wait_wakes_on_the_change_token_not_on_the_recheck(orch: Orch) -> N
     tid = orch.ready("handed off while waited for")
     orch("claim", tid, "--agent", "cursor")
     clock = HandsOffDuringWait(lambda: orch("review", tid, "--agent", "cursor"))
-    service, looks = waiter(orch, clock)
+    service, looks = service_on(orch, clock)
 
     result = service.wait_next("codex", timeout=30)  # the defaults, as the CLI calls it
 
@@ -71,7 +73,7 @@ def test_next_wait_wakes_on_the_change_token_not_on_the_recheck(orch: Orch) -> N
 
 def test_a_wait_re_checks_every_recheck_seconds_and_times_out_on_its_clock(orch: Orch) -> None:
     clock = ManualClock(START)
-    service, looks = waiter(orch, clock)
+    service, looks = service_on(orch, clock)
 
     # times a binary float holds exactly, so the count below is exact
     result = service.wait_next("codex", timeout=5, poll=0.25, recheck=1.0)
@@ -81,3 +83,20 @@ def test_a_wait_re_checks_every_recheck_seconds_and_times_out_on_its_clock(orch:
     assert clock.now() == START.replace(second=5)
     # a look at the start, one per full re-check (after 1, 2, 3 and 4 s), one at the deadline
     assert len(looks) == 1 + 4 + 1
+
+
+def test_the_completions_see_an_edit_in_place_once_their_ranking_is_rank_ttl_old(
+    orch: Orch,
+) -> None:
+    tid = orch.create("alpha")
+    clock = ManualClock(START)
+    service, _ = service_on(orch, clock)
+    assert service.complete_task_id(None, "alpha") == ([tid], 1)
+    # an edit in place moves no file, so the change token stays: the ranking is reused ...
+    path = task_file(orch.cwd, tid)
+    path.write_text(path.read_text().replace(f"{tid} - alpha", f"{tid} - zebra", 1))
+    clock.advance(RANK_TTL - 1)
+    assert service.complete_task_id(None, "zebra") == ([], 0)
+    # ... until it is RANK_TTL seconds old on the service's clock
+    clock.advance(1)
+    assert service.complete_task_id(None, "zebra") == ([tid], 1)
