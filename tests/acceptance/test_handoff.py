@@ -151,12 +151,14 @@ def test_submitting_resolves_the_review_feedback(orch: Orch) -> None:
     orch("review", tid, "--agent", "cursor")
     orch("feedback", tid, "--agent", "codex", "--text", "handle the empty list", env=at(1))
     orch("claim", tid, "--agent", "cursor")
-    assert [n["body"] for n in orch.json("show", tid)["open_feedback"]] == [  # type: ignore[union-attr]
+    still_open = orch.json("show", tid)["open_feedback"]
+    assert isinstance(still_open, list) and [n["body"] for n in still_open] == [
         "handle the empty list"
     ]
     submitted = orch.json("review", tid, "--agent", "cursor", "--note", "handled", env=at(2))
     assert submitted["status"] == "review" and submitted["open_feedback"] == []
-    [note] = submitted["feedback"]  # type: ignore[misc]
-    assert (note["open"], note["resolved_at"]) == (False, "2025-03-01T12:02:00.000Z")  # type: ignore[index]
+    notes = submitted["feedback"]
+    assert isinstance(notes, list) and len(notes) == 1
+    assert (notes[0]["open"], notes[0]["resolved_at"]) == (False, "2025-03-01T12:02:00.000Z")
     assert orch.json("feedback", "list")["feedback"] == []
     assert orch.json("next", "--agent", "codex")["action"] == "review"

@@ -112,11 +112,11 @@ def test_a_resolution_on_either_side_beats_the_open_note(
     still_open = BASE.evolve(**{attr: (note,)})
     closed = BASE.evolve(**{attr: (resolved,)})
     # whichever side made the later move (and so gives the fields), the resolution is kept
-    claim = {"agent": "cursor", "now": "2025-01-01T11:00:00.000Z"}
+    at = "2025-01-01T11:00:00.000Z"
     if later == "open-side":
-        still_open = transitions.apply(still_open, "claim", **claim)
+        still_open = transitions.apply(still_open, "claim", agent="cursor", now=at)
     else:
-        closed = transitions.apply(closed, "claim", **claim)
+        closed = transitions.apply(closed, "claim", agent="cursor", now=at)
     for versions in ([still_open, closed], [closed, still_open]):
         merged = merge_versions(versions)
         assert merged.status is Status.IN_PROGRESS  # the later move won the fields
