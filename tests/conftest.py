@@ -1,6 +1,7 @@
 """Shared fixtures: real temp directories, real git repos, the real ``orch`` executable.
 
-Nothing is faked but the clock: set ``ORCH_CLOCK`` (an ISO time) in ``env`` to pin "now".
+Nothing is faked but the clock: set ``ORCH_CLOCK`` (an ISO time) in ``env`` to pin "now";
+in-process tests give the service a ``ManualClock`` (see tests/integration/test_timers.py).
 """
 
 from __future__ import annotations

@@ -82,6 +82,24 @@ def test_ticks_survive_prep_reruns_and_a_merge(orch: Orch) -> None:
     assert _ticks(orch.json("show", tid), "acceptance_criteria") == [False, True, False]
 
 
+def test_re_running_prep_keeps_the_ticks_of_every_checklist(orch: Orch) -> None:
+    tid = _prepped(orch)
+    orch("check", tid, "--ac", "2", "--dor", "all", "--dod", "2")
+    ticks = {
+        "acceptance_criteria": [False, True, False],
+        "definition_of_ready": [True],
+        "definition_of_done": [False, True],
+    }
+    # another prep that gives no list: every list and its ticks stay as they are
+    data = orch.json("prep", tid, "--goal", "a better goal", "--notes", "n")
+    assert {k: _ticks(data, k) for k in ticks} == ticks
+    # lists given again: an item kept by its text keeps its tick, a new one starts unticked
+    data = orch.json("prep", tid, "--dor", "r0", "r1", "--dod", "d2", "d3")
+    assert _ticks(data, "definition_of_ready") == [False, True]
+    assert _ticks(data, "definition_of_done") == [True, False]
+    assert _ticks(data, "acceptance_criteria") == [False, True, False]
+
+
 @pytest.mark.parametrize("flag", ["--ac", "--dor", "--dod", "--files"])
 def test_a_list_option_never_swallows_the_task_id(orch: Orch, flag: str) -> None:
     tid = orch.create("id after a list")

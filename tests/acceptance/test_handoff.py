@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
 
-from tests.conftest import Orch, set_roles, task_file
+from tests.conftest import Orch, clean_env, set_roles, task_file
 
 pytestmark = pytest.mark.mcp
 
@@ -130,3 +131,34 @@ def test_next_wait_times_out_with_wait(orch: Orch) -> None:
     import json
 
     assert waiter.returncode == 0 and json.loads(out)["action"] in ("idle", "wait")
+
+
+def test_next_wait_with_a_pinned_clock_still_waits_its_timeout(orch: Orch) -> None:
+    # ORCH_CLOCK pins the time records get, not the time a wait measures with
+    pinned = Orch(orch.cwd, clean_env(at(0)))
+    waiter = _wait(pinned, "codex", timeout=0.3)
+    try:
+        out, err = waiter.communicate(timeout=20)
+    finally:
+        waiter.kill()  # a wait that never ends must not outlive the test
+    assert waiter.returncode == 0, err
+    assert json.loads(out)["action"] in ("idle", "wait")
+
+
+def test_submitting_resolves_the_review_feedback(orch: Orch) -> None:
+    tid = orch.ready("sent back once")
+    orch("claim", tid, "--agent", "cursor")
+    orch("review", tid, "--agent", "cursor")
+    orch("feedback", tid, "--agent", "codex", "--text", "handle the empty list", env=at(1))
+    orch("claim", tid, "--agent", "cursor")
+    still_open = orch.json("show", tid)["open_feedback"]
+    assert isinstance(still_open, list) and [n["body"] for n in still_open] == [
+        "handle the empty list"
+    ]
+    submitted = orch.json("review", tid, "--agent", "cursor", "--note", "handled", env=at(2))
+    assert submitted["status"] == "review" and submitted["open_feedback"] == []
+    notes = submitted["feedback"]
+    assert isinstance(notes, list) and len(notes) == 1
+    assert (notes[0]["open"], notes[0]["resolved_at"]) == (False, "2025-03-01T12:02:00.000Z")
+    assert orch.json("feedback", "list")["feedback"] == []
+    assert orch.json("next", "--agent", "codex")["action"] == "review"

@@ -37,6 +37,7 @@ HEADERS = {"Accept": "application/json, text/event-stream"}
 def test_requests_without_a_valid_token_get_401_and_change_nothing(orch: Orch) -> None:
     task_id = orch.ready("Untouchable")
     good = new_token(orch, "cursor")
+    set_roles(orch.cwd, implementer=["cursor", "mallory"])  # a token is made for a known agent
     revoked = new_token(orch, "mallory")
     orch("token", "revoke", "mallory")
     before = board_state(orch.cwd)

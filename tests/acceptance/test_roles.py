@@ -93,6 +93,10 @@ def test_an_unknown_agent_is_refused_with_the_known_names(orch: Orch) -> None:
         assert "implementer: [cursor, claude, copilot, cusor]" in str(err["hint"])
     assert orch("next", "--agent", "cusor", check=False).code == 2
     assert task_file(orch.cwd, tid).parent.name == "ready"
+    # Nor is a token made for the typo, which would be refused on every call it makes.
+    made = orch("token", "create", "--agent", "cusor", "--json", check=False)
+    assert made.code == 2 and made.err_json()["code"] == "unknown_agent"
+    assert orch.json("token", "list")["tokens"] == []
 
 
 def test_an_agent_the_board_has_seen_keeps_working_as_an_implementer(orch: Orch) -> None:

@@ -197,6 +197,31 @@ def test_agent_single_in_progress_task_and_trailers(orch: Orch, project: Path) -
     assert "recorded commit" in proc.stderr
 
 
+def test_a_task_status_review_trailer_resolves_the_review_feedback(
+    orch: Orch, project: Path
+) -> None:
+    orch("hooks", "install")
+    set_gate(project, "exit 0")
+    task_id = claimed(orch, "Sent back by review")
+    orch("review", task_id, "--agent", "cursor")
+    orch("feedback", task_id, "--agent", "codex", "--text", "handle the empty list")
+    orch("claim", task_id, "--agent", "cursor")
+    agent = {"ORCH_AGENT": "cursor"}
+    change(project)
+    proc = commit(project, "-m", "work in progress", env=agent)
+    assert proc.returncode == 0, proc.stderr
+    # a passing commit closes test feedback only: the reviewer's is still open
+    assert [n.body for n in task(project, task_id).open_feedback] == ["handle the empty list"]
+    change(project)
+    proc = commit(project, "-m", "handle it", "-m", "Task-Status: review", env=agent)
+    assert proc.returncode == 0, proc.stderr
+    submitted = task(project, task_id)
+    assert submitted.status.value == "review" and submitted.open_feedback == ()
+    [note] = submitted.feedback
+    assert note.source == "review" and note.resolved_at
+    assert orch.json("feedback", "list")["feedback"] == []
+
+
 def test_a_commit_cannot_approve_its_own_work(orch: Orch, project: Path) -> None:
     # Issue 8: a Task-Status: done trailer is an approval; its implementer may not make it.
     orch("hooks", "install")

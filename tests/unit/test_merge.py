@@ -102,6 +102,27 @@ def test_merged_feedback_keys_stay_unique() -> None:
     assert len({n.key for n in merged.feedback}) == 2
 
 
+@pytest.mark.parametrize("later", ["open-side", "resolved-side"])
+@pytest.mark.parametrize(("attr", "prefix"), [("feedback", "FB"), ("escalations", "ESC")])
+def test_a_resolution_on_either_side_beats_the_open_note(
+    attr: str, prefix: str, later: str
+) -> None:
+    note = Note(f"{prefix}-1", "2025-01-01T09:30:00.000Z", "codex", "handle the empty list")
+    resolved = note.resolve("2025-01-01T10:30:00.000Z")
+    still_open = BASE.evolve(**{attr: (note,)})
+    closed = BASE.evolve(**{attr: (resolved,)})
+    # whichever side made the later move (and so gives the fields), the resolution is kept
+    at = "2025-01-01T11:00:00.000Z"
+    if later == "open-side":
+        still_open = transitions.apply(still_open, "claim", agent="cursor", now=at)
+    else:
+        closed = transitions.apply(closed, "claim", agent="cursor", now=at)
+    for versions in ([still_open, closed], [closed, still_open]):
+        merged = merge_versions(versions)
+        assert merged.status is Status.IN_PROGRESS  # the later move won the fields
+        assert getattr(merged, attr) == (resolved,), versions
+
+
 @pytest.mark.errors
 def test_a_side_that_cannot_be_parsed_is_refused() -> None:
     text = fmt.render(BASE).replace(

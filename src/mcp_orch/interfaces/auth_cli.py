@@ -29,7 +29,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
     from ..oauth import store
 
     board = find_board()
-    now = cli.open_service().clock().timestamp()
+    now = cli.open_service().clock.now().timestamp()
     if args.action == "approve":
         from ..domain.model import format_time
 

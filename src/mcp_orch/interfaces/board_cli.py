@@ -64,7 +64,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     statuses = _statuses(args.status)
     service = cli.open_service()
     snap = service.status()
-    now = service.clock()
+    now = service.clock.now()
     data = status_dict(
         snap,
         now,

@@ -10,7 +10,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
 
 from .. import __version__
 from ..domain.errors import InternalError, InvalidInput, OrchError
@@ -20,6 +19,7 @@ if TYPE_CHECKING:  # typing costs an import at start-up; the annotations need it
     from typing import Any, NoReturn
 
     from ..service import Service
+    from ..service.clock import Clock
 
 ENV_AGENT = "ORCH_AGENT"
 ENV_CLOCK = "ORCH_CLOCK"  # tests only: a fixed ISO time instead of the system clock
@@ -30,17 +30,19 @@ Handler = Callable[[argparse.Namespace], int]
 # ---------------------------------------------------------------------- plumbing
 
 
-def _clock() -> Callable[[], datetime]:
+def _clock() -> Clock:
+    """The system's clock, or with ``ORCH_CLOCK`` one whose ``now`` is pinned (waits still
+    wait: only the records' time is fixed)."""
     from ..domain.model import parse_time
-    from ..service import system_clock
+    from ..service.clock import SYSTEM, FixedClock
 
     fixed = os.environ.get(ENV_CLOCK, "").strip()
     if not fixed:
-        return system_clock
+        return SYSTEM
     moment = parse_time(fixed)
     if moment is None:
         raise InvalidInput(f"{ENV_CLOCK}={fixed!r} is not an ISO time", f"unset {ENV_CLOCK}")
-    return lambda: moment
+    return FixedClock(moment)
 
 
 def open_service(start: str | None = None) -> Service:
@@ -53,7 +55,7 @@ def open_service(start: str | None = None) -> Service:
     board = find_board(start)
     clock = _clock()
     service = Service(
-        FileStore(board, clock), config.load(board), clock, root=os.path.dirname(board)
+        FileStore(board, clock.now), config.load(board), clock, root=os.path.dirname(board)
     )
     _OPENED.append(service)
     return service

@@ -90,7 +90,9 @@ def cmd_token(args: argparse.Namespace) -> int:
                 f"pass --agent NAME (e.g. --agent chatgpt) or set {cli.ENV_AGENT}",
             )
         agent = check_agent(given)
-        token, record = tokens.create(board, agent, cli.open_service().now())
+        service = cli.open_service()
+        service.ensure_known(agent)
+        token, record = tokens.create(board, agent, service.now())
         cli.emit(
             args,
             {**record.to_dict(), "token": token},

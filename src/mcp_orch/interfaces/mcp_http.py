@@ -71,7 +71,9 @@ def http_app(
     if public_url is not None:
         from .oauth_http import oauth
 
-        verifier, auth, oauth_routes = oauth(board, public_url, lambda: service.clock().timestamp())
+        verifier, auth, oauth_routes = oauth(
+            board, public_url, lambda: service.clock.now().timestamp()
+        )
     server = build_server(service, board=board, http=True, token_verifier=verifier, auth=auth)
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True, **allowed_names(host, allow_hosts)

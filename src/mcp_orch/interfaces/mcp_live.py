@@ -87,7 +87,8 @@ def reader_of(service: Service, board: str | None) -> Service:
         return service  # no board folder to open twice (in-process use)
     from ..board.files import FileStore
 
-    return Service(FileStore(board), service.config, service.clock, root=service.root)
+    clock = service.clock
+    return Service(FileStore(board, clock.now), service.config, clock, root=service.root)
 
 
 def news(agent: str, cursor: int, service: Service) -> tuple[list[Notice], int]:

@@ -52,7 +52,9 @@ def add_resources(
     async def board_resource() -> str:
         try:
             board_now = fresh()
-            data = status_page(board_now.status(), board_now.clock(), 0, 50, include_closed=False)
+            data = status_page(
+                board_now.status(), board_now.clock.now(), 0, 50, include_closed=False
+            )
         except OrchError as exc:
             raise ResourceError(describe(exc)) from None
         return board_markdown(data)

@@ -371,7 +371,9 @@ def build_tools(
         with tool_errors():
             check_page(offset, limit)
             board_now = fresh()
-            data = status_page(board_now.status(), board_now.clock(), offset, limit, include_closed)
+            data = status_page(
+                board_now.status(), board_now.clock.now(), offset, limit, include_closed
+            )
             return dump(data)
 
     return [

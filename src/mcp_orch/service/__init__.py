@@ -2,6 +2,7 @@
 
 ``Service`` is one object per board, assembled from three parts:
 
+- ``clock``: time (now, monotonic, sleep), the system's, pinned or driven by a test;
 - ``base``: the store, the clock, one mutation as one store transaction (re-read, check
   against the domain's transition table, write, log), reading and what to do next;
 - ``handoff``: the handoff chain (create, prep, claim, submit, feedback, complete, fail, error
@@ -16,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..domain.model import Task
-from .base import Clock, NextAction, system_clock
+from .base import NextAction
+from .clock import Clock, FixedClock, ManualClock
 from .gates import CommitOwner, GateOps
 from .handoff import ClaimResult, HandoffOps
 from .live import Completion, News
@@ -41,4 +43,12 @@ class Service(HandoffOps, GateOps, Completion, News):
         return check(self, task_id, agent=agent, ac=ac, dor=dor, dod=dod, done=done)
 
 
-__all__ = ["ClaimResult", "Clock", "CommitOwner", "NextAction", "Service", "system_clock"]
+__all__ = [
+    "ClaimResult",
+    "Clock",
+    "CommitOwner",
+    "FixedClock",
+    "ManualClock",
+    "NextAction",
+    "Service",
+]

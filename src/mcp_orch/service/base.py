@@ -5,9 +5,7 @@ the board and deciding what an agent should do next. The operations are in ``han
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from ..config import Config
 from ..domain import roles
@@ -19,18 +17,13 @@ from ..domain.policy import Decision, decide
 from ..domain.record import Record
 from ..inputs import check_agent
 from ..store import Problem, Snapshot, TaskStore
-
-Clock = Callable[[], datetime]
+from .clock import SYSTEM, Clock
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs an import at start-up; only the type checker needs it
     from typing import TypeVar
 
     R = TypeVar("R")
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 class NextAction(Record):
@@ -48,17 +41,17 @@ class ServiceBase:
         self,
         store: TaskStore,
         config: Config | None = None,
-        clock: Clock = system_clock,
+        clock: Clock = SYSTEM,
         root: str | None = None,
     ) -> None:
         self.store = store
         self.config = config or Config()
-        self.clock = clock
+        self.clock = clock  # every time the service reads or waits on comes from here
         self.root = root  # the project root (the folder that holds .mcp/), when on files
         self._warnings: list[str] = []
 
     def now(self) -> str:
-        return format_time(self.clock())
+        return format_time(self.clock.now())
 
     def take_warnings(self) -> list[str]:
         """What could not be written after an operation took effect, each returned once.
@@ -104,9 +97,8 @@ class ServiceBase:
 
         ``change`` returns the task unchanged (the same object) when there is nothing to do.
         """
-        return self._mutate_and(task_id, agent, op, lambda task, snap: (change(task, snap), None))[
-            0
-        ]
+        after, _ = self._mutate_and(task_id, agent, op, lambda t, snap: (change(t, snap), None))
+        return after
 
     def _mutate_and(
         self,
@@ -150,6 +142,11 @@ class ServiceBase:
         roles.check_known(agent, self.config.roles, seen, enforce)
         roles.check_step(op, agent, task, self.config.roles, enforce, approves=approves)
 
+    def ensure_known(self, agent: str) -> None:
+        """Refuse an agent in no role that the board has never seen (a token made for a typo
+        would be refused on every call it makes)."""
+        self._allow(agent, "known", None, self.store.snapshot())
+
     # ------------------------------------------------------------------ reading
 
     def show(self, task_id: str) -> Task:
@@ -178,21 +175,23 @@ class ServiceBase:
     ) -> NextAction:
         """Block until ``agent`` has something to do (or ``timeout`` seconds pass).
 
-        Waking is driven by the store's change token (folder mtimes: every move changes one);
-        a full re-check every ``recheck`` seconds also catches edits made in place.
+        Waking is driven by the store's change token (folder mtimes: every move changes one),
+        looked at every ``poll`` seconds; a full re-check every ``recheck`` seconds also
+        catches edits made in place. The time is the service's clock's.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
+        clock = self.clock
+        deadline = None if timeout is None else clock.monotonic() + timeout
         while True:
             token = self.store.change_token()
             result = self.next_action(agent)
             if result.decision.action not in ("wait", "idle"):
                 return result
-            checked = time.monotonic()
-            while self.store.change_token() == token and time.monotonic() - checked < recheck:
-                if deadline is not None and time.monotonic() >= deadline:
+            checked = clock.monotonic()
+            while self.store.change_token() == token and clock.monotonic() - checked < recheck:
+                if deadline is not None and clock.monotonic() >= deadline:
                     return result
-                time.sleep(poll)
-            if deadline is not None and time.monotonic() >= deadline:
+                clock.sleep(poll)
+            if deadline is not None and clock.monotonic() >= deadline:
                 return self.next_action(agent)
 
     def log(self, task_id: str | None = None, limit: int = 100) -> list[Event]:

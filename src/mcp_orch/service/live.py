@@ -10,8 +10,6 @@ not by every CLI command.
 
 from __future__ import annotations
 
-import time
-
 from ..domain.errors import OrchError
 from ..domain.policy import Summary, summarize
 from .base import ServiceBase
@@ -41,7 +39,7 @@ class Completion(ServiceBase):
 
         token = self.store.change_token()
         cached = self._ranked
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if cached and cached[0] == token and cached[1] == agent and now - cached[2] < RANK_TTL:
             return cached[3]
         ranked = search_keys(rank(self.store.snapshot().tasks, agent, self.config.roles))
