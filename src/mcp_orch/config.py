@@ -10,13 +10,13 @@ from __future__ import annotations
 import marshal
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from .domain.errors import InvalidInput
 from .domain.ids import check_prefix
 from .domain.record import Record
 from .domain.roles import ROLES
 
-TYPE_CHECKING = False  # not typing's: importing typing costs start-up time on every command
 if TYPE_CHECKING:
     from yaml import Node
 

@@ -48,7 +48,6 @@ from .fsutil import (
     append_line,
     atomic_write,
     board_lock,
-    flat_json,
     fsync_dir,
     open_append,
     os_reason,
@@ -407,8 +406,10 @@ class FileStore:
         return os.path.relpath(path, self.tasks_dir).replace(os.sep, "/")
 
     def _move(self, old: str, new: str, text: str) -> None:
+        import json  # deferred, as on every write: a read needs no json
+
         journal = {"old": self._rel(old), "new": self._rel(new)}
-        atomic_write(self.journal_path, flat_json(journal))
+        atomic_write(self.journal_path, json.dumps(journal))
         atomic_write(new, text)  # from here on the move has happened
         try:
             os.unlink(old)
@@ -474,8 +475,10 @@ class FileStore:
         except StorageError as exc:
             self._warnings.append(f"{_what(event)}, but {exc.message}")
             return
+        import json
+
         try:
-            append_line(fd, flat_json(event.to_dict()))
+            append_line(fd, json.dumps(event.to_dict(), sort_keys=True, ensure_ascii=False))
         except OSError as exc:
             reason, _ = os_reason(exc)
             self._warnings.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..domain.errors import StorageError
@@ -124,28 +124,6 @@ def atomic_write(path: str, text: str | bytes, *, durable: bool = True) -> None:
         raise storage_error(exc, f"write {name}") from exc
     if durable:
         fsync_dir(folder)
-
-
-# JSON's string escapes (RFC 8259, section 7): the quote, the backslash, the control characters.
-_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in range(0x20)}
-_JSON_ESCAPES.update({0x22: '\\"', 0x5C: "\\\\", 0x08: "\\b", 0x09: "\\t", 0x0A: "\\n"})
-_JSON_ESCAPES.update({0x0C: "\\f", 0x0D: "\\r"})
-
-
-def flat_json(data: Mapping[str, str]) -> str:
-    """``json.dumps(data, sort_keys=True, ensure_ascii=False)`` for text keys and values.
-
-    The log and the move journal are written on every mutation; importing ``json`` for them
-    would cost ~2 ms of every command.
-    """
-    return (
-        "{"
-        + ", ".join(
-            f'"{k.translate(_JSON_ESCAPES)}": "{v.translate(_JSON_ESCAPES)}"'
-            for k, v in sorted(data.items())
-        )
-        + "}"
-    )
 
 
 def open_append(path: str) -> int:

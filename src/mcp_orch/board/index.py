@@ -15,6 +15,7 @@ import marshal
 import os
 import re
 import sys
+from typing import Any
 
 from ..domain.errors import MalformedTask, StorageError
 from ..domain.model import ALL_STATUSES, Priority, Status
@@ -52,27 +53,33 @@ def encode(s: Summary) -> list[object]:
     ]
 
 
-_new_tuple = tuple.__new__
-
-
-def _decode(row: list[object]) -> Summary:
-    # This runs once per task on every command, so it builds the tuple directly (the named
-    # tuple's generated __new__ costs twice as much); the order is encode's.
-    return _new_tuple(
-        Summary,
-        (
-            row[0],
-            row[1],
-            STATUS_BY_VALUE[row[2]],  # type: ignore[index]
-            _PRIORITY[row[3]],  # type: ignore[index]
-            row[4],
-            row[5],
-            tuple(row[6]),  # type: ignore[arg-type]
-            row[7],
-            row[8],
-            row[9],
-            row[10],
-        ),
+def _decode(row: list[Any]) -> Summary:
+    """The summary ``encode`` stored (this runs once per task on every command)."""
+    (
+        tid,
+        title,
+        status,
+        priority,
+        agent,
+        implementer,
+        depends,
+        created,
+        updated,
+        feedback,
+        escalated,
+    ) = row
+    return Summary(
+        tid,
+        title,
+        STATUS_BY_VALUE[status],
+        _PRIORITY[priority],
+        agent,
+        implementer,
+        tuple(depends),
+        created,
+        updated,
+        feedback,
+        escalated,
     )
 
 
@@ -237,8 +244,8 @@ def _moved_by_hand(rel: str, row: list[object], status: Status, problems: list[P
         )
     )
     # the holder as in_folder() gives it
-    holder = (row[4] or row[5]) if status is Status.IN_PROGRESS else ""
-    return _decode([*row[:2], status.value, row[3], holder, *row[5:]])
+    holder = (summary.agent or summary.implementer) if status is Status.IN_PROGRESS else ""
+    return summary._replace(status=status, agent=holder)
 
 
 def _problem(rel: str, err: list[object]) -> Problem:

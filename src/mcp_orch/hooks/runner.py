@@ -31,16 +31,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from typing import IO, TYPE_CHECKING
 
 from ..domain.errors import BoardNotFound, OrchError
 from ..domain.model import Status
 from ..domain.roles import HOOK_AGENT  # a commit whose agent is unknown: counts as a person
 from . import gitinfo
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # importing typing costs ~5 ms of a hook that should add almost nothing
-    from typing import IO
-
+if TYPE_CHECKING:
     from ..service import Service
 
 ENV_HOOKS = "ORCH_HOOKS"

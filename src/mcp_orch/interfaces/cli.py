@@ -11,14 +11,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .. import __version__
 from ..domain.errors import InternalError, InvalidInput, OrchError
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs an import at start-up; the annotations need it only here
-    from typing import Any, NoReturn
-
+if TYPE_CHECKING:
     from ..service import Service
 
 ENV_AGENT = "ORCH_AGENT"
@@ -81,7 +79,13 @@ def emit(
     if args.json:
         import json
 
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        # One line for a program, as MCP sends it (what agents read: fewer tokens, and the C
+        # encoder, ~4x faster than indenting a 1,000-task board); indented at a terminal.
+        if sys.stdout.isatty():
+            shown = json.dumps(data, indent=2, ensure_ascii=False)
+        else:
+            shown = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        sys.stdout.write(shown + "\n")
     elif text:
         sys.stdout.write(text.rstrip("\n") + "\n")
     if warnings:
