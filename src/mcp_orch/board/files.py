@@ -51,6 +51,7 @@ from .fsutil import (
     fsync_dir,
     open_append,
     os_reason,
+    remove_if_present,
     storage_error,
 )
 from .index import (
@@ -92,13 +93,6 @@ def noticed_at(now: str, task: Task) -> str:
     if moment is not None and then is not None and then > moment:
         return format_time(then)
     return now
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _what(event: Event) -> str:
@@ -381,7 +375,7 @@ class FileStore:
         if os.path.isfile(new) and os.path.isfile(old) and old != new:
             os.unlink(old)  # the new copy was complete (it was renamed into place whole)
             fsync_dir(os.path.dirname(old))
-        _unlink(self.journal_path)
+        remove_if_present(self.journal_path)
 
     def save(self, task: Task) -> None:
         from . import format as fmt
@@ -422,7 +416,7 @@ class FileStore:
             )
             return
         fsync_dir(os.path.dirname(old))
-        _unlink(self.journal_path)
+        remove_if_present(self.journal_path)
 
     def _note_saved(self, task: Task, new: str, old: str | None) -> None:
         """Keep the snapshot and index of this transaction true without re-reading the board."""
