@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from .board.fsutil import load_cache, save_cache
 from .domain.errors import InvalidInput
@@ -17,6 +16,7 @@ from .domain.ids import check_prefix
 from .domain.record import Record
 from .domain.roles import ROLES
 
+TYPE_CHECKING = False  # not typing's: importing typing costs start-up time on every command
 if TYPE_CHECKING:
     from yaml import Node
 

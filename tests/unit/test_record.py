@@ -62,13 +62,13 @@ def test_fields_with_defaults_must_come_last() -> None:
             b: int
 
 
-def test_the_cli_hot_path_never_imports_json_or_dataclasses() -> None:
+def test_the_cli_hot_path_never_imports_typing_or_json() -> None:
     code = (
         "import sys\n"
         "from mcp_orch.interfaces import cli, handoff_cli, board_cli\n"
         "from mcp_orch import service, config\n"
         "from mcp_orch.board import files, format\n"
-        "print(sorted(m for m in ('json', 'dataclasses') if m in sys.modules))\n"
+        "print(sorted(m for m in ('typing', 'json', 'dataclasses') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -14,13 +14,16 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Any
 
 from ..domain.errors import MalformedTask
 from ..domain.model import ALL_STATUSES, Priority, Status
 from ..domain.policy import Summary, summarize
 from ..store import Problem, Snapshot
 from .fsutil import load_cache, save_cache, storage_error
+
+TYPE_CHECKING = False  # not typing's (see store/__init__.py): read on every command
+if TYPE_CHECKING:
+    from typing import Any
 
 # marshal's format depends on the Python version, so the version is part of the file's name.
 INDEX_VERSION = 4

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TypeVar
 
 from ..domain.errors import MalformedTask
 from ..domain.model import (
@@ -41,7 +40,11 @@ from .schema import (
     trim,
 )
 
-_T = TypeVar("_T")
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time on every write: for the type checker only
+    from typing import TypeVar
+
+    _T = TypeVar("_T")
 
 # Header fields ("## Key: value"), in the order they are rendered.
 _FIELDS = ("status", "priority", "agent", "created", "last updated", "implementer", "depends on")

@@ -8,7 +8,10 @@ reference), and the anchors of hand-written lines inside a section.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Git writes 7 marker characters, more (8+) in rename conflicts; a bare "=======" line is one too.
 CONFLICT_RE = re.compile(r"^(?:<{7,}|>{7,}|\|{7,})(?: |$)|^={7,}$")

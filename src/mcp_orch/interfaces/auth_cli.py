@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
-from typing import Any
 
 from ..domain.errors import InvalidInput
 from . import cli
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs an import on every orch call; the annotations need it only here
+    from typing import Any
 
 EXAMPLES = (
     "orch auth approve        # prints a one-time code for the consent page\n"

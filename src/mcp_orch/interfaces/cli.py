@@ -11,12 +11,14 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from .. import __version__
 from ..domain.errors import InternalError, InvalidInput, OrchError
 
-if TYPE_CHECKING:
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs an import at start-up; the annotations need it only here
+    from typing import Any, NoReturn
+
     from ..service import Service
 
 ENV_AGENT = "ORCH_AGENT"

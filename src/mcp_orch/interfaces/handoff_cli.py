@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from ..domain.errors import InvalidInput
 from . import cli
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ..domain.model import Task
     from ..service import Service

@@ -11,12 +11,12 @@ not by every CLI command.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from ..domain.errors import OrchError
 from ..domain.policy import Summary, summarize
 from .base import ServiceBase
 
+TYPE_CHECKING = False  # not typing's (see store/__init__.py); attention is loaded when used
 if TYPE_CHECKING:
     from ..domain.attention import Keys, Notice
 
