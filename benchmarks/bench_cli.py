@@ -14,7 +14,8 @@ What it does, per board size:
    blocked by them), bodies have goals, checklists, files, notes, feedback, error context and a
    handoff history (1-4 KB per file, like real ones).
 2. Warms the index once (``orch status``), then times the MEDIAN and p90 wall time of
-   ``orch status``, ``orch next --agent cursor``, ``orch claim ID`` (every run claims a
+   ``orch status``, ``orch status --json`` (what agents call; compact, as stdout is a file),
+   ``orch next --agent cursor``, ``orch claim ID`` (every run claims a
    different ready, unblocked task, as a different agent; only the claim process is timed) and
    ``orch create``, each a whole process of the installed entry point ``<venv>/bin/orch``
    (never the pyenv ``python3`` shim, which adds ~100 ms of bash before Python starts), and
@@ -79,6 +80,14 @@ from mcp_orch.domain.model import (  # noqa: E402
 )
 
 TARGET_MS = {1000: 40.0, 10000: 150.0}
+# What is timed, in the tables' order; "status-json" is ``orch status --json``.
+COMMANDS = ("status", "status-json", "next", "claim", "create")
+LABELS = {
+    "status-json": "status --json",
+    "next": "next --agent cursor",
+    "claim": "claim ID --agent A",
+    "create": 'create "T" --priority P1',
+}
 TARGET_RSS_MIB = 40.0
 HANDOFF_TARGET_S = 1.0
 
@@ -481,6 +490,8 @@ def measure_size(orch: str, n: int, runs: int, seed: int) -> tuple[list[Row], li
     def argv(command: str) -> list[str]:
         if command == "status":
             return [orch, "status"]
+        if command == "status-json":
+            return [orch, "status", "--json"]  # what agents call (stdout is a file: compact)
         if command == "next":
             return [orch, "next", "--agent", "cursor"]
         if command == "claim":
@@ -489,7 +500,7 @@ def measure_size(orch: str, n: int, runs: int, seed: int) -> tuple[list[Row], li
         counter[0] += 1
         return [orch, "create", f"Benchmark task {counter[0]}", "--priority", "P1"]
 
-    commands = ("status", "next", "claim", "create")
+    commands = COMMANDS
     for command in commands:
         remove_index(root)
         res = check(run_timed(argv(command), root), f"cold {command} at {n}")
@@ -506,7 +517,7 @@ def measure_size(orch: str, n: int, runs: int, seed: int) -> tuple[list[Row], li
                 log(f"[{fmt_n(n)}] note: next --agent cursor answered {first!r}")
         warm.append(Row(command, n, results))
         log(
-            f"[{fmt_n(n)}] {command:<6} median {warm[-1].median:7.1f} ms  p90 "
+            f"[{fmt_n(n)}] {command:<11} median {warm[-1].median:7.1f} ms  p90 "
             f"{warm[-1].p90:7.1f} ms  rss {warm[-1].rss:5.1f} MiB   "
             f"(cold {cold[len(warm) - 1].median:7.1f} ms)"
         )
@@ -769,7 +780,7 @@ def main() -> int:
     out.append("| command | tasks | median ms | p90 ms | peak RSS MiB | target | met |")
     out.append("|---|---:|---:|---:|---:|---|:-:|")
     missed: list[str] = []
-    for command in ("status", "next", "claim", "create"):
+    for command in COMMANDS:
         for row in (r for r in warm if r.command == command):
             target = TARGET_MS.get(row.size)
             t_text = (
@@ -780,11 +791,7 @@ def main() -> int:
             ok = row.rss <= TARGET_RSS_MIB and (target is None or row.median <= target)
             if not ok:
                 missed.append(f"{command} at {fmt_n(row.size)}")
-            label = {
-                "next": "next --agent cursor",
-                "claim": "claim ID --agent A",
-                "create": 'create "T" --priority P1',
-            }.get(command, command)
+            label = LABELS.get(command, command)
             out.append(
                 f"| `orch {label}` | {fmt_n(row.size)} | {row.median:.1f} | {row.p90:.1f} | "
                 f"{row.rss:.1f} | {t_text} | {'yes' if ok else '**no**'} |"
@@ -794,12 +801,12 @@ def main() -> int:
     out.append("")
     out.append("| command | " + " | ".join(f"{fmt_n(n)} tasks" for n in sizes) + " |")
     out.append("|---|" + "---:|" * len(sizes))
-    for command in ("status", "next", "claim", "create"):
+    for command in COMMANDS:
         cells = []
         for n in sizes:
             row = next(r for r in cold if r.command == command and r.size == n)
             cells.append(f"{row.median:.0f} ms / {row.rss:.1f} MiB")
-        out.append(f"| `orch {command}` | " + " | ".join(cells) + " |")
+        out.append(f"| `orch {LABELS.get(command, command)}` | " + " | ".join(cells) + " |")
     out.append("")
     out.append(
         "#### Handoff: `orch review` start -> waiting `orch next --agent codex --wait` exits"

@@ -13,6 +13,7 @@ pipe and the client's own parsing.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import statistics
@@ -26,6 +27,8 @@ from pathlib import Path
 import anyio
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+
+import mcp_orch
 
 ORCH = shutil.which("orch", path=str(Path(sys.executable).parent)) or "orch"
 
@@ -165,6 +168,10 @@ def main() -> None:
     parser.add_argument("--launches", type=int, default=5)
     parser.add_argument("--completion-tasks", type=int, default=10_000)
     args = parser.parse_args()
+    # Servers start from bytecode, as installed ones do: this environment may forbid writing it
+    # (PYTHONDONTWRITEBYTECODE), which would make every launch compile the package again.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    compileall.compile_dir(os.path.dirname(mcp_orch.__file__), quiet=1)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
         root.mkdir()

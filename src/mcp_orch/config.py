@@ -1,16 +1,16 @@
 """``.mcp/config.yaml``: roles, limits, ID prefix, quality gates.
 
 YAML costs ~15 ms to import, more than the rest of a command's start-up, so the parsed config
-is cached (marshal, like the index: no import at all) beside the index, keyed by the YAML
+is cached (marshal, like the index: ``board.fsutil.save_cache``) beside the index, keyed by the YAML
 file's mtime and size. Editing the YAML is always seen.
 """
 
 from __future__ import annotations
 
-import marshal
 import os
 import sys
 
+from .board.fsutil import load_cache, save_cache
 from .domain.errors import InvalidInput
 from .domain.ids import check_prefix
 from .domain.record import Record
@@ -128,23 +128,12 @@ def load(board: str) -> Config:
         return Config()
     key = [st.st_mtime_ns, st.st_size]
     cache = _cache_path(board)
-    try:
-        with open(cache, "rb") as handle:
-            cached = marshal.loads(handle.read())
-        if cached.get("key") == key:
-            return from_mapping(cached["data"])
-    except (OSError, ValueError, EOFError, TypeError, KeyError, AttributeError):
-        pass
+    cached = load_cache(cache)
+    if cached.get("key") == key and isinstance(cached.get("data"), dict):
+        return from_mapping(cached["data"])  # type: ignore[arg-type]
     data = _parse_yaml(path)
     config = from_mapping(data)
-    try:
-        os.makedirs(os.path.dirname(cache), exist_ok=True)
-        tmp = f"{cache}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as handle:
-            handle.write(marshal.dumps({"key": key, "data": data}))
-        os.replace(tmp, cache)
-    except (OSError, ValueError):  # ValueError: a value marshal cannot store (a YAML date)
-        pass  # only a cache
+    save_cache(cache, {"key": key, "data": data})  # a YAML date cannot be cached: parsed again
     return config
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import shutil
+import subprocess
 
 import pytest
 
 from mcp_orch.interfaces.cli import COMMANDS, command_names
-from tests.conftest import Orch, set_roles, task_file
+from tests.conftest import ORCH, Orch, set_roles, task_file
 
 pytestmark = pytest.mark.cli
 
@@ -78,6 +81,36 @@ def test_status_json_shape(orch: Orch) -> None:
     assert data["counts"] == {"pending": 1, "in-progress": 1}
     text = orch("status").out
     assert a in text and b in text and "cursor" in text and "P0" in text
+
+
+def test_json_is_one_line_for_a_program_and_indented_at_a_terminal(orch: Orch) -> None:
+    """Agents read --json through a pipe: one compact line (the fast encoder, fewer tokens);
+    a person at a terminal gets it indented. Both hold the same data."""
+    orch.create("First \u00e9", "--priority", "P2")
+    piped = orch("status", "--json", env=CLOCK).out
+    assert piped.count("\n") == 1 and piped.endswith("}\n") and "\u00e9" in piped
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [str(ORCH), "status", "--json"],
+        cwd=orch.cwd,
+        env={**orch.env, **CLOCK},
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+    ) as proc:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed: the child has exited
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert proc.wait(timeout=60) == 0
+    os.close(leader)
+    shown = b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+    assert shown.startswith('{\n  "tasks": [\n') and json.loads(shown) == json.loads(piped)
 
 
 def test_status_all_lists_closed_tasks(orch: Orch) -> None:

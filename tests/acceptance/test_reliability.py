@@ -186,3 +186,35 @@ def test_readers_never_see_a_task_twice_or_not_at_all(orch: Orch) -> None:
         _, err = mover.communicate(timeout=120)
     assert mover.returncode == 0, err
     assert seen > 3
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x00not marshal", b"\xfb\x00\x00"])
+def test_damaged_caches_are_rebuilt_from_the_files(
+    orch: Orch, project: Path, damage: bytes
+) -> None:
+    """The index and the config cache are only caches: a damaged one is read as empty, the
+    answer comes from the files, and the cache is written again."""
+    task_id = orch.create("Cached")
+    orch("status")
+    caches = sorted((project / ".mcp" / ".cache").glob("*.marshal"))
+    assert [p.name.split("-")[0] for p in caches] == ["config", "index"]
+    for path in caches:
+        path.write_bytes(damage)
+    data = orch.json("status")
+    assert [t["id"] for t in data["tasks"]] == [task_id] and data["problems"] == []  # type: ignore[union-attr]
+    assert all(p.read_bytes() not in (damage, b"") for p in caches)
+
+
+def test_a_config_marshal_cannot_cache_is_read_each_time_and_leaves_no_temp_file(
+    orch: Orch, project: Path
+) -> None:
+    """A YAML date cannot be cached: the YAML is read on every command, and the failed cache
+    write leaves nothing behind (it used to leave a ``config-*.marshal.PID.tmp`` each time)."""
+    config = project / ".mcp" / "config.yaml"
+    config.write_text(config.read_text() + "reviewed_since: 2025-01-01\n")  # YAML: a date
+    for path in (project / ".mcp" / ".cache").glob("config-*"):
+        path.unlink()
+    task_id = orch.create("Dated")
+    for _ in range(2):
+        assert [t["id"] for t in orch.json("status")["tasks"]] == [task_id]  # type: ignore[union-attr]
+    assert not list((project / ".mcp" / ".cache").glob("config-*"))

@@ -1,16 +1,14 @@
-"""The start-up savers of the hot path: ``Record`` (cheap typed named tuples) and ``flat_json``
-(the log's JSON lines without importing json). Each must behave exactly as what it replaces."""
+"""The start-up saver of the hot path: ``Record`` (cheap typed named tuples) must behave exactly
+as the ``typing.NamedTuple`` it replaces."""
 
 from __future__ import annotations
 
-import json
 import pickle
 import subprocess
 import sys
 
 import pytest
 
-from mcp_orch.board.fsutil import flat_json
 from mcp_orch.domain.model import Note, Task
 from mcp_orch.domain.record import Record
 
@@ -74,20 +72,3 @@ def test_the_cli_hot_path_never_imports_typing_or_json() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        {},
-        {"op": "claim", "agent": "cursor"},
-        {"note": 'quote " backslash \\ slash / tab \t newline \n cr \r'},
-        {"ctl": "".join(map(chr, range(0x20))) + "\x7f", "b": "é 日本 \u2028 \U0001f600"},
-        {"z": "", "a": "1", "m": "x"},
-    ],
-)
-def test_flat_json_is_what_json_dumps_writes(data: dict[str, str]) -> None:
-    text = flat_json(data)
-    assert text == json.dumps(data, sort_keys=True, ensure_ascii=False)
-    assert json.loads(text) == data
-    assert "\n" not in text  # one line of the log, whatever the note holds

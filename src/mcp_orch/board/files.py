@@ -48,10 +48,10 @@ from .fsutil import (
     append_line,
     atomic_write,
     board_lock,
-    flat_json,
     fsync_dir,
     open_append,
     os_reason,
+    remove_if_present,
     storage_error,
 )
 from .index import (
@@ -93,13 +93,6 @@ def noticed_at(now: str, task: Task) -> str:
     if moment is not None and then is not None and then > moment:
         return format_time(then)
     return now
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _what(event: Event) -> str:
@@ -382,7 +375,7 @@ class FileStore:
         if os.path.isfile(new) and os.path.isfile(old) and old != new:
             os.unlink(old)  # the new copy was complete (it was renamed into place whole)
             fsync_dir(os.path.dirname(old))
-        _unlink(self.journal_path)
+        remove_if_present(self.journal_path)
 
     def save(self, task: Task) -> None:
         from . import format as fmt
@@ -407,8 +400,10 @@ class FileStore:
         return os.path.relpath(path, self.tasks_dir).replace(os.sep, "/")
 
     def _move(self, old: str, new: str, text: str) -> None:
+        import json  # deferred, as on every write: a read needs no json
+
         journal = {"old": self._rel(old), "new": self._rel(new)}
-        atomic_write(self.journal_path, flat_json(journal))
+        atomic_write(self.journal_path, json.dumps(journal))
         atomic_write(new, text)  # from here on the move has happened
         try:
             os.unlink(old)
@@ -421,7 +416,7 @@ class FileStore:
             )
             return
         fsync_dir(os.path.dirname(old))
-        _unlink(self.journal_path)
+        remove_if_present(self.journal_path)
 
     def _note_saved(self, task: Task, new: str, old: str | None) -> None:
         """Keep the snapshot and index of this transaction true without re-reading the board."""
@@ -474,8 +469,10 @@ class FileStore:
         except StorageError as exc:
             self._warnings.append(f"{_what(event)}, but {exc.message}")
             return
+        import json
+
         try:
-            append_line(fd, flat_json(event.to_dict()))
+            append_line(fd, json.dumps(event.to_dict(), sort_keys=True, ensure_ascii=False))
         except OSError as exc:
             reason, _ = os_reason(exc)
             self._warnings.append(

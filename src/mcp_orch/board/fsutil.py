@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import errno
+import marshal
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..domain.errors import StorageError
@@ -126,26 +127,33 @@ def atomic_write(path: str, text: str | bytes, *, durable: bool = True) -> None:
         fsync_dir(folder)
 
 
-# JSON's string escapes (RFC 8259, section 7): the quote, the backslash, the control characters.
-_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in range(0x20)}
-_JSON_ESCAPES.update({0x22: '\\"', 0x5C: "\\\\", 0x08: "\\b", 0x09: "\\t", 0x0A: "\\n"})
-_JSON_ESCAPES.update({0x0C: "\\f", 0x0D: "\\r"})
+def remove_if_present(path: str) -> None:
+    """Remove ``path``; one that is already gone is fine."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
-def flat_json(data: Mapping[str, str]) -> str:
-    """``json.dumps(data, sort_keys=True, ensure_ascii=False)`` for text keys and values.
+def load_cache(path: str) -> dict[str, object]:
+    """A cache file ``save_cache`` wrote; empty if it is missing or damaged (rebuild it)."""
+    try:
+        with open(path, "rb") as handle:
+            data = marshal.loads(handle.read())
+    except (OSError, ValueError, EOFError, TypeError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
-    The log and the move journal are written on every mutation; importing ``json`` for them
-    would cost ~2 ms of every command.
-    """
-    return (
-        "{"
-        + ", ".join(
-            f'"{k.translate(_JSON_ESCAPES)}": "{v.translate(_JSON_ESCAPES)}"'
-            for k, v in sorted(data.items())
-        )
-        + "}"
-    )
+
+def save_cache(path: str, data: dict[str, object]) -> bool:
+    """Write a cache (marshal, not JSON: built in, no import, and it loads a 10,000-task index
+    ~5x faster; not fsynced: a cache can always be rebuilt); False if that failed."""
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write(path, marshal.dumps(data), durable=False)
+    except (OSError, ValueError, StorageError):  # ValueError: a value marshal cannot store
+        return False  # only a cache: what it holds stays in the files
+    return True
 
 
 def open_append(path: str) -> int:

@@ -11,19 +11,21 @@ missing or damaged one is rebuilt from the files, which stay the truth.
 
 from __future__ import annotations
 
-import marshal
 import os
 import re
 import sys
 
-from ..domain.errors import MalformedTask, StorageError
+from ..domain.errors import MalformedTask
 from ..domain.model import ALL_STATUSES, Priority, Status
 from ..domain.policy import Summary, summarize
 from ..store import Problem, Snapshot
-from .fsutil import atomic_write, storage_error
+from .fsutil import load_cache, save_cache, storage_error
 
-# marshal, not JSON: it loads a 10,000-task index ~5x faster and is built in (no import). Its
-# format depends on the Python version, so the version is part of the cache's file name.
+TYPE_CHECKING = False  # not typing's (see store/__init__.py): read on every command
+if TYPE_CHECKING:
+    from typing import Any
+
+# marshal's format depends on the Python version, so the version is part of the file's name.
 INDEX_VERSION = 4
 INDEX_NAME = f"index-{sys.implementation.cache_tag}.marshal"
 _NAME_ID_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,7}-[0-9a-z]{3,16})(?=[-_.])")
@@ -52,27 +54,33 @@ def encode(s: Summary) -> list[object]:
     ]
 
 
-_new_tuple = tuple.__new__
-
-
-def _decode(row: list[object]) -> Summary:
-    # This runs once per task on every command, so it builds the tuple directly (the named
-    # tuple's generated __new__ costs twice as much); the order is encode's.
-    return _new_tuple(
-        Summary,
-        (
-            row[0],
-            row[1],
-            STATUS_BY_VALUE[row[2]],  # type: ignore[index]
-            _PRIORITY[row[3]],  # type: ignore[index]
-            row[4],
-            row[5],
-            tuple(row[6]),  # type: ignore[arg-type]
-            row[7],
-            row[8],
-            row[9],
-            row[10],
-        ),
+def _decode(row: list[Any]) -> Summary:
+    """The summary ``encode`` stored (this runs once per task on every command)."""
+    (
+        tid,
+        title,
+        status,
+        priority,
+        agent,
+        implementer,
+        depends,
+        created,
+        updated,
+        feedback,
+        escalated,
+    ) = row
+    return Summary(
+        tid,
+        title,
+        STATUS_BY_VALUE[status],
+        _PRIORITY[priority],
+        agent,
+        implementer,
+        tuple(depends),
+        created,
+        updated,
+        feedback,
+        escalated,
     )
 
 
@@ -86,25 +94,14 @@ def read_text(path: str) -> str:
 
 def load_index(path: str) -> Index:
     """The index saved at ``path``; empty if it is missing, damaged or of another version."""
-    try:
-        with open(path, "rb") as handle:
-            data = marshal.loads(handle.read())
-        if data.get("version") == INDEX_VERSION:
-            return data["files"]  # type: ignore[no-any-return]
-    except (OSError, ValueError, EOFError, TypeError, KeyError, AttributeError):
-        pass  # a missing or damaged cache is rebuilt from the files
-    return {}
+    data = load_cache(path)
+    files = data.get("files")
+    return files if data.get("version") == INDEX_VERSION and isinstance(files, dict) else {}
 
 
 def save_index(path: str, index: Index) -> bool:
-    """Write the index (not fsynced: it can always be rebuilt); False if that failed."""
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        data = {"version": INDEX_VERSION, "files": index}
-        atomic_write(path, marshal.dumps(data), durable=False)
-    except (OSError, StorageError):
-        return False  # the cache is an optimisation; the files stay the truth
-    return True
+    """Write the index (it can always be rebuilt from the files); False if that failed."""
+    return save_cache(path, {"version": INDEX_VERSION, "files": index})
 
 
 # ---------------------------------------------------------------------- the scan
@@ -237,8 +234,8 @@ def _moved_by_hand(rel: str, row: list[object], status: Status, problems: list[P
         )
     )
     # the holder as in_folder() gives it
-    holder = (row[4] or row[5]) if status is Status.IN_PROGRESS else ""
-    return _decode([*row[:2], status.value, row[3], holder, *row[5:]])
+    holder = (summary.agent or summary.implementer) if status is Status.IN_PROGRESS else ""
+    return summary._replace(status=status, agent=holder)
 
 
 def _problem(rel: str, err: list[object]) -> Problem:

@@ -28,7 +28,7 @@ import shutil
 import stat
 from collections.abc import Callable
 
-from ..board.fsutil import atomic_write
+from ..board.fsutil import atomic_write, remove_if_present
 from ..domain.errors import InvalidInput
 from ..domain.record import Record
 from ..executable import running_orch
@@ -42,8 +42,7 @@ BACKUP_DIR = os.path.join(".mcp", "hooks-backup")
 MANIFEST = "manifest.json"
 CHAINED = ".orch-chained"
 MARK = "mcp-orch hook (orch hooks install)"
-BLOCK_BEGIN = "# >>> mcp-orch (orch hooks uninstall removes this block) >>>"
-BLOCK_END = "# <<< mcp-orch <<<"
+BLOCK_BEGIN, BLOCK_END = precommit.BEGIN, precommit.END  # one marked block, in any file
 
 
 class Layout(Record):
@@ -257,7 +256,7 @@ def _restore(entry: dict[str, object], backups: str) -> str:
         if os.path.lexists(chained):
             os.replace(chained, path)
         elif "link" in entry:
-            _unlink(path)
+            remove_if_present(path)
             os.symlink(str(entry["link"]), path)
         elif original is not None:
             _write(path, original, mode)
@@ -265,7 +264,7 @@ def _restore(entry: dict[str, object], backups: str) -> str:
         return f"restored {path}{note}"
     if ours or current is None:
         if original is None:
-            _unlink(path)
+            remove_if_present(path)
             return f"removed {path}"
         _write(path, original, mode)
         return f"restored {path}"
@@ -283,13 +282,6 @@ def _drop_block(text: str) -> str | None:
     if start < 0 or end < start:
         return None
     return text[:start] + text[end + len(BLOCK_END) + 1 :]
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 # ---------------------------------------------------------------------- status

@@ -32,6 +32,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
+from ..board.fsutil import remove_if_present
 from ..domain.errors import BoardNotFound, OrchError
 from ..domain.model import Status
 from ..domain.roles import HOOK_AGENT  # a commit whose agent is unknown: counts as a person
@@ -124,7 +125,7 @@ class _Hook:
 
     def commit_msg(self, place: gitinfo.Place, message_file: str) -> int:
         pending = os.path.abspath(place.pending)
-        _unlink(pending)  # a note of an earlier, aborted commit must not carry over
+        remove_if_present(pending)  # a note of an earlier, aborted commit must not carry over
         try:
             with open(message_file, encoding="utf-8", errors="replace") as handle:
                 message = gitinfo.message_text(handle.read())
@@ -238,7 +239,7 @@ class _Hook:
                 note = json.load(handle)
         except (OSError, ValueError):
             return 0
-        _unlink(pending)
+        remove_if_present(pending)
         if tree != note.get("tree"):
             return 0  # not the commit our commit-msg passed
         tags: dict[str, str] = note.get("tags") or {}
@@ -319,10 +320,3 @@ def run_gate(
         out.write(line.decode("utf-8", "replace"))
     out.flush()
     return proc.wait(), b"".join(chunks).decode("utf-8", "replace")
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

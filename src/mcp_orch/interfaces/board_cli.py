@@ -73,6 +73,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         statuses=statuses,
         agent=args.agent.strip() if args.agent else None,
     )
+    if args.json:  # what agents call: no table to format
+        cli.emit(args, data, "")
+        return 0
     closed = args.all or bool({"done", "failed"} & set(statuses))
     text = _status_text(data, human_age, closed_listed=closed)
     if not data["tasks"] and (statuses or args.agent):

@@ -83,7 +83,13 @@ def emit(
     if args.json:
         import json
 
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        # One line for a program, as MCP sends it (what agents read: fewer tokens, and the C
+        # encoder, ~4x faster than indenting a 1,000-task board); indented at a terminal.
+        if sys.stdout.isatty():
+            shown = json.dumps(data, indent=2, ensure_ascii=False)
+        else:
+            shown = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        sys.stdout.write(shown + "\n")
     elif text:
         sys.stdout.write(text.rstrip("\n") + "\n")
     if warnings:

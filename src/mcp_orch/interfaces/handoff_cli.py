@@ -21,6 +21,14 @@ if TYPE_CHECKING:
     from .shapes import ClaimJSON, CreateJSON, FeedbackItemJSON, FeedbackListJSON
 
 
+# A task's three checklists, as prep (which writes them) and check (which ticks them) name them.
+LIST_FLAGS = (
+    ("--ac", "acceptance criteria"),
+    ("--dor", "Definition of Ready items"),
+    ("--dod", "Definition of Done items"),
+)
+
+
 def _then(step: str, task: Task, service: Service, agent: str) -> str:
     """What happens next, as commands that run as printed (the agent included)."""
     from ..domain.policy import after
@@ -281,11 +289,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     cli.id_arg(p, before_lists=True)
     p.add_argument("--goal", help="what must be done and why")
-    for flag, what in (
-        ("--ac", "acceptance criteria"),
-        ("--dor", "Definition of Ready items"),
-        ("--dod", "Definition of Done items"),
-    ):
+    for flag, what in LIST_FLAGS:
         cli.items_flag(
             p,
             flag,
@@ -411,11 +415,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "orch check T-7k3m9q2x --ac 1 3 --dod all",
     )
     cli.id_arg(p, before_lists=True)
-    for flag, what in (
-        ("--ac", "acceptance criteria"),
-        ("--dor", "Definition of Ready items"),
-        ("--dod", "Definition of Done items"),
-    ):
+    for flag, what in LIST_FLAGS:
         cli.items_flag(
             p,
             flag,

@@ -44,7 +44,6 @@ from .mcp_resources import add_prompts, add_resources
 from .mcp_text import (
     INSTRUCTIONS,
     decision_call,
-    prompt_text,
     section_page,
     status_page,
     task_answer,
@@ -476,15 +475,6 @@ def build_server(
     add_resources(server, fresh, error_text)
     add_prompts(server)
     return server
-
-
-def _prompt(role: str) -> Callable[..., str]:
-    def prompt(
-        task_id: Annotated[str, Field(description="a task to start from (optional)")] = "",
-    ) -> str:
-        return prompt_text(role, task_id)
-
-    return prompt
 
 
 def package_version() -> str:

@@ -177,17 +177,7 @@ def issue_code(board: str, grant: Data, pkce: Data, now: float) -> str:
 def find_code(board: str, code: str, now: float) -> tuple[Data, Data] | None:
     """The code's record and its grant. A code presented again after it was redeemed is a
     replay: its grant (every token issued from it) is revoked (RFC 6749 4.1.2)."""
-    key = secretfiles.digest(code)
-    data = load(board)
-    found = data["codes"].get(key)
-    if found is None:
-        return None
-    if found["used"]:
-        with change(board, now) as fresh:
-            _drop_grant(fresh, found["grant"])
-        return None
-    grant = data["grants"].get(found["grant"])
-    return (found, grant) if grant else None
+    return _find_once(board, "codes", code, now)
 
 
 def redeem_code(board: str, code: str, now: float) -> Issued:
@@ -223,8 +213,14 @@ def _issue(data: Data, grant_id: str, now: float) -> Issued:
 def find_refresh(board: str, token: str, now: float) -> tuple[Data, Data] | None:
     """The refresh token's record and grant. A rotated-out refresh token presented again
     means it leaked: the whole grant is revoked (OAuth 2.1, section 4.3.1)."""
+    return _find_once(board, "refresh", token, now)
+
+
+def _find_once(board: str, kind: str, secret: str, now: float) -> tuple[Data, Data] | None:
+    """A one-time secret's record (``kind``: codes or refresh) and its grant; one presented
+    again after it was spent revokes the grant."""
     data = load(board)
-    found = data["refresh"].get(secretfiles.digest(token))
+    found = data[kind].get(secretfiles.digest(secret))
     if found is None:
         return None
     if found["used"]:
