@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
-from tests.acceptance.mcp_support import HttpServer, free_port, http_server
+from tests.acceptance.mcp_support import INIT, HttpServer, free_port, http_server
 from tests.conftest import Orch
 
 
@@ -229,18 +229,8 @@ def connect(orch: Orch, base: str, redirect_uri: str) -> tuple[RawClient, dict[s
 
 def mcp_status(url: str, token: str) -> int:
     """The HTTP status of an MCP initialize sent with ``token``."""
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "probe", "version": "0"},
-        },
-    }
     headers = {"Accept": "application/json, text/event-stream", "Authorization": f"Bearer {token}"}
-    return httpx.post(url, json=body, headers=headers, timeout=10).status_code
+    return httpx.post(url, json=INIT, headers=headers, timeout=10).status_code
 
 
 def secrets_text(project: Path) -> str:
