@@ -161,6 +161,13 @@ def baseline_import(runs: int = 3) -> float:
     return statistics.median(times)
 
 
+def use_bytecode() -> None:
+    """Servers start from bytecode, as installed ones do: this environment may forbid writing it
+    (PYTHONDONTWRITEBYTECODE), which would make every launch compile the package again."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    compileall.compile_dir(os.path.dirname(mcp_orch.__file__), quiet=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=1000)
@@ -168,10 +175,7 @@ def main() -> None:
     parser.add_argument("--launches", type=int, default=5)
     parser.add_argument("--completion-tasks", type=int, default=10_000)
     args = parser.parse_args()
-    # Servers start from bytecode, as installed ones do: this environment may forbid writing it
-    # (PYTHONDONTWRITEBYTECODE), which would make every launch compile the package again.
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    compileall.compile_dir(os.path.dirname(mcp_orch.__file__), quiet=1)
+    use_bytecode()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
         root.mkdir()

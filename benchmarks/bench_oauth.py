@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import compileall
 import hashlib
 import json
 import os
@@ -33,11 +32,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import anyio
 import httpx
 import httpx2
-from bench_mcp import ORCH, make_board
+from bench_mcp import ORCH, make_board, use_bytecode
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-
-import mcp_orch
 
 ENV = {
     k: v
@@ -149,10 +146,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--calls", type=int, default=200)
     args = parser.parse_args()
-    # Servers start from bytecode, as installed ones do: this environment may forbid writing it
-    # (PYTHONDONTWRITEBYTECODE), which would make every launch compile the package again.
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    compileall.compile_dir(os.path.dirname(mcp_orch.__file__), quiet=1)
+    use_bytecode()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
         root.mkdir()

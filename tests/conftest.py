@@ -169,3 +169,33 @@ def set_roles(project: Path, **roles: list[str] | bool) -> None:
             current[role] = "[" + ", ".join(value) + "]"
     block = [f"  {k}: {v}" for k, v in current.items()]
     path.write_text("\n".join([*lines[: start + 1], *block, *lines[end:]]) + "\n")
+
+
+HEAVY = ("mcp.", "uvicorn", "starlette", "pydantic", "httpx")  # only the commands that serve
+
+
+def heavy_imports(cwd: Path, *argvs: list[str]) -> list[str]:
+    """The heavy modules (the MCP SDK and its web stack) that running these ``orch`` commands
+    in one interpreter loads: the CLI's hot path must load none of them."""
+    probe = (
+        "import json, sys\n"
+        "from mcp_orch.interfaces import cli\n"
+        f"for argv in {[list(a) for a in argvs]!r}:\n"
+        "    try:\n"
+        "        cli.main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"heavy = {HEAVY!r}\n"
+        "loaded = sorted(m for m in sys.modules if m == 'mcp' or m.startswith(heavy))\n"
+        "print('LOADED', json.dumps(loaded))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    loaded: list[str] = json.loads(out.split("LOADED ", 1)[1])
+    return loaded

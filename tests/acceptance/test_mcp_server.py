@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import anyio
@@ -13,7 +12,7 @@ import pytest
 
 from mcp_orch.interfaces.cli import open_service
 from tests.acceptance.mcp_support import call, call_error, stdio, text
-from tests.conftest import ORCH, Orch, clean_env, set_roles, task_file
+from tests.conftest import ORCH, Orch, clean_env, heavy_imports, set_roles, task_file
 
 pytestmark = [pytest.mark.server]
 
@@ -240,27 +239,9 @@ def test_resources_and_prompts(orch: Orch) -> None:
 
 
 def test_cli_commands_other_than_mcp_do_not_import_the_sdk(orch: Orch) -> None:
-    probe = (
-        "import sys\n"
-        "from mcp_orch.interfaces import cli\n"
-        "for argv in (['status'], ['next', '--agent', 'cursor'], ['token', 'list']):\n"
-        "    try:\n"
-        "        cli.main(argv)\n"
-        "    except SystemExit:\n"
-        "        pass\n"
-        "heavy = ('mcp.', 'uvicorn', 'starlette', 'pydantic')\n"
-        "loaded = sorted(m for m in sys.modules if m == 'mcp' or m.startswith(heavy))\n"
-        "print('LOADED', loaded)\n"
+    assert (
+        heavy_imports(orch.cwd, ["status"], ["next", "--agent", "cursor"], ["token", "list"]) == []
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=orch.cwd,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert "LOADED []" in out, out
 
 
 def test_no_board_is_a_clear_error(tmp_path: Path) -> None:

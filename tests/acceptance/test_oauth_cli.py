@@ -3,14 +3,11 @@ clear errors, secrets stored as hashes in a git-ignored 0600 file, nothing heavy
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import Orch, clean_env, git
+from tests.conftest import Orch, git, heavy_imports
 
 pytestmark = [pytest.mark.cli]
 
@@ -62,24 +59,4 @@ def test_a_public_url_oauth_cannot_use_is_a_usage_error(orch: Orch, url: str, wh
 
 
 def test_auth_commands_do_not_import_the_sdk(orch: Orch) -> None:
-    probe = (
-        "import sys\n"
-        "from mcp_orch.interfaces import cli\n"
-        "for argv in (['auth', 'approve'], ['auth', 'list'], ['status']):\n"
-        "    try:\n"
-        "        cli.main(argv)\n"
-        "    except SystemExit:\n"
-        "        pass\n"
-        "heavy = ('mcp.', 'uvicorn', 'starlette', 'pydantic', 'httpx')\n"
-        "loaded = sorted(m for m in sys.modules if m == 'mcp' or m.startswith(heavy))\n"
-        "print('LOADED', json.dumps(loaded))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", "import json\n" + probe],
-        cwd=orch.cwd,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert json.loads(out.split("LOADED ", 1)[1]) == [], out
+    assert heavy_imports(orch.cwd, ["auth", "approve"], ["auth", "list"], ["status"]) == []
