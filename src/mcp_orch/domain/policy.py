@@ -134,7 +134,7 @@ class Context(Record):
     max_in_progress: int
     # Tasks an orchestrator assigned (task ID -> agent), a review most of all: such a task is
     # its agent's to do first and offered to nobody else. Empty without a service.
-    assigned: Mapping[str, str] = {}  # noqa: RUF012
+    assigned: Mapping[str, str] = {}
 
     def first(self, status: Status, test: Callable[[Summary], object]) -> Summary | None:
         """The most urgent live task in ``status`` that passes ``test`` and that is assigned
