@@ -296,3 +296,14 @@ def test_a_task_an_orchestrator_assigned_is_offered_to_its_agent_only() -> None:
     ready = s("T-ready", R, "P0")
     assert decide([ready], "cursor", ROLES, assigned={"T-ready": "claude"}).action == "wait"
     assert decide([ready], "cursor", ROLES, assigned={"T-ready": "cursor"}).action == "claim"
+
+
+def test_the_old_name_of_submit_still_moves_and_is_still_guarded() -> None:
+    from mcp_orch.domain.errors import NotAllowed
+    from mcp_orch.domain.roles import check_step
+
+    task = Task(id="T-abc123", title="x", status=IP, agent="cursor", implementer="cursor")
+    moved = transitions.apply(task, "review", actor="cursor", now="t")
+    assert (moved.status, moved.history[-1].op) == (RV, "submit")
+    with pytest.raises(NotAllowed):
+        check_step("review", "codex", task, ROLES)  # a reviewer may not submit
