@@ -63,7 +63,7 @@ def test_a_task_goes_through_the_whole_chain(service: Service, clock: ManualCloc
         ("create", "chatgpt", "pending"),
         ("prep", "chatgpt", "ready"),
         ("claim", "cursor", "in-progress"),
-        ("review", "cursor", "review"),
+        ("submit", "cursor", "review"),
         ("complete", "codex", "done"),
     ]
     assert done.history[-1].at == "2026-11-25T13:01:00.000Z"  # the manual clock's time

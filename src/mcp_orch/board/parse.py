@@ -37,7 +37,10 @@ from .schema import (
     is_heading,
     is_ref,
     is_section_heading,
+    item_line,
+    note_line,
     trim,
+    unescape_lines,
 )
 
 TYPE_CHECKING = False
@@ -47,13 +50,23 @@ if TYPE_CHECKING:  # typing costs start-up time on every write: for the type che
     _T = TypeVar("_T")
 
 # Header fields ("## Key: value"), in the order they are rendered.
-_FIELDS = ("status", "priority", "agent", "created", "last updated", "implementer", "depends on")
+_FIELDS = (
+    "status",
+    "priority",
+    "agent",
+    "created",
+    "last updated",
+    "implementer",
+    "depends on",
+    "capabilities",
+)
 
 _TITLE_RE = re.compile(r"^# Task:\s*(\S+)\s+[-–—]\s+(.*?)\s*$")
 _TITLE_ONLY_ID_RE = re.compile(r"^# Task:\s*(\S+)\s*$")
 _FIELD_RE = re.compile(r"^##\s+([A-Za-z][A-Za-z ]*?):\s*(.*?)\s*$")
 _HEADING_RE = re.compile(r"^##\s+(.+?)\s*$")
 _FENCE_START = ("`", "~", " ")
+# Not "capabilities": a file from before that field may have a "## Capabilities" section.
 _FIELD_LIKE_RE = re.compile(
     r"^##\s+(status|priority|agent|created|last updated|implementer|depends on)"
     r"(?![\w:])\s*([^:]*)$",
@@ -206,7 +219,6 @@ def _build(
         ) from None
     agent = _field(fields, "agent").strip()
     implementer = _field(fields, "implementer").strip()
-    depends_text = _field(fields, "depends on").strip()
     values: dict[str, object] = {}  # section key -> value; a missing section: the default
     extra: list[tuple[str, str, str]] = []
     anchor = ""
@@ -229,16 +241,20 @@ def _build(
         priority=priority,
         agent="" if agent.lower() in ("", "unassigned", "none", "-") else agent,
         implementer="" if implementer.lower() in ("", "none", "-") else implementer,
-        depends=tuple(
-            d.strip()
-            for d in depends_text.split(",")
-            if d.strip() and depends_text.lower() not in ("none", "-")
-        ),
+        depends=_names(_field(fields, "depends on")),
+        capabilities=_names(_field(fields, "capabilities")),
         created=_field(fields, "created").strip(),
         updated=_field(fields, "last updated").strip(),
         **{FIELD_OF[key]: value for key, value in values.items()},  # type: ignore[arg-type]
         extra=tuple(extra),
     )
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """A header field's comma-separated names ("none" or "-": no names)."""
+    if text.strip().lower() in ("none", "-"):
+        return ()
+    return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
 def _git_field(line: str) -> bool:
@@ -275,7 +291,7 @@ def _twice(where: str, heading: str, number: int, first: int) -> ParseWarning:
 def _parse_section(key: str, body: str) -> tuple[object, list[tuple[int, str]]]:
     """The section's value, and its hand-written lines as (position, text) blocks."""
     if key in ("goal", "implementation notes"):
-        return body, []
+        return unescape_lines(body, is_heading), []
     if key in NOTE_PREFIXES:
         return _parse_notes(body, NOTE_PREFIXES[key], stateful=key != "error context"), []
     if key in CHECKLISTS:
@@ -360,7 +376,8 @@ def _parse_checks(body: str) -> tuple[tuple[CheckItem, ...], list[tuple[int, str
         kept = next((n for n in range(len(lines), 0, -1) if lines[n - 1].strip()), 0)
         if kept:
             item = items[number - 1]
-            items[number - 1] = item._replace(text="\n".join([item.text, *lines[:kept]]))
+            more = unescape_lines("\n".join(lines[:kept]), item_line)
+            items[number - 1] = item._replace(text=f"{item.text}\n{more}")
         if lines[kept:]:
             inside.append((number, "\n".join(lines[kept:])))
     return tuple(items), inside
@@ -415,9 +432,9 @@ def _parse_notes(body: str, prefix: str, *, stateful: bool) -> tuple[Note, ...]:
 
 def _body_and_ref(lines: list[str]) -> tuple[str, str]:
     body = trim("\n".join(lines)).split("\n")
-    if is_ref(body[0]):
-        return trim("\n".join(body[1:])), body[0][len(REF_PREFIX) :].strip()
-    return "\n".join(body), ""
+    ref = body[0][len(REF_PREFIX) :].strip() if is_ref(body[0]) else ""
+    text = trim("\n".join(body[1:])) if ref else "\n".join(body)
+    return unescape_lines(text, note_line, first=is_ref), ref
 
 
 def _make_note(head: re.Match[str], lines: list[str], stateful: bool) -> Note:

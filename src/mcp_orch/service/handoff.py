@@ -24,6 +24,7 @@ from ..domain.policy import check_new_depends
 from ..domain.record import Record
 from ..inputs import (
     check_agent,
+    check_capabilities,
     check_ids,
     check_items,
     check_path,
@@ -52,9 +53,11 @@ class HandoffOps(ServiceBase):
         depends: Sequence[str] = (),
         agent: str | None = None,
         goal: str = "",
+        capabilities: Sequence[str] = (),
     ) -> Task:
         who = check_agent(agent, required=False)
         name = check_title(title)
+        needs = check_capabilities(capabilities)
         prio = parse_priority(priority)
         deps = check_ids(depends)
         text = check_text(goal, "goal", required=False)
@@ -71,11 +74,12 @@ class HandoffOps(ServiceBase):
                 title=name,
                 priority=prio,
                 depends=deps,
+                capabilities=needs,
                 created=now,
                 updated=now,
                 goal=text,
             )
-            task = transitions.apply(task, "create", agent=who, now=now, note=name)
+            task = transitions.apply(task, "create", actor=who, now=now, note=name)
             tx.save(task, expected=None)
             tx.record(self._event(who, "create", None, task, name))
         return task
@@ -93,6 +97,7 @@ class HandoffOps(ServiceBase):
         notes: str | None = None,
         depends: Sequence[str] | None = None,
         priority: str | None = None,
+        capabilities: Sequence[str] | None = None,
     ) -> Task:
         """Flesh out a task (the planner). Only what is given changes; pending -> ready."""
         who = check_agent(agent, required=False)
@@ -104,6 +109,7 @@ class HandoffOps(ServiceBase):
         new_done = check_items(done_def, "definition of done item")
         prio = parse_priority(priority) if priority else None
         deps = check_ids(depends) if depends else None
+        needs = check_capabilities(capabilities) if capabilities is not None else None
 
         def change(task: Task, tx: Tx) -> Task:
             self._allow(who, "prep", task, tx)
@@ -118,13 +124,14 @@ class HandoffOps(ServiceBase):
                 files=file_list or task.files,
                 depends=deps if deps is not None else task.depends,
                 priority=prio or task.priority,
+                capabilities=needs if needs is not None else task.capabilities,
             )
             if not updated.goal:
                 raise InvalidInput(
                     f"{task.id} has no goal yet",
                     ("give one (what must be done): ", op("prep", task.id, who, "goal")),
                 )
-            return transitions.apply(updated, "prep", agent=who, now=self.now())
+            return transitions.apply(updated, "prep", actor=who, now=self.now())
 
         return self._mutate(task_id, who, "prep", change)
 
@@ -168,7 +175,7 @@ class HandoffOps(ServiceBase):
                         ") or raise max_in_progress in .mcp/config.yaml",
                     ),
                 )
-            return transitions.apply(task, op_name, agent=who, now=self.now()), True
+            return transitions.apply(task, op_name, actor=who, now=self.now()), True
 
         task, changed = self._mutate_and(task_id, who, "claim", change)
         return ClaimResult(task=task, changed=changed)
@@ -179,15 +186,15 @@ class HandoffOps(ServiceBase):
         text = check_text(note, "note", required=False)
 
         def change(task: Task, tx: Tx) -> Task:
-            self._allow(who, "review", task, tx)
+            self._allow(who, "submit", task, tx)
             self._require_holder(task, who, "submit")
             now = self.now()
             done = resolve_all(task.feedback, now, sources=("review", ""))
             return transitions.apply(
-                task.evolve(feedback=done), "review", agent=who, now=now, note=text
+                task.evolve(feedback=done), "submit", actor=who, now=now, note=text
             )
 
-        return self._mutate(task_id, who, "review", change)
+        return self._mutate(task_id, who, "submit", change)
 
     def request_changes(self, task_id: str, *, agent: str | None, text: str) -> Task:
         """review -> ready with feedback appended; it goes back to the same implementer."""
@@ -200,7 +207,7 @@ class HandoffOps(ServiceBase):
             return transitions.apply(
                 task.add_note("feedback", at=now, author=who, body=body, source="review"),
                 "feedback",
-                agent=who,
+                actor=who,
                 now=now,
                 note=first_line(body),
             )
@@ -217,7 +224,7 @@ class HandoffOps(ServiceBase):
             now = self.now()
             done = resolve_all(task.feedback, now)
             return transitions.apply(
-                task.evolve(feedback=done), "complete", agent=who, now=now, note=text
+                task.evolve(feedback=done), "complete", actor=who, now=now, note=text
             )
 
         return self._mutate(task_id, who, "complete", change)
@@ -233,7 +240,7 @@ class HandoffOps(ServiceBase):
             return transitions.apply(
                 task.add_note("errors", at=now, author=who, body=body, source="fail", open=False),
                 "fail",
-                agent=who,
+                actor=who,
                 now=now,
                 note=first_line(body),
             )
@@ -253,7 +260,7 @@ class HandoffOps(ServiceBase):
             task = task.add_note(
                 "errors", at=now, author=who, body=body, source=source, open=False, ref=ref
             )
-            return transitions.record(task, "error", agent=who, now=now, note=first_line(body))
+            return transitions.record(task, "error", actor=who, now=now, note=first_line(body))
 
         return self._mutate(task_id, who, "error", change)
 
@@ -266,7 +273,7 @@ class HandoffOps(ServiceBase):
             self._allow(who, "escalate", task, tx)
             now = self.now()
             task = task.add_note("escalations", at=now, author=who, body=body, source="manual")
-            return transitions.record(task, "escalate", agent=who, now=now, note=first_line(body))
+            return transitions.record(task, "escalate", actor=who, now=now, note=first_line(body))
 
         return self._mutate(task_id, who, "escalate", change)
 
@@ -297,8 +304,8 @@ class HandoffOps(ServiceBase):
             now = self.now()
             task = task.evolve(escalations=resolve_all(task.escalations, now))
             if target is None:
-                return transitions.record(task, "resolve", agent=who, now=now, note=text)
-            return transitions.apply(task, "move", agent=who, now=now, note=text, target=target)
+                return transitions.record(task, "resolve", actor=who, now=now, note=text)
+            return transitions.apply(task, "move", actor=who, now=now, note=text, target=target)
 
         return self._mutate(task_id, who, "resolve", change)
 
@@ -313,7 +320,7 @@ class HandoffOps(ServiceBase):
                 f"{task.id} is held by {task.agent}; only the holder can {verb} it",
                 (f"ask {task.agent} to hand it off, or pick other work: ", op("next", "", who)),
             )
-        transitions.check(task, "review")
+        transitions.check(task, "submit")
 
 
 def _merge_checks(old: tuple[CheckItem, ...], texts: tuple[str, ...]) -> tuple[CheckItem, ...]:
