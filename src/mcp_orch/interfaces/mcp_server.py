@@ -21,11 +21,14 @@ import functools
 import json
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -180,15 +183,32 @@ def check_page(offset: int, limit: int = 1) -> None:
         )
 
 
+# The services a tool call opened (``live``), so ``warned`` can say what each could not write.
+_OPENED: ContextVar[list[Service] | None] = ContextVar("orch_opened", default=None)
+
+
 def live(service: Service, board: str | None) -> Callable[[], Service]:
-    """``service`` with .mcp/config.yaml as it is now: roles, limits or the test command edited
-    while the server runs apply to the next call, no restart. Cheap: ``config.load`` re-parses
-    only when the file's mtime or size changed."""
+    """A ``Service`` of its own for each call, with .mcp/config.yaml as it is now: roles,
+    limits or the test command edited while the server runs apply to the next call, no
+    restart, and no call changes what another one holds. Cheap: ``config.load`` re-parses
+    only when the file's mtime or size changed, and each worker thread keeps one store (the
+    file board's index stays warm; no two calls running at once share one)."""
+    local = threading.local()
 
     def current() -> Service:
-        if board is not None:
-            service.config = config.load(board)
-        return service
+        if board is None:
+            return service  # in-process use: the one service it was given
+        from ..service.compose import build
+        from ..store.factory import open_store
+
+        store = getattr(local, "store", None)
+        if store is None:
+            store = local.store = open_store(service.store.url, board, service.clock.now)
+        fresh = build(board, service.clock, config=config.load(board), store=store)
+        opened = _OPENED.get()
+        if opened is not None:
+            opened.append(fresh)
+        return fresh
 
     return current
 
@@ -196,10 +216,11 @@ def live(service: Service, board: str | None) -> Callable[[], Service]:
 def build_tools(
     service: Service, who: Identity, board: str | None = None
 ) -> list[Callable[..., Any]]:
-    """The ten tools, as functions whose docstrings are their descriptions."""
+    """The tools, as (blocking) functions whose docstrings are their descriptions; ``warned``
+    runs each in a worker thread."""
     fresh = live(service, board)
 
-    async def next_task(agent: Agent = "") -> str:
+    def next_task(agent: Agent = "") -> str:
         """Start here, and call again after every handoff: what you should do now (continue,
         fix, review, claim, prep, wait, idle), why, the task with its context and open
         feedback, and the tool to call next."""
@@ -210,7 +231,7 @@ def build_tools(
             task = task_answer(result.task) if result.task else None
             return dump({**data, "task": task, "tool": tool_name(d.ops[0]) if d.ops else None})
 
-    async def create_task(
+    def create_task(
         title: Annotated[str, Field(description="short, imperative")],
         priority: Annotated[str, Field(description="P0 (urgent), P1 or P2")] = "P1",
         goal: Annotated[str, Field(description="what and why")] = "",
@@ -231,7 +252,7 @@ def build_tools(
             )
             return brief(task, f"define it: prep_task {task.id}")
 
-    async def prep_task(
+    def prep_task(
         task_id: TaskId,
         goal: Annotated[str, Field(description="what and why")] = "",
         acceptance_criteria: Annotated[
@@ -263,21 +284,21 @@ def build_tools(
             )
             return brief(task, "an implementer claims it (next_task)")
 
-    async def claim_task(task_id: TaskId, agent: Agent = "") -> str:
+    def claim_task(task_id: TaskId, agent: Agent = "") -> str:
         """Implementer: take a ready task before working on it (ready -> in-progress, exclusive;
         fails if another agent holds it). Returns the task: fix open feedback first."""
         with tool_errors():
             result = fresh().claim(task_id, agent=who(agent))
             return dump({**task_answer(result.task), "changed": result.changed})
 
-    async def submit_task(task_id: TaskId, note: Note = "", agent: Agent = "") -> str:
+    def submit_task(task_id: TaskId, note: Note = "", agent: Agent = "") -> str:
         """Implementer: hand your finished task to review (in-progress -> review). note: what
         you did and how you tested it. Open review feedback counts as addressed."""
         with tool_errors():
             task = fresh().submit(task_id, agent=who(agent), note=note)
             return brief(task, "the reviewer approves it or requests changes")
 
-    async def review_task(
+    def review_task(
         task_id: TaskId,
         approve: Annotated[bool, Field(description="true: done; false: send back")],
         feedback: Annotated[str, Field(description="what to change, where")] = "",
@@ -294,7 +315,7 @@ def build_tools(
             task = fresh().request_changes(task_id, agent=who(agent), text=feedback)
             return brief(task, f"back to {task.implementer or 'the implementer'} with feedback")
 
-    async def report_error(
+    def report_error(
         task_id: TaskId,
         text: Annotated[str, Field(description="output, trace, command run")],
         give_up: Annotated[bool, Field(description="true: mark the task failed")] = False,
@@ -309,7 +330,7 @@ def build_tools(
             task = fresh().add_error(task_id, agent=who(agent), text=text)
             return brief(task, "the error context is kept in the task")
 
-    async def escalate_task(
+    def escalate_task(
         task_id: TaskId,
         reason: Annotated[str, Field(description="what a person must decide")],
         agent: Agent = "",
@@ -320,7 +341,7 @@ def build_tools(
             task = fresh().escalate(task_id, agent=who(agent), reason=reason)
             return brief(task, f"a person looks at it and runs: orch resolve {task.id}")
 
-    async def check_task(
+    def check_task(
         task_id: TaskId,
         acceptance_criteria: Picks = None,
         definition_of_ready: Picks = None,
@@ -348,7 +369,7 @@ def build_tools(
                 }
             )
 
-    async def get_task(
+    def get_task(
         task_id: TaskId,
         section: Annotated[Section | None, Field(description="one list to page")] = None,
         offset: Annotated[int, Field(description="first item of the page")] = 0,
@@ -361,7 +382,7 @@ def build_tools(
             task = fresh().show(task_id)
             return dump(section_page(task, section, offset) if section else task_answer(task))
 
-    async def board_status(
+    def board_status(
         offset: Annotated[int, Field(description="first task of the page")] = 0,
         limit: Annotated[int, Field(description="tasks per page, <=200")] = 50,
         include_closed: Annotated[bool, Field(description="also done/failed")] = False,
@@ -406,15 +427,29 @@ def _compact(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def warned(service: Service, fn: Callable[..., Any]) -> Callable[..., Any]:
+def warned(
+    service: Service, fn: Callable[..., Any], serial: threading.Lock | None = None
+) -> Callable[..., Any]:
     """``fn`` whose answer also says what could not be written after the call took effect
-    (``warnings``: the call did happen; calling it again would do it twice)."""
+    (``warnings``: the call did happen; calling it again would do it twice). It runs in a
+    worker thread (the service blocks: files, a lock, a database; never on the event loop);
+    ``serial``: one call at a time (in-process use, where every call shares ``service``)."""
+
+    def call(kwargs: dict[str, Any]) -> tuple[Any, list[str]]:
+        opened: list[Service] = []
+        _OPENED.set(opened)  # in this worker's copy of the request's context: what live() sees
+        with serial or nullcontext():
+            if serial is not None:
+                service.take_warnings()  # the shared service: leftovers of a refused call
+            try:
+                answer = fn(**kwargs)
+            finally:  # taken here, in this thread, also when the call fails (then dropped)
+                warnings = [w for s in opened or [service] for w in s.take_warnings()]
+        return answer, warnings
 
     @functools.wraps(fn)
     async def tool(**kwargs: Any) -> Any:
-        service.take_warnings()  # a refused call's leftovers are not this call's
-        answer = await fn(**kwargs)
-        warnings = service.take_warnings()
+        answer, warnings = await anyio.to_thread.run_sync(call, kwargs)
         if not warnings:
             return answer
         for warning in warnings:
@@ -435,9 +470,10 @@ def tool_annotations(name: str) -> ToolAnnotations:
 
 def make_tools(service: Service, who: Identity, board: str | None) -> list[Tool]:
     tools = []
+    serial = threading.Lock() if board is None else None  # no board: one shared store
     for fn in build_tools(service, who, board):
         tool = Tool.from_function(
-            warned(service, fn),
+            warned(service, fn, serial),
             description=" ".join((fn.__doc__ or "").split()),
             annotations=tool_annotations(fn.__name__),
             structured_output=False,
