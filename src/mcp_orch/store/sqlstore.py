@@ -76,7 +76,7 @@ class SqlStore:
             yield outer  # reads inside a transaction see its own writes
             return
         with self._reading() as cur:
-            yield CoordinationTx(cur, self.dialect, db_clock=self.db_clock)
+            yield CoordinationTx(cur, self.dialect, db_clock=self.db_clock, writing=False)
 
     # ------------------------------------------------------------------ reads
 

@@ -135,9 +135,12 @@ def current_revision(cur: Any, d: Dialect) -> int:
 class SqlTx:
     """The seam's ``Tx`` over one open database transaction (see the module docstring)."""
 
-    def __init__(self, cur: Any, dialect: Dialect, *, db_clock: bool = False) -> None:
+    def __init__(
+        self, cur: Any, dialect: Dialect, *, db_clock: bool = False, writing: bool = True
+    ) -> None:
         self.cur = cur
         self.d = dialect
+        self.lock_row = dialect.lock_row if writing else ""  # a read-only view locks nothing
         self.db_clock = db_clock  # lease times from the database's now() (PostgreSQL)
         self.revision: int | None = None  # this transaction's revision, once it wrote
 
@@ -158,7 +161,7 @@ class SqlTx:
 
     def get(self, task_id: str) -> Stored:
         row = self._x(
-            "SELECT revision, body FROM tasks WHERE id = ?" + self.d.lock_row, (task_id,)
+            "SELECT revision, body FROM tasks WHERE id = ?" + self.lock_row, (task_id,)
         ).fetchone()
         if row is None:
             raise not_found(task_id)
