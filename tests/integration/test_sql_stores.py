@@ -82,13 +82,11 @@ def test_a_database_with_a_newer_schema_is_refused_with_one_clear_error(
 def test_the_database_itself_refuses_a_second_holder(stores: Callable[[], Any]) -> None:
     store = stores()
     sql = (
-        "INSERT INTO leases (task_id, agent, fence, expires_at, acquired_at) "
-        "VALUES (?, ?, ?, ?, ?)"
+        "INSERT INTO leases (task_id, agent, fence, expires_at, acquired_at) VALUES (?, ?, ?, ?, ?)"
     )
-    times = (T6, T0) if store.dialect.name == "sqlite" else (T6, T0)
-    raw(store, sql, ("T-00000001", "cursor", 1, *times))
+    raw(store, sql, ("T-00000001", "cursor", 1, T6, T0))
     with pytest.raises(Exception) as info:  # the driver's IntegrityError, not our code's
-        raw(store, sql, ("T-00000001", "claude", 2, *times))
+        raw(store, sql, ("T-00000001", "claude", 2, T6, T0))
     assert "unique" in str(info.value).lower() or "duplicate" in str(info.value).lower()
     assert raw(store, "SELECT agent FROM leases") == [("cursor",)]
 
