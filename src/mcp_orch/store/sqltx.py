@@ -152,9 +152,7 @@ class SqlTx:
     def _touch(self) -> int:
         """This transaction's revision, taken at its first write (see the module docstring)."""
         if self.revision is None:
-            row = self._x(
-                "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value"
-            ).fetchone()
+            row = self._x(self.d.touch).fetchone()
             self.revision = int(row[0])
         return self.revision
 
