@@ -38,8 +38,8 @@ from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
-from mcp_orch.domain.events import Event  # noqa: E402
-from mcp_orch.domain.model import Priority, Status, Task, format_time  # noqa: E402
+from mcp_orch.domain.events import Event
+from mcp_orch.domain.model import Priority, Status, Task, format_time
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 NOW = "2026-12-01T10:00:00.000Z"

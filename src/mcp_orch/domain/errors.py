@@ -118,11 +118,13 @@ class BoardConflict(OrchError):
     exit_code = 9
 
 
-class RevisionConflict(OrchError):  # TEMP (sql): until seam v2 is merged
-    """A save over a revision newer than the one read (another writer got there first)."""
+class RevisionConflict(BoardConflict):
+    """A save over a revision newer than the one read: another writer got there first.
+
+    A subclass of ``BoardConflict`` (its exit code): the board changed under the step, and
+    running it again reads the new state."""
 
     code = "revision_conflict"
-    exit_code = 9
 
 
 class StorageError(OrchError):

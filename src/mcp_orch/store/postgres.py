@@ -17,7 +17,6 @@ once; ``leader(name)`` is a session advisory lock for chores one replica should 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -92,6 +91,11 @@ class PostgresStore(SqlStore):
             self._pool.open(wait=True, timeout=10)
         except Exception as exc:
             raise _unreachable(url, exc) from exc
+
+    @classmethod
+    def open(cls, url: str, root: str | None) -> PostgresStore:
+        """The store of a ``postgresql://...`` URL (``root`` plays no part)."""
+        return cls(url)
 
     # ------------------------------------------------------------------ connections
 

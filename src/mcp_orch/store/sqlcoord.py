@@ -126,7 +126,14 @@ class CoordinationTx(SqlTx):
         tail = f" ON CONFLICT (task_id) DO NOTHING RETURNING {LEASE_COLUMNS}"
         if self.d.name != "postgres":
             columns = "task_id, agent, fence, expires_at, acquired_at, ttl_ms"
-            values = (task_id, agent, self.d.time(expires_at), self.d.time(now), ttl, task_id)
+            values: tuple[Any, ...] = (
+                task_id,
+                agent,
+                self.d.time(expires_at),
+                self.d.time(now),
+                ttl,
+                task_id,
+            )
             sql = (
                 f"INSERT INTO leases ({columns}) SELECT ?, ?, fence, ?, ?, ? FROM fences "
                 "WHERE task_id = ?"  # a WHERE: SQLite's parser needs it before ON CONFLICT
