@@ -153,15 +153,17 @@ def through_service(store: Any, ids: list[str]) -> Callable[[int], None] | None:
     from mcp_orch.config import Config
     from mcp_orch.service import Service
 
-    service = Service(store, Config())
+    # A new agent per claim (roles not enforced: each is an implementer), so no agent's held
+    # tasks pile up and every claim does the same work.
+    service = Service(store, Config(enforce_roles=False))
     try:  # the service on seam v1 (store.transaction() yields nothing) cannot use a SQL store
-        service.claim(ids[0], agent="human")
+        service.claim(ids[0], agent="warmup")
     except Exception as exc:
         print(f"  (service path unavailable: {type(exc).__name__}: {exc})", file=sys.stderr)
         return None
 
     def claim(i: int) -> None:
-        service.claim(ids[i + 1], agent="human")
+        service.claim(ids[i + 1], agent=f"agent{i}")
 
     return claim
 
