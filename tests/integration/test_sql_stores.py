@@ -360,3 +360,81 @@ def test_postgres_url_has_no_password() -> None:
 
     assert masked("postgresql://u:pw@h/db") == "postgresql://u:***@h/db"
     assert masked(PG_URL) == PG_URL
+
+
+KILLED_WRITER = """
+import sys
+from mcp_orch.domain.events import Event
+from mcp_orch.domain.model import Status, Task
+kind, where, schema = sys.argv[1:4]
+if kind == "sqlite":
+    from mcp_orch.store.sqlite import SqliteStore
+    store = SqliteStore(where)
+else:
+    from mcp_orch.store.postgres import PostgresStore
+    store = PostgresStore(where, schema=schema, db_clock=False)
+def task(n):
+    return Task(id=f"T-{n:08d}", title="t", status=Status.READY, created="x", updated="x")
+with store.transaction() as tx:
+    tx.save(task(1), expected=None)
+    tx.record(Event(at="2026-12-01T10:00:00.000Z", agent="a", op="create", task="T-00000001"))
+with store.transaction() as tx:
+    tx.save(task(2), expected=None)
+    tx.record(Event(at="2026-12-01T10:00:00.000Z", agent="a", op="create", task="T-00000002"))
+    tx.grant("T-00000001", "a", "2026-12-01T10:00:06.000Z", "2026-12-01T10:00:00.000Z")
+    print("inside", flush=True)
+    sys.stdin.read()  # killed here, in the middle of the transaction
+"""
+
+
+def test_a_writer_killed_mid_transaction_loses_only_that_transaction(
+    kind: str, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    with sql_stores(kind, tmp_path) as make:
+        store = make()  # migrated; and for postgres, the schema the child writes in
+        where = str(tmp_path / "orch.db") if kind == "sqlite" else PG_URL
+        schema = getattr(store, "schema", "") or ""
+        with subprocess.Popen(
+            [sys.executable, "-c", KILLED_WRITER, kind, where, schema],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as child:
+            try:
+                assert child.stdout is not None and child.stdout.readline() == "inside\n"
+            finally:
+                child.send_signal(signal.SIGKILL)
+                child.wait(30)
+        assert [t.id for t in store.snapshot().tasks] == ["T-00000001"]
+        assert [e.task for e in store.events()] == ["T-00000001"]
+        with store.transaction() as tx:  # the dead writer holds no lock any more
+            assert tx.lease("T-00000001") is None and tx.fence("T-00000001") == 0
+            tx.save(task(3), expected=None)
+        assert store.revision() == 2
+
+
+def test_open_store_puts_sqlite_beside_the_board_and_takes_postgres_urls(
+    tmp_path: Path,
+) -> None:
+    from mcp_orch.store.factory import open_store
+
+    from .sql_support import pg_admin, pg_schema
+
+    board = tmp_path / ".mcp"
+    board.mkdir()
+    lite = open_store("sqlite:///.mcp/orch.db", str(board))
+    assert lite.url == f"sqlite:///{board / 'orch.db'}" and (board / "orch.db").is_file()
+    assert lite.extras("coordination") is lite and lite.extras("board") is None
+    lite.close()  # type: ignore[attr-defined]
+    with pg_schema() as schema:
+        pg = open_store(f"{PG_URL}?options=-csearch_path%3D{schema}", None)
+        with pg.transaction() as tx:
+            tx.save(task(1), expected=None)
+        pg.close()  # type: ignore[attr-defined]
+        with pg_admin() as conn:
+            row = conn.execute(f'SELECT count(*) FROM "{schema}".tasks').fetchone()
+        assert row == (1,)
