@@ -438,3 +438,21 @@ def test_open_store_puts_sqlite_beside_the_board_and_takes_postgres_urls(
         with pg_admin() as conn:
             row = conn.execute(f'SELECT count(*) FROM "{schema}".tasks').fetchone()
         assert row == (1,)
+
+
+def test_a_heartbeat_is_no_news_but_a_new_definition_is(stores: Callable[[], Any]) -> None:
+    store = stores()
+    cursor = Agent(name="cursor", role="implementer", status="available", last_seen=T0)
+    with store.transaction() as tx:
+        tx.put_agent(cursor)
+        tx.grant("T-00000001", "cursor", T6, T0)
+    revision = store.revision()
+    with store.transaction() as tx:
+        tx.put_agent(cursor._replace(last_seen=T6))
+        assert tx.renew("T-00000001", "cursor", 1, T9)
+        assert tx.release("T-00000001", fence=7) is False
+    assert store.revision() == revision  # nothing for a waiter to wake up for
+    with store.transaction() as tx:
+        assert tx.agent("cursor") == cursor._replace(last_seen=T6)
+        tx.put_agent(cursor._replace(max_tasks=3))
+    assert store.revision() == revision + 1

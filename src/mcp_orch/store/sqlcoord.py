@@ -23,6 +23,11 @@ from ..domain.model import parse_time
 from .sqltx import AGENT_COLUMNS, LEASE_COLUMNS, SqlTx, agent_of, lease_of
 
 
+def _definition(agent: Agent) -> tuple[object, ...]:
+    """What an agent is (not how it is doing): as the memory store judges news for waiters."""
+    return (agent.role, tuple(agent.capabilities), agent.max_tasks, agent.source)
+
+
 def _ttl_ms(expires_at: str, now: str) -> int:
     end, start = parse_time(expires_at), parse_time(now)
     if end is None or start is None:
@@ -44,7 +49,9 @@ class CoordinationTx(SqlTx):
         return agent_of(row, self.d) if row else None
 
     def put_agent(self, agent: Agent) -> None:
-        self._touch()
+        before = self.agent(agent.name)
+        if before is None or _definition(before) != _definition(agent):
+            self._touch()  # news for waiters; a heartbeat's refresh of last_seen is not
         d = self.d
         self._x(
             f"INSERT INTO agents ({AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -68,8 +75,8 @@ class CoordinationTx(SqlTx):
         return None if self.d.name == "postgres" else ""
 
     def remove_agent(self, name: str) -> None:
-        self._touch()
-        self._x("DELETE FROM agents WHERE name = ?", (name,))
+        if self._x("DELETE FROM agents WHERE name = ?", (name,)).rowcount:
+            self._touch()
 
     # ------------------------------------------------------------------ leases
 
@@ -80,13 +87,10 @@ class CoordinationTx(SqlTx):
         return lease_of(row, self.d) if row else None
 
     def leases(self, agent: str | None = None) -> tuple[Lease, ...]:
-        if agent is None:
-            rows = self._x(f"SELECT {LEASE_COLUMNS} FROM leases ORDER BY task_id").fetchall()
-        else:
-            rows = self._x(
-                f"SELECT {LEASE_COLUMNS} FROM leases WHERE agent = ? ORDER BY task_id", (agent,)
-            ).fetchall()
-        return tuple(lease_of(row, self.d) for row in rows)
+        """Every lease (of ``agent``), soonest to expire first."""
+        where, params = ("", ()) if agent is None else (" WHERE agent = ?", (agent,))
+        sql = f"SELECT {LEASE_COLUMNS} FROM leases{where} ORDER BY expires_at, task_id"
+        return tuple(lease_of(row, self.d) for row in self._x(sql, params).fetchall())
 
     def fence(self, task_id: str) -> int:
         row = self._x("SELECT fence FROM fences WHERE task_id = ?", (task_id,)).fetchone()
@@ -163,12 +167,14 @@ class CoordinationTx(SqlTx):
         return bool(cur.rowcount == 1)
 
     def release(self, task_id: str, fence: int | None = None) -> bool:
-        self._touch()
         if fence is None:
             cur = self._x("DELETE FROM leases WHERE task_id = ?", (task_id,))
         else:
             cur = self._x("DELETE FROM leases WHERE task_id = ? AND fence = ?", (task_id, fence))
-        return bool(cur.rowcount == 1)
+        if cur.rowcount != 1:
+            return False
+        self._touch()
+        return True
 
     def expired(self, now: str) -> tuple[Lease, ...]:
         """Leases whose time is up at ``now`` (a lease is good until, not at, its expiry)."""
