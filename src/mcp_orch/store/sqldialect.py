@@ -60,12 +60,6 @@ class PostgresDialect(Dialect):
     name = "postgres"
     lock_row = " FOR UPDATE"
     outcome = "payload_json->>'outcome'"
-    # The same, and the NOTIFY of the change in the same round trip: PostgreSQL delivers it
-    # when (and only if) the transaction commits.
-    touch = (
-        "WITH u AS (UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value) "
-        """SELECT value, pg_notify('orch', '{"revision": ' || value || '}') FROM u"""
-    )
 
     def q(self, sql: str) -> str:
         done = self._queries.get(sql)

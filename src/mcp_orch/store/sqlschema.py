@@ -4,7 +4,8 @@ A migration is never edited once released: a change of schema is a new entry at 
 (``migrations.py`` applies the missing ones in order and records each in ``_migrations``).
 SQLite keeps TEXT/INTEGER and JSON text for lists; PostgreSQL uses its own types (arrays,
 booleans, ``timestamptz`` for the times that decide leases, ``jsonb`` for event payloads). Both
-carry the same constraints, so "at most one holder per task" is the database's rule on either:
+carry the same constraints (and on PostgreSQL a trigger on the revision row sends the
+``NOTIFY orch`` of every change, delivered when its transaction commits), so "at most one holder per task" is the database's rule on either:
 ``leases.task_id`` is the primary key, so a second lease for a task cannot even be inserted.
 
 ``tasks.body`` is the task's Markdown exactly as ``board.format.render`` writes it: the file
@@ -77,6 +78,12 @@ CREATE INDEX leases_expiry ON leases (expires_at);
 _POSTGRES_1 = f"""
 CREATE TABLE meta (key text PRIMARY KEY, value bigint NOT NULL);
 INSERT INTO meta (key, value) VALUES ('revision', 0);
+CREATE FUNCTION orch_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('orch', '{{"revision": ' || NEW.value || '}}');
+  RETURN NEW;
+END $$;
+CREATE TRIGGER meta_notify AFTER UPDATE ON meta FOR EACH ROW EXECUTE FUNCTION orch_notify();
 CREATE TABLE tasks (
   id text PRIMARY KEY,
   status text NOT NULL CHECK (status IN ({STATUSES})),
@@ -138,5 +145,15 @@ POSTGRES: tuple[tuple[int, str, str], ...] = ((1, "initial", _POSTGRES_1),)
 
 
 def statements(script: str) -> list[str]:
-    """The statements of a migration script (none of ours has a ';' inside a literal)."""
-    return [part.strip() for part in script.split(";") if part.strip()]
+    """The statements of a migration script: split at ';' (none of ours has one inside a
+    literal) except inside a ``$$`` function body."""
+    out: list[str] = []
+    for i, chunk in enumerate(script.split("$$")):
+        if i % 2:  # inside $$ ... $$: part of the statement around it
+            out[-1] += f"$${chunk}$$"
+            continue
+        parts = chunk.split(";")
+        if out and i:
+            out[-1] += parts.pop(0)
+        out.extend(parts)
+    return [part.strip() for part in out if part.strip()]

@@ -227,35 +227,56 @@ class SqlTx:
         )
 
     def save(self, task: Task, *, expected: int | None) -> int:
-        revision = self._touch()
-        values = self._task_values(task, revision)
         if expected is None:
-            marks = ", ".join("?" * 14)
-            cur = self._x(
-                f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING",
-                (task.id, *values),
+            return self._insert(task)
+        columns = [c.strip() for c in TASK_COLUMNS.split(",")[1:]]
+        if self.revision is None and self.d.name == "postgres":
+            # The transaction's first write: take the revision in the same round trip.
+            values = list(self._task_values(task, 0))
+            del values[columns.index("revision")]
+            sets = ", ".join(f"{c} = ?" for c in columns if c != "revision")
+            sql = (
+                f"WITH m AS ({self.d.touch}) UPDATE tasks SET {sets}, "
+                "revision = (SELECT value FROM m) WHERE id = ? AND revision = ? RETURNING revision"
             )
-            if cur.rowcount != 1:
-                raise RevisionConflict(
-                    f"a task {task.id} exists already", "create it again: it gets a new ID"
-                )
-            return revision
-        sets = ", ".join(f"{c.strip()} = ?" for c in TASK_COLUMNS.split(",")[1:])
+            row = self._x(sql, (*values, task.id, expected)).fetchone()
+            if row is None:
+                raise self._conflict(task.id)
+            self.revision = int(row[0])
+            return self.revision
+        revision = self._touch()
+        sets = ", ".join(f"{c} = ?" for c in columns)
         cur = self._x(
             f"UPDATE tasks SET {sets} WHERE id = ? AND revision = ?",
-            (*values, task.id, expected),
+            (*self._task_values(task, revision), task.id, expected),
         )
         if cur.rowcount != 1:
-            if not self.exists(task.id):
-                raise RevisionConflict(
-                    f"{task.id} is not in the store (any more) to be replaced",
-                    "create it instead, or check the ID",
-                )
+            raise self._conflict(task.id)
+        return revision
+
+    def _insert(self, task: Task) -> int:
+        revision = self._touch()
+        marks = ", ".join("?" * 14)
+        cur = self._x(
+            f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING",
+            (task.id, *self._task_values(task, revision)),
+        )
+        if cur.rowcount != 1:
             raise RevisionConflict(
-                f"{task.id} was changed by someone else since it was read",
-                "run the command again: it reads the task as it is now",
+                f"a task {task.id} exists already", "create it again: it gets a new ID"
             )
         return revision
+
+    def _conflict(self, task_id: str) -> RevisionConflict:
+        if not self.exists(task_id):
+            return RevisionConflict(
+                f"{task_id} is not in the store (any more) to be replaced",
+                "create it instead, or check the ID",
+            )
+        return RevisionConflict(
+            f"{task_id} was changed by someone else since it was read",
+            "run the command again: it reads the task as it is now",
+        )
 
     def record(self, event: Event) -> None:
         self._touch()
