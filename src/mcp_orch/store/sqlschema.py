@@ -4,9 +4,10 @@ A migration is never edited once released: a change of schema is a new entry at 
 (``migrations.py`` applies the missing ones in order and records each in ``_migrations``).
 SQLite keeps TEXT/INTEGER and JSON text for lists; PostgreSQL uses its own types (arrays,
 booleans, ``timestamptz`` for the times that decide leases, ``jsonb`` for event payloads). Both
-carry the same constraints (and on PostgreSQL a trigger on the revision row sends the
-``NOTIFY orch`` of every change, delivered when its transaction commits), so "at most one holder per task" is the database's rule on either:
+carry the same constraints, so "at most one holder per task" is the database's rule on either:
 ``leases.task_id`` is the primary key, so a second lease for a task cannot even be inserted.
+On PostgreSQL a trigger on the revision row sends the ``NOTIFY orch`` of every change
+(delivered when, and only if, its transaction commits).
 
 ``tasks.body`` is the task's Markdown exactly as ``board.format.render`` writes it: the file
 mirror is a plain write of that column, and the task model is the board's, parsed once. The
