@@ -456,3 +456,36 @@ def test_a_heartbeat_is_no_news_but_a_new_definition_is(stores: Callable[[], Any
         assert tx.agent("cursor") == cursor._replace(last_seen=T6)
         tx.put_agent(cursor._replace(max_tasks=3))
     assert store.revision() == revision + 1
+
+
+def test_ready_picks_the_most_urgent_and_skips_what_another_transaction_holds(
+    pg: Callable[..., Any],
+) -> None:
+    store = pg()
+    with store.transaction() as tx:
+        tx.save(task(1).evolve(priority=Priority.P2), expected=None)
+        tx.save(task(2), expected=None)
+        tx.save(task(3).evolve(priority=Priority.P0), expected=None)
+        tx.save(task(4, Status.PENDING).evolve(priority=Priority.P0), expected=None)
+    picked, go_on, done = threading.Event(), threading.Event(), threading.Event()
+    seen: list[list[str]] = []
+
+    def other() -> None:
+        with store.transaction() as tx:
+            seen.append([t.id for t in tx.ready(1)])
+            picked.set()
+            go_on.wait(10)
+        done.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        assert picked.wait(10)
+        with store.transaction() as tx:  # T-3 is locked by the other transaction: skipped
+            assert [t.id for t in tx.ready(5)] == ["T-00000002", "T-00000001"]
+    finally:
+        go_on.set()
+        thread.join(10)
+    assert seen == [["T-00000003"]] and done.is_set()
+    with store.transaction() as tx:
+        assert [t.id for t in tx.ready(5)] == ["T-00000003", "T-00000002", "T-00000001"]

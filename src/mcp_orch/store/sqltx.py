@@ -198,6 +198,19 @@ class SqlTx:
     def open_feedback(self, task_id: str) -> tuple[Note, ...]:
         return self.load(task_id).open_feedback
 
+    def ready(self, limit: int = 1) -> tuple[Summary, ...]:
+        """Up to ``limit`` ready tasks, most urgent first (P0 first, then oldest), locked for
+        this transaction; on PostgreSQL rows another transaction has locked are skipped
+        (``SKIP LOCKED``), so concurrent pickers on several replicas never wait on each other
+        nor pick the same task. Dependencies are the caller's to check (``statuses``)."""
+        skip = " FOR UPDATE SKIP LOCKED" if self.lock_row else ""
+        rows = self._x(
+            f"SELECT {SUMMARY_COLUMNS} FROM tasks WHERE status = 'ready' "
+            f"ORDER BY priority, created, id LIMIT ?{skip}",
+            (limit,),
+        ).fetchall()
+        return tuple(summary_of(row, self.d) for row in rows)
+
     def snapshot(self) -> Snapshot:
         rows = self._x(f"SELECT {SUMMARY_COLUMNS} FROM tasks").fetchall()
         tasks = tuple(summary_of(row, self.d) for row in rows)
