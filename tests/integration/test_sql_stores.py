@@ -489,3 +489,29 @@ def test_ready_picks_the_most_urgent_and_skips_what_another_transaction_holds(
     assert seen == [["T-00000003"]] and done.is_set()
     with store.transaction() as tx:
         assert [t.id for t in tx.ready(5)] == ["T-00000003", "T-00000002", "T-00000001"]
+
+
+def test_a_snapshot_after_changes_is_the_board_as_a_fresh_read_sees_it(
+    stores: Callable[[], Any],
+) -> None:
+    first, second = stores(), stores()
+    with first.transaction() as tx:
+        for n in range(5):
+            tx.save(task(n), expected=None)
+    assert len(first.snapshot().tasks) == 5  # cached from here on
+    with second.transaction() as tx:  # another handle (process) changes two, adds one
+        for n in (1, 3):
+            stored = tx.get(f"T-{n:08d}")
+            tx.save(stored.task.evolve(title=f"changed {n}"), expected=stored.revision)
+        tx.save(task(9), expected=None)
+    snap = first.snapshot()
+    fresh = stores().snapshot()
+    assert snap.revision == fresh.revision == 2
+    assert snap.by_id() == fresh.by_id() and len(snap.tasks) == 6
+    assert snap.by_id()["T-00000003"].title == "changed 3"
+    with first.transaction() as tx:  # inside a transaction: its own writes too
+        stored = tx.get("T-00000000")
+        tx.save(stored.task.evolve(status=Status.IN_PROGRESS, agent="x"), expected=stored.revision)
+        inside = tx.snapshot().by_id()
+        assert inside["T-00000000"].agent == "x" and inside["T-00000003"].title == "changed 3"
+    assert first.snapshot().by_id()["T-00000000"].agent == "x"

@@ -40,6 +40,7 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_ready ON tasks (priority, created, id) WHERE status = 'ready';
 CREATE INDEX tasks_holder ON tasks (holder) WHERE holder IS NOT NULL;
 CREATE INDEX tasks_implementer ON tasks (implementer);
+CREATE INDEX tasks_revision ON tasks (revision);
 CREATE TABLE attachments (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   task_id TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL);
@@ -103,6 +104,7 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_ready ON tasks (priority, created, id) WHERE status = 'ready';
 CREATE INDEX tasks_holder ON tasks (holder) WHERE holder IS NOT NULL;
 CREATE INDEX tasks_implementer ON tasks (implementer);
+CREATE INDEX tasks_revision ON tasks (revision);
 CREATE TABLE attachments (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   task_id text NOT NULL, name text NOT NULL, body text NOT NULL,
