@@ -515,3 +515,31 @@ def test_a_snapshot_after_changes_is_the_board_as_a_fresh_read_sees_it(
         inside = tx.snapshot().by_id()
         assert inside["T-00000000"].agent == "x" and inside["T-00000003"].title == "changed 3"
     assert first.snapshot().by_id()["T-00000000"].agent == "x"
+
+
+def test_replicas_starting_together_migrate_once(tmp_path: Path) -> None:
+    from mcp_orch.store.postgres import PostgresStore
+
+    from .sql_support import pg_schema
+
+    with pg_schema() as schema:
+        opened: list[Any] = []
+        errors: list[BaseException] = []
+
+        def start() -> None:
+            try:
+                opened.append(PostgresStore(PG_URL, schema=schema, max_size=1))
+            except BaseException as exc:  # reported below, not lost in the thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        try:
+            assert errors == [] and len(opened) == 4
+            assert raw(opened[0], "SELECT id FROM _migrations") == [(1,)]
+        finally:
+            for store in opened:
+                store.close()

@@ -45,9 +45,6 @@ class SqlStore:
     def _writing(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
 
-    def _committed(self, tx: CoordinationTx) -> None:
-        """Called inside the write transaction just before it commits (PostgreSQL notifies)."""
-
     # ------------------------------------------------------------------ transactions
 
     @contextmanager
@@ -62,8 +59,6 @@ class SqlStore:
             self._local.tx = tx
             try:
                 yield tx
-                if tx.revision is not None:
-                    self._committed(tx)
             finally:
                 self._local.tx = None
 
