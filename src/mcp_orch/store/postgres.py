@@ -1,12 +1,13 @@
 """``PostgresStore``: the orchestrator service's database for teams (several replicas, one DB).
 
 psycopg 3 with a small connection pool (the optional extra ``mcp-orch[postgres]``). What keeps
-replicas safe lives in SQL, not in who is leader: writing transactions take turns on the
-store revision row (so commits and event ids are ordered, and each reads a board no other
-writer is changing), a task read for a change is locked (``SELECT ... FOR UPDATE``), every
-save is a compare-and-swap on the task's revision, and ``leases.task_id`` is a primary key. A replica killed mid-transaction
-loses nothing: PostgreSQL rolls its transaction back. A deadlock or serialization failure is a
-``RevisionConflict``: nothing was changed, and the step can be run again.
+replicas safe lives in SQL, not in who is leader: writing transactions take turns (a
+transaction-scoped advisory lock, from their first statement: each reads a board no other
+writer is changing, commits and event ids come in revision order), a task read for a change
+is locked (``SELECT ... FOR UPDATE``), every save is a compare-and-swap on the task's
+revision, and ``leases.task_id`` is a primary key. A replica killed mid-transaction loses
+nothing: PostgreSQL rolls its transaction back and frees its locks. A deadlock or
+serialization failure is a ``RevisionConflict``: nothing was changed, run the step again.
 
 Each committed change sends ``NOTIFY orch, '{"revision": N}'`` (from the statement that takes
 the revision, see ``sqldialect``); ``listen`` waits for them on a
