@@ -582,3 +582,14 @@ def _claim_in(tx: Any, task_id: str, agent: str) -> None:
     tx.grant(task_id, agent, T6, T0)
     after = stored.task.evolve(status=Status.IN_PROGRESS, agent=agent)
     tx.save(after, expected=stored.revision)
+
+
+def test_a_file_that_is_not_a_database_is_one_clear_error(tmp_path: Path) -> None:
+    from mcp_orch.store.sqlite import SqliteStore
+
+    path = tmp_path / "orch.db"
+    path.write_text("these are my notes, not a database\n" * 100)
+    with pytest.raises(StorageError) as info:
+        SqliteStore(str(path))
+    assert str(path) in info.value.message and "\n" not in info.value.message
+    assert path.read_text().startswith("these are my notes")  # left as it was

@@ -100,6 +100,7 @@ class PostgresStore(SqlStore):
         try:
             self._pool.open(wait=True, timeout=10)
         except Exception as exc:
+            self._pool.close()
             raise _unreachable(url, exc) from exc
 
     @classmethod
@@ -148,6 +149,11 @@ class PostgresStore(SqlStore):
                 placeholder="%s",
                 now=format_time(datetime.now(UTC)),
             )
+        except psycopg.Error as exc:
+            raise StorageError(
+                f"PostgreSQL at {self.url} refused the schema: {exc}",
+                "connect as a user that may create tables (and the schema), or migrate as one",
+            ) from exc
         finally:
             conn.close()  # ends the session: the advisory lock goes with it
 
