@@ -56,6 +56,7 @@ CREATE TABLE events (
   occurred_at TEXT NOT NULL);
 CREATE INDEX events_task ON events (task_id, id);
 CREATE INDEX events_actor ON events (actor);
+CREATE INDEX events_agent ON events (agent);
 CREATE TABLE agents (
   name TEXT PRIMARY KEY,
   role TEXT NOT NULL,
@@ -121,6 +122,7 @@ CREATE TABLE events (
   occurred_at timestamptz NOT NULL DEFAULT now());
 CREATE INDEX events_task ON events (task_id, id);
 CREATE INDEX events_actor ON events (actor);
+CREATE INDEX events_agent ON events (agent);
 CREATE TABLE agents (
   name text PRIMARY KEY,
   role text NOT NULL,
