@@ -21,9 +21,10 @@ import functools
 import json
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
@@ -190,14 +191,20 @@ def live(service: Service, board: str | None) -> Callable[[], Service]:
     """A ``Service`` of its own for each call, with .mcp/config.yaml as it is now: roles,
     limits or the test command edited while the server runs apply to the next call, no
     restart, and no call changes what another one holds. Cheap: ``config.load`` re-parses
-    only when the file's mtime or size changed, and a store is a few paths."""
+    only when the file's mtime or size changed, and each worker thread keeps one store (the
+    file board's index stays warm; no two calls running at once share one)."""
+    local = threading.local()
 
     def current() -> Service:
         if board is None:
             return service  # in-process use: the one service it was given
         from ..service.compose import build
+        from ..store.factory import open_store
 
-        fresh = build(board, service.clock, config=config.load(board), url=service.store.url)
+        store = getattr(local, "store", None)
+        if store is None:
+            store = local.store = open_store(service.store.url, board, service.clock.now)
+        fresh = build(board, service.clock, config=config.load(board), store=store)
         opened = _OPENED.get()
         if opened is not None:
             opened.append(fresh)
@@ -420,21 +427,29 @@ def _compact(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def warned(service: Service, fn: Callable[..., Any]) -> Callable[..., Any]:
+def warned(
+    service: Service, fn: Callable[..., Any], serial: threading.Lock | None = None
+) -> Callable[..., Any]:
     """``fn`` whose answer also says what could not be written after the call took effect
-    (``warnings``: the call did happen; calling it again would do it twice)."""
+    (``warnings``: the call did happen; calling it again would do it twice). It runs in a
+    worker thread (the service blocks: files, a lock, a database; never on the event loop);
+    ``serial``: one call at a time (in-process use, where every call shares ``service``)."""
+
+    def call(kwargs: dict[str, Any]) -> tuple[Any, list[str]]:
+        opened: list[Service] = []
+        _OPENED.set(opened)  # in this worker's copy of the request's context: what live() sees
+        with serial or nullcontext():
+            if serial is not None:
+                service.take_warnings()  # the shared service: leftovers of a refused call
+            try:
+                answer = fn(**kwargs)
+            finally:  # taken here, in this thread, also when the call fails (then dropped)
+                warnings = [w for s in opened or [service] for w in s.take_warnings()]
+        return answer, warnings
 
     @functools.wraps(fn)
     async def tool(**kwargs: Any) -> Any:
-        service.take_warnings()  # a refused call's leftovers are not this call's
-        opened: list[Service] = []
-        token = _OPENED.set(opened)
-        try:
-            # The service blocks (files, a lock, a database): never on the event loop.
-            answer = await anyio.to_thread.run_sync(functools.partial(fn, **kwargs))
-        finally:
-            _OPENED.reset(token)
-        warnings = [w for s in (service, *opened) for w in s.take_warnings()]
+        answer, warnings = await anyio.to_thread.run_sync(call, kwargs)
         if not warnings:
             return answer
         for warning in warnings:
@@ -455,9 +470,10 @@ def tool_annotations(name: str) -> ToolAnnotations:
 
 def make_tools(service: Service, who: Identity, board: str | None) -> list[Tool]:
     tools = []
+    serial = threading.Lock() if board is None else None  # no board: one shared store
     for fn in build_tools(service, who, board):
         tool = Tool.from_function(
-            warned(service, fn),
+            warned(service, fn, serial),
             description=" ".join((fn.__doc__ or "").split()),
             annotations=tool_annotations(fn.__name__),
             structured_output=False,

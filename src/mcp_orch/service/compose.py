@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 
 from ..config import Config
+from ..store import TaskStore
 from . import Service
 from .clock import SYSTEM, Clock
 
@@ -26,11 +27,14 @@ def build(
     *,
     config: Config | None = None,
     url: str | None = None,
+    store: TaskStore | None = None,
 ) -> Service:
     """The service of the board folder ``board`` (``.mcp``): its config as it is now (unless
-    given), the store ``url`` names (default: ``store_url()``), on ``clock``."""
+    given), the store ``url`` names (default: ``store_url()``) or ``store`` (one this caller
+    keeps warm and never shares between concurrent calls), on ``clock``."""
     from .. import config as configuration
     from ..store.factory import open_store
 
-    store = open_store(url or store_url(), board, clock.now)
+    if store is None:
+        store = open_store(url or store_url(), board, clock.now)
     return Service(store, config if config is not None else configuration.load(board), clock)
