@@ -60,7 +60,7 @@ class Assigner(OrchestratorBase):
         """One assigner pass: every assignable task to the best free capable alive agent."""
         board = self._read_board()
         free = [a for a in self._as_seen(board.agents) if a.alive]
-        if not free:
+        if not free or not board.tasks:
             return []  # nobody to give anything to: no plan, no writes
         held = {x.task_id for x in board.leases}
         statuses = {t.id: t.status for t in board.tasks}
@@ -179,9 +179,15 @@ class Assigner(OrchestratorBase):
     # ------------------------------------------------------------------ reading
 
     def _read_board(self) -> Board:
+        """Agents and leases, and the board only if some alive agent has room by its leases
+        (reading 10,000 tasks for a pass that cannot assign anything is the idle cost)."""
         with self.store.transaction() as tx:
             c = coord(tx)
-            return Board(tasks=tx.snapshot().tasks, agents=c.agents(), leases=c.leases())
+            agents, leases = c.agents(), c.leases()
+            load = self._load_of(leases, ())
+            room = any(self.alive(a) and load.get(a.name, 0) < a.max_tasks for a in agents)
+            tasks = tx.snapshot().tasks if room else ()
+        return Board(tasks=tasks, agents=agents, leases=leases)
 
     def _loads(self, board: Board) -> dict[str, int]:
         leased = {x.task_id for x in board.leases}
@@ -199,8 +205,9 @@ class Assigner(OrchestratorBase):
         return dict(Counter([x.agent for x in leases]) + Counter(unleased))
 
     def _load_in(self, tx: Tx, name: str) -> int:
-        leased = {x.task_id for x in coord(tx).leases(name)}
-        return len(leased | {t.id for t in tx.held_by(name)})
+        """The agent's leases: the re-check of room must be cheap (it runs in the assigning
+        transaction); what it holds without a lease was counted by the plan."""
+        return len(coord(tx).leases(name))
 
     def _recent(self) -> dict[str, str]:
         with self._lock:
