@@ -34,12 +34,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from mcp_orch.config import Config  # noqa: E402
-from mcp_orch.domain.agents import Agent  # noqa: E402
-from mcp_orch.domain.model import Priority, Status, Task, format_time  # noqa: E402
-from mcp_orch.scheduler import Orchestrator, TaskInput  # noqa: E402
-from mcp_orch.service.clock import Clock  # noqa: E402
-from mcp_orch.store import TaskStore  # noqa: E402
+from mcp_orch.config import Config
+from mcp_orch.domain.agents import Agent
+from mcp_orch.domain.model import Priority, Status, Task, format_time
+from mcp_orch.scheduler import Orchestrator, TaskInput
+from mcp_orch.service.clock import Clock
+from mcp_orch.store import TaskStore
 
 STATUSES = (Status.READY, Status.PENDING, Status.IN_PROGRESS, Status.REVIEW)
 
