@@ -31,7 +31,6 @@ from ..domain.errors import (
     MalformedTask,
     StorageError,
 )
-from ..domain.events import Event
 from ..domain.model import (
     ALL_STATUSES,
     HistoryEntry,
@@ -43,9 +42,9 @@ from ..domain.model import (
 from ..domain.ops import op
 from ..domain.policy import summarize
 from ..store import Problem, Snapshot, no_attachment, not_found
+from .eventlog import EventLog
 from .filetx import FileTx
 from .fsutil import (
-    append_line,
     atomic_write,
     board_lock,
     fsync_dir,
@@ -66,7 +65,6 @@ from .index import (
     scan,
 )
 
-MAX_EVENTS_READ = 1 << 20  # one read of new log lines; the rest is read on the next call
 # ``*.tmp``: what a killed write leaves behind (``..journal.PID.tmp``, ``.NAME.md.PID.tmp``).
 GITIGNORE = ".cache/\n.journal\n.lock\nlog/\n.secrets/\n*.tmp\n"
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
@@ -94,23 +92,6 @@ def noticed_at(now: str, task: Task) -> str:
     if moment is not None and then is not None and then > moment:
         return format_time(then)
     return now
-
-
-def _what(event: Event) -> str:
-    return f"{event.op} {event.task} was done" if event.outcome == "ok" else f"{event.op} refused"
-
-
-def read_event(line: str, loads: Callable[[str], object]) -> tuple[int, Event | None]:
-    """The event of one log line, and where it starts: 0 for a whole line; for a torn line (a
-    piece of an unfinished event, then a whole one: logs written before appends were
-    all-or-nothing hold these) the whole event at its end; ``(-1, None)`` when there is none."""
-    start = 0
-    while start != -1:
-        try:
-            return start, Event.from_dict(loads(line[start:]))  # type: ignore[arg-type]
-        except (ValueError, TypeError, AttributeError):
-            start = line.find('{"', start + 1)  # a quote inside a JSON string is escaped
-    return -1, None
 
 
 def _complete_gitignore(path: str) -> bool:
@@ -156,7 +137,7 @@ def leftovers(root: str) -> list[str]:
     return sorted(n for n in names if n.startswith(".") and n.endswith(".tmp"))
 
 
-class FileStore:
+class FileStore(EventLog):
     """The ``TaskStore`` of a ``.mcp/`` directory. ``extras("board")`` is the store itself:
     its files, paths and raw repairs, for doctor."""
 
@@ -525,111 +506,6 @@ class FileStore:
             raise storage_error(exc, f"remove {rel}") from exc
         fsync_dir(os.path.dirname(path))
         self._snap = None
-
-    # ------------------------------------------------------------------ the log
-
-    def record(self, event: Event) -> None:
-        """Append one event: in the open transaction, when it commits; outside one (doctor,
-        a refused step), now. Never raises: a line that cannot be written is a warning.
-
-        The task file is the commit point; a log line that cannot be written after it is a
-        warning (``take_warnings``), so nobody is told to run again what was already done.
-        """
-        if self._tx is not None:
-            self._tx.record(event)
-        else:
-            self.append_event(event)
-
-    def record_refused(self, event: Event) -> None:
-        self.append_event(event)
-
-    def append_event(self, event: Event) -> None:
-        try:
-            fd = self._log_fd if self._log_fd is not None else open_append(self.log_path)
-        except StorageError as exc:
-            self._warnings.append(f"{_what(event)}, but {exc.message}")
-            return
-        import json
-
-        try:
-            append_line(fd, json.dumps(event.to_dict(), sort_keys=True, ensure_ascii=False))
-        except OSError as exc:
-            reason, _ = os_reason(exc)
-            self._warnings.append(
-                f"{_what(event)}, but its line in the operation log could not be written "
-                f"({reason}); the board is right, only 'orch log' will not show it"
-            )
-        finally:
-            if fd != self._log_fd:
-                os.close(fd)
-
-    def rewrite_log(self, data: bytes) -> None:
-        """Replace the log's bytes (doctor's repair of torn lines). Only inside a transaction,
-        whose own appends then go to the new file."""
-        atomic_write(self.log_path, data)
-        if self._log_fd is not None:
-            os.close(self._log_fd)
-            self._log_fd = open_append(self.log_path)
-
-    def warn(self, text: str) -> None:
-        """Keep what could not be written after a commit point, for ``take_warnings``."""
-        self._warnings.append(text)
-
-    def take_warnings(self) -> list[str]:
-        """What could not be written after a change took effect; each is returned once."""
-        warnings, self._warnings = self._warnings, []
-        return warnings
-
-    def events(self, task_id: str | None = None, limit: int = 100) -> list[Event]:
-        import json
-
-        try:
-            with open(self.log_path, encoding="utf-8") as handle:
-                lines = handle.readlines()
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            raise storage_error(exc, "read the log") from exc
-        out: list[Event] = []
-        for line in reversed(lines):
-            _, event = read_event(line, json.loads)
-            if event is None:
-                continue  # a torn line, and no whole event after it
-            if task_id is None or event.task == task_id:
-                out.append(event)
-                if len(out) >= limit:
-                    break
-        return out[::-1]
-
-    def events_after(self, cursor: int | None) -> tuple[list[Event], int]:
-        import json
-
-        try:
-            size = os.stat(self.log_path).st_size
-        except FileNotFoundError:
-            return [], 0
-        except OSError as exc:
-            raise storage_error(exc, "read the log") from exc
-        if cursor is None or cursor > size:  # from now on; or the log was replaced: restart
-            return [], size
-        if cursor == size:
-            return [], cursor
-        try:
-            with open(self.log_path, "rb") as handle:
-                handle.seek(cursor)
-                data = handle.read(min(size - cursor, MAX_EVENTS_READ))
-        except OSError as exc:
-            raise storage_error(exc, "read the log") from exc
-        end = data.rfind(b"\n") + 1  # a line still being written is read next time
-        if end == 0 and len(data) == MAX_EVENTS_READ:
-            return [], cursor + len(data)  # no line ends in a whole read: not a log line
-        out: list[Event] = []
-        for line in data[:end].splitlines():
-            try:
-                out.append(Event.from_dict(json.loads(line)))
-            except (ValueError, TypeError):
-                continue  # a torn line of a killed writer
-        return out, cursor + end
 
 
 def file_stamp(path: str) -> int:

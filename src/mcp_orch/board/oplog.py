@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from ..domain.record import Record
-from .files import read_event
+from .eventlog import read_event
 
 
 class TornLine(Record):

@@ -9,7 +9,7 @@ nothing happened, so it never spins, and a read of the new lines when something 
 when the client says it is initialized (the handshake era; a 2026-era client opts into logs
 per request instead) and is cancelled when the connection closes. The service is synchronous,
 so the watcher and the completions call it in a worker thread (``anyio.to_thread``), through
-one ``Service`` of their own behind a lock, never the tools' (which runs on the event loop).
+one ``Service`` of their own behind a lock, never one of the tools' (each call opens its own).
 """
 
 from __future__ import annotations
@@ -64,11 +64,13 @@ class Reader:
     async def run(self, call: Callable[[Service], T]) -> T:
         def locked() -> T:
             with self._lock:
-                if self._service is None:
-                    self._service = self._open()
+                service = self._service or self._open()
                 if self._board is not None:
-                    self._service.config = config.load(self._board)
-                return call(self._service)
+                    now = config.load(self._board)
+                    if now != service.config:  # edited: a new service (rankings were per role)
+                        service = Service(service.store, now, service.clock)
+                self._service = service
+                return call(service)
 
         return await anyio.to_thread.run_sync(locked)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 from pydantic import Field
@@ -37,9 +38,12 @@ def add_resources(
         f"{PAGE_CHARS:,} characters comes in pages (?page=2...).",
     )
     async def task_resource(task_id: str, page: int = 1) -> str:
-        try:
+        def read() -> str:
             task = fresh().show(task_id)
             return markdown_page(task_markdown(task, render), task.id, page)
+
+        try:
+            return await anyio.to_thread.run_sync(read)  # blocking reads: not on the loop
         except OrchError as exc:
             raise ResourceError(describe(exc)) from None
 
@@ -50,11 +54,14 @@ def add_resources(
         description="The board summary: counts, escalations, the most urgent active tasks.",
     )
     async def board_resource() -> str:
-        try:
+        def read() -> dict[str, Any]:
             board_now = fresh()
-            data = status_page(
+            return status_page(
                 board_now.status(), board_now.clock.now(), 0, 50, include_closed=False
             )
+
+        try:
+            data = await anyio.to_thread.run_sync(read)
         except OrchError as exc:
             raise ResourceError(describe(exc)) from None
         return board_markdown(data)

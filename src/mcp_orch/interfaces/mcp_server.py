@@ -24,8 +24,10 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
+import anyio
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -180,15 +182,26 @@ def check_page(offset: int, limit: int = 1) -> None:
         )
 
 
+# The services a tool call opened (``live``), so ``warned`` can say what each could not write.
+_OPENED: ContextVar[list[Service] | None] = ContextVar("orch_opened", default=None)
+
+
 def live(service: Service, board: str | None) -> Callable[[], Service]:
-    """``service`` with .mcp/config.yaml as it is now: roles, limits or the test command edited
-    while the server runs apply to the next call, no restart. Cheap: ``config.load`` re-parses
-    only when the file's mtime or size changed."""
+    """A ``Service`` of its own for each call, with .mcp/config.yaml as it is now: roles,
+    limits or the test command edited while the server runs apply to the next call, no
+    restart, and no call changes what another one holds. Cheap: ``config.load`` re-parses
+    only when the file's mtime or size changed, and a store is a few paths."""
 
     def current() -> Service:
-        if board is not None:
-            service.config = config.load(board)
-        return service
+        if board is None:
+            return service  # in-process use: the one service it was given
+        from ..service.compose import build
+
+        fresh = build(board, service.clock, config=config.load(board), url=service.store.url)
+        opened = _OPENED.get()
+        if opened is not None:
+            opened.append(fresh)
+        return fresh
 
     return current
 
@@ -196,10 +209,11 @@ def live(service: Service, board: str | None) -> Callable[[], Service]:
 def build_tools(
     service: Service, who: Identity, board: str | None = None
 ) -> list[Callable[..., Any]]:
-    """The ten tools, as functions whose docstrings are their descriptions."""
+    """The tools, as (blocking) functions whose docstrings are their descriptions; ``warned``
+    runs each in a worker thread."""
     fresh = live(service, board)
 
-    async def next_task(agent: Agent = "") -> str:
+    def next_task(agent: Agent = "") -> str:
         """Start here, and call again after every handoff: what you should do now (continue,
         fix, review, claim, prep, wait, idle), why, the task with its context and open
         feedback, and the tool to call next."""
@@ -210,11 +224,12 @@ def build_tools(
             task = task_answer(result.task) if result.task else None
             return dump({**data, "task": task, "tool": tool_name(d.ops[0]) if d.ops else None})
 
-    async def create_task(
+    def create_task(
         title: Annotated[str, Field(description="short, imperative")],
         priority: Annotated[str, Field(description="P0 (urgent), P1 or P2")] = "P1",
         goal: Annotated[str, Field(description="what and why")] = "",
         depends: Annotated[list[str] | None, Field(description="task IDs done first")] = None,
+        capabilities: Annotated[list[str] | None, Field(description="skills it needs")] = None,
         agent: Agent = "",
     ) -> str:
         """Planner: add a task stub (pending), then define it with prep_task so it becomes
@@ -226,10 +241,11 @@ def build_tools(
                 depends=depends or (),
                 agent=who(agent),
                 goal=goal,
+                capabilities=capabilities or (),
             )
             return brief(task, f"define it: prep_task {task.id}")
 
-    async def prep_task(
+    def prep_task(
         task_id: TaskId,
         goal: Annotated[str, Field(description="what and why")] = "",
         acceptance_criteria: Annotated[
@@ -261,21 +277,21 @@ def build_tools(
             )
             return brief(task, "an implementer claims it (next_task)")
 
-    async def claim_task(task_id: TaskId, agent: Agent = "") -> str:
+    def claim_task(task_id: TaskId, agent: Agent = "") -> str:
         """Implementer: take a ready task before working on it (ready -> in-progress, exclusive;
         fails if another agent holds it). Returns the task: fix open feedback first."""
         with tool_errors():
             result = fresh().claim(task_id, agent=who(agent))
             return dump({**task_answer(result.task), "changed": result.changed})
 
-    async def submit_task(task_id: TaskId, note: Note = "", agent: Agent = "") -> str:
+    def submit_task(task_id: TaskId, note: Note = "", agent: Agent = "") -> str:
         """Implementer: hand your finished task to review (in-progress -> review). note: what
         you did and how you tested it. Open review feedback counts as addressed."""
         with tool_errors():
             task = fresh().submit(task_id, agent=who(agent), note=note)
             return brief(task, "the reviewer approves it or requests changes")
 
-    async def review_task(
+    def review_task(
         task_id: TaskId,
         approve: Annotated[bool, Field(description="true: done; false: send back")],
         feedback: Annotated[str, Field(description="what to change, where")] = "",
@@ -292,7 +308,7 @@ def build_tools(
             task = fresh().request_changes(task_id, agent=who(agent), text=feedback)
             return brief(task, f"back to {task.implementer or 'the implementer'} with feedback")
 
-    async def report_error(
+    def report_error(
         task_id: TaskId,
         text: Annotated[str, Field(description="output, trace, command run")],
         give_up: Annotated[bool, Field(description="true: mark the task failed")] = False,
@@ -307,7 +323,7 @@ def build_tools(
             task = fresh().add_error(task_id, agent=who(agent), text=text)
             return brief(task, "the error context is kept in the task")
 
-    async def escalate_task(
+    def escalate_task(
         task_id: TaskId,
         reason: Annotated[str, Field(description="what a person must decide")],
         agent: Agent = "",
@@ -318,7 +334,7 @@ def build_tools(
             task = fresh().escalate(task_id, agent=who(agent), reason=reason)
             return brief(task, f"a person looks at it and runs: orch resolve {task.id}")
 
-    async def check_task(
+    def check_task(
         task_id: TaskId,
         acceptance_criteria: Picks = None,
         definition_of_ready: Picks = None,
@@ -346,7 +362,7 @@ def build_tools(
                 }
             )
 
-    async def get_task(
+    def get_task(
         task_id: TaskId,
         section: Annotated[Section | None, Field(description="one list to page")] = None,
         offset: Annotated[int, Field(description="first item of the page")] = 0,
@@ -359,7 +375,7 @@ def build_tools(
             task = fresh().show(task_id)
             return dump(section_page(task, section, offset) if section else task_answer(task))
 
-    async def board_status(
+    def board_status(
         offset: Annotated[int, Field(description="first task of the page")] = 0,
         limit: Annotated[int, Field(description="tasks per page, <=200")] = 50,
         include_closed: Annotated[bool, Field(description="also done/failed")] = False,
@@ -411,8 +427,14 @@ def warned(service: Service, fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def tool(**kwargs: Any) -> Any:
         service.take_warnings()  # a refused call's leftovers are not this call's
-        answer = await fn(**kwargs)
-        warnings = service.take_warnings()
+        opened: list[Service] = []
+        token = _OPENED.set(opened)
+        try:
+            # The service blocks (files, a lock, a database): never on the event loop.
+            answer = await anyio.to_thread.run_sync(functools.partial(fn, **kwargs))
+        finally:
+            _OPENED.reset(token)
+        warnings = [w for s in (service, *opened) for w in s.take_warnings()]
         if not warnings:
             return answer
         for warning in warnings:
