@@ -1,10 +1,10 @@
 """One contract for the coordination part of every store (seam.md, "Coordination"): agents,
-leases and fences, with the invariants the orchestrator relies on. ``STORES`` lists the
+leases and fences, with the invariants the orchestrator relies on. ``BACKENDS`` lists the
 backends that keep them (memory first; the SQL stores join with one line each)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,18 +14,23 @@ from mcp_orch.domain.errors import AlreadyClaimed
 from mcp_orch.store import TaskStore
 from mcp_orch.store.coordination import CoordinatedTx
 from mcp_orch.store.memory import MemoryStore
+from tests.integration.sql_support import sql_stores
 
 pytestmark = pytest.mark.mcp
 
-STORES: dict[str, Callable[[Path], TaskStore]] = {"memory": lambda tmp: MemoryStore()}
+BACKENDS = ("memory", "sqlite", "postgres")  # a new backend: one more name here
 T0, T1, T2 = "2026-12-01T12:00:00.000Z", "2026-12-01T12:00:06.000Z", "2026-12-01T12:00:12.000Z"
 
 
-@pytest.fixture(params=sorted(STORES))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> TaskStore:
-    made = STORES[request.param](tmp_path)
-    assert made.extras("coordination") is not None
-    return made
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TaskStore]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    with sql_stores(request.param, tmp_path) as make:
+        made = make()
+        assert made.extras("coordination") is not None
+        yield made
 
 
 class Rollback(Exception):

@@ -2,12 +2,12 @@
 fencing, the sweeper and the agent registry, on every store that keeps agents and leases,
 with a ``ManualClock`` so every threshold is crossed exactly and nothing sleeps.
 
-``STORES`` lists the backends (memory first); a SQL store joins with one line.
+``BACKENDS`` lists the backends (memory first); a SQL store joins with one line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,12 +28,13 @@ from mcp_orch.scheduler import Assignment, Orchestrator, TaskInput
 from mcp_orch.service import ManualClock
 from mcp_orch.store import TaskStore
 from mcp_orch.store.memory import MemoryStore
+from tests.integration.sql_support import sql_stores
 
 pytestmark = pytest.mark.mcp
 
 START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
-STORES: dict[str, Callable[[Path], TaskStore]] = {"memory": lambda tmp: MemoryStore()}
+BACKENDS = ("memory", "sqlite", "postgres")  # a new backend: one more name here
 
 AGENTS_YAML = """\
 agents:
@@ -50,9 +51,13 @@ agents:
 """
 
 
-@pytest.fixture(params=sorted(STORES))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> TaskStore:
-    return STORES[request.param](tmp_path)
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TaskStore]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    with sql_stores(request.param, tmp_path) as make:
+        yield make()
 
 
 class World:
