@@ -51,7 +51,7 @@ def open_store(url: str, tmp: Path) -> TaskStore:
         return MemoryStore()
     from mcp_orch.store.factory import open_store as factory
 
-    return factory(url, str(tmp))
+    return factory(url, str(tmp / ".mcp"))  # a relative sqlite path lands beside it
 
 
 def fill(store: TaskStore, count: int) -> None:

@@ -12,7 +12,7 @@ tasks for ``agent_timeout`` past its last call: a CLI agent that works twenty mi
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -108,24 +108,15 @@ class OrchestratorBase:
                 merged[agent.role] = (*names, agent.name)
         return merged
 
-    def roles_now(self) -> dict[str, tuple[str, ...]]:
+    def service(self, name: str | None = None) -> Service:
+        """The service as agent ``name`` sees it: the registry's roles, and its own
+        ``max_tasks`` when it is registered (one read of the registry)."""
         with self.store.transaction() as tx:
-            return self.roles_with(coord(tx).agents())
-
-    def may(self, agent: str, op: str, task: object, merged: Mapping[str, Sequence[str]]) -> bool:
-        """``agent`` may run ``op`` on ``task`` by its roles (``domain.roles``)."""
-        try:
-            roles.check_step(op, agent, cast(Any, task), merged, self.config.enforce_roles)
-        except OrchError:
-            return False
-        return True
-
-    def service(self, agent: Agent | None = None) -> Service:
-        """The service as ``agent`` sees it: the registry's roles, its own ``max_tasks``."""
-        merged = self.roles_now()
-        config = self.config._replace(roles=merged)
-        if agent is not None:
-            config = config._replace(max_in_progress=agent.max_tasks)
+            agents = coord(tx).agents()
+        config = self.config._replace(roles=self.roles_with(agents))
+        mine = next((a for a in agents if a.name == name), None)
+        if mine is not None:
+            config = config._replace(max_in_progress=mine.max_tasks)
         return Service(self.store, config, self.clock)
 
     def registered(self, name: str) -> Agent | None:

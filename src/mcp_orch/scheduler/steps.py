@@ -109,7 +109,7 @@ class Steps(Assigner):
         def settle(before: Task, after: Task, tx: Tx) -> None:
             self._settle(tx, before, after, renew=step == "progress")
 
-        return GuardedService(self.service(self.registered(who)), check, settle)
+        return GuardedService(self.service(who), check, settle)
 
     def _settle(self, tx: Tx, before: Task, after: Task, *, renew: bool) -> Lease | None:
         """Make the task's lease agree with where the step left the task: in progress, the

@@ -43,7 +43,7 @@ class Work(Registry):
             else fields.priority
         )
         self.touch(who)
-        svc = self.service(self.registered(who))
+        svc = self.service(who)
         if fields.id:
             task = self._update(svc, normalize_id(fields.id), fields, who, prio)
         else:
