@@ -4,7 +4,8 @@
 Usage (from the repository root)::
 
     .venv/bin/python benchmarks/bench_scheduler.py [--tasks 10000] [--agents 100] [--runs 200]
-                                                   [--store memory|sqlite|postgresql://...]
+                                                   [--store memory|sqlite:///orch.db|postgresql://...]
+                                                   [--schema NAME]
 
 What it does:
 
@@ -44,7 +45,11 @@ from mcp_orch.store import TaskStore
 STATUSES = (Status.READY, Status.PENDING, Status.IN_PROGRESS, Status.REVIEW)
 
 
-def open_store(url: str, tmp: Path) -> TaskStore:
+def open_store(url: str, tmp: Path, schema: str | None) -> TaskStore:
+    if url.startswith("postgres") and schema:
+        from mcp_orch.store.postgres import PostgresStore
+
+        return PostgresStore(url, schema=schema)  # the schema must exist, and be empty
     if url == "memory":
         from mcp_orch.store.memory import MemoryStore
 
@@ -93,11 +98,12 @@ def main() -> int:
     parser.add_argument("--agents", type=int, default=100)
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--store", default="memory")
+    parser.add_argument("--schema", help="PostgreSQL: an empty schema to work in")
     args = parser.parse_args()
     import tempfile
 
     tmp = Path(tempfile.mkdtemp())
-    store = open_store(args.store, tmp)
+    store = open_store(args.store, tmp, args.schema)
     roles = {"planner": ("chatgpt",), "implementer": (), "reviewer": ()}
     orch = Orchestrator(store, Config(roles=roles), Clock())
     orch.wake = lambda: None  # the serve process's assigner loop takes the global passes
