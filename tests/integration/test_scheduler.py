@@ -582,3 +582,18 @@ def test_agents_pulling_at_once_never_share_a_task(store: TaskStore, tmp_path: P
     taken = [e.task for e in events if e.op in ("claim", "assigned") and e.outcome == "ok"]
     assert sorted(taken) == sorted(tids)  # each once: no task given twice
     assert {store.load(t).status for t in tids} == {Status.REVIEW}
+
+
+def test_a_call_renews_the_leases_of_an_agent_that_sends_no_heartbeats(
+    store: TaskStore, tmp_path: Path
+) -> None:
+    world = World(store, tmp_path, Config(agent_timeout=600.0))
+    tid = world.task("endpoint").task_id
+    world.orch.step(tid, "claim", agent="claude")
+    world.run(500.0, [])
+    world.orch.touch("claude")  # e.g. orch show through the service, 500 s later
+    world.run(500.0, [])
+    assert world.holder(tid) == "claude"  # 1,000 s after the claim, 500 s after the call
+    world.run(101.0, [])
+    assert world.holder(tid) == ""  # 601 s of silence: back in the queue
+    assert world.store.load(tid).status is Status.READY

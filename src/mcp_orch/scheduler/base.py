@@ -18,9 +18,10 @@ from typing import Any, cast
 
 from ..config import Config
 from ..domain import roles
-from ..domain.agents import Agent, AgentStatus
+from ..domain.agents import Agent, AgentStatus, Lease
 from ..domain.errors import OrchError
 from ..domain.model import format_time, parse_time
+from ..domain.record import Record
 from ..inputs import check_agent
 from ..service import Service
 from ..service.clock import Clock
@@ -31,6 +32,16 @@ ORCHESTRATOR = "orchestrator"  # the actor of what the service does by itself
 # A call refreshes ``last_seen`` at most this often: agents call constantly, and a registry
 # write per call would double the database's work for no news.
 TOUCH_EVERY = 1.0
+
+
+class Seen(Record):
+    """An agent just heard from: its entry now, the leases renewed, until when, and whether
+    it was not alive before (then it may take what waits)."""
+
+    agent: Agent
+    leases: tuple[Lease, ...]
+    expires_at: str
+    came_alive: bool
 
 
 class NoCoordination(OrchError):
@@ -147,25 +158,32 @@ class OrchestratorBase:
             if clock - self._touched.get(name, float("-inf")) < TOUCH_EVERY:
                 return
             self._touched[name] = clock
-        before = self.registered(name)
-        self.seen(name)
-        if before is None or not self.alive(before):
+        if self.seen(name).came_alive:
             self.kick()  # come alive: it may take what waits
 
-    def seen(self, name: str, *, heartbeat: bool = False) -> Agent:
-        """Mark ``name`` alive now (registering an agent the config's roles name)."""
+    def seen(self, name: str, *, heartbeat: bool = False) -> Seen:
+        """Mark ``name`` alive now (registering an agent the config's roles name) and renew
+        its leases: a sign of life is what a lease waits for, a heartbeat or a call."""
         now = self.now()
         if heartbeat:
             with self._lock:
                 self._beats[name] = now
+        expires = self.later(self.ttl(name))
         with self.store.transaction() as tx:
             c = coord(tx)
-            agent = c.agent(name) or self._newcomer(name, tx)
-            load = len(c.leases(name))
-            status = AgentStatus.BUSY if load >= agent.max_tasks else AgentStatus.AVAILABLE
+            before = c.agent(name)
+            agent = before or self._newcomer(name, tx)
+            held = c.leases(name)
+            for lease in held:
+                c.renew(lease.task_id, name, lease.fence, expires)
+            full = len(held) >= agent.max_tasks
+            status = AgentStatus.BUSY if full else AgentStatus.AVAILABLE
             fresh = agent._replace(last_seen=now, status=status.value, error="")
             c.put_agent(fresh)
-            return fresh
+        if held:
+            self.note_due(expires)
+        woke = before is None or not self.alive(before)
+        return Seen(agent=fresh, leases=held, expires_at=expires, came_alive=woke)
 
     def _newcomer(self, name: str, tx: object) -> Agent:
         """The registry entry of an agent heard from but not registered: its config role (an

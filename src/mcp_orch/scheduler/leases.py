@@ -57,33 +57,21 @@ class Sweeper(Steps):
                 f"{who} is a person, not an agent: a person sends no heartbeats",
                 "give the agent's name",
             )
-        was_alive = self._alive_now(who)
-        me = self.seen(who, heartbeat=True)
+        seen = self.seen(who, heartbeat=True)
         named = [(normalize_id(t), int(f)) for t, f in tasks or ()]
-        expires = self.later(self.config.lease_ttl)
-        with self.store.transaction() as tx:
-            c = coord(tx)
-            held: tuple[Lease, ...] = c.leases(who)
-            for lease in held:
-                c.renew(lease.task_id, who, lease.fence, expires)
-        mine = {(x.task_id, x.fence) for x in held}
-        self.note_due(expires)
-        if not was_alive:
+        mine = {(x.task_id, x.fence) for x in seen.leases}
+        if seen.came_alive:
             self.kick()  # an agent come alive may take what waits
         return HeartbeatResult(
             agent=who,
-            status=me.status,
-            expires_at=expires,
-            renewed=tuple(x.task_id for x in held),
+            status=seen.agent.status,
+            expires_at=seen.expires_at,
+            renewed=tuple(x.task_id for x in seen.leases),
             lost=tuple(t for t, f in named if (t, f) not in mine) if tasks is not None else (),
-            assigned=tuple(x.task_id for x in held if (x.task_id, x.fence) not in set(named))
+            assigned=tuple(x.task_id for x in _unnamed(seen.leases, named))
             if tasks is not None
             else (),
         )
-
-    def _alive_now(self, name: str) -> bool:
-        agent = self.registered(name)
-        return agent is not None and self.alive(agent)
 
     # ------------------------------------------------------------------ the sweeper
 
@@ -195,3 +183,9 @@ class Sweeper(Steps):
         if when is None:
             return cap
         return max(0.0, min(cap, (when - self.clock.now()).total_seconds()))
+
+
+def _unnamed(leases: Sequence[Lease], named: Sequence[tuple[str, int]]) -> list[Lease]:
+    """The leases a heartbeat did not name (work given to the agent since it last looked)."""
+    said = set(named)
+    return [x for x in leases if (x.task_id, x.fence) not in said]
