@@ -597,3 +597,15 @@ def test_a_call_renews_the_leases_of_an_agent_that_sends_no_heartbeats(
     world.run(101.0, [])
     assert world.holder(tid) == ""  # 601 s of silence: back in the queue
     assert world.store.load(tid).status is Status.READY
+
+
+def test_after_a_restart_an_agent_is_pushed_nothing_until_it_calls_in(world: World) -> None:
+    world.beat("cursor")  # alive for the first service process
+    world.clock.advance(1.0)
+    again = Orchestrator(world.store, Config(), world.clock)  # the service restarted
+    world.orch = again
+    queued = world.task("endpoint")
+    assert queued.assigned_agent is None  # its last call was to the process before
+    assert {a.name: a.status for a in again.agents()}["cursor"] == "offline"
+    again.heartbeat("cursor")
+    assert world.holder(queued.task_id) == "cursor"
