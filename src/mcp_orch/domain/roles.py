@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .errors import NotAllowed, UnknownAgent
-from .ops import canonical
 from .model import Task
+from .ops import canonical
 
 PLANNER, IMPLEMENTER, REVIEWER = "planner", "implementer", "reviewer"
 ROLES = (PLANNER, IMPLEMENTER, REVIEWER)
