@@ -2,12 +2,13 @@
 fencing, the sweeper and the agent registry, on every store that keeps agents and leases,
 with a ``ManualClock`` so every threshold is crossed exactly and nothing sleeps.
 
-``BACKENDS`` lists the backends (memory first); a SQL store joins with one line.
+The stores are test_coordination_contract's ``store`` fixture: every backend that keeps
+agents and leases (memory, SQLite, PostgreSQL).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,14 +28,14 @@ from mcp_orch.domain.model import Priority, Status
 from mcp_orch.scheduler import Assignment, Orchestrator, TaskInput
 from mcp_orch.service import ManualClock
 from mcp_orch.store import TaskStore
-from mcp_orch.store.memory import MemoryStore
-from tests.integration.sql_support import sql_stores
+from tests.integration import test_coordination_contract as contract
 
 pytestmark = pytest.mark.mcp
 
 START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
-BACKENDS = ("memory", "sqlite", "postgres")  # a new backend: one more name here
+store = contract.store  # the fixture: each test once per backend
+
 
 AGENTS_YAML = """\
 agents:
@@ -49,15 +50,6 @@ agents:
     role: reviewer
     capabilities: [review]
 """
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TaskStore]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    with sql_stores(request.param, tmp_path) as make:
-        yield make()
 
 
 class World:

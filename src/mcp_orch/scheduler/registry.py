@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..config import not_yaml
 from ..domain import roles
 from ..domain.agents import Agent, AgentStatus, Lease
 from ..domain.errors import AgentNotFound, InvalidInput
@@ -291,12 +292,7 @@ def read_agents_yaml(path: str) -> list[Agent]:
         data = yaml.safe_load(text)
         lines = _item_lines(yaml.compose(text))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise InvalidInput(
-            f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})",
-            "fix the file (see the README, section agents.yaml)",
-        ) from None
+        raise not_yaml(path, exc, "fix the file (see the README, section agents.yaml)") from None
     return _agents_of(data, path, lines)
 
 
