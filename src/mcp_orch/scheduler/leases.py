@@ -81,13 +81,13 @@ class Sweeper(Steps):
         with self.store.transaction() as tx:
             c = coord(tx)
             leases: tuple[Lease, ...] = c.leases()
+            expired = c.expired(now)  # by the store's clock (the database's, on PostgreSQL)
             agents: tuple[Agent, ...] = c.agents()
         by_name = {a.name: a for a in agents}
-        requeued = [
-            x for x in leases if x.expires_at <= now and self._requeue(x, by_name.get(x.agent))
-        ]
+        requeued = [x for x in expired if self._requeue(x, by_name.get(x.agent))]
         self._age(agents)
-        live = [x.expires_at for x in leases if x.expires_at > now]
+        gone = {x.task_id for x in expired}
+        live = [x.expires_at for x in leases if x.task_id not in gone]
         with self._lock:
             self._due = min(live) if live else None
             self._any_leases = bool(live)
@@ -97,9 +97,12 @@ class Sweeper(Steps):
         """Take ``lease``'s task back from its agent (in progress: back to ready, for anyone)."""
         return self.take_back(lease.task_id, lease.agent, lease.fence, why)
 
-    def take_back(self, task_id: str, agent: str, fence: int | None, why: str) -> bool:
+    def take_back(
+        self, task_id: str, agent: str, fence: int | None, why: str, *, expired: bool = False
+    ) -> bool:
         """Put the task ``agent`` holds (under ``fence``; None: without a lease) back in the
-        queue; False if it is no longer that agent's."""
+        queue; False if it is no longer that agent's (or, ``expired``: if its lease was
+        renewed since the sweeper looked)."""
         now = self.now()
         try:
             with self.store.transaction() as tx:
@@ -107,6 +110,8 @@ class Sweeper(Steps):
                 current: Lease | None = c.lease(task_id)
                 if (current.fence if current is not None else None) != fence:
                     return False  # released, or re-granted, meanwhile
+                if expired and all(x.task_id != task_id for x in c.expired(now)):
+                    return False  # a heartbeat came just in time
                 stored = tx.get(task_id)
                 task = after = stored.task
                 if task.status is Status.IN_PROGRESS and task.agent == agent:
@@ -129,15 +134,13 @@ class Sweeper(Steps):
 
     def _requeue(self, lease: Lease, agent: Agent | None) -> bool:
         """An expired lease: its task back to the queue, its agent in ``error``."""
-        if lease.expires_at > self.now():
-            return False
         last = agent.last_seen if agent is not None and agent.last_seen else "never"
         sign = "heartbeat" if self.beats(lease.agent) else "call"
         why = (
             f"taken from {lease.agent} (fence {lease.fence}): its lease expired at "
             f"{lease.expires_at}, no {sign} since {last}"
         )
-        if not self.requeue(lease, why):
+        if not self.take_back(lease.task_id, lease.agent, lease.fence, why, expired=True):
             return False
         self._set_status(lease.agent, AgentStatus.ERROR, why)
         return True
