@@ -508,13 +508,18 @@ def test_the_spec_task_shape_is_accepted(world: World) -> None:
             "dependencies": [],
             "capabilities": ["backend"],
             "created_at": "2026-01-01T00:00:00Z",
-            "metadata": {"goal": "stop guessing", "acceptance_criteria": ["429 after 5"]},
+            "metadata": {
+                "goal": "stop guessing",
+                "acceptance_criteria": ["429 after 5"],
+                "estimated_duration": 90,
+            },
         }
     )
     stub = world.orch.submit_task(fields, actor="chatgpt")
     assert stub.assigned_agent is None and "stub" in stub.queued_because
     ready = world.orch.submit_task(fields._replace(status=""), actor="chatgpt")
     assert ready.assigned_agent == "cursor" and ready.fence == 1
+    assert ready.estimated_completion == world.orch.later(90 * 60)  # the estimate, from now
     task = world.store.load(ready.task_id)
     assert task.priority is Priority.P0 and task.capabilities == ("backend",)
 

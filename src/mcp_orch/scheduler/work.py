@@ -62,7 +62,11 @@ class Work(Registry):
                     acceptance=fields.acceptance or (),
                     files=fields.files or (),
                 )
-        return self.assign_task(task.id, prefer=fields.assigned_agent)
+        given = self.assign_task(task.id, prefer=fields.assigned_agent)
+        if given.assigned_agent and fields.estimated_minutes:  # the planner's estimate wins
+            done = self.later(fields.estimated_minutes * 60)
+            given = given._replace(estimated_completion=done)
+        return given
 
     def _update(
         self, service: Service, tid: str, fields: TaskInput, who: str, prio: Priority | None
