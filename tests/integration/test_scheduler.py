@@ -565,7 +565,7 @@ def test_agents_pulling_at_once_never_share_a_task(store: TaskStore, tmp_path: P
                 answer = world.orch.next_for(name)
                 if answer.decision.action == "continue" and answer.decision.task_id:
                     world.orch.step(answer.decision.task_id, "submit", agent=name)
-                elif all(t.status is Status.REVIEW for t in store.snapshot().tasks):
+                elif errors or all(t.status is Status.REVIEW for t in store.snapshot().tasks):
                     return  # (an agent told to wait asks again: work may be pushed to it)
         except BaseException as exc:  # pragma: no cover - shown by the assertion below
             errors.append(exc)
@@ -607,3 +607,47 @@ def test_after_a_restart_an_agent_is_pushed_nothing_until_it_calls_in(world: Wor
     assert {a.name: a.status for a in again.agents()}["cursor"] == "offline"
     again.heartbeat("cursor")
     assert world.holder(queued.task_id) == "cursor"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_two_replicas_on_one_database_never_assign_a_task_twice(kind: str, tmp_path: Path) -> None:
+    """Two orchestrators (two serve processes' worth: their own connections, their own
+    in-process state) on one database, agents pulling through either and both pushing."""
+    import threading
+
+    from tests.integration.sql_support import sql_stores
+
+    with sql_stores(kind, tmp_path) as make:
+        first, second = make(), make()
+        one = World(first, tmp_path)
+        two = Orchestrator(second, Config(), one.clock)
+        names = [f"bot{n}" for n in range(8)]
+        for name in names:
+            one.orch.add_agent(Agent(name=name, role="implementer", max_tasks=2))
+        tids = {one.task(f"task {n}").task_id for n in range(40)}
+        errors: list[BaseException] = []
+
+        def work(orch: Orchestrator, name: str) -> None:
+            try:
+                while True:
+                    answer = orch.next_for(name)
+                    if answer.decision.action == "continue" and answer.decision.task_id:
+                        orch.step(answer.decision.task_id, "submit", agent=name)
+                    elif errors or all(t.status is Status.REVIEW for t in first.snapshot().tasks):
+                        return
+            except BaseException as exc:  # pragma: no cover - shown by the assertion below
+                errors.append(exc)
+
+        replicas = [one.orch, two]
+        threads = [
+            threading.Thread(target=work, args=(replicas[n % 2], name))
+            for n, name in enumerate(names)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+        assert errors == []
+        events = first.events(None, limit=10**6)
+        taken = [e.task for e in events if e.op in ("claim", "assigned") and e.outcome == "ok"]
+        assert sorted(taken) == sorted(tids)  # each task given once, across both replicas

@@ -16,7 +16,14 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from ..domain import assign, transitions
 from ..domain.agents import Agent, AgentStatus, Lease
-from ..domain.errors import AlreadyClaimed, DependencyError, OrchError, RevisionConflict
+from ..domain.errors import (
+    AgentBusy,
+    AlreadyClaimed,
+    DependencyError,
+    IllegalTransition,
+    OrchError,
+    RevisionConflict,
+)
 from ..domain.events import event_for
 from ..domain.model import Status
 from ..domain.policy import Summary, summarize
@@ -229,8 +236,12 @@ class Assigner(OrchestratorBase):
 
 
 def lost_race(exc: OrchError) -> bool:
-    """An error that means another agent or replica took the task first."""
-    return isinstance(exc, AlreadyClaimed | RevisionConflict | DependencyError)
+    """An error of a pull's claim that means the board moved between the look and the claim:
+    another agent or replica took the task (it may even be in review by now), or work was
+    pushed to this agent meanwhile and it has no room left. Looking again is the answer."""
+    return isinstance(
+        exc, AlreadyClaimed | RevisionConflict | DependencyError | IllegalTransition | AgentBusy
+    )
 
 
 def _not_waiting(task: Summary) -> str:
