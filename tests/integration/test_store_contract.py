@@ -402,3 +402,28 @@ def test_only_the_file_board_declares_the_board_capability(store: TaskStore) -> 
     board = store.extras("board")
     assert (board is not None) == (store.url == "files")
     assert store.extras("no-such-capability") is None
+
+
+def test_the_file_board_mirrors_an_escalated_task_when_it_saves_it(tmp_path: Path) -> None:
+    store = file_store(tmp_path)()
+    mirror = tmp_path / ".mcp" / "escalations" / "T-abc123.md"
+    escalated = make().add_note(
+        "escalations",
+        at="2026-11-25T13:02:00.000Z",
+        author="cursor",
+        body="spec unclear",
+        source="manual",
+    )
+    put(store, escalated)
+    assert "spec unclear" in mirror.read_text(encoding="utf-8")
+    put(
+        store,
+        escalated.evolve(
+            escalations=tuple(n.resolve("2026-11-25T13:03:00.000Z") for n in escalated.escalations)
+        ),
+    )
+    assert not mirror.exists()
+    with pytest.raises(ZeroDivisionError), store.transaction() as tx:
+        tx.save(escalated, expected=tx.get("T-abc123").revision)
+        raise ZeroDivisionError
+    assert not mirror.exists()  # rolled back: no mirror of what was never saved

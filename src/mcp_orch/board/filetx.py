@@ -94,7 +94,7 @@ class FileTx:
         return {t.id: t.depends for t in self.snapshot().tasks}
 
     def knows_agent(self, name: str) -> bool:
-        from ..store.memory import knows
+        from ..store import knows
 
         if knows(name, self.snapshot().tasks, self._events):
             return True
@@ -110,7 +110,7 @@ class FileTx:
     def save(self, task: Task, *, expected: int | None) -> int:
         current = self.revision_of(task.id)
         if current != expected:
-            from ..store.memory import conflict
+            from ..store import conflict
 
             raise conflict(task.id, expected, current)
         revision = self._store.revision() + 1  # what the commit makes it

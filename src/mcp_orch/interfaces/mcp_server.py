@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -420,9 +421,18 @@ def _compact(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def warned(service: Service, fn: Callable[..., Any]) -> Callable[..., Any]:
+def warned(
+    service: Service, fn: Callable[..., Any], serial: threading.Lock | None = None
+) -> Callable[..., Any]:
     """``fn`` whose answer also says what could not be written after the call took effect
-    (``warnings``: the call did happen; calling it again would do it twice)."""
+    (``warnings``: the call did happen; calling it again would do it twice). ``serial``: one
+    call at a time (in-process use, where every call shares ``service`` and its store)."""
+
+    def call(kwargs: dict[str, Any]) -> Any:
+        if serial is None:
+            return fn(**kwargs)
+        with serial:
+            return fn(**kwargs)
 
     @functools.wraps(fn)
     async def tool(**kwargs: Any) -> Any:
@@ -431,7 +441,7 @@ def warned(service: Service, fn: Callable[..., Any]) -> Callable[..., Any]:
         token = _OPENED.set(opened)
         try:
             # The service blocks (files, a lock, a database): never on the event loop.
-            answer = await anyio.to_thread.run_sync(functools.partial(fn, **kwargs))
+            answer = await anyio.to_thread.run_sync(call, kwargs)
         finally:
             _OPENED.reset(token)
         warnings = [w for s in (service, *opened) for w in s.take_warnings()]
@@ -455,9 +465,10 @@ def tool_annotations(name: str) -> ToolAnnotations:
 
 def make_tools(service: Service, who: Identity, board: str | None) -> list[Tool]:
     tools = []
+    serial = threading.Lock() if board is None else None  # no board: one shared store
     for fn in build_tools(service, who, board):
         tool = Tool.from_function(
-            warned(service, fn),
+            warned(service, fn, serial),
             description=" ".join((fn.__doc__ or "").split()),
             annotations=tool_annotations(fn.__name__),
             structured_output=False,

@@ -222,7 +222,7 @@ class SnapshotReads:
         return self._snap
 
     def knows_agent(self, name: str) -> bool:
-        from ..store.memory import knows
+        from ..store import knows
 
         if knows(name, self._snap.tasks, ()):
             return True

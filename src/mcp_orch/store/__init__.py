@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 
-from ..domain.errors import InvalidInput, TaskNotFound
+from ..domain.errors import InvalidInput, RevisionConflict, TaskNotFound
 from ..domain.events import Event
 from ..domain.model import Note, Status, Task
 from ..domain.ops import op
@@ -26,6 +26,24 @@ if TYPE_CHECKING:
     from typing import Protocol
 else:  # the protocols are for type checkers; at run time they are plain classes
     Protocol = object
+
+
+def conflict(task_id: str, expected: int | None, current: int | None) -> RevisionConflict:
+    if expected is None:
+        return RevisionConflict(
+            f"{task_id} exists already", "draw a new ID (another writer created this one)"
+        )
+    return RevisionConflict(
+        f"{task_id} changed since it was read (revision {expected}, now {current or 'gone'})",
+        "run the step again: it reads the task as it is now",
+    )
+
+
+def knows(name: str, tasks: Iterable[Summary], events: Iterable[Event]) -> bool:
+    """``Tx.knows_agent`` over a board's summaries and its events."""
+    if any(name in (t.agent, t.implementer) for t in tasks):
+        return True
+    return any(e.agent == name and e.outcome != "refused" for e in events)
 
 
 def no_attachment(ref: str) -> InvalidInput:

@@ -13,30 +13,11 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from ..domain.errors import RevisionConflict
 from ..domain.events import Event
 from ..domain.model import Note, Status, Task
 from ..domain.policy import Summary, summarize
-from . import Snapshot, Stored, no_attachment, not_found
+from . import Snapshot, Stored, conflict, knows, no_attachment, not_found
 from .coordination import CoordinationState, MemoryCoordination
-
-
-def conflict(task_id: str, expected: int | None, current: int | None) -> RevisionConflict:
-    if expected is None:
-        return RevisionConflict(
-            f"{task_id} exists already", "draw a new ID (another writer created this one)"
-        )
-    return RevisionConflict(
-        f"{task_id} changed since it was read (revision {expected}, now {current or 'gone'})",
-        "run the step again: it reads the task as it is now",
-    )
-
-
-def knows(name: str, tasks: Iterable[Summary], events: Iterable[Event]) -> bool:
-    """``Tx.knows_agent`` over a board's summaries and its events."""
-    if any(name in (t.agent, t.implementer) for t in tasks):
-        return True
-    return any(e.agent == name and e.outcome != "refused" for e in events)
 
 
 class MemoryTx(MemoryCoordination):
