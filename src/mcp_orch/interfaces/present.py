@@ -177,7 +177,6 @@ def event_dict(e: Event) -> EventJSON:
         "to_status": e.to_status,
         "outcome": e.outcome,
         "note": e.note,
-        "holder": e.holder,
     }
 
 

@@ -165,7 +165,6 @@ class EventJSON(TypedDict):
     to_status: str
     outcome: str
     note: str
-    holder: str  # who holds the task after the step, when that is not ``agent``
 
 
 class LogJSON(TypedDict):
