@@ -231,11 +231,7 @@ def _claim(store: Any, task_id: str, agent: str) -> bool:
             stored = tx.get(task_id)
             if stored.task.status is not Status.READY:
                 return False
-            tx.grant(task_id, agent, T6, T0)
-            tx.save(
-                stored.task.evolve(status=Status.IN_PROGRESS, agent=agent),
-                expected=stored.revision,
-            )
+            _claim_in(tx, task_id, agent)
             tx.record(Event(at=T0, agent=agent, op="claim", task=task_id))
         return True
     except (AlreadyClaimed, RevisionConflict):
@@ -247,6 +243,8 @@ def test_two_stores_racing_from_many_threads_never_give_a_task_twice(
 ) -> None:
     first, second = stores(), stores()
     sqlite = first.dialect.name == "sqlite"
+    if not sqlite:  # the per-task guards alone (locks, CAS, the primary key), unserialized
+        first, second = stores(serialize=False), stores(serialize=False)
     tasks, per_store = (250, 4) if sqlite else (1000, 2)  # every thread tries every task
     with first.transaction() as tx:
         for n in range(tasks):
@@ -461,7 +459,7 @@ def test_a_heartbeat_is_no_news_but_a_new_definition_is(stores: Callable[[], Any
 def test_ready_picks_the_most_urgent_and_skips_what_another_transaction_holds(
     pg: Callable[..., Any],
 ) -> None:
-    store = pg()
+    store = pg(serialize=False)  # per-task locks only: writers run side by side
     with store.transaction() as tx:
         tx.save(task(1).evolve(priority=Priority.P2), expected=None)
         tx.save(task(2), expected=None)
@@ -489,3 +487,109 @@ def test_ready_picks_the_most_urgent_and_skips_what_another_transaction_holds(
     assert seen == [["T-00000003"]] and done.is_set()
     with store.transaction() as tx:
         assert [t.id for t in tx.ready(5)] == ["T-00000003", "T-00000002", "T-00000001"]
+
+
+def test_a_snapshot_after_changes_is_the_board_as_a_fresh_read_sees_it(
+    stores: Callable[[], Any],
+) -> None:
+    first, second = stores(), stores()
+    with first.transaction() as tx:
+        for n in range(5):
+            tx.save(task(n), expected=None)
+    assert len(first.snapshot().tasks) == 5  # cached from here on
+    with second.transaction() as tx:  # another handle (process) changes two, adds one
+        for n in (1, 3):
+            stored = tx.get(f"T-{n:08d}")
+            tx.save(stored.task.evolve(title=f"changed {n}"), expected=stored.revision)
+        tx.save(task(9), expected=None)
+    snap = first.snapshot()
+    fresh = stores().snapshot()
+    assert snap.revision == fresh.revision == 2
+    assert snap.by_id() == fresh.by_id() and len(snap.tasks) == 6
+    assert snap.by_id()["T-00000003"].title == "changed 3"
+    with first.transaction() as tx:  # inside a transaction: its own writes too
+        stored = tx.get("T-00000000")
+        tx.save(stored.task.evolve(status=Status.IN_PROGRESS, agent="x"), expected=stored.revision)
+        inside = tx.snapshot().by_id()
+        assert inside["T-00000000"].agent == "x" and inside["T-00000003"].title == "changed 3"
+    assert first.snapshot().by_id()["T-00000000"].agent == "x"
+
+
+def test_replicas_starting_together_migrate_once(tmp_path: Path) -> None:
+    from mcp_orch.store.postgres import PostgresStore
+
+    from .sql_support import pg_schema
+
+    with pg_schema() as schema:
+        opened: list[Any] = []
+        errors: list[BaseException] = []
+
+        def start() -> None:
+            try:
+                opened.append(PostgresStore(PG_URL, schema=schema, max_size=1))
+            except BaseException as exc:  # reported below, not lost in the thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        try:
+            assert errors == [] and len(opened) == 4
+            assert raw(opened[0], "SELECT id FROM _migrations") == [(1,)]
+        finally:
+            for store in opened:
+                store.close()
+
+
+def test_postgres_writers_take_turns_so_rules_across_tasks_hold(pg: Callable[..., Any]) -> None:
+    """An agent with room for one task: two replicas each read its load and give it a task.
+    The second writer's transaction waits for the first to commit, then sees the load."""
+    first, second = pg(), pg()
+    with first.transaction() as tx:
+        tx.save(task(1), expected=None)
+        tx.save(task(2), expected=None)
+    a_in, a_go, b_read = threading.Event(), threading.Event(), threading.Event()
+    given: list[str] = []
+
+    def give(store: Any, task_id: str, inside: threading.Event, go: threading.Event) -> None:
+        with store.transaction() as tx:
+            load = len(tx.held_by("cursor"))
+            inside.set()
+            go.wait(10)
+            if load < 1:
+                _claim_in(tx, task_id, "cursor")
+                given.append(task_id)
+
+    a = threading.Thread(target=give, args=(first, "T-00000001", a_in, a_go))
+    b = threading.Thread(target=give, args=(second, "T-00000002", b_read, threading.Event()))
+    a.start()
+    assert a_in.wait(10)
+    b.start()
+    try:
+        assert not b_read.wait(0.3), "the second writer read while the first was writing"
+    finally:
+        a_go.set()
+        a.join(10)
+        b.join(10)
+    assert given == ["T-00000001"] and b_read.is_set()
+    assert [t.id for t in first.snapshot().tasks if t.agent == "cursor"] == ["T-00000001"]
+
+
+def _claim_in(tx: Any, task_id: str, agent: str) -> None:
+    stored = tx.get(task_id)
+    tx.grant(task_id, agent, T6, T0)
+    after = stored.task.evolve(status=Status.IN_PROGRESS, agent=agent)
+    tx.save(after, expected=stored.revision)
+
+
+def test_a_file_that_is_not_a_database_is_one_clear_error(tmp_path: Path) -> None:
+    from mcp_orch.store.sqlite import SqliteStore
+
+    path = tmp_path / "orch.db"
+    path.write_text("these are my notes, not a database\n" * 100)
+    with pytest.raises(StorageError) as info:
+        SqliteStore(str(path))
+    assert str(path) in info.value.message and "\n" not in info.value.message
+    assert path.read_text().startswith("these are my notes")  # left as it was

@@ -1,12 +1,13 @@
 """``PostgresStore``: the orchestrator service's database for teams (several replicas, one DB).
 
 psycopg 3 with a small connection pool (the optional extra ``mcp-orch[postgres]``). What keeps
-replicas safe lives in SQL, not in who is leader: a task read for a change is locked
-(``SELECT ... FOR UPDATE``) until its transaction ends, every save is a compare-and-swap on the
-task's revision, ``leases.task_id`` is a primary key, and each writing transaction takes the
-store revision row, so commits (and event ids) are ordered. A replica killed mid-transaction
-loses nothing: PostgreSQL rolls its transaction back. A deadlock or serialization failure is a
-``RevisionConflict``: nothing was changed, and the step can be run again.
+replicas safe lives in SQL, not in who is leader: writing transactions take turns (a
+transaction-scoped advisory lock, from their first statement: each reads a board no other
+writer is changing, commits and event ids come in revision order), a task read for a change
+is locked (``SELECT ... FOR UPDATE``), every save is a compare-and-swap on the task's
+revision, and ``leases.task_id`` is a primary key. A replica killed mid-transaction loses
+nothing: PostgreSQL rolls its transaction back and frees its locks. A deadlock or
+serialization failure is a ``RevisionConflict``: nothing was changed, run the step again.
 
 Each committed change sends ``NOTIFY orch, '{"revision": N}'`` (from the statement that takes
 the revision, see ``sqldialect``); ``listen`` waits for them on a
@@ -30,6 +31,13 @@ from .sqlschema import POSTGRES
 from .sqlstore import SqlStore
 
 CHANNEL = "orch"
+# Writing transactions take turns on the revision row from their first statement: every
+# transaction then reads a board no other writer is changing, as on SQLite, so rules that span
+# tasks (an agent's max_tasks, "nothing ready, so wait") hold across replicas too, and locks
+# are always taken in one order (no deadlocks). Reads never wait (MVCC).
+# A transaction-scoped advisory lock rather than the row's FOR UPDATE: its waiters queue and
+# wake one at a time (a row lock wakes them all to fight again at every commit).
+_SERIALIZE = "SELECT pg_advisory_xact_lock(hashtext(%s))"
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 try:
@@ -64,6 +72,7 @@ class PostgresStore(SqlStore):
         schema: str | None = None,
         db_clock: bool | None = None,
         max_size: int = 8,
+        serialize: bool = True,
     ) -> None:
         if psycopg is None:
             raise StorageError(
@@ -77,6 +86,7 @@ class PostgresStore(SqlStore):
         # The database's clock decides leases unless a test fakes time (ORCH_CLOCK).
         self.db_clock = os.environ.get("ORCH_CLOCK") is None if db_clock is None else db_clock
         self.dialect = PostgresDialect()
+        self.serialize = serialize  # see _SERIALIZE; False: per-task locks and CAS only
         self._migrate()
         self._pool = ConnectionPool(
             url,
@@ -90,6 +100,7 @@ class PostgresStore(SqlStore):
         try:
             self._pool.open(wait=True, timeout=10)
         except Exception as exc:
+            self._pool.close()
             raise _unreachable(url, exc) from exc
 
     @classmethod
@@ -138,6 +149,11 @@ class PostgresStore(SqlStore):
                 placeholder="%s",
                 now=format_time(datetime.now(UTC)),
             )
+        except psycopg.Error as exc:
+            raise StorageError(
+                f"PostgreSQL at {self.url} refused the schema: {exc}",
+                "connect as a user that may create tables (and the schema), or migrate as one",
+            ) from exc
         finally:
             conn.close()  # ends the session: the advisory lock goes with it
 
@@ -147,6 +163,8 @@ class PostgresStore(SqlStore):
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 if read_only:
                     cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                elif self.serialize:
+                    cur.execute(_SERIALIZE, (self._lock_key("write"),))
                 yield cur
         except OrchError:
             raise

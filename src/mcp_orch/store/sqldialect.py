@@ -34,7 +34,7 @@ class Dialect:
         return json.dumps(list(items), ensure_ascii=False)
 
     def unarr(self, value: Any) -> tuple[str, ...]:
-        return tuple(json.loads(value)) if value else ()
+        return tuple(json.loads(value)) if value and value != "[]" else ()
 
     def flag(self, value: bool) -> Any:
         return int(value)

@@ -74,14 +74,17 @@ class SqliteStore(SqlStore):
 
         with self._lock:
             cur = self._conn.cursor()
-            migrate(
-                cur,
-                lambda: self._atomic(cur),
-                SQLITE,
-                where=self.path,
-                placeholder="?",
-                now=format_time(datetime.now(UTC)),
-            )
+            try:
+                migrate(
+                    cur,
+                    lambda: self._atomic(cur),
+                    SQLITE,
+                    where=self.path,
+                    placeholder="?",
+                    now=format_time(datetime.now(UTC)),
+                )
+            except sqlite3.Error as exc:
+                raise _storage_error(exc, self.path, "take the schema") from exc
 
     @contextmanager
     def _atomic(self, cur: sqlite3.Cursor, begin: str = "BEGIN IMMEDIATE") -> Iterator[Any]:

@@ -40,6 +40,7 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_ready ON tasks (priority, created, id) WHERE status = 'ready';
 CREATE INDEX tasks_holder ON tasks (holder) WHERE holder IS NOT NULL;
 CREATE INDEX tasks_implementer ON tasks (implementer);
+CREATE INDEX tasks_revision ON tasks (revision);
 CREATE TABLE attachments (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   task_id TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL);
@@ -55,6 +56,7 @@ CREATE TABLE events (
   occurred_at TEXT NOT NULL);
 CREATE INDEX events_task ON events (task_id, id);
 CREATE INDEX events_actor ON events (actor);
+CREATE INDEX events_agent ON events (agent);
 CREATE TABLE agents (
   name TEXT PRIMARY KEY,
   role TEXT NOT NULL,
@@ -103,6 +105,7 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_ready ON tasks (priority, created, id) WHERE status = 'ready';
 CREATE INDEX tasks_holder ON tasks (holder) WHERE holder IS NOT NULL;
 CREATE INDEX tasks_implementer ON tasks (implementer);
+CREATE INDEX tasks_revision ON tasks (revision);
 CREATE TABLE attachments (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   task_id text NOT NULL, name text NOT NULL, body text NOT NULL,
@@ -119,6 +122,7 @@ CREATE TABLE events (
   occurred_at timestamptz NOT NULL DEFAULT now());
 CREATE INDEX events_task ON events (task_id, id);
 CREATE INDEX events_actor ON events (actor);
+CREATE INDEX events_agent ON events (agent);
 CREATE TABLE agents (
   name text PRIMARY KEY,
   role text NOT NULL,

@@ -45,9 +45,6 @@ class SqlStore:
     def _writing(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
 
-    def _committed(self, tx: CoordinationTx) -> None:
-        """Called inside the write transaction just before it commits (PostgreSQL notifies)."""
-
     # ------------------------------------------------------------------ transactions
 
     @contextmanager
@@ -58,11 +55,10 @@ class SqlStore:
             return
         with self._writing() as cur:
             tx = CoordinationTx(cur, self.dialect, db_clock=self.db_clock)
+            tx.base = self._cached
             self._local.tx = tx
             try:
                 yield tx
-                if tx.revision is not None:
-                    self._committed(tx)
             finally:
                 self._local.tx = None
 
@@ -95,16 +91,16 @@ class SqlStore:
     def change_token(self) -> object:
         return self.revision()
 
+    def _cached(self) -> Snapshot | None:
+        return self._cache
+
     def snapshot(self) -> Snapshot:
-        """The whole board; one query for the revision when nothing changed since last time."""
+        """The whole board: one query for the revision when nothing changed since the last
+        snapshot, else that snapshot plus the tasks saved since (see ``SqlTx.snapshot``)."""
         with self._read_tx() as tx:
             if tx.revision is not None:
-                return tx.snapshot()
-            rev = current_revision(tx.cur, self.dialect)
-            cached = self._cache
-            if cached is not None and cached.revision == rev:
-                return cached
-            snap = tx.snapshot()
+                return tx.snapshot(self._cache)
+            snap = tx.snapshot(self._cache)
         with self._cache_lock:
             if self._cache is None or self._cache.revision <= snap.revision:
                 self._cache = snap

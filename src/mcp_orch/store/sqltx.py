@@ -13,7 +13,7 @@ everything before it (``events_after`` never skips an event committed late).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,23 +40,27 @@ _PRIORITIES = tuple(Priority)
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's 32,766 parameters
 
 
+_STATUSES = {s.value: s for s in Status}
+
+
 def summary_of(row: Any, d: Dialect) -> Summary:
-    fields: dict[str, Any] = {
-        "id": row[0],
-        "title": row[1],
-        "status": Status(row[2]),
-        "priority": _PRIORITIES[row[3]],
-        "agent": row[4] or "",
-        "implementer": row[5] or "",
-        "depends": d.unarr(row[6]),
-        "created": row[7],
-        "updated": row[8],
-        "open_feedback": int(row[9]),
-        "escalated": bool(row[10]),
-        "capabilities": d.unarr(row[11]),
-    }
-    names = Summary._fields  # a Summary without capabilities (older domain) takes the rest
-    return Summary(**{k: v for k, v in fields.items() if k in names})
+    """The summary of a row of ``SUMMARY_COLUMNS`` (built positionally: a snapshot builds
+    10,000 of these)."""
+    unarr = d.unarr
+    return Summary(
+        row[0],
+        row[1],
+        _STATUSES[row[2]],
+        _PRIORITIES[row[3]],
+        row[4] or "",
+        row[5] or "",
+        unarr(row[6]),
+        row[7],
+        row[8],
+        int(row[9]),
+        bool(row[10]),
+        unarr(row[11]),
+    )
 
 
 def parse_body(task_id: str, body: str) -> Task:
@@ -134,6 +138,7 @@ class SqlTx:
         self.cur = cur
         self.d = dialect
         self.lock_row = dialect.lock_row if writing else ""  # a read-only view locks nothing
+        self.base: Callable[[], Snapshot | None] | None = None  # the store's last snapshot
         self.db_clock = db_clock  # lease times from the database's now() (PostgreSQL)
         self.revision: int | None = None  # this transaction's revision, once it wrote
 
@@ -211,11 +216,24 @@ class SqlTx:
         ).fetchall()
         return tuple(summary_of(row, self.d) for row in rows)
 
-    def snapshot(self) -> Snapshot:
-        rows = self._x(f"SELECT {SUMMARY_COLUMNS} FROM tasks").fetchall()
-        tasks = tuple(summary_of(row, self.d) for row in rows)
+    def snapshot(self, base: Snapshot | None = None) -> Snapshot:
+        """The whole board. Given ``base`` (a committed snapshot), only the tasks saved after
+        it are read: a save always gives its task a newer revision, and no task is ever
+        deleted, so ``base`` plus those rows is the board (with this transaction's writes)."""
         rev = self.revision if self.revision is not None else current_revision(self.cur, self.d)
-        return Snapshot(tasks=tasks, revision=rev)
+        if base is None and self.base is not None:
+            base = self.base()
+        if base is None or base.revision > rev:
+            rows = self._x(f"SELECT {SUMMARY_COLUMNS} FROM tasks").fetchall()
+            return Snapshot(tasks=tuple(summary_of(row, self.d) for row in rows), revision=rev)
+        if base.revision == rev:
+            return base
+        rows = self._x(
+            f"SELECT {SUMMARY_COLUMNS} FROM tasks WHERE revision > ?", (base.revision,)
+        ).fetchall()
+        changed = {row[0]: summary_of(row, self.d) for row in rows}
+        kept = tuple(changed.pop(t.id, t) for t in base.tasks)
+        return Snapshot(tasks=kept + tuple(changed.values()), revision=rev)
 
     # ------------------------------------------------------------------ tasks: writes
 
