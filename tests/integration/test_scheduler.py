@@ -651,3 +651,16 @@ def test_two_replicas_on_one_database_never_assign_a_task_twice(kind: str, tmp_p
         events = first.events(None, limit=10**6)
         taken = [e.task for e in events if e.op in ("claim", "assigned") and e.outcome == "ok"]
         assert sorted(taken) == sorted(tids)  # each task given once, across both replicas
+
+
+def test_a_lease_left_by_a_step_outside_the_orchestrator_is_let_go(world: World) -> None:
+    """A person sends the task back to ready on the service directly (the CLI on the files,
+    a git hook): the sweeper releases the lease, and the task is assigned again."""
+    world.beat("cursor")
+    tid = world.task("endpoint").task_id
+    world.orch.service().resolve(tid, agent="human", to="ready")
+    assert world.holder(tid) == "cursor"  # the lease outlived the move
+    again = world.orch.sweep()  # lets the lease go, and assigns the task at once
+    assert [(a.task_id, a.assigned_agent) for a in again] == [(tid, "cursor")]
+    assert world.store.load(tid).agent == "cursor"
+    assert "released" in [e.op for e in world.store.events(tid)]

@@ -14,7 +14,7 @@ database no more than every ``IDLE_POLL`` seconds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..domain import transitions
 from ..domain.agents import Agent, AgentStatus, Lease
@@ -83,6 +83,13 @@ class Sweeper(Steps):
             leases: tuple[Lease, ...] = c.leases()
             expired = c.expired(now)  # by the store's clock (the database's, on PostgreSQL)
             agents: tuple[Agent, ...] = c.agents()
+            statuses = tx.statuses([x.task_id for x in leases])
+        # A step taken outside the orchestrator (a git hook's failed tests, a person's
+        # resolve on the files) can leave a lease on a task nobody works on: let it go.
+        held = (Status.IN_PROGRESS, Status.REVIEW)
+        freed = [
+            x for x in leases if statuses.get(x.task_id) not in held and self._let_go(x, statuses)
+        ]
         by_name = {a.name: a for a in agents}
         requeued = [x for x in expired if self._requeue(x, by_name.get(x.agent))]
         self._age(agents)
@@ -91,7 +98,7 @@ class Sweeper(Steps):
         with self._lock:
             self._due = min(live) if live else None
             self._any_leases = bool(live)
-        return self.assign_ready() if requeued else []
+        return self.assign_ready() if requeued or freed else []
 
     def requeue(self, lease: Lease, why: str) -> bool:
         """Take ``lease``'s task back from its agent (in progress: back to ready, for anyone)."""
@@ -130,6 +137,17 @@ class Sweeper(Steps):
                 tx.record(event)
         except RevisionConflict:
             return False  # the holder acted at this very moment: its step stands
+        return True
+
+    def _let_go(self, lease: Lease, statuses: Mapping[str, Status]) -> bool:
+        status = statuses.get(lease.task_id)
+        where = status.value if status is not None else "gone"
+        why = f"released from {lease.agent} (fence {lease.fence}): the task is {where}"
+        with self.store.transaction() as tx:
+            if not coord(tx).release(lease.task_id, lease.fence):
+                return False
+            event = Event(at=self.now(), agent=ORCHESTRATOR, op="released", note=why)
+            tx.record(event._replace(task=lease.task_id))
         return True
 
     def _requeue(self, lease: Lease, agent: Agent | None) -> bool:
