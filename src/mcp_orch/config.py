@@ -185,6 +185,13 @@ def _cache_path(board: str) -> str:
     return os.path.join(board, ".cache", f"config-{sys.implementation.cache_tag}.marshal")
 
 
+def not_yaml(path: str, exc: Exception, hint: str) -> InvalidInput:
+    """The error for a YAML file that does not parse: where (``path:line``) and why."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f":{mark.line + 1}" if mark is not None else ""
+    return InvalidInput(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})", hint)
+
+
 def _parse_yaml(path: str) -> dict[str, object]:
     import yaml  # deferred: see the module docstring
 
@@ -192,12 +199,8 @@ def _parse_yaml(path: str) -> dict[str, object]:
         with open(path, encoding="utf-8") as handle:
             data = yaml.safe_load(handle.read())
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise InvalidInput(
-            f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})",
-            "fix the file; 'orch init' writes a fresh one if you delete it",
-        ) from None
+        hint = "fix the file; 'orch init' writes a fresh one if you delete it"
+        raise not_yaml(path, exc, hint) from None
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}", "check its permissions") from None
     if data is None:

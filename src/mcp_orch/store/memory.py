@@ -17,12 +17,15 @@ from ..domain.events import Event
 from ..domain.model import Note, Status, Task
 from ..domain.policy import Summary, summarize
 from . import Snapshot, Stored, conflict, knows, no_attachment, not_found
+from .coordination import CoordinationState, MemoryCoordination
 
 
-class MemoryTx:
-    """One transaction of a ``MemoryStore``: reads fall through to the committed state."""
+class MemoryTx(MemoryCoordination):
+    """One transaction of a ``MemoryStore``: reads fall through to the committed state (the
+    agents and leases of issue 10 are ``MemoryCoordination``'s)."""
 
     def __init__(self, store: MemoryStore) -> None:
+        super().__init__(store._coordination)
         self._store = store
         self.tasks: dict[str, tuple[Task, int]] = {}
         self.events: list[Event] = []
@@ -101,6 +104,7 @@ class MemoryStore:
         self._attachments: dict[str, str] = {}
         self._revision = 0
         self._in_tx: MemoryTx | None = None
+        self._coordination = CoordinationState()
 
     @contextmanager
     def transaction(self) -> Iterator[MemoryTx]:
@@ -116,7 +120,9 @@ class MemoryStore:
             self._commit(tx)
 
     def _commit(self, tx: MemoryTx) -> None:
-        if tx.tasks or tx.events or tx.attachments:
+        # A heartbeat's renewal is no news: only a change of holder or registry counts.
+        changed_hands = tx.commit_coordination()
+        if tx.tasks or tx.events or tx.attachments or changed_hands:
             self._revision += 1
         self._tasks.update(tx.tasks)
         self._events.extend(tx.events)
@@ -168,4 +174,4 @@ class MemoryStore:
         return []  # nothing here can fail after a commit
 
     def extras(self, capability: str) -> object | None:
-        return None
+        return self if capability == "coordination" else None

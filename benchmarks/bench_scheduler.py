@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Benchmark the orchestrator's assignment in-process: no HTTP, no processes, one store.
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/bench_scheduler.py [--tasks 10000] [--agents 100] [--runs 200]
+                                                   [--store memory|sqlite:///orch.db|postgresql://...]
+                                                   [--schema NAME]
+
+What it does:
+
+1. Fills a store with ``--tasks`` active tasks (a third ready, the rest pending, in progress,
+   in review; P0-P2, oldest first) straight through the store's transactions, and registers
+   ``--agents`` implementers (``max_tasks`` 3, capabilities backend/frontend) and 5 reviewers,
+   all alive (one heartbeat each) and all full, as a board under load is.
+2. ``assign_task`` latency (a task becomes ready -> assigned to a free agent): each run frees
+   one agent (its task is submitted), creates a new ready task through the service and times
+   ``Orchestrator.assign_task`` on it; p50/p95/p99/max over ``--runs``.
+3. ``submit_task`` latency: the same, but the whole ``POST /api/orchestrator/tasks`` path in
+   process (create, prep, assign).
+4. One ``assign_ready`` pass over the whole board and one ``sweep`` with nothing expired.
+
+The clock is the system's (the leases are 6 s long and nothing expires during a run). Unset
+``PYTHONDONTWRITEBYTECODE`` is not needed here: everything runs in one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from mcp_orch.config import Config
+from mcp_orch.domain.agents import Agent
+from mcp_orch.domain.model import Priority, Status, Task, format_time
+from mcp_orch.scheduler import Orchestrator, TaskInput
+from mcp_orch.service.clock import Clock
+from mcp_orch.store import TaskStore
+
+STATUSES = (Status.READY, Status.PENDING, Status.IN_PROGRESS, Status.REVIEW)
+
+
+def open_store(url: str, tmp: Path, schema: str | None) -> TaskStore:
+    if url.startswith("postgres") and schema:
+        from mcp_orch.store.postgres import PostgresStore
+
+        return PostgresStore(url, schema=schema)  # the schema must exist, and be empty
+    if url == "memory":
+        from mcp_orch.store.memory import MemoryStore
+
+        return MemoryStore()
+    from mcp_orch.store.factory import open_store as factory
+
+    return factory(url, str(tmp / ".mcp"))  # a relative sqlite path lands beside it
+
+
+def fill(store: TaskStore, count: int) -> None:
+    now = format_time(Clock().now())
+    with store.transaction() as tx:
+        for n in range(count):
+            status = STATUSES[n % 3 if n % 3 else 0] if n % 7 else Status.REVIEW
+            tx.save(
+                Task(
+                    id=f"T-{n:08d}",
+                    title=f"task {n}",
+                    status=status,
+                    priority=Priority(f"P{n % 3}"),
+                    agent="filler" if status is Status.IN_PROGRESS else "",
+                    implementer="filler" if status is Status.REVIEW else "",
+                    created=now,
+                    updated=now,
+                    goal="do it",
+                ),
+                expected=None,
+            )
+
+
+def quantiles(samples: list[float]) -> str:
+    ms = sorted(s * 1000 for s in samples)
+    q = statistics.quantiles(ms, n=100, method="inclusive")
+    return f"p50 {q[49]:.2f} ms  p95 {q[94]:.2f} ms  p99 {q[98]:.2f} ms  max {ms[-1]:.2f} ms"
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--agents", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--store", default="memory")
+    parser.add_argument("--schema", help="PostgreSQL: an empty schema to work in")
+    args = parser.parse_args()
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp())
+    store = open_store(args.store, tmp, args.schema)
+    roles = {"planner": ("chatgpt",), "implementer": (), "reviewer": ()}
+    orch = Orchestrator(store, Config(roles=roles), Clock())
+    orch.wake = lambda: None  # the serve process's assigner loop takes the global passes
+    t = timed(lambda: fill(store, args.tasks))
+    print(f"store {args.store}: {args.tasks} tasks written in {t:.1f} s")
+    names = [f"bot{n:03d}" for n in range(args.agents)]
+    for name in names:
+        orch.add_agent(Agent(name=name, role="implementer", capabilities=("backend",), max_tasks=3))
+    for n in range(5):
+        orch.add_agent(Agent(name=f"rev{n}", role="reviewer"))
+    for name in [*names, *(f"rev{n}" for n in range(5))]:
+        orch.heartbeat(name)
+    print(f"first assign_ready pass (fills every agent): {timed(orch.assign_ready) * 1000:.0f} ms")
+    print(f"assign_ready pass, everyone full: {timed(orch.assign_ready) * 1000:.1f} ms")
+    print(f"sweep, nothing expired: {timed(orch.sweep) * 1000:.1f} ms")
+    samples: list[float] = []
+    whole: list[float] = []
+    for run in range(args.runs):
+        name = names[run % len(names)]
+        with store.transaction() as tx:
+            held = tx.held_by(name)
+        if held:
+            orch.step(held[0].id, "submit", agent=name)  # frees a slot
+        ready = TaskInput(title=f"new {run}", goal="do it", priority=Priority.P0)
+        if run % 2:
+            whole.append(timed(lambda r=ready: orch.submit_task(r, actor="chatgpt")))
+        else:
+            svc = orch.service()
+            task = svc.create(ready.title, priority="P0", agent="chatgpt", goal="do it")
+            task = svc.prep(task.id, agent="chatgpt")
+            samples.append(timed(lambda tid=task.id: orch.assign_task(tid)))
+    print(f"assign_task (ready -> assigned), {len(samples)} runs: {quantiles(samples)}")
+    print(f"submit_task (create+prep+assign), {len(whole)} runs: {quantiles(whole)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

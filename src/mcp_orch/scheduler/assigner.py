@@ -1,0 +1,260 @@
+"""Assignment: push (the orchestrator gives a ready task, or review work, to a free capable
+alive agent) and pull (an agent asks what to do and gets its assigned work first, else claims
+the best task it may take).
+
+Every assignment is its own transaction that re-reads what the plan was made from: the task
+still ready (or in review), no lease on it, the agent still alive with room. A lost race
+(another request, another replica) is no assignment, never a second holder: the store refuses
+a second lease on a task (``AlreadyClaimed``) and a save over a newer revision
+(``RevisionConflict``), and the transaction rolls back.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+from ..domain import assign, transitions
+from ..domain.agents import Agent, AgentStatus, Lease
+from ..domain.errors import (
+    AgentBusy,
+    AlreadyClaimed,
+    DependencyError,
+    IllegalTransition,
+    OrchError,
+    RevisionConflict,
+)
+from ..domain.events import event_for
+from ..domain.model import Status
+from ..domain.policy import Summary, summarize
+from ..domain.record import Record
+from ..store import Tx
+from .base import ORCHESTRATOR, OrchestratorBase, coord
+
+
+class Assignment(Record):
+    """Where a task went: its agent (None: queued, and why), when it should be done, and the
+    fence the agent's writes carry."""
+
+    task_id: str
+    assigned_agent: str | None
+    estimated_completion: str | None
+    queued_because: str = ""
+    fence: int = 0
+
+
+class Board(Record):
+    """What one assignment decision reads, in one transaction."""
+
+    tasks: tuple[Summary, ...]
+    agents: tuple[Agent, ...]
+    leases: tuple[Lease, ...]
+
+
+class Pick(Record):
+    """One assignment to make: ``task_id`` to ``agent``; ``action`` is claim (implement it)
+    or review (``domain.assign``'s words)."""
+
+    task_id: str
+    agent: str
+    action: str
+
+
+class Assigner(OrchestratorBase):
+    """Push and pull, on ``domain.assign``'s rules."""
+
+    def assign_ready(self) -> list[Assignment]:
+        """One assigner pass: every assignable task to the best free capable alive agent."""
+        board = self._read_board()
+        free = [a for a in self._as_seen(board.agents) if a.alive]
+        if not free or not board.tasks:
+            return []  # nobody to give anything to: no plan, no writes
+        held = {x.task_id for x in board.leases}
+        statuses = {t.id: t.status for t in board.tasks}
+        load = self._loads(board)
+        free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
+        waiting = (t for t in board.tasks if t.status in assign.WORK and t.id not in held)
+        made: list[Assignment] = []
+        for task in sorted(waiting, key=Summary.sort_key):
+            if not free:
+                break  # everyone is full: the rest waits, and planning it costs for nothing
+            choice = _choose(task, free, load, statuses)
+            given = self._give(Pick(task.id, choice.agent, choice.action)) if choice.agent else None
+            if given is not None:
+                made.append(given)
+                load[choice.agent] = load.get(choice.agent, 0) + 1
+                free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
+        return made
+
+    def assign_task(self, task_id: str, *, prefer: str = "") -> Assignment:
+        """Assign one task now if anyone may take it (``prefer``: a person's choice of agent,
+        if that agent may); else say why it is queued."""
+        with self.store.transaction() as tx:
+            summary = summarize(tx.load(task_id))
+            statuses = tx.statuses(summary.depends)
+            c = coord(tx)
+            agents, leases = c.agents(), c.leases()
+        if summary.status not in assign.WORK:
+            return Assignment(task_id, None, None, queued_because=_not_waiting(summary))
+        if any(x.task_id == task_id for x in leases):
+            return Assignment(task_id, None, None, queued_because=f"{task_id} is held already")
+        load = self._load_of(leases, ())
+        seen = self._as_seen(agents)
+        chosen = [a for a in seen if a.name == prefer] if prefer else []
+        choice = _choose(summary, chosen, load, statuses) if chosen else None
+        if choice is None or not choice.agent:
+            choice = _choose(summary, seen, load, statuses)
+        if choice.agent:
+            made = self._give(Pick(task_id, choice.agent, choice.action))
+            if made is not None:
+                return made
+            return Assignment(task_id, None, None, queued_because="another request took it first")
+        return Assignment(task_id, None, None, queued_because=choice.queued_because)
+
+    def _as_seen(self, agents: Sequence[Agent]) -> list[Agent]:
+        """The registry as the rules must see it: alive only if heard from since the service
+        started and recently enough (``alive``), whatever the stored status says."""
+        dead = AgentStatus.OFFLINE.value
+        return [
+            a if self.alive(a) else a._replace(status=dead if a.alive else a.status) for a in agents
+        ]
+
+    # ------------------------------------------------------------------ one assignment
+
+    def _give(self, pick: Pick, actor: str = ORCHESTRATOR) -> Assignment | None:
+        """Make ``pick`` in one transaction, or nothing if it no longer holds."""
+        try:
+            with self.store.transaction() as tx:
+                lease = self._take(tx, pick, actor)
+        except (AlreadyClaimed, RevisionConflict):
+            return None  # another request or replica got there first: not an error
+        if lease is None:
+            return None
+        self.note_due(lease.expires_at)
+        with self._lock:
+            self._last[pick.agent] = lease.acquired_at
+        return Assignment(
+            pick.task_id,
+            pick.agent,
+            self.estimate(pick.agent, lease.acquired_at),
+            fence=lease.fence,
+        )
+
+    def _take(self, tx: Tx, pick: Pick, actor: str) -> Lease | None:
+        c = coord(tx)
+        agent = c.agent(pick.agent)
+        if agent is None or c.lease(pick.task_id) is not None:
+            return None
+        if actor == ORCHESTRATOR and not self.alive(agent):
+            return None  # pushed only to the living; an agent that asks is alive
+        if self._load_in(tx, agent.name) >= agent.max_tasks:
+            return None
+        stored = tx.get(pick.task_id)
+        task, now = stored.task, self.now()
+        if not self._still(tx, task.status, pick, task.implementer, task.escalated, task.depends):
+            return None
+        after = task
+        if pick.action == "claim":
+            after = transitions.apply(task, "claim", actor=actor, holder=agent.name, now=now)
+            tx.save(after, expected=stored.revision)
+        lease: Lease = c.grant(task.id, agent.name, self.later(self.ttl(agent.name)), now)
+        work = "review" if pick.action == "review" else "implementation"
+        note = f"{work} by {agent.name} (fence {lease.fence})"
+        event = event_for(task, after, actor=actor, op="assigned", at=now, note=note)
+        tx.record(event._replace(holder=agent.name))
+        return lease
+
+    def _still(
+        self,
+        tx: Tx,
+        status: Status,
+        pick: Pick,
+        implementer: str,
+        escalated: bool,
+        depends: Sequence[str],
+    ) -> bool:
+        """The task still offers the work the pick was made for."""
+        if escalated:
+            return False
+        if pick.action == "review":
+            return status is Status.REVIEW and implementer != pick.agent
+        if status is not Status.READY:
+            return False
+        done = tx.statuses(depends)
+        return all(done.get(d) is Status.DONE for d in depends)
+
+    # ------------------------------------------------------------------ reading
+
+    def _read_board(self) -> Board:
+        """Agents and leases, and the board only if some alive agent has room by its leases
+        (reading 10,000 tasks for a pass that cannot assign anything is the idle cost)."""
+        with self.store.transaction() as tx:
+            c = coord(tx)
+            agents, leases = c.agents(), c.leases()
+            load = self._load_of(leases, ())
+            room = any(self.alive(a) and load.get(a.name, 0) < a.max_tasks for a in agents)
+            tasks = tx.snapshot().tasks if room else ()
+        return Board(tasks=tasks, agents=agents, leases=leases)
+
+    def _loads(self, board: Board) -> dict[str, int]:
+        leased = {x.task_id for x in board.leases}
+        unleased = (
+            t.agent
+            for t in board.tasks
+            if t.status is Status.IN_PROGRESS and t.agent and t.id not in leased
+        )
+        return self._load_of(board.leases, unleased)
+
+    @staticmethod
+    def _load_of(leases: Iterable[Lease], unleased: Iterable[str]) -> dict[str, int]:
+        """Tasks per agent: its leases, and what it holds on the board without one (a board
+        imported with tasks in progress)."""
+        return dict(Counter([x.agent for x in leases]) + Counter(unleased))
+
+    def _load_in(self, tx: Tx, name: str) -> int:
+        """The agent's leases: the re-check of room must be cheap (it runs in the assigning
+        transaction); what it holds without a lease was counted by the plan."""
+        return len(coord(tx).leases(name))
+
+    def _recent(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._last)
+
+    def estimate(self, agent: str, start: str) -> str | None:
+        """When work given to ``agent`` at ``start`` should be done: its average so far."""
+        minutes = self.average_minutes(agent)
+        if minutes is None:
+            return None
+        from ..domain.model import parse_time
+
+        began = parse_time(start)
+        return self.later(minutes * 60, began) if began is not None else None
+
+    def average_minutes(self, agent: str) -> float | None:
+        """Overridden by the registry (performance metrics); None: no history yet."""
+        return None
+
+
+def lost_race(exc: OrchError) -> bool:
+    """An error of a pull's claim that means the board moved between the look and the claim:
+    another agent or replica took the task (it may even be in review by now), or work was
+    pushed to this agent meanwhile and it has no room left. Looking again is the answer."""
+    return isinstance(
+        exc, AlreadyClaimed | RevisionConflict | DependencyError | IllegalTransition | AgentBusy
+    )
+
+
+def _not_waiting(task: Summary) -> str:
+    if task.status is Status.PENDING:
+        return f"{task.id} is a stub: the planner preps it first (then it is assigned)"
+    return f"{task.id} is {task.status.value}: there is nothing to assign"
+
+
+def _choose(
+    task: Summary, agents: Sequence[Agent], load: dict[str, int], statuses: Mapping[str, Status]
+) -> assign.Choice:
+    """``domain.assign.choose``, except that a review needs a reviewer, not the capabilities
+    the work needed: codex reviews the frontend task cursor implemented."""
+    if task.status is Status.REVIEW:
+        task = task._replace(capabilities=())
+    return assign.choose(task, agents, load, statuses)

@@ -1,0 +1,212 @@
+"""Heartbeats, the sweeper and the sweeper's alarm clock.
+
+A heartbeat renews every lease its agent holds to ``lease_ttl`` from now and says which of the
+tasks it named are no longer its own (``lost``: it must drop them) and which it holds without
+having named them (``assigned``: work pushed to it since). The sweeper puts the task of every
+expired lease back in the queue (out of progress, the fence moves on with the next grant, an
+event ``reassigned`` says why), marks its agent ``error`` (``offline`` after
+``agent_timeout``), and assigns at once, so with the defaults (heartbeat every 2 s, lease 6 s,
+a sweep due at the expiry) a dead agent's task is with another agent ~6 s after its last
+heartbeat. ``next_wakeup`` is when the next sweep is due, from what this process knows (it
+learns the leases of other replicas at each sweep), capped so an idle service reads the
+database no more than every ``IDLE_POLL`` seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ..domain import transitions
+from ..domain.agents import Agent, AgentStatus, Lease
+from ..domain.errors import InvalidInput, RevisionConflict
+from ..domain.events import Event, event_for
+from ..domain.ids import normalize_id
+from ..domain.model import Status, parse_time
+from ..domain.record import Record
+from ..domain.roles import is_person
+from ..inputs import check_agent
+from .assigner import Assignment
+from .base import ORCHESTRATOR, coord
+from .steps import Steps
+
+IDLE_POLL = 5.0  # the longest the sweeper sleeps: an idle service's only database read
+BUSY_POLL = 1.0  # with leases about, another replica's grant is seen at least this soon
+
+
+class HeartbeatResult(Record):
+    """What a heartbeat renewed, what its agent lost and what it was given meanwhile."""
+
+    agent: str
+    status: str
+    expires_at: str  # when the renewed leases run out without another heartbeat
+    renewed: tuple[str, ...] = ()
+    lost: tuple[str, ...] = ()  # named by the agent, but no longer its own: drop them
+    assigned: tuple[str, ...] = ()  # its own, but not named: work given to it since
+
+
+class Sweeper(Steps):
+    """``heartbeat``, ``sweep``, ``next_wakeup``."""
+
+    def heartbeat(
+        self, agent: str, tasks: Sequence[tuple[str, int]] | None = None
+    ) -> HeartbeatResult:
+        """``agent`` is alive; renew its leases (``tasks``: the (id, fence) it works on)."""
+        who = check_agent(agent)
+        if is_person(who):
+            raise InvalidInput(
+                f"{who} is a person, not an agent: a person sends no heartbeats",
+                "give the agent's name",
+            )
+        seen = self.seen(who, heartbeat=True)
+        named = [(normalize_id(t), int(f)) for t, f in tasks or ()]
+        mine = {(x.task_id, x.fence) for x in seen.leases}
+        if seen.came_alive:
+            self.kick()  # an agent come alive may take what waits
+        return HeartbeatResult(
+            agent=who,
+            status=seen.agent.status,
+            expires_at=seen.expires_at,
+            renewed=tuple(x.task_id for x in seen.leases),
+            lost=tuple(t for t, f in named if (t, f) not in mine) if tasks is not None else (),
+            assigned=tuple(x.task_id for x in _unnamed(seen.leases, named))
+            if tasks is not None
+            else (),
+        )
+
+    # ------------------------------------------------------------------ the sweeper
+
+    def sweep(self) -> list[Assignment]:
+        """Expired leases back to the queue, agents' statuses aged, the freed work reassigned."""
+        now = self.now()
+        with self.store.transaction() as tx:
+            c = coord(tx)
+            leases: tuple[Lease, ...] = c.leases()
+            expired = c.expired(now)  # by the store's clock (the database's, on PostgreSQL)
+            agents: tuple[Agent, ...] = c.agents()
+            statuses = tx.statuses([x.task_id for x in leases])
+        # A step taken outside the orchestrator (a git hook's failed tests, a person's
+        # resolve on the files) can leave a lease on a task nobody works on: let it go.
+        held = (Status.IN_PROGRESS, Status.REVIEW)
+        freed = [
+            x for x in leases if statuses.get(x.task_id) not in held and self._let_go(x, statuses)
+        ]
+        by_name = {a.name: a for a in agents}
+        requeued = [x for x in expired if self._requeue(x, by_name.get(x.agent))]
+        self._age(agents)
+        gone = {x.task_id for x in expired}
+        live = [x.expires_at for x in leases if x.task_id not in gone]
+        with self._lock:
+            self._due = min(live) if live else None
+            self._any_leases = bool(live)
+        return self.assign_ready() if requeued or freed else []
+
+    def requeue(self, lease: Lease, why: str) -> bool:
+        """Take ``lease``'s task back from its agent (in progress: back to ready, for anyone)."""
+        return self.take_back(lease.task_id, lease.agent, lease.fence, why)
+
+    def take_back(
+        self, task_id: str, agent: str, fence: int | None, why: str, *, expired: bool = False
+    ) -> bool:
+        """Put the task ``agent`` holds (under ``fence``; None: without a lease) back in the
+        queue; False if it is no longer that agent's (or, ``expired``: if its lease was
+        renewed since the sweeper looked)."""
+        now = self.now()
+        try:
+            with self.store.transaction() as tx:
+                c = coord(tx)
+                current: Lease | None = c.lease(task_id)
+                if (current.fence if current is not None else None) != fence:
+                    return False  # released, or re-granted, meanwhile
+                if expired and all(x.task_id != task_id for x in c.expired(now)):
+                    return False  # a heartbeat came just in time
+                stored = tx.get(task_id)
+                task = after = stored.task
+                if task.status is Status.IN_PROGRESS and task.agent == agent:
+                    moved = transitions.apply(
+                        task, "move", actor=ORCHESTRATOR, now=now, note=why, target=Status.READY
+                    )
+                    after = moved.evolve(implementer="")  # anyone capable may take it now
+                    tx.save(after, expected=stored.revision)
+                elif fence is None:
+                    return False
+                if fence is not None:
+                    c.release(task_id, fence)
+                event = event_for(
+                    task, after, actor=ORCHESTRATOR, op="reassigned", at=now, note=why
+                )
+                tx.record(event)
+        except RevisionConflict:
+            return False  # the holder acted at this very moment: its step stands
+        return True
+
+    def _let_go(self, lease: Lease, statuses: Mapping[str, Status]) -> bool:
+        status = statuses.get(lease.task_id)
+        where = status.value if status is not None else "gone"
+        why = f"released from {lease.agent} (fence {lease.fence}): the task is {where}"
+        with self.store.transaction() as tx:
+            if not coord(tx).release(lease.task_id, lease.fence):
+                return False
+            event = Event(at=self.now(), agent=ORCHESTRATOR, op="released", note=why)
+            tx.record(event._replace(task=lease.task_id))
+        return True
+
+    def _requeue(self, lease: Lease, agent: Agent | None) -> bool:
+        """An expired lease: its task back to the queue, its agent in ``error``."""
+        last = agent.last_seen if agent is not None and agent.last_seen else "never"
+        sign = "heartbeat" if self.beats(lease.agent) else "call"
+        why = (
+            f"taken from {lease.agent} (fence {lease.fence}): its lease expired at "
+            f"{lease.expires_at}, no {sign} since {last}"
+        )
+        if not self.take_back(lease.task_id, lease.agent, lease.fence, why, expired=True):
+            return False
+        self._set_status(lease.agent, AgentStatus.ERROR, why)
+        return True
+
+    def _age(self, agents: Sequence[Agent]) -> None:
+        """Every agent's status as time has made it (silent too long: error, then offline)."""
+        for agent in agents:
+            due = self.due_status(agent)
+            if due != agent.status:
+                silent = f"not heard from since {agent.last_seen or 'the service started'}"
+                self._set_status(agent.name, AgentStatus(due), silent)
+
+    def due_status(self, agent: Agent) -> str:
+        """What ``agent``'s status should be now, by the time since it was last heard from."""
+        if not agent.last_seen or agent.last_seen < self.started:
+            return AgentStatus.OFFLINE.value
+        silent = self.seconds_since(agent.last_seen)
+        if silent > self.config.agent_timeout:
+            return AgentStatus.OFFLINE.value
+        if agent.status == AgentStatus.ERROR.value or silent > self.ttl(agent.name):
+            return AgentStatus.ERROR.value
+        return agent.status
+
+    def _set_status(self, name: str, status: AgentStatus, why: str) -> None:
+        now = self.now()
+        with self.store.transaction() as tx:
+            c = coord(tx)
+            agent: Agent | None = c.agent(name)
+            if agent is None or agent.status == status.value:
+                return
+            error = why if status is AgentStatus.ERROR else agent.error
+            c.put_agent(agent._replace(status=status.value, error=error))
+            if agent.last_seen >= self.started:  # the news of a restart is no agent failure
+                op = "agent_failed" if status is AgentStatus.ERROR else "agent_offline"
+                tx.record(Event(at=now, agent=ORCHESTRATOR, op=op, holder=name, note=why))
+
+    def next_wakeup(self) -> float:
+        """Seconds until the next sweep is due: the earliest known lease expiry, capped."""
+        with self._lock:
+            due, busy = self._due, self._any_leases or self._due is not None
+        cap = BUSY_POLL if busy else IDLE_POLL
+        when = parse_time(due) if due else None
+        if when is None:
+            return cap
+        return max(0.0, min(cap, (when - self.clock.now()).total_seconds()))
+
+
+def _unnamed(leases: Sequence[Lease], named: Sequence[tuple[str, int]]) -> list[Lease]:
+    """The leases a heartbeat did not name (work given to the agent since it last looked)."""
+    said = set(named)
+    return [x for x in leases if (x.task_id, x.fence) not in said]
