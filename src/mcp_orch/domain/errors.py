@@ -118,6 +118,15 @@ class BoardConflict(OrchError):
     exit_code = 9
 
 
+class LeaseLost(OrchError):
+    """An agent's write on a task it no longer holds: its lease expired or the task was given
+    to another agent (the fence moved on). Nothing changed; the agent drops the task (HTTP 409
+    ``lease_lost``)."""
+
+    code = "lease_lost"
+    exit_code = 12
+
+
 class StorageError(OrchError):
     """The file system or database refused (permission denied, disk full, lock timeout)."""
 
