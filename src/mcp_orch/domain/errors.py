@@ -127,6 +127,15 @@ class LeaseLost(OrchError):
     exit_code = 12
 
 
+class RevisionConflict(BoardConflict):
+    """A save over a revision newer than the one read: another writer got there first.
+
+    A subclass of ``BoardConflict`` (its exit code): the board changed under the step, and
+    running it again reads the new state."""
+
+    code = "revision_conflict"
+
+
 class StorageError(OrchError):
     """The file system or database refused (permission denied, disk full, lock timeout)."""
 

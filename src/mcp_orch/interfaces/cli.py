@@ -47,16 +47,10 @@ def _clock() -> Clock:
 
 def open_service(start: str | None = None) -> Service:
     """The service of the board this directory belongs to (see ``board.locate``)."""
-    from .. import config
-    from ..board.files import FileStore
     from ..board.locate import find_board
-    from ..service import Service
+    from ..service.compose import build
 
-    board = find_board(start)
-    clock = _clock()
-    service = Service(
-        FileStore(board, clock.now), config.load(board), clock, root=os.path.dirname(board)
-    )
+    service = build(find_board(start), _clock())
     _OPENED.append(service)
     return service
 
