@@ -17,6 +17,7 @@ from tests.acceptance.mcp_support import free_port
 from tests.conftest import ORCH, Orch, clean_env
 
 API = "/api/orchestrator"
+STATES = ("pending", "ready", "in-progress", "review", "done", "failed")
 
 
 @dataclass
@@ -33,12 +34,32 @@ class Served:
 
     def call(self, who: str | None, method: str, path: str, **kwargs: Any) -> httpx.Response:
         with self.client(who) as client:
-            return client.request(method, path if path.startswith("/") else f"{API}/{path}", **kwargs)
+            return client.request(
+                method, path if path.startswith("/") else f"{API}/{path}", **kwargs
+            )
 
     def ok(self, who: str | None, method: str, path: str, **kwargs: Any) -> Any:
         answer = self.call(who, method, path, **kwargs)
         assert answer.status_code in (200, 201), (method, path, answer.status_code, answer.text)
         return answer.json()
+
+    def ready(self, title: str, priority: str = "P1", **fields: Any) -> str:
+        """A task the planner made ready (goal and a criterion) through the API; its ID."""
+        task = {
+            "title": title,
+            "priority": priority,
+            "goal": f"goal of {title}",
+            "acceptance_criteria": ["it works"],
+            **fields,
+        }
+        return str(self.ok("chatgpt", "POST", "tasks", json={"task": task})["task_id"])
+
+    def tasks(self) -> list[dict[str, Any]]:
+        """Every task as the API lists it (to prove a refusal changed nothing)."""
+        listed = self.ok(
+            "admin", "GET", "tasks", params={"limit": 1000, "status": ",".join(STATES)}
+        )
+        return list(listed["tasks"])
 
     def refused(
         self, who: str | None, method: str, path: str, status: int, **kwargs: Any
@@ -51,7 +72,9 @@ class Served:
         return dict(error)
 
 
-def start(project: Path, *args: str, port: int | None = None) -> tuple[subprocess.Popen[bytes], Path, int]:
+def start(
+    project: Path, *args: str, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], Path, int]:
     port = port or free_port()
     log = project.parent / f"orch-serve-{port}.log"
     with open(log, "wb") as err:

@@ -21,8 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..domain.errors import InternalError, OrchError
+from ..domain.errors import InternalError, InvalidInput, OrchError
 from ..domain.ids import normalize_id
+from ..inputs import check_agent
 from ..tokens import Verifier
 from . import http_io as io
 from .http_errors import HttpError, error_body, http_call, status_of
@@ -157,7 +158,7 @@ async def submit_task(request: Request, backend: Backend) -> Any:
     io.only(body, ("task", "priority_override", "agent"))
     fields = body.get("task")
     if not isinstance(fields, dict):
-        raise io.InvalidInput(
+        raise InvalidInput(
             "task is missing (or not an object)",
             'send {"task": {"title": "...", "priority": "P1", "capabilities": [...]}}',
         )
@@ -269,7 +270,7 @@ async def list_agents(request: Request, backend: Backend) -> Any:
 
 async def get_agent(request: Request, backend: Backend) -> Any:
     backend.caller(request)
-    name = io.check_agent(request.path_params["name"])
+    name = check_agent(request.path_params["name"])
     for status in await backend.run(backend.orchestrator.agents):
         if getattr(status, "name", None) == name:
             return agent_shape(status)
@@ -282,7 +283,7 @@ AGENT_FIELDS = ("role", "capabilities", "max_tasks", "status")
 async def put_agent(request: Request, backend: Backend) -> Any:
     caller = backend.caller(request)
     caller.require_admin("changing the agent registry")
-    name = io.check_agent(request.path_params["name"])
+    name = check_agent(request.path_params["name"])
     body = await io.read_json(request)
     io.only(body, AGENT_FIELDS)
     changes: dict[str, Any] = {
@@ -305,7 +306,7 @@ def _upsert_agent(orchestrator: Any, name: str, changes: dict[str, Any]) -> Any:
         from ..domain.agents import Agent
 
         if "role" not in changes:
-            raise io.InvalidInput(
+            raise InvalidInput(
                 f"{name} is a new agent: its role is missing",
                 "give role: planner, implementer or reviewer",
             )
@@ -316,7 +317,7 @@ def _upsert_agent(orchestrator: Any, name: str, changes: dict[str, Any]) -> Any:
 async def delete_agent(request: Request, backend: Backend) -> Any:
     caller = backend.caller(request)
     caller.require_admin("removing an agent")
-    name = io.check_agent(request.path_params["name"])
+    name = check_agent(request.path_params["name"])
     requeued = await backend.act(caller, backend.orchestrator.remove_agent, name)
     return {"removed": name, "requeued": list(requeued)}
 
@@ -330,7 +331,9 @@ async def heartbeat(request: Request, backend: Backend) -> Any:
     tasks: list[tuple[str, int]] | None = None
     if held is not None:
         if not isinstance(held, list) or not all(isinstance(t, dict) for t in held):
-            raise io.InvalidInput("tasks must be a list of objects", 'e.g. [{"id": "T-1", "fence": 3}]')
+            raise InvalidInput(
+                "tasks must be a list of objects", 'e.g. [{"id": "T-1", "fence": 3}]'
+            )
         tasks = []
         for item in held:
             io.only(item, ("id", "fence"), "a task of tasks")

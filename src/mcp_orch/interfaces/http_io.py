@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ..domain.errors import InvalidInput, OrchError
+from ..domain.errors import InvalidInput
 from ..domain.record import Record
 from ..domain.roles import PERSON
 from ..inputs import check_agent
@@ -168,7 +168,3 @@ def jsonable(value: object) -> Any:
     if hasattr(value, "value") and not isinstance(value, (str, int, float, bool)):
         return jsonable(value.value)
     return value
-
-
-def orch_error(exc: BaseException) -> OrchError | None:
-    return exc if isinstance(exc, OrchError) else None

@@ -185,9 +185,7 @@ def paths() -> dict[str, Any]:
             "post": _op(
                 f"{step} a task (409 with the reason when the step is not allowed now)",
                 "",
-                body=_obj(
-                    {"agent": STR, "fence": INT, "note": STR, "text": STR, "reason": STR}
-                ),
+                body=_obj({"agent": STR, "fence": INT, "note": STR, "text": STR, "reason": STR}),
                 params=[_path("task_id")],
             )
         }
@@ -222,9 +220,7 @@ def paths() -> dict[str, Any]:
             "post": _op(
                 "add or update an agent (a person's token)",
                 "AgentStatus",
-                body=_obj(
-                    {"role": STR, "capabilities": STRS, "max_tasks": INT, "status": STR}
-                ),
+                body=_obj({"role": STR, "capabilities": STRS, "max_tasks": INT, "status": STR}),
                 params=[_path("name")],
             ),
             "delete": _op(

@@ -14,15 +14,23 @@ import argparse
 import gc
 import os
 import sys
+from collections.abc import Callable
 
 from . import cli
 from .mcp_cli import port_number
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..service import Service
+    from .http_api import Backend
 
 DEFAULT_PORT = 8700
 DEFAULT_DB = "sqlite:///.mcp/orch.db"
 ENV_DB = "ORCH_DB_URL"
 AGENTS_FILE = "agents.yaml"
-GRACE = 10.0  # seconds the requests in flight get to finish after SIGTERM
+GRACE = 10  # seconds the requests in flight get to finish after SIGTERM
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -44,61 +52,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(app, sock, args.host, args.port, backend.service.store.url)
 
 
-def open_backend(board: str, url: str) -> object:
+def open_backend(board: str, url: str) -> Backend:
     """The store at ``url`` (migrated), the service and the orchestrator over it."""
-    from .. import config
-    from ..service import Service
+    from ..scheduler.tasks import TaskInput
+    from ..service.compose import build
     from .http_api import Backend
 
-    root = os.path.dirname(board)
-    store = open_url(url, root)
-    clock = cli._clock()
-    settings = config.load(board)
-    service = Service(store, settings, clock, root=root)
-    orchestrator = orchestrator_for(store, service, board)
-    from ..scheduler.tasks import TaskInput
+    service = opened(lambda: build(board, cli._clock(), url=url), url)
+    store = service.store
+    orchestrator = orchestrator_for(service, board)
 
     def ready() -> dict[str, object]:
-        revision = getattr(store, "revision", None)
-        return {"store": store.url, "revision": revision() if revision else None}
+        return {"store": _shown(store.url), "revision": store.revision()}
 
-    return Backend(
-        orchestrator, service, board, parse_task=TaskInput.from_json, check_ready=ready
-    )
+    return Backend(orchestrator, service, board, parse_task=TaskInput.from_json, check_ready=ready)
 
 
-def open_url(url: str, root: str) -> object:
-    """``store.factory.open_store``; a database that refuses is one ``StorageError``."""
+def opened(make: Callable[[], Service], url: str) -> Service:
+    """``make()``; a database that refuses (a driver's own error: connection refused, a bad
+    URL) is one ``StorageError`` naming the URL without its password."""
     from ..domain.errors import OrchError, StorageError
 
     try:
-        from ..store.factory import open_store
-    except ModuleNotFoundError:  # before the SQL stores: the file board only
-        return _file_store(url, root)
-    try:
-        return open_store(url, root)
+        return make()
     except OrchError:
         raise
-    except Exception as exc:  # a driver's own error (connection refused, bad URL)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise StorageError(
             f"cannot open the database {_shown(url)}: {first}",
             "check --db (or ORCH_DB_URL) and that the database is running",
         ) from None
-
-
-def _file_store(url: str, root: str) -> object:
-    from ..board.files import FileStore
-    from ..domain.errors import InvalidInput
-
-    if url != "files":
-        raise InvalidInput(
-            f"cannot open {_shown(url)}: this build has no SQL store",
-            "serve the file board: orch serve --db files",
-        )
-    store = FileStore(os.path.join(root, ".mcp"), cli._clock().now)
-    store.url = "files"  # type: ignore[attr-defined]
-    return store
 
 
 def _shown(url: str) -> str:
@@ -110,29 +94,31 @@ def _shown(url: str) -> str:
     return f"{scheme}://{who.split(':', 1)[0]}:***@{tail}" if ":" in who else url
 
 
-def orchestrator_for(store: object, service: object, board: str) -> object:
+def orchestrator_for(service: Service, board: str) -> Any:
     """The scheduler's ``Orchestrator`` when the store coordinates (leases, the registry),
     with ``.mcp/agents.yaml`` loaded; else the file board's stand-in."""
-    extras = getattr(store, "extras", None)
-    if extras is None or extras("coordination") is None:
+    try:
+        from ..scheduler import Orchestrator  # type: ignore[attr-defined]
+    except ImportError:  # a build without the scheduler: the service alone
+        Orchestrator = None
+    if Orchestrator is None or service.store.extras("coordination") is None:
         from .http_board import BoardOrchestrator
 
-        return BoardOrchestrator(service)  # type: ignore[arg-type]
-    from ..scheduler import Orchestrator
+        return BoardOrchestrator(service)
 
-    orchestrator = Orchestrator(store, service.config, service.clock)  # type: ignore[attr-defined]
+    orchestrator = Orchestrator(service.store, service.config, service.clock)
     path = os.path.join(board, AGENTS_FILE)
     if os.path.exists(path):
         orchestrator.load_agents_yaml(path)
     return orchestrator
 
 
-def serve(app: object, sock: object, host: str, port: int, store_url: str) -> int:
+def serve(app: Any, sock: Any, host: str, port: int, store_url: str) -> int:
     import uvicorn
 
     class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: object) -> None:
-            super().handle_exit(sig, frame)  # type: ignore[arg-type]
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
             # A stop that was asked for is a clean exit (0), not death by that signal.
             getattr(self, "_captured_signals", []).clear()
 
@@ -146,7 +132,7 @@ def serve(app: object, sock: object, host: str, port: int, store_url: str) -> in
         app, log_level="warning", timeout_graceful_shutdown=GRACE, lifespan="on"
     )
     server = Server(settings)
-    server.run(sockets=[sock])  # type: ignore[list-item]
+    server.run(sockets=[sock])
     if not server.started:
         return 1  # the lifespan failed; uvicorn said why
     sys.stderr.write("orch serve: stopped\n")

@@ -65,5 +65,11 @@ def _sql_store(scheme: str, url: str, root: str | None) -> TaskStore:
             f"the {scheme} store is not available ({exc})",
             "install what it needs (pip install 'mcp-orch[sql]'), or use the file board: files",
         ) from exc
-    store: TaskStore = getattr(module, class_name).open(url, root)
+    cls = getattr(module, class_name)
+    if hasattr(cls, "open"):
+        store: TaskStore = cls.open(url, root)
+    elif scheme == "sqlite":  # TEMP (http): until the SQL stores take (url, root) themselves
+        store = cls(sqlite_path(url, root))
+    else:
+        store = cls(url)
     return store
