@@ -63,13 +63,7 @@ def _sql_store(scheme: str, url: str, root: str | None) -> TaskStore:
     except ImportError as exc:
         raise OrchError(
             f"the {scheme} store is not available ({exc})",
-            "install what it needs (pip install 'mcp-orch[sql]'), or use the file board: files",
+            "install it (pip install 'mcp-orch[postgres]'), or use the file board: files",
         ) from exc
-    cls = getattr(module, class_name)
-    if hasattr(cls, "open"):
-        store: TaskStore = cls.open(url, root)
-    elif scheme == "sqlite":  # TEMP (http): until the SQL stores take (url, root) themselves
-        store = cls(sqlite_path(url, root))
-    else:
-        store = cls(url)
+    store: TaskStore = getattr(module, class_name).open(url, root)
     return store
