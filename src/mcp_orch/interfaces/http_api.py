@@ -38,7 +38,7 @@ STEPS: dict[str, tuple[str, ...]] = {  # each step's own body fields (with agent
     "complete": ("note",),
     "fail": ("reason",),
     "escalate": ("reason",),
-    "progress": ("note", "percent"),
+    "progress": ("note",),
 }
 PAGE = 100
 MAX_PAGE = 1000
@@ -223,9 +223,7 @@ async def task_step(request: Request, backend: Backend) -> Any:
     tid = normalize_id(request.path_params["task_id"])
     body = await io.read_json(request)
     io.only(body, ("agent", "fence", *STEPS[step]), f"the body of {step}")
-    args: dict[str, Any] = {k: io.text(body, k) for k in STEPS[step] if k != "percent"}
-    if "percent" in STEPS[step] and body.get("percent") is not None:
-        args["percent"] = io.integer(body, "percent")
+    args = {k: io.text(body, k) for k in STEPS[step]}
     fence = io.integer(body, "fence")
     agent = caller.acting(io.text(body, "agent"))
     args = {k: v for k, v in args.items() if v is not None}
