@@ -53,10 +53,7 @@ class Sweeper(Steps):
         """``agent`` is alive; renew its leases (``tasks``: the (id, fence) it works on)."""
         who = check_agent(agent)
         if is_person(who):
-            raise InvalidInput(
-                f"{who} is a person, not an agent: a person sends no heartbeats",
-                "give the agent's name",
-            )
+            raise InvalidInput(f"{who} is a person, not an agent: a person sends no heartbeats", "give the agent's name")
         was_alive = self._alive_now(who)
         me = self.seen(who, heartbeat=True)
         named = [(normalize_id(t), int(f)) for t, f in tasks or ()]
@@ -102,9 +99,7 @@ class Sweeper(Steps):
             leases: tuple[Lease, ...] = c.leases()
             agents: tuple[Agent, ...] = c.agents()
         by_name = {a.name: a for a in agents}
-        requeued = [
-            x for x in leases if x.expires_at <= now and self._requeue(x, by_name.get(x.agent))
-        ]
+        requeued = [x for x in leases if x.expires_at <= now and self._requeue(x, by_name.get(x.agent))]
         self._age(agents)
         live = [x.expires_at for x in leases if x.expires_at > now]
         with self._lock:
@@ -124,15 +119,11 @@ class Sweeper(Steps):
                 stored = tx.get(lease.task_id)
                 task = after = stored.task
                 if task.status is Status.IN_PROGRESS and task.agent == lease.agent:
-                    moved = transitions.apply(
-                        task, "move", actor=ORCHESTRATOR, now=now, note=why, target=Status.READY
-                    )
+                    moved = transitions.apply(task, "move", actor=ORCHESTRATOR, now=now, note=why, target=Status.READY)
                     after = moved.evolve(implementer="")  # anyone capable may take it now
                     tx.save(after, expected=stored.revision)
                 c.release(lease.task_id, lease.fence)
-                tx.record(
-                    event_for(task, after, actor=ORCHESTRATOR, op="reassigned", at=now, note=why)
-                )
+                tx.record(event_for(task, after, actor=ORCHESTRATOR, op="reassigned", at=now, note=why))
         except RevisionConflict:
             return False  # the holder acted at this very moment: its step stands
         return True

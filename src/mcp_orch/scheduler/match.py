@@ -82,9 +82,7 @@ def waiting(task: Summary, statuses: Mapping[str, Status], held: Collection[str]
         return f"{task.id} is held already"
     blocked = [d for d in task.depends if statuses.get(d) is not Status.DONE]
     if task.status is Status.READY and blocked:
-        said = (
-            f"{d} ({statuses[d].value})" if d in statuses else f"{d} (unknown)" for d in blocked
-        )
+        said = (f"{d} ({statuses[d].value})" if d in statuses else f"{d} (unknown)" for d in blocked)
         return "waiting for " + ", ".join(said)
     return ""
 
@@ -131,11 +129,7 @@ def why_queued(
     role_ok = [a for a in registered if may(a.name, STEP[kind], task) and _fits(task, kind, a)]
     role = "reviewer" if kind == REVIEW else "implementer"
     if not role_ok:
-        needs = (
-            f" with {', '.join(task.capabilities)}"
-            if kind == IMPLEMENT and task.capabilities
-            else ""
-        )
+        needs = f" with {', '.join(task.capabilities)}" if kind == IMPLEMENT and task.capabilities else ""
         other = " other than its implementer" if kind == REVIEW and task.implementer else ""
         return f"no registered {role}{needs}{other}"
     living = [a for a in role_ok if a.name in alive]
@@ -146,9 +140,7 @@ def why_queued(
     return f"every capable {role} is at max_tasks ({full})"
 
 
-def _state(
-    name: str, registered: Sequence[Agent], alive: Collection[str], load: Mapping[str, int]
-) -> str:
+def _state(name: str, registered: Sequence[Agent], alive: Collection[str], load: Mapping[str, int]) -> str:
     agent = next((a for a in registered if a.name == name), None)
     if agent is None:
         return "not registered"
