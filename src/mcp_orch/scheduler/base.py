@@ -25,6 +25,7 @@ from ..inputs import check_agent
 from ..service import Service
 from ..service.clock import Clock
 from ..store import TaskStore
+from ..store.coordination import CoordinatedTx
 
 ORCHESTRATOR = "orchestrator"  # the actor of what the service does by itself
 # A call refreshes ``last_seen`` at most this often: agents call constantly, and a registry
@@ -129,7 +130,7 @@ class OrchestratorBase:
 
     def registered(self, name: str) -> Agent | None:
         with self.store.transaction() as tx:
-            return cast(Agent | None, coord(tx).agent(name))
+            return coord(tx).agent(name)
 
     # ------------------------------------------------------------------ calls
 
@@ -158,7 +159,7 @@ class OrchestratorBase:
             status = AgentStatus.BUSY if load >= agent.max_tasks else AgentStatus.AVAILABLE
             fresh = agent._replace(last_seen=now, status=status.value, error="")
             c.put_agent(fresh)
-            return cast(Agent, fresh)
+            return fresh
 
     def _newcomer(self, name: str, tx: object) -> Agent:
         """The registry entry of an agent heard from but not registered: its config role (an
@@ -171,7 +172,7 @@ class OrchestratorBase:
         return Agent(name=name, role=mine[0], max_tasks=self.config.max_in_progress, source="api")
 
 
-def coord(tx: object) -> Any:
+def coord(tx: object) -> CoordinatedTx:
     """The coordination methods of a transaction (seam.md: present when the store's
     ``extras("coordination")`` is not None, checked when the orchestrator is made)."""
-    return tx
+    return cast(CoordinatedTx, tx)

@@ -99,7 +99,9 @@ class Steps(Assigner):
         else:
             task = _run(svc, step, tid, who, texts)
         handed = self._hand_on(step, task)
-        return StepResult(task=task, changed=changed, fence=self._fence_of(tid, who), assignments=handed)
+        return StepResult(
+            task=task, changed=changed, fence=self._fence_of(tid, who), assignments=handed
+        )
 
     def _guarded(self, who: str, step: str, fence: int | None) -> GuardedService:
         def check(task: Task, tx: Tx) -> None:
@@ -125,7 +127,9 @@ class Steps(Assigner):
                 return lease
             if lease is not None:
                 c.release(after.id, lease.fence)
-            granted: Lease = c.grant(after.id, after.agent, self.later(self.ttl(after.agent)), self.now())
+            granted: Lease = c.grant(
+                after.id, after.agent, self.later(self.ttl(after.agent)), self.now()
+            )
             self.note_due(granted.expires_at)
             return granted
         if after.status is Status.REVIEW and before.status is Status.REVIEW:
