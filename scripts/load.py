@@ -196,7 +196,7 @@ def peak_rss_mib(pid: int | None) -> float | None:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def report(tally: Tally, rss: float | None, args: argparse.Namespace) -> int:

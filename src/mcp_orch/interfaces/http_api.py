@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..domain.errors import InternalError, InvalidInput, OrchError
+from ..domain.errors import AgentNotFound, InternalError, InvalidInput, OrchError
 from ..domain.ids import normalize_id
 from ..inputs import check_agent
 from ..tokens import Verifier
@@ -269,10 +269,7 @@ async def list_agents(request: Request, backend: Backend) -> Any:
 async def get_agent(request: Request, backend: Backend) -> Any:
     backend.caller(request)
     name = check_agent(request.path_params["name"])
-    for status in await backend.run(backend.orchestrator.agents):
-        if getattr(status, "name", None) == name:
-            return agent_shape(status)
-    raise HttpError("agent_not_found", f"no agent {name!r}", "see GET /api/orchestrator/agents")
+    return agent_shape(await backend.run(backend.orchestrator.agent_view, name))
 
 
 AGENT_FIELDS = ("role", "capabilities", "max_tasks", "status")
@@ -298,18 +295,20 @@ async def put_agent(request: Request, backend: Backend) -> Any:
 
 def _upsert_agent(orchestrator: Any, name: str, changes: dict[str, Any]) -> Any:
     """Update the agent when it is registered, else add it (a role is needed then)."""
-    if any(getattr(a, "name", None) == name for a in orchestrator.agents()):
-        orchestrator.update_agent(name, **changes)
-    else:
+    try:
+        orchestrator.agent_view(name)
+    except AgentNotFound:
         from ..domain.agents import Agent
 
         if "role" not in changes:
             raise InvalidInput(
                 f"{name} is a new agent: its role is missing",
                 "give role: planner, implementer or reviewer",
-            )
+            ) from None
         orchestrator.add_agent(Agent(name=name, source="api", **changes))
-    return next(a for a in orchestrator.agents() if getattr(a, "name", None) == name)
+    else:
+        orchestrator.update_agent(name, **changes)
+    return orchestrator.agent_view(name)
 
 
 async def delete_agent(request: Request, backend: Backend) -> Any:

@@ -9,6 +9,7 @@ an idle service makes no database query more often than that.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -69,6 +70,10 @@ def _with_chores(
     async def lifespan(app: Any) -> AsyncIterator[Any]:
         async with inner(app) as state, anyio.create_task_group() as group:
             backend.changed = anyio.Event()
+            loop = asyncio.get_running_loop()
+            # A step hands the assigner's pass to the chores loop (the orchestrator calls
+            # ``wake`` from a worker thread): the request answers without waiting for it.
+            backend.orchestrator.wake = lambda: loop.call_soon_threadsafe(backend.poke)
             group.start_soon(chores, backend)
             try:
                 yield state
