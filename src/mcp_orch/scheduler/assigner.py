@@ -12,7 +12,7 @@ a second lease on a task (``AlreadyClaimed``) and a save over a newer revision
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from ..domain import assign, transitions
 from ..domain.agents import Agent, AgentStatus, Lease
@@ -71,7 +71,7 @@ class Assigner(OrchestratorBase):
         for task in sorted(waiting, key=Summary.sort_key):
             if not free:
                 break  # everyone is full: the rest waits, and planning it costs for nothing
-            choice = assign.choose(task, free, load, statuses)
+            choice = _choose(task, free, load, statuses)
             given = self._give(Pick(task.id, choice.agent, choice.action)) if choice.agent else None
             if given is not None:
                 made.append(given)
@@ -94,9 +94,9 @@ class Assigner(OrchestratorBase):
         load = self._load_of(leases, ())
         seen = self._as_seen(agents)
         chosen = [a for a in seen if a.name == prefer] if prefer else []
-        choice = assign.choose(summary, chosen, load, statuses) if chosen else None
+        choice = _choose(summary, chosen, load, statuses) if chosen else None
         if choice is None or not choice.agent:
-            choice = assign.choose(summary, seen, load, statuses)
+            choice = _choose(summary, seen, load, statuses)
         if choice.agent:
             made = self._give(Pick(task_id, choice.agent, choice.action))
             if made is not None:
@@ -230,3 +230,13 @@ def _not_waiting(task: Summary) -> str:
     if task.status is Status.PENDING:
         return f"{task.id} is a stub: the planner preps it first (then it is assigned)"
     return f"{task.id} is {task.status.value}: there is nothing to assign"
+
+
+def _choose(
+    task: Summary, agents: Sequence[Agent], load: dict[str, int], statuses: Mapping[str, Status]
+) -> assign.Choice:
+    """``domain.assign.choose``, except that a review needs a reviewer, not the capabilities
+    the work needed: codex reviews the frontend task cursor implemented."""
+    if task.status is Status.REVIEW:
+        task = task._replace(capabilities=())
+    return assign.choose(task, agents, load, statuses)

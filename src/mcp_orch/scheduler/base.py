@@ -12,7 +12,7 @@ tasks for ``agent_timeout`` past its last call: a CLI agent that works twenty mi
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -134,6 +134,18 @@ class OrchestratorBase:
 
     # ------------------------------------------------------------------ calls
 
+    wake: Callable[[], None] | None = None  # set by the serve process: its assigner loop
+
+    def kick(self) -> None:
+        """Something became assignable: wake the assigner loop, or run a pass now."""
+        if self.wake is not None:
+            self.wake()
+        else:
+            self.assign_ready()
+
+    def assign_ready(self) -> list[Any]:
+        raise NotImplementedError  # the assigner's (scheduler.assigner)
+
     def touch(self, agent: str) -> None:
         """Any call by ``agent`` counts as alive (persons are not agents: nothing to do)."""
         name = check_agent(agent)
@@ -144,7 +156,10 @@ class OrchestratorBase:
             if clock - self._touched.get(name, float("-inf")) < TOUCH_EVERY:
                 return
             self._touched[name] = clock
+        before = self.registered(name)
         self.seen(name)
+        if before is None or not self.alive(before):
+            self.kick()  # come alive: it may take what waits
 
     def seen(self, name: str, *, heartbeat: bool = False) -> Agent:
         """Mark ``name`` alive now (registering an agent the config's roles name)."""

@@ -85,13 +85,6 @@ class Sweeper(Steps):
         agent = self.registered(name)
         return agent is not None and self.alive(agent)
 
-    def kick(self) -> None:
-        """Something became assignable: wake the assigner (or run a pass at once)."""
-        if self.wake is not None:
-            self.wake()
-        else:
-            self.assign_ready()
-
     # ------------------------------------------------------------------ the sweeper
 
     def sweep(self) -> list[Assignment]:

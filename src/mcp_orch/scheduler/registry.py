@@ -97,7 +97,9 @@ class Registry(Sweeper):
 
     def add_agent(self, agent: Agent) -> Agent:
         """Register a new agent (``InvalidInput`` if the name is taken: update it instead)."""
-        fresh = checked(agent)._replace(status=AgentStatus.OFFLINE.value, last_seen="", error="")
+        fresh = checked(agent)._replace(
+            status=AgentStatus.OFFLINE.value, last_seen="", error="", source="api"
+        )
         with self.store.transaction() as tx:
             c = coord(tx)
             if c.agent(fresh.name) is not None:
@@ -121,8 +123,8 @@ class Registry(Sweeper):
             agent = c.agent(check_agent(name))
             if agent is None:
                 raise _unknown(name)
-            fields: dict[str, Any] = {"name": agent.name, "role": agent.role}
-            fields.update(capabilities=agent.capabilities, max_tasks=agent.max_tasks, **changes)
+            fields: dict[str, Any] = {k: getattr(agent, k) for k in ("name", *EDITABLE)}
+            fields.update(changes)
             new = agent._replace(**checked_fields(fields, "agent"))
             c.put_agent(new)
         self.kick()  # more room, or a new capability, may take what waits

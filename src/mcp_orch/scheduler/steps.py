@@ -79,8 +79,6 @@ class GuardedService(Service):
 class Steps(Assigner):
     """``step``: claim, submit, feedback, complete, fail, escalate, progress."""
 
-    wake: Callable[[], None] | None = None  # set by the serve process: its assigner loop
-
     def step(
         self, task_id: str, step: str, *, agent: str, fence: int | None = None, **args: str
     ) -> StepResult:
@@ -161,7 +159,7 @@ class Steps(Assigner):
             if self.wake is not None:
                 self.wake()
             else:
-                made.extend(self.assign_ready())
+                made.extend(self.assign_ready())  # in the answer: what the step set going
         return tuple(made)
 
     def _fence_of(self, tid: str, who: str) -> int:
