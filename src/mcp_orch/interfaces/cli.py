@@ -57,11 +57,22 @@ def open_service(start: str | None = None) -> Service:
     service = Service(
         FileStore(board, clock.now), config.load(board), clock, root=os.path.dirname(board)
     )
+    if _RUNNING and _RUNNING[0] in THROUGH_SERVICE:
+        from .remote import through_service  # one stat when no service runs
+
+        service = through_service(service, board)
     _OPENED.append(service)
     return service
 
 
 _OPENED: list[Service] = []  # the services of this command, whose warnings ``emit`` prints
+_RUNNING: list[str] = []  # the command being run
+# The commands that write (and ``next``): while ``orch serve`` runs they go through it, its
+# one writer (interfaces/remote.py); reads stay on the files, which its mirror keeps current.
+THROUGH_SERVICE = frozenset(
+    "create prep next claim submit review feedback complete fail error escalate resolve check "
+    "hook".split()
+)
 
 
 def acting_agent(args: argparse.Namespace) -> str:
@@ -333,6 +344,7 @@ def _dispatch(parser: argparse.ArgumentParser, args_list: list[str]) -> int:
         parser.print_help()
         return 2
     args.json = bool(getattr(args, "json", False))
+    _RUNNING[:] = [args.command]
     return int(args.handler(args))
 
 
