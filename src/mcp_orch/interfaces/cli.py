@@ -70,8 +70,22 @@ _RUNNING: list[str] = []  # the command being run
 # The commands that write (and ``next``): while ``orch serve`` runs they go through it, its
 # one writer (interfaces/remote.py); reads stay on the files, which its mirror keeps current.
 THROUGH_SERVICE = frozenset(
-    "create prep next claim submit review feedback complete fail error escalate resolve check "
-    "hook".split()
+    [
+        "create",
+        "prep",
+        "next",
+        "claim",
+        "submit",
+        "review",
+        "feedback",
+        "complete",
+        "fail",
+        "error",
+        "escalate",
+        "resolve",
+        "check",
+        "hook",
+    ]
 )
 
 

@@ -133,7 +133,7 @@ def encode(value: object) -> object:
     """``value`` as JSON data that ``decode`` turns back into the same records."""
     from enum import Enum
 
-    if value is None or isinstance(value, bool | int | float) and not isinstance(value, Enum):
+    if value is None or (isinstance(value, bool | int | float) and not isinstance(value, Enum)):
         return value
     if isinstance(value, Enum):
         return {"$e": type(value).__name__, "v": value.value}
@@ -179,7 +179,7 @@ def decode(data: object, types: dict[str, type] | None = None) -> object:
             return cls(data["v"])
         return cls(*(decode(v, types) for v in data["f"]))
     if "$d" in data:
-        return {decode(k, types): decode(v, types) for k, v in data["$d"]}  # type: ignore[misc]
+        return {decode(k, types): decode(v, types) for k, v in data["$d"]}
     return {k: decode(v, types) for k, v in data.items()}
 
 

@@ -70,7 +70,9 @@ def _request(body: object) -> tuple[str, list[object], dict[str, object]]:
     try:
         args = decode(body.get("args") or {})
     except (ValueError, TypeError, KeyError) as exc:
-        raise InvalidInput(f"unreadable args: {exc}", "send args as remote.encode makes them")
+        raise InvalidInput(
+            f"unreadable args: {exc}", "send args as remote.encode makes them"
+        ) from None
     if not isinstance(args, dict):
         raise InvalidInput("args must be an object", "send args as remote.encode makes them")
     positional = list(args.pop("_args", ()))
@@ -80,7 +82,7 @@ def _request(body: object) -> tuple[str, list[object], dict[str, object]]:
 def plain(value: object) -> object:
     """Records as plain JSON objects (what ``orch agents --json`` prints)."""
     if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return {k: plain(v) for k, v in value._asdict().items()}
+        return {k: plain(v) for k, v in zip(value._fields, value, strict=True)}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     if isinstance(value, dict):
