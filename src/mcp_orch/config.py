@@ -55,6 +55,14 @@ class Config(Record):
     max_in_progress: int = 1
     id_prefix: str = "T"
     test_command: tuple[str, ...] = ()
+    # The orchestrator service's timers (``orchestrator:`` in the YAML), in seconds.
+    lease_ttl: float = 6.0  # a task's lease lasts this long unless its holder renews it
+    heartbeat_every: float = 2.0  # how often `orch mcp` and agents call in
+    agent_timeout: float = 600.0  # an agent silent this long goes from error to offline
+    stall_after: float = 7200.0  # in progress this long without progress: stalled
+    digest_every: float = 7200.0  # how often a digest of the board is made
+    escalate_after: float = 300.0  # an error or conflict unsolved this long is escalated
+    sweep_every: float = 1.0  # how often the sweeper looks for expired leases
     raw: dict[str, object] = {}  # noqa: RUF012
 
 
@@ -110,6 +118,7 @@ def from_mapping(data: dict[str, object]) -> Config:
             "for example: max_in_progress: 1",
         )
     tests = data.get("test_command") or ()
+    timers = _orchestrator(data["orchestrator"]) if "orchestrator" in data else {}
     return Config(
         roles=roles,
         enforce_roles=enforce,
@@ -117,7 +126,42 @@ def from_mapping(data: dict[str, object]) -> Config:
         id_prefix=check_prefix(str(data.get("id_prefix") or "T")),
         test_command=(tests,) if isinstance(tests, str) else _as_names(tests, "test_command"),
         raw=data,
+        **timers,  # type: ignore[arg-type]
     )
+
+
+ORCHESTRATOR_KEYS = (
+    "lease_ttl",
+    "heartbeat_every",
+    "agent_timeout",
+    "stall_after",
+    "digest_every",
+    "escalate_after",
+    "sweep_every",
+)
+
+
+def _orchestrator(section: object) -> dict[str, float]:
+    """The ``orchestrator:`` settings as seconds; an unknown key is refused, as an unknown
+    role is (a misspelt ``lease_tll`` silently ignored would keep the default)."""
+    from .domain.durations import parse_duration  # deferred: only a board that sets them
+
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise InvalidInput(
+            ".mcp/config.yaml: orchestrator must be a mapping of settings",
+            "for example: orchestrator: {lease_ttl: 6s}",
+        )
+    timers: dict[str, float] = {}
+    for key, value in section.items():
+        if key not in ORCHESTRATOR_KEYS:
+            raise InvalidInput(
+                f".mcp/config.yaml: unknown setting orchestrator.{key}",
+                "the settings are: " + ", ".join(ORCHESTRATOR_KEYS),
+            )
+        timers[key] = parse_duration(value, f".mcp/config.yaml: orchestrator.{key}")
+    return timers
 
 
 def load(board: str) -> Config:

@@ -158,7 +158,7 @@ def test_hand_written_lines_survive_every_write_byte_for_byte(orch: Orch) -> Non
     history = shown["history"]
     assert isinstance(history, list)
     assert all(h["at"] and h["agent"] and h["op"] for h in history)
-    assert [h["op"] for h in history][-2:] == ["review", "complete"]
+    assert [h["op"] for h in history][-2:] == ["submit", "complete"]
     # lines under a criterion are part of it (line breaks kept); the box-like line is one
     more, rest = HAND_WRITTEN.split("\n- [ ] ")
     assert shown["acceptance_criteria"] == [

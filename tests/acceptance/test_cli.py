@@ -197,10 +197,10 @@ def test_the_whole_chain_json(orch: Orch) -> None:
         "create",
         "prep",
         "claim",
-        "review",
+        "submit",
         "feedback",
         "claim",
-        "review",
+        "submit",
         "complete",
     ]
     assert shown["feedback"][0]["open"] is False  # type: ignore[index]

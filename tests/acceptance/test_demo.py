@@ -46,7 +46,7 @@ def test_the_demo_json_records_each_step_and_the_final_task(orch: Orch) -> None:
     assert data["ok"] is True and task["status"] == "done"
     assert [f["open"] for f in task["feedback"]] == [False]
     ops = [h["op"] for h in task["history"]]
-    assert ops == ["create", "prep", "claim", "review", "feedback", "claim", "review", "complete"]
+    assert ops == ["create", "prep", "claim", "submit", "feedback", "claim", "submit", "complete"]
     repo = Path(data["repo"])
     try:
         done = list((repo / ".mcp" / "tasks" / "done").glob(f"{task['id']}-*.md"))

@@ -193,7 +193,7 @@ def test_agent_single_in_progress_task_and_trailers(orch: Orch, project: Path) -
     assert done.status.value == "review"
     assert done.git.commit == run_git(project, "rev-parse", "HEAD").strip()
     assert (done.git.branch, done.git.pr) == ("main", "42")
-    assert done.history[-1].op == "review" and done.history[-1].agent == "cursor"
+    assert done.history[-1].op == "submit" and done.history[-1].agent == "cursor"
     assert "recorded commit" in proc.stderr
 
 

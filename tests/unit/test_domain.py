@@ -26,7 +26,7 @@ ROLES = {"planner": ("chatgpt",), "implementer": ("cursor",), "reviewer": ("code
 LEGAL = {
     "prep": ({P, R}, R),
     "claim": ({R}, IP),
-    "review": ({IP}, RV),
+    "submit": ({IP}, RV),
     "feedback": ({RV}, R),
     "complete": ({RV}, D),
     "fail": ({P, R, IP, RV}, F),
@@ -39,25 +39,25 @@ def test_transition_table(op: str, status: Status) -> None:
     task = Task(id="T-abc123", title="x", status=status, agent="cursor")
     sources, target = LEGAL[op]
     if status in sources:
-        moved = transitions.apply(task, op, agent="cursor", now="2025-01-01T00:00:00.000Z")
+        moved = transitions.apply(task, op, actor="cursor", now="2025-01-01T00:00:00.000Z")
         assert moved.status is target
         assert moved.history[-1][1:5] == ("cursor", op, status.value, target.value)
         assert moved.updated == "2025-01-01T00:00:00.000Z"
         assert (moved.agent == "cursor") == (target is IP)
     else:
         with pytest.raises(IllegalTransition) as info:
-            transitions.apply(task, op, agent="cursor", now="t")
+            transitions.apply(task, op, actor="cursor", now="t")
         assert status.value in info.value.message and info.value.hint
 
 
 def test_claim_makes_the_agent_holder_and_implementer() -> None:
     task = Task(id="T-abc123", title="x", status=R)
-    moved = transitions.apply(task, "claim", agent="cursor", now="t")
+    moved = transitions.apply(task, "claim", actor="cursor", now="t")
     assert (moved.agent, moved.implementer) == ("cursor", "cursor")
     back = transitions.apply(
-        transitions.apply(moved, "review", agent="cursor", now="t2"),
+        transitions.apply(moved, "submit", actor="cursor", now="t2"),
         "feedback",
-        agent="codex",
+        actor="codex",
         now="t3",
     )
     assert back.agent == "" and back.implementer == "cursor"
@@ -65,9 +65,9 @@ def test_claim_makes_the_agent_holder_and_implementer() -> None:
 
 def test_history_is_appended_never_replaced() -> None:
     task = Task(id="T-abc123", title="x", status=R)
-    for op, who in (("claim", "cursor"), ("review", "cursor"), ("feedback", "codex")):
-        task = transitions.apply(task, op, agent=who, now=f"t-{op}", note="a  b\nc")
-    assert [h.op for h in task.history] == ["claim", "review", "feedback"]
+    for op, who in (("claim", "cursor"), ("submit", "cursor"), ("feedback", "codex")):
+        task = transitions.apply(task, op, actor=who, now=f"t-{op}", note="a  b\nc")
+    assert [h.op for h in task.history] == ["claim", "submit", "feedback"]
     assert task.history[0].note == "a b c"
 
 

@@ -215,7 +215,7 @@ def _rewrite(text: str, number: int) -> str:
     """What every command does: read the file, change the task, write it."""
     task = fmt.parse(text)
     now = f"2026-01-01T00:00:{number:02d}.000Z"
-    task = transitions.record(task, "edit", agent="bot", now=now, note=f"edit {number}")
+    task = transitions.record(task, "edit", actor="bot", now=now, note=f"edit {number}")
     task = task.add_note("errors", at=now, author="bot", body=f"run {number}", source="test")
     return fmt.render(task)
 

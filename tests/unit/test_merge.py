@@ -18,7 +18,7 @@ pytestmark = pytest.mark.mcp
 BASE = transitions.apply(
     Task(id="T-abc123", title="Merge me", created="2025-01-01T09:00:00.000Z"),
     "prep",
-    agent="chatgpt",
+    actor="chatgpt",
     now="2025-01-01T09:00:00.000Z",
 )
 
@@ -46,13 +46,13 @@ def _conflict(ours: str, theirs: str, width: int = 7, base: str | None = None) -
 
 
 def _versions() -> tuple[Task, Task]:
-    claimed = transitions.apply(BASE, "claim", agent="cursor", now="2025-01-01T10:00:00.000Z")
+    claimed = transitions.apply(BASE, "claim", actor="cursor", now="2025-01-01T10:00:00.000Z")
     failed = transitions.apply(
         BASE.evolve(
             errors=(Note("E-1", "2025-01-01T11:00:00.000Z", "chatgpt", "obsolete", "fail", False),)
         ),
         "fail",
-        agent="chatgpt",
+        actor="chatgpt",
         now="2025-01-01T11:00:00.000Z",
         note="obsolete",
     )
@@ -77,7 +77,7 @@ def test_text_without_markers_is_one_version() -> None:
 def test_merge_keeps_both_histories_and_the_later_move_wins(order: str) -> None:
     claimed, failed = _versions()
     if order == "claim-last":
-        claimed = transitions.apply(BASE, "claim", agent="cursor", now="2025-01-01T12:00:00.000Z")
+        claimed = transitions.apply(BASE, "claim", actor="cursor", now="2025-01-01T12:00:00.000Z")
     # git merges the header lines that only one branch changed into both sides: the failed side
     # then says "Agent: cursor" although only an in-progress task has a holder
     failed = failed.evolve(agent="cursor")
@@ -114,9 +114,9 @@ def test_a_resolution_on_either_side_beats_the_open_note(
     # whichever side made the later move (and so gives the fields), the resolution is kept
     at = "2025-01-01T11:00:00.000Z"
     if later == "open-side":
-        still_open = transitions.apply(still_open, "claim", agent="cursor", now=at)
+        still_open = transitions.apply(still_open, "claim", actor="cursor", now=at)
     else:
-        closed = transitions.apply(closed, "claim", agent="cursor", now=at)
+        closed = transitions.apply(closed, "claim", actor="cursor", now=at)
     for versions in ([still_open, closed], [closed, still_open]):
         merged = merge_versions(versions)
         assert merged.status is Status.IN_PROGRESS  # the later move won the fields

@@ -262,7 +262,7 @@ def _fix_task(
         merged = transitions.record(
             merged,
             "merge",
-            agent="doctor",
+            actor="doctor",
             now=now,
             note=f"merged {len(versions)} versions of this task" + (f"; {kept}" if kept else ""),
         )
@@ -271,7 +271,7 @@ def _fix_task(
     elif versions0[0].status is not folder0:
         at = noticed_at(now, versions0[0])  # never before the entry it follows
         merged = transitions.apply(
-            versions0[0], "move", agent="doctor", now=at, target=folder0, note="moved by hand"
+            versions0[0], "move", actor="doctor", now=at, target=folder0, note="moved by hand"
         )
         moved_from = versions0[0].status.value
     name_ok = all(f.kind != "filename" for f in problems)

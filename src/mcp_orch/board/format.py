@@ -70,8 +70,10 @@ def render(task: Task) -> str:
         f"## Last Updated: {task.updated}",
         f"## Implementer: {task.implementer or 'none'}",
         f"## Depends On: {', '.join(task.depends) or 'none'}",
-        "",
     ]
+    if task.capabilities:  # absent when none: a file from before the field reads the same
+        out.append(f"## Capabilities: {', '.join(task.capabilities)}")
+    out.append("")
     headed, inside = _split_extra(task)
     _render_extras(out, headed.get("", []))
     for key, heading in SECTIONS.items():

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 # marshal's format depends on the Python version, so the version is part of the file's name.
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 INDEX_NAME = f"index-{sys.implementation.cache_tag}.marshal"
 _NAME_ID_RE = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,7}-[0-9a-z]{3,16})(?=[-_.])")
 
@@ -51,6 +51,7 @@ def encode(s: Summary) -> list[object]:
         s.updated,
         s.open_feedback,
         s.escalated,
+        list(s.capabilities),
     ]
 
 
@@ -68,6 +69,7 @@ def _decode(row: list[Any]) -> Summary:
         updated,
         feedback,
         escalated,
+        capabilities,
     ) = row
     return Summary(
         tid,
@@ -81,6 +83,7 @@ def _decode(row: list[Any]) -> Summary:
         updated,
         feedback,
         escalated,
+        tuple(capabilities),
     )
 
 

@@ -47,13 +47,23 @@ if TYPE_CHECKING:  # typing costs start-up time on every write: for the type che
     _T = TypeVar("_T")
 
 # Header fields ("## Key: value"), in the order they are rendered.
-_FIELDS = ("status", "priority", "agent", "created", "last updated", "implementer", "depends on")
+_FIELDS = (
+    "status",
+    "priority",
+    "agent",
+    "created",
+    "last updated",
+    "implementer",
+    "depends on",
+    "capabilities",
+)
 
 _TITLE_RE = re.compile(r"^# Task:\s*(\S+)\s+[-–—]\s+(.*?)\s*$")
 _TITLE_ONLY_ID_RE = re.compile(r"^# Task:\s*(\S+)\s*$")
 _FIELD_RE = re.compile(r"^##\s+([A-Za-z][A-Za-z ]*?):\s*(.*?)\s*$")
 _HEADING_RE = re.compile(r"^##\s+(.+?)\s*$")
 _FENCE_START = ("`", "~", " ")
+# Not "capabilities": a file from before that field may have a "## Capabilities" section.
 _FIELD_LIKE_RE = re.compile(
     r"^##\s+(status|priority|agent|created|last updated|implementer|depends on)"
     r"(?![\w:])\s*([^:]*)$",
@@ -206,7 +216,6 @@ def _build(
         ) from None
     agent = _field(fields, "agent").strip()
     implementer = _field(fields, "implementer").strip()
-    depends_text = _field(fields, "depends on").strip()
     values: dict[str, object] = {}  # section key -> value; a missing section: the default
     extra: list[tuple[str, str, str]] = []
     anchor = ""
@@ -229,16 +238,20 @@ def _build(
         priority=priority,
         agent="" if agent.lower() in ("", "unassigned", "none", "-") else agent,
         implementer="" if implementer.lower() in ("", "none", "-") else implementer,
-        depends=tuple(
-            d.strip()
-            for d in depends_text.split(",")
-            if d.strip() and depends_text.lower() not in ("none", "-")
-        ),
+        depends=_names(_field(fields, "depends on")),
+        capabilities=_names(_field(fields, "capabilities")),
         created=_field(fields, "created").strip(),
         updated=_field(fields, "last updated").strip(),
         **{FIELD_OF[key]: value for key, value in values.items()},  # type: ignore[arg-type]
         extra=tuple(extra),
     )
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """A header field's comma-separated names ("none" or "-": no names)."""
+    if text.strip().lower() in ("none", "-"):
+        return ()
+    return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
 def _git_field(line: str) -> bool:

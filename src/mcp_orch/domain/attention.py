@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from .events import Event
 from .model import Status
+from .ops import canonical
 from .policy import Summary, blocking_deps
 from .record import Record
 from .roles import IMPLEMENTER, PLANNER, REVIEWER, roles_of
@@ -119,7 +120,7 @@ def notices(
 
 
 def _notice(event: Event, task: Summary, agent: str, mine: tuple[str, ...]) -> Notice | None:
-    by, op, tid = event.agent, event.op, task.id
+    by, op, tid = event.agent, canonical(event.op), task.id
 
     def say(level: str, kind: str, text: str) -> Notice:
         return Notice(level, kind, tid, task.title, op, by, text)
@@ -133,7 +134,7 @@ def _notice(event: Event, task: Summary, agent: str, mine: tuple[str, ...]) -> N
         )
     if by == agent:
         return None  # what the agent did itself it already knows
-    if op == "review" and REVIEWER in mine:
+    if op == "submit" and REVIEWER in mine:
         return say(
             "notice",
             "handoff",

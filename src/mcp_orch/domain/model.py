@@ -119,6 +119,7 @@ if TYPE_CHECKING:
         agent: str
         implementer: str
         depends: tuple[str, ...]
+        capabilities: tuple[str, ...]
         created: str
         updated: str
         goal: str
@@ -147,6 +148,7 @@ class Task(Record):
     agent: str = ""  # the current holder; only an in-progress task has one
     implementer: str = ""  # who implemented it last: feedback goes back to this agent
     depends: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ()  # what an agent needs to take it (backend, frontend)
     created: str = ""
     updated: str = ""
     goal: str = ""

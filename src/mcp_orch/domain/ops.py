@@ -31,6 +31,14 @@ OPS = (
     "doctor",  # a person repairs the board (args: fix)
 )
 
+# Operations renamed since: an old history entry or log line says the old word.
+RENAMED = {"review": "submit"}
+
+
+def canonical(name: str) -> str:
+    """The operation's name today (``review``, written by older versions, is ``submit``)."""
+    return RENAMED.get(name, name)
+
 
 class Op(Record):
     """One operation to run: its name (one of ``OPS``), the task, who runs it, the argument

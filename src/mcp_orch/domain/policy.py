@@ -29,6 +29,7 @@ class Summary(Record):
     updated: str
     open_feedback: int
     escalated: bool
+    capabilities: tuple[str, ...] = ()
 
     def sort_key(self) -> tuple[int, str, str]:
         return (self.priority.rank, self.created, self.id)
@@ -48,6 +49,7 @@ def summarize(task: Task) -> Summary:
         updated=task.updated,
         open_feedback=len(task.open_feedback),
         escalated=task.escalated,
+        capabilities=task.capabilities,
     )
 
 

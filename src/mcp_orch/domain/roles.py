@@ -30,7 +30,7 @@ NEEDS: dict[str, str] = {
     "prep": PLANNER,
     "claim": IMPLEMENTER,
     "adopt": IMPLEMENTER,
-    "review": IMPLEMENTER,
+    "submit": IMPLEMENTER,
     "feedback": REVIEWER,
     "complete": REVIEWER,
     "resolve": PLANNER,  # a person's decision; the planner is the agent that handles escalations
@@ -94,7 +94,7 @@ def check_step(
     role = NEEDS.get(op)
     if not enforce or role is None or is_person(agent):
         return
-    verb = "submit" if op == "review" else "claim" if op == "adopt" else op
+    verb = "claim" if op == "adopt" else op
     allowed = [a for a in roles.get(role, ()) if not is_person(a)]
     subject = f" {task.id}" if task is not None else ""
     mine = roles_of(agent, roles)

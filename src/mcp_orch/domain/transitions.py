@@ -24,7 +24,7 @@ P, R, IP, RV, D, F = (
 class Move(Record):
     sources: frozenset[Status]
     target: Status | None  # None: the target is given by the caller (a human override)
-    holds: bool  # the acting agent becomes the holder
+    holds: bool  # someone becomes the holder: the actor, or the agent it assigns the task to
     summary: str
 
 
@@ -34,7 +34,7 @@ TRANSITIONS: dict[str, Move] = {
     "claim": Move(frozenset({R}), IP, True, "an implementer takes it: ready -> in-progress"),
     # An in-progress task that nobody holds (moved there by hand) is taken over by a claim.
     "adopt": Move(frozenset({IP}), IP, True, "an implementer takes over an unheld task"),
-    "review": Move(frozenset({IP}), RV, False, "submitted for review: in-progress -> review"),
+    "submit": Move(frozenset({IP}), RV, False, "submitted for review: in-progress -> review"),
     "feedback": Move(frozenset({RV}), R, False, "changes requested: review -> ready"),
     "complete": Move(frozenset({RV}), D, False, "approved: review -> done"),
     "fail": Move(frozenset({P, R, IP, RV}), F, False, "given up on: -> failed"),
@@ -80,23 +80,31 @@ def apply(
     task: Task,
     op: str,
     *,
-    agent: str,
+    actor: str,
     now: str,
     note: str = "",
+    holder: str | None = None,
     target: Status | None = None,
 ) -> Task:
-    """Move ``task`` by ``op``, stamp it, and append the handoff to its history."""
+    """Move ``task`` by ``op``, stamp it, and append the handoff to its history.
+
+    ``actor`` makes the move (the history names it); ``holder`` ends up holding the task on a
+    move that hands it to someone (claim): the actor itself unless given, so an orchestrator
+    can assign a task to cursor (``actor="orchestrator", holder="cursor"``).
+    """
     move = check(task, op)
     to = move.target if move.target is not None else target
     if to is None:
         raise ValueError(f"{op} needs a target status")
+    who = (holder or actor) if move.holds else ""
+    if move.holds and who != actor:
+        note = f"for {who}: {note}" if note.strip() else f"for {who}"
     # A hand move into in-progress keeps whoever held it, else gives it back to its
     # implementer; anything else drops the holder.
-    holder = agent if move.holds else (task.agent or task.implementer if to is IP else "")
-    implementer = agent if move.holds else task.implementer
+    kept = who if move.holds else (task.agent or task.implementer if to is IP else "")
     entry = HistoryEntry(
         at=now,
-        agent=agent or "-",
+        agent=actor or "-",
         op=op,
         from_status=task.status.value if move.sources else "",  # a creation comes from nowhere
         to_status=to.value,
@@ -104,18 +112,18 @@ def apply(
     )
     return task.evolve(
         status=to,
-        agent=holder if to is IP else "",
-        implementer=implementer,
+        agent=kept if to is IP else "",
+        implementer=who if move.holds else task.implementer,
         updated=now,
         history=(*task.history, entry),
     )
 
 
-def record(task: Task, op: str, *, agent: str, now: str, note: str = "") -> Task:
+def record(task: Task, op: str, *, actor: str, now: str, note: str = "") -> Task:
     """Append a history entry for an operation that does not move the task (escalate, edit)."""
     entry = HistoryEntry(
         at=now,
-        agent=agent or "-",
+        agent=actor or "-",
         op=op,
         from_status=task.status.value,
         to_status=task.status.value,

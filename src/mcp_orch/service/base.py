@@ -10,7 +10,7 @@ from collections.abc import Callable
 from ..config import Config
 from ..domain import roles
 from ..domain.errors import OrchError
-from ..domain.events import Event
+from ..domain.events import Event, event_for
 from ..domain.ids import normalize_id
 from ..domain.model import Note, Task, format_time
 from ..domain.policy import Decision, decide
@@ -78,15 +78,9 @@ class ServiceBase:
         task_id: str = "",
     ) -> None:
         self.store.record(
-            Event(
-                at=self.now(),
-                agent=agent,
-                op=op,
-                task=(after or before).id if (after or before) else task_id,  # type: ignore[union-attr]
-                from_status=before.status.value if before else "",
-                to_status=after.status.value if after else "",
-                outcome=outcome,
-                note=" ".join(note.split())[:500],
+            event_for(
+                before, after, actor=agent, op=op, at=self.now(), note=note, outcome=outcome,
+                task_id=task_id,
             )
         )
 

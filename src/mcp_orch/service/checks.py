@@ -62,7 +62,7 @@ def check(
         verb = "ticked" if done else "unticked"
         note = f"{verb} " + "; ".join(said)
         ticked = task.evolve(acceptance=lists["ac"], ready_def=lists["dor"], done_def=lists["dod"])
-        return transitions.record(ticked, "check", agent=who, now=service.now(), note=note)
+        return transitions.record(ticked, "check", actor=who, now=service.now(), note=note)
 
     return service._mutate(task_id, who, "check", change)
 

@@ -18,7 +18,7 @@ from .base import ServiceBase, resolve_all
 
 # The moves a commit's ``Task-Status`` trailer may ask for, as operations of the table.
 _COMMIT_MOVES: dict[Status, str] = {
-    Status.REVIEW: "review",
+    Status.REVIEW: "submit",
     Status.DONE: "complete",
 }
 
@@ -114,8 +114,8 @@ class GateOps(ServiceBase):
                     "feedback", at=now, author=who, body=head, source="test", ref=ref
                 )
             if task.status in transitions.TRANSITIONS["test-failed"].sources:
-                return transitions.apply(task, "test-failed", agent=who, now=now, note=head)
-            return transitions.record(task, "test-failed", agent=who, now=now, note=head)
+                return transitions.apply(task, "test-failed", actor=who, now=now, note=head)
+            return transitions.record(task, "test-failed", actor=who, now=now, note=head)
 
         return self._mutate(task_id, who, "test-failed", change)
 
@@ -168,10 +168,10 @@ class GateOps(ServiceBase):
                 except (IllegalTransition, NotAllowed, UnknownAgent) as exc:
                     refused = exc.message
                 else:
-                    if op == "review":
+                    if op == "submit":
                         task = task.evolve(feedback=resolve_all(task.feedback, now))
-                    return transitions.apply(task, op, agent=who, now=now, note=note), ""
-            return transitions.record(task, "commit", agent=who, now=now, note=note), refused
+                    return transitions.apply(task, op, actor=who, now=now, note=note), ""
+            return transitions.record(task, "commit", actor=who, now=now, note=note), refused
 
         return self._mutate_and(task_id, who, "commit", change)
 

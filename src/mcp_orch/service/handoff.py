@@ -76,7 +76,7 @@ class HandoffOps(ServiceBase):
                 updated=now,
                 goal=text,
             )
-            task = transitions.apply(task, "create", agent=who, now=now, note=name)
+            task = transitions.apply(task, "create", actor=who, now=now, note=name)
             self.store.save(task)
             self._log(who, "create", None, task, name)
         return task
@@ -126,7 +126,7 @@ class HandoffOps(ServiceBase):
                     f"{task.id} has no goal yet",
                     ("give one (what must be done): ", op("prep", task.id, who, "goal")),
                 )
-            return transitions.apply(updated, "prep", agent=who, now=self.now())
+            return transitions.apply(updated, "prep", actor=who, now=self.now())
 
         return self._mutate(task_id, who, "prep", change)
 
@@ -170,7 +170,7 @@ class HandoffOps(ServiceBase):
                         ") or raise max_in_progress in .mcp/config.yaml",
                     ),
                 )
-            return transitions.apply(task, op_name, agent=who, now=self.now()), True
+            return transitions.apply(task, op_name, actor=who, now=self.now()), True
 
         task, changed = self._mutate_and(task_id, who, "claim", change)
         return ClaimResult(task=task, changed=changed)
@@ -181,15 +181,15 @@ class HandoffOps(ServiceBase):
         text = check_text(note, "note", required=False)
 
         def change(task: Task, snap: Snapshot) -> Task:
-            self._allow(who, "review", task, snap)
+            self._allow(who, "submit", task, snap)
             self._require_holder(task, who, "submit")
             now = self.now()
             done = resolve_all(task.feedback, now, sources=("review", ""))
             return transitions.apply(
-                task.evolve(feedback=done), "review", agent=who, now=now, note=text
+                task.evolve(feedback=done), "submit", actor=who, now=now, note=text
             )
 
-        return self._mutate(task_id, who, "review", change)
+        return self._mutate(task_id, who, "submit", change)
 
     def request_changes(self, task_id: str, *, agent: str | None, text: str) -> Task:
         """review -> ready with feedback appended; it goes back to the same implementer."""
@@ -202,7 +202,7 @@ class HandoffOps(ServiceBase):
             return transitions.apply(
                 task.add_note("feedback", at=now, author=who, body=body, source="review"),
                 "feedback",
-                agent=who,
+                actor=who,
                 now=now,
                 note=first_line(body),
             )
@@ -219,7 +219,7 @@ class HandoffOps(ServiceBase):
             now = self.now()
             done = resolve_all(task.feedback, now)
             return transitions.apply(
-                task.evolve(feedback=done), "complete", agent=who, now=now, note=text
+                task.evolve(feedback=done), "complete", actor=who, now=now, note=text
             )
 
         return self._mutate(task_id, who, "complete", change)
@@ -235,7 +235,7 @@ class HandoffOps(ServiceBase):
             return transitions.apply(
                 task.add_note("errors", at=now, author=who, body=body, source="fail", open=False),
                 "fail",
-                agent=who,
+                actor=who,
                 now=now,
                 note=first_line(body),
             )
@@ -255,7 +255,7 @@ class HandoffOps(ServiceBase):
             task = task.add_note(
                 "errors", at=now, author=who, body=body, source=source, open=False, ref=ref
             )
-            return transitions.record(task, "error", agent=who, now=now, note=first_line(body))
+            return transitions.record(task, "error", actor=who, now=now, note=first_line(body))
 
         return self._mutate(task_id, who, "error", change)
 
@@ -268,7 +268,7 @@ class HandoffOps(ServiceBase):
             self._allow(who, "escalate", task, snap)
             now = self.now()
             task = task.add_note("escalations", at=now, author=who, body=body, source="manual")
-            return transitions.record(task, "escalate", agent=who, now=now, note=first_line(body))
+            return transitions.record(task, "escalate", actor=who, now=now, note=first_line(body))
 
         task = self._mutate(task_id, who, "escalate", change)
         self._sync_escalation(task)
@@ -301,8 +301,8 @@ class HandoffOps(ServiceBase):
             now = self.now()
             task = task.evolve(escalations=resolve_all(task.escalations, now))
             if target is None:
-                return transitions.record(task, "resolve", agent=who, now=now, note=text)
-            return transitions.apply(task, "move", agent=who, now=now, note=text, target=target)
+                return transitions.record(task, "resolve", actor=who, now=now, note=text)
+            return transitions.apply(task, "move", actor=who, now=now, note=text, target=target)
 
         task = self._mutate(task_id, who, "resolve", change)
         self._sync_escalation(task)
@@ -319,7 +319,7 @@ class HandoffOps(ServiceBase):
                 f"{task.id} is held by {task.agent}; only the holder can {verb} it",
                 (f"ask {task.agent} to hand it off, or pick other work: ", op("next", "", who)),
             )
-        transitions.check(task, "review")
+        transitions.check(task, "submit")
 
 
 def _merge_checks(old: tuple[CheckItem, ...], texts: tuple[str, ...]) -> tuple[CheckItem, ...]:
