@@ -139,12 +139,14 @@ def _agent_op(
             "this service keeps no agent registry",
             "stop it and edit .mcp/agents.yaml: orch agents works on the file then",
         )
+    if "capabilities" in kwargs:  # records hold tuples
+        kwargs["capabilities"] = tuple(kwargs["capabilities"] or ())  # type: ignore[arg-type]
     if op == "agents.add":
-        from ..domain import agents as agent_records  # type: ignore[attr-defined]
+        from .. import agents_file
+        from ..domain.agents import Agent
 
-        fields = dict(kwargs)
-        fields["capabilities"] = tuple(fields.get("capabilities") or ())  # type: ignore[arg-type]
-        return method(agent_records.Agent(**fields))
+        agent = agents_file.entry_of(kwargs, "the agent")  # the same checks as the file's
+        return method(Agent(**{**agent._asdict(), "source": "api"}))
     return _call(method, positional, kwargs)
 
 
