@@ -126,7 +126,7 @@ def from_mapping(data: dict[str, object]) -> Config:
         id_prefix=check_prefix(str(data.get("id_prefix") or "T")),
         test_command=(tests,) if isinstance(tests, str) else _as_names(tests, "test_command"),
         raw=data,
-        **timers,  # type: ignore[arg-type]
+        **timers,
     )
 
 

@@ -85,6 +85,22 @@ def check_path(path: str) -> str:
     return "/".join(parts)
 
 
+_CAPABILITY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/+-]{0,39}$")
+
+
+def check_capabilities(names: Iterable[str]) -> tuple[str, ...]:
+    """What a task needs (``backend``, ``frontend``): names, comma-separated or one each, in
+    the order given, without repeats."""
+    found = [n.strip() for name in names for n in name.split(",") if n.strip()]
+    for name in found:
+        if not _CAPABILITY_RE.match(name):
+            raise InvalidInput(
+                f"{name!r} is not a valid capability",
+                "use letters, digits, '.', '_', '/', '+' or '-' (at most 40), e.g. backend",
+            )
+    return tuple(dict.fromkeys(found))
+
+
 def check_ids(ids: Iterable[str]) -> tuple[str, ...]:
     """Task IDs (dependencies), validated and normalized, without repeats."""
     return tuple(dict.fromkeys(normalize_id(i) for i in ids))

@@ -16,7 +16,7 @@ def test_submit_moves_the_held_task_to_review(orch: Orch) -> None:
     assert task["status"] == "review" and task["agent"] is None
     history = task["history"]
     assert isinstance(history, list)
-    # the history keeps the word it always wrote for this step
+    # the history names the step by its name (older versions wrote "review")
     assert (history[-1]["op"], history[-1]["note"]) == ("submit", "done, tests green")
     again = orch("submit", tid, "--agent", "cursor", "--json", check=False)
     assert again.code == 5 and again.err_json()["code"] == "illegal_transition"

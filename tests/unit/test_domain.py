@@ -6,8 +6,10 @@ import pytest
 
 from mcp_orch.domain import transitions
 from mcp_orch.domain.errors import DependencyError, IllegalTransition, InvalidInput
+from mcp_orch.domain.events import Event, event_for
 from mcp_orch.domain.ids import ALPHABET, check_prefix, new_id, normalize_id
 from mcp_orch.domain.model import Priority, Status, Task
+from mcp_orch.domain.ops import canonical
 from mcp_orch.domain.policy import Summary, check_new_depends, decide, find_cycle
 
 pytestmark = pytest.mark.mcp
@@ -61,6 +63,57 @@ def test_claim_makes_the_agent_holder_and_implementer() -> None:
         now="t3",
     )
     assert back.agent == "" and back.implementer == "cursor"
+
+
+def test_an_orchestrator_assigns_a_task_to_another_agent() -> None:
+    task = Task(id="T-abc123", title="x", status=R, implementer="claude")
+    moved = transitions.apply(task, "claim", actor="orchestrator", holder="cursor", now="t")
+    assert (moved.status, moved.agent, moved.implementer) == (IP, "cursor", "cursor")
+    entry = moved.history[-1]
+    assert (entry.agent, entry.op, entry.note) == ("orchestrator", "claim", "for cursor")
+    noted = transitions.apply(
+        task, "claim", actor="orchestrator", holder="cursor", now="t", note="least loaded"
+    )
+    assert noted.history[-1].note == "for cursor: least loaded"
+    own = transitions.apply(task, "claim", actor="cursor", holder="cursor", now="t")
+    assert own.history[-1].note == ""  # holding what one claims oneself goes without saying
+
+
+def test_a_holder_is_ignored_by_a_move_that_hands_the_task_to_nobody() -> None:
+    task = Task(id="T-abc123", title="x", status=IP, agent="cursor", implementer="cursor")
+    moved = transitions.apply(task, "submit", actor="cursor", holder="claude", now="t")
+    assert (moved.agent, moved.implementer, moved.history[-1].note) == ("", "cursor", "")
+
+
+def test_a_move_yields_its_event() -> None:
+    task = Task(id="T-abc123", title="x", status=R)
+    moved = transitions.apply(task, "claim", actor="orchestrator", holder="cursor", now="t")
+    event = event_for(task, moved, actor="orchestrator", op="claim", at="t", note="a\n b")
+    assert event == Event(
+        at="t",
+        agent="orchestrator",
+        op="claim",
+        task="T-abc123",
+        from_status="ready",
+        to_status="in-progress",
+        note="a b",
+        holder="cursor",
+    )
+    mine = transitions.apply(task, "claim", actor="cursor", now="t")
+    assert event_for(task, mine, actor="cursor", op="claim", at="t").holder == ""
+    assert "holder" not in event_for(task, mine, actor="cursor", op="claim", at="t").to_dict()
+    created = event_for(None, task, actor="chatgpt", op="create", at="t")
+    assert (created.task, created.from_status, created.to_status) == ("T-abc123", "", "ready")
+    refused = event_for(
+        None, None, actor="x", op="claim", at="t", note="y" * 900, outcome="refused", task_id="T-1"
+    )
+    assert (refused.task, refused.outcome, len(refused.note)) == ("T-1", "refused", 500)
+
+
+def test_an_old_log_line_reads_with_the_name_of_today() -> None:
+    old = Event.from_dict({"at": "t", "agent": "cursor", "op": "review", "task": "T-1"})
+    assert old.holder == "" and canonical(old.op) == "submit"
+    assert canonical("claim") == "claim"
 
 
 def test_history_is_appended_never_replaced() -> None:

@@ -466,3 +466,25 @@ def test_a_header_field_without_a_colon_names_its_line() -> None:
     line = text.split("\n").index("## Priority P0") + 1
     assert info.value.line == line
     assert info.value.message == f"ready/T-x.md: line {line}: `## Priority P0` has no colon"
+
+
+def test_capabilities_are_a_header_line_only_when_a_task_names_some() -> None:
+    plain = Task(id="T-7k3m9q2x", title="x", created="c", updated="u")
+    assert "Capabilities" not in fmt.render(plain)  # a file from before the field: as it was
+    needs = plain.evolve(capabilities=("backend", "frontend"))
+    text = fmt.render(needs)
+    assert "## Depends On: none\n## Capabilities: backend, frontend\n\n## Goal" in text
+    assert fmt.parse(text) == needs and fmt.render(fmt.parse(text)) == text
+
+
+def test_a_hand_written_capabilities_line_is_read_and_an_old_section_stays_a_section() -> None:
+    text = fmt.render(Task(id="T-7k3m9q2x", title="x"))
+    hand = text.replace("## Depends On: none\n", "## Depends On: none\n## Capabilities:  a ,b\n")
+    assert fmt.parse(hand).capabilities == ("a", "b")
+    assert fmt.parse(hand.replace(" a ,b", " none")).capabilities == ()
+    # "## Capabilities" without a colon, written by hand before the field existed: text
+    old = text.replace("## Depends On: none\n", "## Depends On: none\n## Capabilities\nfast\n")
+    task = fmt.parse(old)
+    assert task.capabilities == () and ("", "Capabilities", "fast") in task.extra
+    assert "## Capabilities\nfast\n" in fmt.render(task)
+    assert fmt.parse(fmt.render(task)) == task

@@ -44,6 +44,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         depends=args.depends or (),
         agent=cli.acting_agent(args),
         goal=args.goal or "",
+        capabilities=args.capability or (),
     )
     data: CreateJSON = {"id": task.id, "status": task.status.value, "title": task.title}
     cli.emit(args, data, task.id)
@@ -65,6 +66,7 @@ def cmd_prep(args: argparse.Namespace) -> int:
         notes=args.notes,
         depends=args.depends,
         priority=args.priority,
+        capabilities=args.capability,
     )
     from .present import task_dict
 
@@ -258,6 +260,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _capability_flag(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--capability", action="append", metavar="NAME", help=what)
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add these commands to the ``orch`` parser (only the one being run is built)."""
     p = cli.add_command(
@@ -277,6 +283,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="a task that must be done first (repeatable)",
     )
     p.add_argument("--goal", help="the goal, if already known")
+    _capability_flag(p, "what an agent needs to take it, e.g. backend (repeatable)")
     cli.agent_flag(p)
 
     p = cli.add_command(
@@ -311,6 +318,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="replace the dependencies (repeatable)",
     )
     p.add_argument("--priority", "-p", help="change the priority")
+    _capability_flag(p, "replace what an agent needs to take it (repeatable; '' clears them)")
     cli.agent_flag(p)
 
     p = cli.add_command(

@@ -62,6 +62,7 @@ class _HeadJSON(TypedDict):
     agent: str | None
     implementer: str | None
     depends: list[str]
+    capabilities: list[str]  # what an agent needs to take it (backend, frontend)
     created: str
     updated: str
     escalated: bool

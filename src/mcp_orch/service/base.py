@@ -79,7 +79,13 @@ class ServiceBase:
     ) -> None:
         self.store.record(
             event_for(
-                before, after, actor=agent, op=op, at=self.now(), note=note, outcome=outcome,
+                before,
+                after,
+                actor=agent,
+                op=op,
+                at=self.now(),
+                note=note,
+                outcome=outcome,
                 task_id=task_id,
             )
         )

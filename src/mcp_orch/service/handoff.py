@@ -24,6 +24,7 @@ from ..domain.policy import blocking_deps, check_new_depends, summarize
 from ..domain.record import Record
 from ..inputs import (
     check_agent,
+    check_capabilities,
     check_ids,
     check_items,
     check_path,
@@ -52,9 +53,11 @@ class HandoffOps(ServiceBase):
         depends: Sequence[str] = (),
         agent: str | None = None,
         goal: str = "",
+        capabilities: Sequence[str] = (),
     ) -> Task:
         who = check_agent(agent, required=False)
         name = check_title(title)
+        needs = check_capabilities(capabilities)
         prio = parse_priority(priority)
         deps = check_ids(depends)
         text = check_text(goal, "goal", required=False)
@@ -72,6 +75,7 @@ class HandoffOps(ServiceBase):
                 title=name,
                 priority=prio,
                 depends=deps,
+                capabilities=needs,
                 created=now,
                 updated=now,
                 goal=text,
@@ -94,6 +98,7 @@ class HandoffOps(ServiceBase):
         notes: str | None = None,
         depends: Sequence[str] | None = None,
         priority: str | None = None,
+        capabilities: Sequence[str] | None = None,
     ) -> Task:
         """Flesh out a task (the planner). Only what is given changes; pending -> ready."""
         who = check_agent(agent, required=False)
@@ -105,6 +110,7 @@ class HandoffOps(ServiceBase):
         new_done = check_items(done_def, "definition of done item")
         prio = parse_priority(priority) if priority else None
         deps = check_ids(depends) if depends else None
+        needs = check_capabilities(capabilities) if capabilities is not None else None
 
         def change(task: Task, snap: Snapshot) -> Task:
             self._allow(who, "prep", task, snap)
@@ -120,6 +126,7 @@ class HandoffOps(ServiceBase):
                 files=file_list or task.files,
                 depends=deps if deps is not None else task.depends,
                 priority=prio or task.priority,
+                capabilities=needs if needs is not None else task.capabilities,
             )
             if not updated.goal:
                 raise InvalidInput(
