@@ -118,6 +118,13 @@ class BoardConflict(OrchError):
     exit_code = 9
 
 
+class RevisionConflict(OrchError):  # TEMP (sql): until seam v2 is merged
+    """A save over a revision newer than the one read (another writer got there first)."""
+
+    code = "revision_conflict"
+    exit_code = 9
+
+
 class StorageError(OrchError):
     """The file system or database refused (permission denied, disk full, lock timeout)."""
 

@@ -1,0 +1,221 @@
+"""``PostgresStore``: the orchestrator service's database for teams (several replicas, one DB).
+
+psycopg 3 with a small connection pool (the optional extra ``mcp-orch[postgres]``). What keeps
+replicas safe lives in SQL, not in who is leader: a task read for a change is locked
+(``SELECT ... FOR UPDATE``) until its transaction ends, every save is a compare-and-swap on the
+task's revision, ``leases.task_id`` is a primary key, and each writing transaction takes the
+store revision row, so commits (and event ids) are ordered. A replica killed mid-transaction
+loses nothing: PostgreSQL rolls its transaction back. A deadlock or serialization failure is a
+``RevisionConflict``: nothing was changed, and the step can be run again.
+
+Each committed change sends ``NOTIFY orch, '{"revision": N}'``; ``listen`` waits for them on a
+dedicated connection (a caller falls back to polling ``revision()`` when it returns).
+Migrations run at start under ``pg_advisory_lock``, so replicas starting together apply each
+once; ``leader(name)`` is a session advisory lock for chores one replica should run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ..domain.errors import OrchError, RevisionConflict, StorageError
+from .sqlcoord import CoordinationTx
+from .sqldialect import PostgresDialect
+from .sqlschema import POSTGRES
+from .sqlstore import SqlStore
+
+CHANNEL = "orch"
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+try:
+    import psycopg
+    from psycopg import errors as pg_errors
+    from psycopg import sql as pg_sql
+    from psycopg_pool import ConnectionPool
+except ImportError:  # pragma: no cover - the extra is part of the test install
+    psycopg = None  # type: ignore[assignment]
+
+
+def masked(url: str) -> str:
+    """``url`` without its password (for messages and ``store.url``)."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+def _unreachable(url: str, exc: Exception) -> StorageError:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return StorageError(
+        f"cannot reach PostgreSQL at {masked(url)}: {reason}",
+        "start PostgreSQL (e.g. pg_ctlcluster <version> main start) or fix --db / ORCH_DB_URL",
+    )
+
+
+class PostgresStore(SqlStore):
+    """The seam's ``TaskStore`` (and coordination) on a PostgreSQL database."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        db_clock: bool | None = None,
+        max_size: int = 8,
+    ) -> None:
+        if psycopg is None:
+            raise StorageError(
+                "PostgreSQL needs the psycopg driver, which is not installed",
+                "pip install 'mcp-orch[postgres]'",
+            )
+        super().__init__()
+        self.dsn = url
+        self.url = masked(url)
+        self.schema = schema
+        # The database's clock decides leases unless a test fakes time (ORCH_CLOCK).
+        self.db_clock = os.environ.get("ORCH_CLOCK") is None if db_clock is None else db_clock
+        self.dialect = PostgresDialect()
+        self._migrate()
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"autocommit": True},
+            configure=self._configure,
+            open=False,
+            name="mcp-orch",
+        )
+        try:
+            self._pool.open(wait=True, timeout=10)
+        except Exception as exc:
+            raise _unreachable(url, exc) from exc
+
+    # ------------------------------------------------------------------ connections
+
+    def connect(self) -> Any:
+        """A new connection of its own (autocommit, this store's schema)."""
+        try:
+            conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise _unreachable(self.dsn, exc) from exc
+        self._configure(conn)
+        return conn
+
+    def _configure(self, conn: Any) -> None:
+        if self.schema:
+            conn.execute(pg_sql.SQL("SET search_path TO {}").format(pg_sql.Identifier(self.schema)))
+
+    def _lock_key(self, name: str) -> str:
+        return f"mcp-orch:{self.schema or 'public'}:{name}"
+
+    def _migrate(self) -> None:
+        from datetime import UTC, datetime
+
+        from ..domain.model import format_time
+        from .migrations import migrate
+
+        conn = self.connect()
+        try:
+            if self.schema:
+                conn.execute(
+                    pg_sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                        pg_sql.Identifier(self.schema)
+                    )
+                )
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (self._lock_key("migrate"),))
+            migrate(
+                conn.cursor(),
+                conn.transaction,
+                POSTGRES,
+                where=self.url,
+                placeholder="%s",
+                now=format_time(datetime.now(UTC)),
+            )
+        finally:
+            conn.close()  # ends the session: the advisory lock goes with it
+
+    @contextmanager
+    def _session(self, read_only: bool) -> Iterator[Any]:
+        try:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                if read_only:
+                    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                yield cur
+        except OrchError:
+            raise
+        except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
+            raise RevisionConflict(
+                "another writer changed the same tasks at the same moment; nothing was changed",
+                "run the command again",
+            ) from exc
+        except psycopg.OperationalError as exc:
+            raise _unreachable(self.dsn, exc) from exc
+        except psycopg.Error as exc:
+            raise StorageError(
+                f"PostgreSQL at {self.url} refused: {exc}", "nothing was changed"
+            ) from exc
+
+    def _writing(self) -> Any:
+        return self._session(read_only=False)
+
+    def _reading(self) -> Any:
+        return self._session(read_only=True)
+
+    def _committed(self, tx: CoordinationTx) -> None:
+        # Delivered by PostgreSQL at commit, and only if the transaction commits.
+        tx.cur.execute(
+            "SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps({"revision": tx.revision}))
+        )
+
+    # ------------------------------------------------------------------ wake-ups and leaders
+
+    def listen(
+        self, callback: Callable[[str], None], stop: threading.Event, timeout: float = 1.0
+    ) -> None:
+        """Call ``callback(payload)`` for each change committed by any process, until
+        ``stop`` is set. Blocks: run it in a thread. A lost connection is reconnected, and
+        ``callback("")`` then says "something may have changed meanwhile": refresh."""
+        while not stop.is_set():
+            try:
+                conn = self.connect()
+            except StorageError:
+                stop.wait(timeout)
+                continue
+            try:
+                conn.execute(f"LISTEN {CHANNEL}")
+                callback("")
+                while not stop.is_set():
+                    for note in conn.notifies(timeout=timeout):
+                        callback(note.payload)
+            except psycopg.Error:
+                stop.wait(timeout)
+            finally:
+                conn.close()
+
+    def leader(self, name: str) -> Leader:
+        """Try to become the one replica that runs chore ``name`` (``Leader.held``)."""
+        return Leader(self, name)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class Leader:
+    """A session advisory lock: held while this object's connection lives (PostgreSQL frees
+    it when the session ends, so a killed replica's chores pass to another)."""
+
+    def __init__(self, store: PostgresStore, name: str) -> None:
+        self._conn = store.connect()
+        row = self._conn.execute(
+            "SELECT pg_try_advisory_lock(hashtext(%s))", (store._lock_key(name),)
+        ).fetchone()
+        self.held = bool(row and row[0])
+        if not self.held:
+            self.release()
+
+    def release(self) -> None:
+        if not self._conn.closed:
+            self._conn.close()

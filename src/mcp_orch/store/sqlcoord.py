@@ -1,0 +1,163 @@
+"""The coordination part of a SQL ``Tx``: the agent registry, leases and their fences.
+
+"At most one holder per task" is the database's rule: ``leases.task_id`` is the primary key,
+so a second grant cannot be inserted whatever the code does (on PostgreSQL a concurrent grant
+waits for the first to commit, then inserts nothing). Each task's fence lives in ``fences``, a
+counter that only goes up and outlives the lease, so a holder that lost its lease and comes
+back holds a fence that can never match again.
+
+Lease times: by default the caller's clock (the strings it passes), which is the only clock a
+single SQLite service has. With ``db_clock`` (PostgreSQL replicas) the database's ``now()``
+decides: a grant keeps the caller's duration (``expires_at - now``) from the database's now, a
+renewal extends by that same duration, and ``expired`` asks the database what time it is, so
+replicas whose clocks disagree still agree on which leases ran out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain.agents import Agent, Lease
+from ..domain.errors import AlreadyClaimed
+from ..domain.model import parse_time
+from .sqltx import AGENT_COLUMNS, LEASE_COLUMNS, SqlTx, agent_of, lease_of
+
+
+def _ttl_ms(expires_at: str, now: str) -> int:
+    end, start = parse_time(expires_at), parse_time(now)
+    if end is None or start is None:
+        return 0
+    return max(0, int((end - start).total_seconds() * 1000))
+
+
+class CoordinationTx(SqlTx):
+    """``SqlTx`` plus seam v2's coordination methods."""
+
+    # ------------------------------------------------------------------ agents
+
+    def agents(self) -> tuple[Agent, ...]:
+        rows = self._x(f"SELECT {AGENT_COLUMNS} FROM agents ORDER BY name").fetchall()
+        return tuple(agent_of(row, self.d) for row in rows)
+
+    def agent(self, name: str) -> Agent | None:
+        row = self._x(f"SELECT {AGENT_COLUMNS} FROM agents WHERE name = ?", (name,)).fetchone()
+        return agent_of(row, self.d) if row else None
+
+    def put_agent(self, agent: Agent) -> None:
+        self._touch()
+        d = self.d
+        self._x(
+            f"INSERT INTO agents ({AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET role = excluded.role, "
+            "capabilities = excluded.capabilities, max_tasks = excluded.max_tasks, "
+            "status = excluded.status, source = excluded.source, "
+            "last_seen = excluded.last_seen, error = excluded.error",
+            (
+                agent.name,
+                agent.role,
+                d.arr(tuple(agent.capabilities)),
+                agent.max_tasks,
+                agent.status,
+                agent.source,
+                d.time(agent.last_seen) if agent.last_seen else self._no_time(),
+                agent.error,
+            ),
+        )
+
+    def _no_time(self) -> Any:
+        return None if self.d.name == "postgres" else ""
+
+    def remove_agent(self, name: str) -> None:
+        self._touch()
+        self._x("DELETE FROM agents WHERE name = ?", (name,))
+
+    # ------------------------------------------------------------------ leases
+
+    def lease(self, task_id: str) -> Lease | None:
+        row = self._x(
+            f"SELECT {LEASE_COLUMNS} FROM leases WHERE task_id = ?", (task_id,)
+        ).fetchone()
+        return lease_of(row, self.d) if row else None
+
+    def leases(self, agent: str | None = None) -> tuple[Lease, ...]:
+        if agent is None:
+            rows = self._x(f"SELECT {LEASE_COLUMNS} FROM leases ORDER BY task_id").fetchall()
+        else:
+            rows = self._x(
+                f"SELECT {LEASE_COLUMNS} FROM leases WHERE agent = ? ORDER BY task_id", (agent,)
+            ).fetchall()
+        return tuple(lease_of(row, self.d) for row in rows)
+
+    def fence(self, task_id: str) -> int:
+        row = self._x("SELECT fence FROM fences WHERE task_id = ?", (task_id,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _held(self, task_id: str) -> AlreadyClaimed:
+        held = self.lease(task_id)
+        who = f"{held.agent} (fence {held.fence})" if held else "another agent"
+        return AlreadyClaimed(
+            f"{task_id} is already leased to {who}",
+            "pick another task, or wait until its lease is released or runs out",
+        )
+
+    def grant(self, task_id: str, agent: str, expires_at: str, now: str) -> Lease:
+        self._touch()
+        if self.lease(task_id) is not None:
+            raise self._held(task_id)
+        fence = int(
+            self._x(
+                "INSERT INTO fences (task_id, fence) VALUES (?, 1) ON CONFLICT (task_id) "
+                "DO UPDATE SET fence = fences.fence + 1 RETURNING fence",
+                (task_id,),
+            ).fetchone()[0]
+        )
+        ttl = _ttl_ms(expires_at, now)
+        if self.db_clock:
+            sql = (
+                "INSERT INTO leases (task_id, agent, fence, expires_at, acquired_at, ttl) "
+                "VALUES (?, ?, ?, now() + ? * interval '1 millisecond', now(), "
+                "? * interval '1 millisecond') ON CONFLICT (task_id) DO NOTHING "
+                f"RETURNING {LEASE_COLUMNS}"
+            )
+            params: tuple[Any, ...] = (task_id, agent, fence, ttl, ttl)
+        else:
+            ttl_column = "ttl" if self.d.name == "postgres" else "ttl_ms"
+            ttl_value: Any = ttl if self.d.name != "postgres" else f"{ttl} milliseconds"
+            sql = (
+                f"INSERT INTO leases (task_id, agent, fence, expires_at, acquired_at, {ttl_column}) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (task_id) DO NOTHING "
+                f"RETURNING {LEASE_COLUMNS}"
+            )
+            params = (task_id, agent, fence, self.d.time(expires_at), self.d.time(now), ttl_value)
+        row = self._x(sql, params).fetchone()
+        if row is None:  # a concurrent grant committed first (PostgreSQL waited for it)
+            raise self._held(task_id)
+        return lease_of(row, self.d)
+
+    def renew(self, task_id: str, agent: str, fence: int, expires_at: str) -> bool:
+        # Not a revision bump: a heartbeat changes no task, and must not wake every waiter.
+        if self.db_clock:
+            sql = "UPDATE leases SET expires_at = now() + ttl WHERE task_id = ? AND agent = ? AND fence = ?"
+            params: tuple[Any, ...] = (task_id, agent, fence)
+        else:
+            sql = "UPDATE leases SET expires_at = ? WHERE task_id = ? AND agent = ? AND fence = ?"
+            params = (self.d.time(expires_at), task_id, agent, fence)
+        return bool(self._x(sql, params).rowcount == 1)
+
+    def release(self, task_id: str, fence: int | None = None) -> bool:
+        self._touch()
+        if fence is None:
+            cur = self._x("DELETE FROM leases WHERE task_id = ?", (task_id,))
+        else:
+            cur = self._x("DELETE FROM leases WHERE task_id = ? AND fence = ?", (task_id, fence))
+        return bool(cur.rowcount == 1)
+
+    def expired(self, now: str) -> tuple[Lease, ...]:
+        """Leases whose time is up at ``now`` (a lease is good until, not at, its expiry)."""
+        if self.db_clock:
+            sql = f"SELECT {LEASE_COLUMNS} FROM leases WHERE expires_at <= now() ORDER BY expires_at, task_id"
+            params: tuple[Any, ...] = ()
+        else:
+            sql = f"SELECT {LEASE_COLUMNS} FROM leases WHERE expires_at <= ? ORDER BY expires_at, task_id"
+            params = (self.d.time(now),)
+        return tuple(lease_of(row, self.d) for row in self._x(sql, params).fetchall())

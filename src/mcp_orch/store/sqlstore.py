@@ -1,0 +1,149 @@
+"""What the SQLite and PostgreSQL stores share: the seam's ``TaskStore`` over a ``SqlTx``.
+
+A backend says how to open a read and a write transaction (``_reading`` / ``_writing``: each
+yields a cursor and commits or rolls back when the block ends); everything else is here.
+``transaction()`` is re-entrant within a thread: an inner block joins the outer one, which
+alone commits.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+from ..domain.events import Event
+from ..domain.model import Task
+from . import Snapshot
+from .sqlcoord import CoordinationTx
+from .sqldialect import Dialect
+from .sqltx import EVENT_COLUMNS, current_revision, event_of
+
+EVENTS_AFTER_BATCH = 1000  # one call's worth of new events; the next call reads the rest
+
+
+class SqlStore:
+    """The seam's ``TaskStore`` for a SQL database (a backend adds how to connect)."""
+
+    url: str = ""
+    dialect: Dialect
+    db_clock = False
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._cache: Snapshot | None = None
+        self._cache_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ a backend's part
+
+    def _reading(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _writing(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def _committed(self, tx: CoordinationTx) -> None:
+        """Called inside the write transaction just before it commits (PostgreSQL notifies)."""
+
+    # ------------------------------------------------------------------ transactions
+
+    @contextmanager
+    def transaction(self) -> Iterator[CoordinationTx]:
+        outer: CoordinationTx | None = getattr(self._local, "tx", None)
+        if outer is not None:
+            yield outer
+            return
+        with self._writing() as cur:
+            tx = CoordinationTx(cur, self.dialect, db_clock=self.db_clock)
+            self._local.tx = tx
+            try:
+                yield tx
+                if tx.revision is not None:
+                    self._committed(tx)
+            finally:
+                self._local.tx = None
+
+    def record_refused(self, event: Event) -> None:
+        """Record a refused step's one event in a short transaction of its own."""
+        with self.transaction() as tx:
+            tx.record(event)
+
+    @contextmanager
+    def _read_tx(self) -> Iterator[CoordinationTx]:
+        outer: CoordinationTx | None = getattr(self._local, "tx", None)
+        if outer is not None:
+            yield outer  # reads inside a transaction see its own writes
+            return
+        with self._reading() as cur:
+            yield CoordinationTx(cur, self.dialect, db_clock=self.db_clock, writing=False)
+
+    # ------------------------------------------------------------------ reads
+
+    def revision(self) -> int:
+        with self._read_tx() as tx:
+            if tx.revision is not None:
+                return tx.revision
+            return current_revision(tx.cur, self.dialect)
+
+    def change_token(self) -> object:
+        return self.revision()
+
+    def snapshot(self) -> Snapshot:
+        """The whole board; one query for the revision when nothing changed since last time."""
+        with self._read_tx() as tx:
+            if tx.revision is not None:
+                return tx.snapshot()
+            rev = current_revision(tx.cur, self.dialect)
+            cached = self._cache
+            if cached is not None and cached.revision == rev:
+                return cached
+            snap = tx.snapshot()
+        with self._cache_lock:
+            if self._cache is None or self._cache.revision <= snap.revision:
+                self._cache = snap
+        return snap
+
+    def load(self, task_id: str) -> Task:
+        with self._read_tx() as tx:
+            return tx.load(task_id)
+
+    def attachment(self, ref: str) -> str | None:
+        """The text ``attach`` kept under ``ref`` ("attachment:<id>"), or None."""
+        head, _, num = ref.partition(":")
+        if head != "attachment" or not num.isdigit():
+            return None
+        with self._read_tx() as tx:
+            row = tx._x("SELECT body FROM attachments WHERE id = ?", (int(num),)).fetchone()
+        return str(row[0]) if row else None
+
+    def events(self, task_id: str | None = None, limit: int = 100) -> list[Event]:
+        """The newest ``limit`` events, oldest first, optionally of one task."""
+        where, params = ("WHERE task_id = ? ", (task_id,)) if task_id is not None else ("", ())
+        with self._read_tx() as tx:
+            rows = tx._x(
+                f"SELECT {EVENT_COLUMNS} FROM events {where}ORDER BY id DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+        return [event_of(row, self.dialect) for row in reversed(rows)]
+
+    def events_after(self, cursor: int | None) -> tuple[list[Event], int]:
+        """Events with an id above ``cursor`` (None: none, from now on) and the next cursor."""
+        with self._read_tx() as tx:
+            if cursor is None:
+                row = tx._x("SELECT coalesce(max(id), 0) FROM events").fetchone()
+                return [], int(row[0])
+            rows = tx._x(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                (cursor, EVENTS_AFTER_BATCH),
+            ).fetchall()
+        if not rows:
+            return [], cursor
+        return [event_of(row, self.dialect) for row in rows], int(rows[-1][0])
+
+    def take_warnings(self) -> list[str]:
+        return []  # a SQL change commits whole or not at all: nothing is left half written
+
+    def extras(self, capability: str) -> object | None:
+        """``coordination``: this store (its transactions have the coordination methods)."""
+        return self if capability == "coordination" else None

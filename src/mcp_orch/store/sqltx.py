@@ -1,0 +1,286 @@
+"""One unit of work on a SQL store (seam v2's ``Tx``), written once for SQLite and PostgreSQL.
+
+The store opens the database transaction and hands this class a cursor inside it; leaving the
+store's ``with`` block commits or rolls back everything done here (tasks, events,
+attachments, agents, leases).
+
+The store revision lives in one row (``meta.revision``). The first write of a transaction
+bumps it, and every task the transaction saves carries that revision. On PostgreSQL the bump
+locks the row until commit, so writing transactions commit in revision order and event ids are
+handed out in commit order: a reader that has seen revision N, or event id E, has seen
+everything before it (``events_after`` never skips an event committed late).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..domain.agents import Agent, Lease
+from ..domain.errors import AlreadyClaimed, MalformedTask, RevisionConflict, TaskNotFound
+from ..domain.events import Event
+from ..domain.model import Note, Priority, Status, Task
+from ..domain.ops import op
+from ..domain.policy import Summary
+from . import Snapshot, Stored
+from .sqldialect import Dialect
+
+SUMMARY_COLUMNS = (
+    "id, title, status, priority, holder, implementer, depends, created, updated, "
+    "open_feedback, escalated, capabilities"
+)
+TASK_COLUMNS = (
+    "id, status, priority, holder, implementer, title, created, updated, depends, "
+    "capabilities, open_feedback, escalated, revision, body"
+)
+AGENT_COLUMNS = "name, role, capabilities, max_tasks, status, source, last_seen, error"
+LEASE_COLUMNS = "task_id, agent, fence, expires_at, acquired_at"
+EVENT_COLUMNS = "id, type, actor, task_id, agent, payload_json, occurred_at"
+_PRIORITIES = tuple(Priority)
+_CHUNK = 500  # ids per IN (...) list: well under SQLite's 32,766 parameters
+
+
+def not_found(task_id: str) -> TaskNotFound:
+    return TaskNotFound(
+        f"no task {task_id} on the board",
+        ("the board lists them: ", op("status"), "; done ones too: ", op("status", all="")),
+    )
+
+
+def summary_of(row: Any, d: Dialect) -> Summary:
+    fields: dict[str, Any] = {
+        "id": row[0],
+        "title": row[1],
+        "status": Status(row[2]),
+        "priority": _PRIORITIES[row[3]],
+        "agent": row[4] or "",
+        "implementer": row[5] or "",
+        "depends": d.unarr(row[6]),
+        "created": row[7],
+        "updated": row[8],
+        "open_feedback": int(row[9]),
+        "escalated": bool(row[10]),
+        "capabilities": d.unarr(row[11]),
+    }
+    names = Summary._fields  # a Summary without capabilities (older domain) takes the rest
+    return Summary(**{k: v for k, v in fields.items() if k in names})
+
+
+def parse_body(task_id: str, body: str) -> Task:
+    from ..board import format as fmt
+
+    try:
+        return fmt.parse(body, f"{task_id} (database)")
+    except MalformedTask:
+        raise
+    except ValueError as exc:  # a body no orch wrote: name it rather than crash
+        raise MalformedTask(f"task {task_id} in the database cannot be read: {exc}") from exc
+
+
+def event_row(event: Event, d: Dialect) -> tuple[Any, ...]:
+    """(type, actor, task_id, agent, payload_json, occurred_at) of ``event``."""
+    data = dict(event._asdict())
+    kind, actor, task, at = data.pop("op"), data.pop("agent"), data.pop("task"), data.pop("at")
+    holder = data.pop("holder", "")
+    payload = {k: v for k, v in data.items() if v not in ("", None, ())}
+    occurred = d.time(at)
+    if d.untime(occurred) != at:
+        payload["at"] = at  # a time the column cannot hold exactly: keep the original too
+    return (kind, actor, task or None, holder or None, d.payload(payload), occurred)
+
+
+def event_of(row: Any, d: Dialect) -> Event:
+    payload = d.unpayload(row[5])
+    fields: dict[str, Any] = {
+        "at": payload.pop("at", "") or d.untime(row[6]),
+        "agent": row[2],
+        "op": row[1],
+        "task": row[3] or "",
+        "holder": row[4] or "",
+    }
+    names = Event._fields
+    fields.update({k: str(v) for k, v in payload.items() if k in names})
+    return Event(**{k: v for k, v in fields.items() if k in names})
+
+
+def agent_of(row: Any, d: Dialect) -> Agent:
+    return Agent(
+        name=row[0],
+        role=row[1],
+        capabilities=d.unarr(row[2]),
+        max_tasks=int(row[3]),
+        status=row[4],
+        source=row[5],
+        last_seen=d.untime(row[6]),
+        error=row[7] or "",
+    )
+
+
+def lease_of(row: Any, d: Dialect) -> Lease:
+    return Lease(
+        task_id=row[0],
+        agent=row[1],
+        fence=int(row[2]),
+        expires_at=d.untime(row[3]),
+        acquired_at=d.untime(row[4]),
+    )
+
+
+def current_revision(cur: Any, d: Dialect) -> int:
+    cur.execute(d.q("SELECT value FROM meta WHERE key = 'revision'"))
+    row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+class SqlTx:
+    """The seam's ``Tx`` over one open database transaction (see the module docstring)."""
+
+    def __init__(
+        self, cur: Any, dialect: Dialect, *, db_clock: bool = False, writing: bool = True
+    ) -> None:
+        self.cur = cur
+        self.d = dialect
+        self.lock_row = dialect.lock_row if writing else ""  # a read-only view locks nothing
+        self.db_clock = db_clock  # lease times from the database's now() (PostgreSQL)
+        self.revision: int | None = None  # this transaction's revision, once it wrote
+
+    def _x(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        self.cur.execute(self.d.q(sql), tuple(params))
+        return self.cur
+
+    def _touch(self) -> int:
+        """This transaction's revision, taken at its first write (see the module docstring)."""
+        if self.revision is None:
+            row = self._x(
+                "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value"
+            ).fetchone()
+            self.revision = int(row[0])
+        return self.revision
+
+    # ------------------------------------------------------------------ tasks: reads
+
+    def get(self, task_id: str) -> Stored:
+        row = self._x(
+            "SELECT revision, body FROM tasks WHERE id = ?" + self.lock_row, (task_id,)
+        ).fetchone()
+        if row is None:
+            raise not_found(task_id)
+        return Stored(task=parse_body(task_id, row[1]), revision=int(row[0]))
+
+    def load(self, task_id: str) -> Task:
+        return self.get(task_id).task
+
+    def exists(self, task_id: str) -> bool:
+        return self._x("SELECT 1 FROM tasks WHERE id = ?", (task_id,)).fetchone() is not None
+
+    def statuses(self, ids: Iterable[str]) -> dict[str, Status]:
+        wanted = list(dict.fromkeys(ids))
+        out: dict[str, Status] = {}
+        for start in range(0, len(wanted), _CHUNK):
+            part = wanted[start : start + _CHUNK]
+            marks = ", ".join("?" * len(part))
+            for row in self._x(f"SELECT id, status FROM tasks WHERE id IN ({marks})", part):
+                out[row[0]] = Status(row[1])
+        return out
+
+    def held_by(self, agent: str) -> tuple[Summary, ...]:
+        rows = self._x(
+            f"SELECT {SUMMARY_COLUMNS} FROM tasks WHERE holder = ? ORDER BY id", (agent,)
+        ).fetchall()
+        return tuple(summary_of(row, self.d) for row in rows)
+
+    def graph(self) -> dict[str, tuple[str, ...]]:
+        rows = self._x("SELECT id, depends FROM tasks").fetchall()
+        return {row[0]: self.d.unarr(row[1]) for row in rows}
+
+    def knows_agent(self, name: str) -> bool:
+        if self._x(
+            "SELECT 1 FROM tasks WHERE holder = ? OR implementer = ? LIMIT 1", (name, name)
+        ).fetchone():
+            return True
+        sql = (
+            "SELECT 1 FROM events WHERE (actor = ? OR agent = ?) "
+            f"AND coalesce({self.d.outcome}, 'ok') <> 'refused' LIMIT 1"
+        )
+        return self._x(sql, (name, name)).fetchone() is not None
+
+    def open_feedback(self, task_id: str) -> tuple[Note, ...]:
+        return self.load(task_id).open_feedback
+
+    def snapshot(self) -> Snapshot:
+        rows = self._x(f"SELECT {SUMMARY_COLUMNS} FROM tasks").fetchall()
+        tasks = tuple(summary_of(row, self.d) for row in rows)
+        rev = self.revision if self.revision is not None else current_revision(self.cur, self.d)
+        return Snapshot(tasks=tasks, revision=rev)
+
+    # ------------------------------------------------------------------ tasks: writes
+
+    def _task_values(self, task: Task, revision: int) -> tuple[Any, ...]:
+        from ..board import format as fmt
+
+        d = self.d
+        return (
+            task.status.value,
+            task.priority.rank,
+            task.agent or None,
+            task.implementer,
+            task.title,
+            task.created,
+            task.updated,
+            d.arr(task.depends),
+            d.arr(tuple(getattr(task, "capabilities", ()))),
+            len(task.open_feedback),
+            d.flag(task.escalated),
+            revision,
+            fmt.render(task),
+        )
+
+    def save(self, task: Task, *, expected: int | None) -> int:
+        revision = self._touch()
+        values = self._task_values(task, revision)
+        if expected is None:
+            marks = ", ".join("?" * 14)
+            cur = self._x(
+                f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING",
+                (task.id, *values),
+            )
+            if cur.rowcount != 1:
+                raise RevisionConflict(
+                    f"a task {task.id} exists already", "create it again: it gets a new ID"
+                )
+            return revision
+        sets = ", ".join(f"{c.strip()} = ?" for c in TASK_COLUMNS.split(",")[1:])
+        cur = self._x(
+            f"UPDATE tasks SET {sets} WHERE id = ? AND revision = ?",
+            (*values, task.id, expected),
+        )
+        if cur.rowcount != 1:
+            if not self.exists(task.id):
+                raise not_found(task.id)
+            raise RevisionConflict(
+                f"{task.id} was changed by someone else since it was read",
+                "run the command again: it reads the task as it is now",
+            )
+        return revision
+
+    def record(self, event: Event) -> None:
+        self._touch()
+        self._x(
+            "INSERT INTO events (type, actor, task_id, agent, payload_json, occurred_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            event_row(event, self.d),
+        )
+
+    def attach(self, task_id: str, name: str, text: str) -> str:
+        from ..domain.model import format_time
+
+        self._touch()
+        from datetime import UTC, datetime
+
+        now = format_time(datetime.now(UTC))
+        row = self._x(
+            "INSERT INTO attachments (task_id, name, body, created_at) "
+            "VALUES (?, ?, ?, ?) RETURNING id",
+            (task_id, name, text, self.d.time(now)),
+        ).fetchone()
+        return f"attachment:{int(row[0])}"
