@@ -43,13 +43,13 @@ class Snapshot(Record):
     paths: dict[str, str] = {}  # task ID -> where it is kept (never mutated)  # noqa: RUF012
     revision: int = 0  # TEMP (sql): until seam v2 is merged
 
+    def by_id(self) -> dict[str, Summary]:
+        return {t.id: t for t in self.tasks}
+
 
 class Stored(Record):  # TEMP (sql): until seam v2 is merged
     task: Task
     revision: int
-
-    def by_id(self) -> dict[str, Summary]:
-        return {t.id: t for t in self.tasks}
 
 
 class TaskStore(Protocol):

@@ -166,9 +166,7 @@ class PostgresStore(SqlStore):
 
     def _committed(self, tx: CoordinationTx) -> None:
         # Delivered by PostgreSQL at commit, and only if the transaction commits.
-        tx.cur.execute(
-            "SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps({"revision": tx.revision}))
-        )
+        tx.cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps({"revision": tx.revision})))
 
     # ------------------------------------------------------------------ wake-ups and leaders
 

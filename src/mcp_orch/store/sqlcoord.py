@@ -111,38 +111,40 @@ class CoordinationTx(SqlTx):
                 (task_id,),
             ).fetchone()[0]
         )
-        ttl = _ttl_ms(expires_at, now)
-        if self.db_clock:
-            sql = (
-                "INSERT INTO leases (task_id, agent, fence, expires_at, acquired_at, ttl) "
-                "VALUES (?, ?, ?, now() + ? * interval '1 millisecond', now(), "
-                "? * interval '1 millisecond') ON CONFLICT (task_id) DO NOTHING "
-                f"RETURNING {LEASE_COLUMNS}"
-            )
-            params: tuple[Any, ...] = (task_id, agent, fence, ttl, ttl)
-        else:
-            ttl_column = "ttl" if self.d.name == "postgres" else "ttl_ms"
-            ttl_value: Any = ttl if self.d.name != "postgres" else f"{ttl} milliseconds"
-            sql = (
-                f"INSERT INTO leases (task_id, agent, fence, expires_at, acquired_at, {ttl_column}) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (task_id) DO NOTHING "
-                f"RETURNING {LEASE_COLUMNS}"
-            )
-            params = (task_id, agent, fence, self.d.time(expires_at), self.d.time(now), ttl_value)
-        row = self._x(sql, params).fetchone()
+        row = self._x(*self._lease_insert(task_id, agent, fence, expires_at, now)).fetchone()
         if row is None:  # a concurrent grant committed first (PostgreSQL waited for it)
             raise self._held(task_id)
         return lease_of(row, self.d)
 
+    def _lease_insert(
+        self, task_id: str, agent: str, fence: int, expires_at: str, now: str
+    ) -> tuple[str, tuple[Any, ...]]:
+        """The INSERT of a lease, and its parameters (see the module docstring on clocks)."""
+        ttl = _ttl_ms(expires_at, now)
+        tail = f" ON CONFLICT (task_id) DO NOTHING RETURNING {LEASE_COLUMNS}"
+        if self.d.name != "postgres":
+            columns = "task_id, agent, fence, expires_at, acquired_at, ttl_ms"
+            values = (task_id, agent, fence, self.d.time(expires_at), self.d.time(now), ttl)
+            return f"INSERT INTO leases ({columns}) VALUES (?, ?, ?, ?, ?, ?){tail}", values
+        columns = "task_id, agent, fence, expires_at, acquired_at, ttl"
+        ms = "? * interval '1 millisecond'"
+        if self.db_clock:
+            sql = f"INSERT INTO leases ({columns}) VALUES (?, ?, ?, now() + {ms}, now(), {ms})"
+            return sql + tail, (task_id, agent, fence, ttl, ttl)
+        sql = f"INSERT INTO leases ({columns}) VALUES (?, ?, ?, ?, ?, {ms})"
+        return sql + tail, (task_id, agent, fence, self.d.time(expires_at), self.d.time(now), ttl)
+
     def renew(self, task_id: str, agent: str, fence: int, expires_at: str) -> bool:
         # Not a revision bump: a heartbeat changes no task, and must not wake every waiter.
+        where = " WHERE task_id = ? AND agent = ? AND fence = ?"
         if self.db_clock:
-            sql = "UPDATE leases SET expires_at = now() + ttl WHERE task_id = ? AND agent = ? AND fence = ?"
-            params: tuple[Any, ...] = (task_id, agent, fence)
+            cur = self._x(
+                "UPDATE leases SET expires_at = now() + ttl" + where, (task_id, agent, fence)
+            )
         else:
-            sql = "UPDATE leases SET expires_at = ? WHERE task_id = ? AND agent = ? AND fence = ?"
             params = (self.d.time(expires_at), task_id, agent, fence)
-        return bool(self._x(sql, params).rowcount == 1)
+            cur = self._x("UPDATE leases SET expires_at = ?" + where, params)
+        return bool(cur.rowcount == 1)
 
     def release(self, task_id: str, fence: int | None = None) -> bool:
         self._touch()
@@ -154,10 +156,7 @@ class CoordinationTx(SqlTx):
 
     def expired(self, now: str) -> tuple[Lease, ...]:
         """Leases whose time is up at ``now`` (a lease is good until, not at, its expiry)."""
-        if self.db_clock:
-            sql = f"SELECT {LEASE_COLUMNS} FROM leases WHERE expires_at <= now() ORDER BY expires_at, task_id"
-            params: tuple[Any, ...] = ()
-        else:
-            sql = f"SELECT {LEASE_COLUMNS} FROM leases WHERE expires_at <= ? ORDER BY expires_at, task_id"
-            params = (self.d.time(now),)
-        return tuple(lease_of(row, self.d) for row in self._x(sql, params).fetchall())
+        until, params = ("now()", ()) if self.db_clock else ("?", (self.d.time(now),))
+        sql = f"SELECT {LEASE_COLUMNS} FROM leases WHERE expires_at <= {until}"
+        rows = self._x(sql + " ORDER BY expires_at, task_id", params).fetchall()
+        return tuple(lease_of(row, self.d) for row in rows)

@@ -59,10 +59,10 @@ class SqliteStore(SqlStore):
             ) from exc
 
     def _migrate(self) -> None:
+        from datetime import UTC, datetime
+
         from ..domain.model import format_time
         from .migrations import migrate
-
-        from datetime import UTC, datetime
 
         with self._lock:
             cur = self._conn.cursor()

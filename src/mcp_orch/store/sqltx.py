@@ -14,12 +14,13 @@ everything before it (``events_after`` never skips an event committed late).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from ..domain.agents import Agent, Lease
-from ..domain.errors import AlreadyClaimed, MalformedTask, RevisionConflict, TaskNotFound
+from ..domain.errors import MalformedTask, RevisionConflict, TaskNotFound
 from ..domain.events import Event
-from ..domain.model import Note, Priority, Status, Task
+from ..domain.model import Note, Priority, Status, Task, format_time
 from ..domain.ops import op
 from ..domain.policy import Summary
 from . import Snapshot, Stored
@@ -272,12 +273,8 @@ class SqlTx:
         )
 
     def attach(self, task_id: str, name: str, text: str) -> str:
-        from ..domain.model import format_time
-
         self._touch()
-        from datetime import UTC, datetime
-
-        now = format_time(datetime.now(UTC))
+        now = format_time(datetime.now(UTC))  # when it was kept: for people, decides nothing
         row = self._x(
             "INSERT INTO attachments (task_id, name, body, created_at) "
             "VALUES (?, ?, ?, ?) RETURNING id",
