@@ -47,8 +47,12 @@ def _step(store: SqliteStore, tid: str, op: str, actor: str, **kw: object) -> No
         tx.record(event_for(stored.task, after, actor=actor, op=op, at=NOW))
 
 
-def _files(board: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(board)): p.read_bytes() for p in sorted(board.glob("tasks/*/*.md"))}
+def _files(board: Path) -> dict[str, tuple[bytes, int]]:
+    """Every task file's bytes and mtime: a rewrite of the same bytes shows too."""
+    return {
+        str(p.relative_to(board)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(board.glob("tasks/*/*.md"))
+    }
 
 
 def test_import_brings_every_task_and_the_log_and_a_second_run_is_a_no_op(

@@ -24,9 +24,28 @@ from . import Problem
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from contextlib import AbstractContextManager
     from datetime import datetime
+    from typing import Protocol
 
-    from . import TaskStore
+    from ..domain.events import Event
+    from . import Stored
+
+    class ImportTx(Protocol):
+        """The part of the seam's ``Tx`` the import and the hand edits use."""
+
+        def exists(self, task_id: str) -> bool: ...
+        def get(self, task_id: str) -> Stored: ...
+        def graph(self) -> dict[str, tuple[str, ...]]: ...
+        def save(self, task: Task, *, expected: int | None) -> int: ...
+        def record(self, event: Event) -> None: ...
+
+    class ImportStore(Protocol):
+        """The part of the seam's ``TaskStore`` they use (any store v2 has it)."""
+
+        def transaction(self) -> AbstractContextManager[ImportTx]: ...
+        def events(self, task_id: str | None = None, limit: int = 100) -> list[Event]: ...
+
 
 # What a person may change in a task's file while the service runs (the rest is the service's).
 DEFINITION = (
@@ -110,7 +129,7 @@ def _unreadable(rel: str, exc: BaseException) -> Problem:
     )
 
 
-def import_board(board: str, store: TaskStore) -> Imported:
+def import_board(board: str, store: ImportStore) -> Imported:
     """Bring the board at ``board`` (the ``.mcp`` folder) into ``store``; a no-op the second
     time (tasks the store has are left alone; the log only goes into a store with no events)."""
     from ..board.files import FileStore
@@ -129,7 +148,7 @@ def import_board(board: str, store: TaskStore) -> Imported:
 
 
 def take_in(
-    store: TaskStore,
+    store: ImportStore,
     tasks_dir: str,
     task_id: str,
     rels: list[str],
@@ -151,11 +170,14 @@ def take_in(
         return _unreadable(rel, exc)
     with store.transaction() as tx:
         if not tx.exists(task_id):  # a task a person wrote while the service ran
-            return _new_task(tx, edited, folder, clock)
+            _new_task(tx, edited, folder, clock)
+            return None
         stored = tx.get(task_id)
         before = stored.task
         problem = _status_problem(before, edited, folder, rel)
-        changes = {f: getattr(edited, f) for f in DEFINITION if getattr(edited, f) != getattr(before, f)}
+        changes = {
+            f: getattr(edited, f) for f in DEFINITION if getattr(edited, f) != getattr(before, f)
+        }
         if "depends" in changes:
             problem = _check_depends(tx, task_id, changes) or problem
         if not changes:
@@ -163,8 +185,12 @@ def take_in(
         now = _now(clock)
         note = "edited by hand in its file: " + ", ".join(changes)
         entry = HistoryEntry(
-            at=now, agent=HAND, op="edit", from_status=before.status.value,
-            to_status=before.status.value, note=note,
+            at=now,
+            agent=HAND,
+            op="edit",
+            from_status=before.status.value,
+            to_status=before.status.value,
+            note=note,
         )
         after = before._replace(**changes, updated=now, history=(*before.history, entry))
         tx.save(after, expected=stored.revision)
@@ -172,16 +198,15 @@ def take_in(
     return problem
 
 
-def _new_task(tx: object, task: Task, folder: str, clock: Callable[[], datetime] | None) -> None:
+def _new_task(tx: ImportTx, task: Task, folder: str, clock: Callable[[], datetime] | None) -> None:
     from ..board.files import in_folder
 
     status = next((s for s in ALL_STATUSES if s.value == folder), task.status)
     task = in_folder(task, status)
     now = _now(clock)
-    tx.save(task, expected=None)  # type: ignore[attr-defined]
+    tx.save(task, expected=None)
     note = "a task file written by hand, taken in"
-    tx.record(event_for(None, task, actor=HAND, op="import", at=now, note=note))  # type: ignore[attr-defined]
-    return None
+    tx.record(event_for(None, task, actor=HAND, op="import", at=now, note=note))
 
 
 def _status_problem(before: Task, edited: Task, folder: str, rel: str) -> Problem | None:
@@ -200,13 +225,12 @@ def _status_problem(before: Task, edited: Task, folder: str, rel: str) -> Proble
     )
 
 
-def _check_depends(tx: object, task_id: str, changes: dict[str, object]) -> Problem | None:
+def _check_depends(tx: ImportTx, task_id: str, changes: dict[str, object]) -> Problem | None:
     """Keep a hand-edited dependency list only if every ID exists and it makes no cycle."""
     from ..domain.policy import check_new_depends
 
     try:
-        graph = tx.graph()  # type: ignore[attr-defined]
-        check_new_depends(task_id, changes["depends"], graph)  # type: ignore[arg-type]
+        check_new_depends(task_id, changes["depends"], tx.graph())  # type: ignore[arg-type]
     except DependencyError as exc:
         del changes["depends"]
         return Problem(

@@ -48,7 +48,19 @@ from . import Problem
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from . import TaskStore
+    from typing import Protocol
+
+    from . import Snapshot
+    from .board_import import ImportStore
+
+    class MirroredStore(ImportStore, Protocol):
+        """What the mirror reads of a store (the seam's ``TaskStore`` v2 has it all)."""
+
+        def revision(self) -> int: ...
+        def snapshot(self) -> Snapshot: ...
+        def load(self, task_id: str) -> Task: ...
+        def events_after(self, cursor: int | None) -> tuple[list[Event], int]: ...
+
 
 STATE = os.path.join(".cache", "mirror.log")
 
@@ -70,7 +82,7 @@ class Mirror:
     """Projects ``store`` onto the board at ``board`` (the ``.mcp`` folder)."""
 
     def __init__(
-        self, store: TaskStore, board: str, *, poll: float = 5.0, scan_every: float = 2.0
+        self, store: MirroredStore, board: str, *, poll: float = 5.0, scan_every: float = 2.0
     ) -> None:
         self.store = store
         self.board = board
@@ -211,12 +223,12 @@ class Mirror:
             self._note({"c": self.cursor})
         self.scan()
         self.reconcile()
+        self.sync()  # the events since the kept cursor into the log (their files are right now)
         return list(self.problems.values())
 
     def reconcile(self) -> list[str]:
         """Compare every task of the store with its file; write the ones that differ."""
         self._files = self._list_files()
-        self._revision = self.store.revision()
         written = []
         for summary in self.store.snapshot().tasks:
             if self._project_id(summary.id):
@@ -312,7 +324,8 @@ class Mirror:
                     next_scan = time.monotonic() + self.scan_every
             except (OrchError, OSError) as exc:  # a full disk, a locked board: try again
                 self.problems["-"] = Problem(
-                    kind="mirror", message=f"the board's files could not be updated: {exc}",
+                    kind="mirror",
+                    message=f"the board's files could not be updated: {exc}",
                     hint="free the disk or the lock; the service keeps the truth meanwhile",
                 )
             else:
