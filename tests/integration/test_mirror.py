@@ -185,7 +185,7 @@ def test_the_thread_projects_within_a_second_and_stop_leaves_the_files_to_orch(
     began = time.monotonic()
     _step(store, a, "claim", "orchestrator", holder="cursor")
     mirror.notify()
-    while task_file(orch.cwd, a).parent.name != "in-progress":
+    while not list((board / "tasks" / "in-progress").glob(f"{a}-*.md")):
         assert time.monotonic() - began < 1.0, "not projected within a second"
         time.sleep(0.005)  # watching for the outcome, not standing in for it
     _step(store, a, "submit", "cursor")
