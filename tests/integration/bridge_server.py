@@ -8,7 +8,6 @@ tested; the real ``orch serve`` mounts the same route.
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
 import sys
@@ -19,11 +18,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mcp_orch import config
-from mcp_orch.board.files import FileStore
 from mcp_orch.interfaces import remote, remote_api
 from mcp_orch.interfaces.cli import _clock
 from mcp_orch.service import Service
+from mcp_orch.service.compose import build
 
 
 def main() -> None:
@@ -32,10 +30,7 @@ def main() -> None:
 
     def make_service() -> Service:
         print("served a CLI request", file=sys.stderr, flush=True)  # what the tests count
-        clock = _clock()  # ORCH_CLOCK pins it, as on the CLI
-        return Service(
-            FileStore(board, clock.now), config.load(board), clock, root=os.path.dirname(board)
-        )
+        return build(board, _clock())  # ORCH_CLOCK pins the clock, as on the CLI
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})

@@ -19,6 +19,7 @@ from mcp_orch.domain import transitions
 from mcp_orch.domain.events import event_for
 from mcp_orch.domain.model import Status
 from mcp_orch.store.board_import import import_board
+from mcp_orch.store.memory import MemoryStore
 from mcp_orch.store.mirror import Mirror
 from mcp_orch.store.sqlite import SqliteStore
 from tests.conftest import Orch, task_file
@@ -31,8 +32,13 @@ def board(orch: Orch) -> Path:
     return orch.cwd / ".mcp"
 
 
-@pytest.fixture
-def store(board: Path) -> Iterator[SqliteStore]:
+@pytest.fixture(params=["sqlite", "memory"])
+def store(board: Path, request: pytest.FixtureRequest) -> Iterator[SqliteStore]:
+    """A real SQLite database in the board, or the in-memory store: the mirror needs only
+    the seam, so it runs on both."""
+    if request.param == "memory":
+        yield MemoryStore()  # type: ignore[misc]
+        return
     db = SqliteStore(str(board / "orch.db"))
     yield db
     db.close()

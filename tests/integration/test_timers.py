@@ -43,7 +43,7 @@ def service_on(orch: Orch, clock: ManualClock) -> tuple[Service, list[NextAction
     """The service of ``orch``'s board on ``clock``, and a list of every answer of
     ``next_action`` it gives (one per full look at the board)."""
     board = str(orch.cwd / ".mcp")
-    service = Service(FileStore(board, clock.now), config.load(board), clock, root=str(orch.cwd))
+    service = Service(FileStore(board, clock.now), config.load(board), clock)
     looks: list[NextAction] = []
     look = service.next_action
 

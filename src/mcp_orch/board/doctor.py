@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..domain import transitions
-from ..domain.errors import MalformedTask
+from ..domain.errors import MalformedTask, OrchError
 from ..domain.events import Event
 from ..domain.model import ALL_STATUSES, Status, Task
 from ..domain.policy import find_cycle
+from ..store import Problem, TaskStore
 from . import format as fmt
 from .files import FileStore, in_folder, leftovers, noticed_at, slug
 from .index import not_utf8
@@ -32,22 +33,7 @@ _TMP_RE = re.compile(r"^\..+\.\d+\.tmp$")
 _ADVICE = frozenset({"git-unmerged"})
 
 
-@dataclass(kw_only=True, slots=True)
-class Finding:
-    kind: str
-    message: str
-    hint: str = ""
-    path: str = ""
-    fixed: bool = False
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "kind": self.kind,
-            "message": self.message,
-            "hint": self.hint,
-            "path": self.path,
-            "fixed": self.fixed,
-        }
+Finding = Problem  # doctor's findings are the store's problems (``fixed``: repaired)
 
 
 @dataclass(kw_only=True, slots=True)
@@ -71,7 +57,7 @@ def _read_all(store: FileStore) -> tuple[dict[str, list[tuple[str, list[Task]]]]
             versions = parse_versions(path.read_text(encoding="utf-8"), rel, warnings)
         except (MalformedTask, UnicodeDecodeError, OSError) as exc:
             bad.append(
-                Finding(
+                Problem(
                     kind="malformed",
                     message=_unreadable(rel, exc),
                     path=rel,
@@ -79,7 +65,7 @@ def _read_all(store: FileStore) -> tuple[dict[str, list[tuple[str, list[Task]]]]
                 )
             )
             continue
-        bad += [Finding(kind=k, message=m, hint=h, path=rel) for k, m, h, _ in warnings]
+        bad += [Problem(kind=k, message=m, hint=h, path=rel) for k, m, h, _ in warnings]
         groups.setdefault(versions[0].id, []).append((rel, versions))
     return groups, bad
 
@@ -94,6 +80,17 @@ def _unreadable(rel: str, exc: Exception) -> str:
         return f"{rel}: a folder named like a task file (only files hold tasks)"
     assert isinstance(exc, OSError)
     return f"{rel}: {exc.strerror or exc}"
+
+
+def board_of(store: TaskStore) -> FileStore:
+    """The file board behind ``store`` (its declared ``board`` capability), or why not."""
+    board = store.extras("board")
+    if not isinstance(board, FileStore):
+        raise OrchError(
+            f"doctor checks the file board; this store is {store.url}",
+            "a database checks itself; run doctor on a project whose store is files",
+        )
+    return board
 
 
 def check(store: FileStore, *, fix: bool, now: str) -> Report:
@@ -129,14 +126,14 @@ def _check_layout(store: FileStore, report: Report, *, fix: bool, now: str) -> N
     for status in ALL_STATUSES:
         folder = Path(store.folder(status))
         if not folder.is_dir():
-            finding = Finding(
+            finding = Problem(
                 kind="layout",
                 message=f"missing folder tasks/{status.value}/",
                 hint="'orch doctor --fix' or 'orch init' creates it",
             )
             if fix:
                 folder.mkdir(parents=True, exist_ok=True)
-                finding.fixed = True
+                finding = finding._replace(fixed=True)
                 _log(store, now, f"created the missing folder tasks/{status.value}/")
             report.findings.append(finding)
             continue
@@ -152,7 +149,7 @@ def _leftover(
 ) -> None:
     """A temp file of a write killed before it finished: named, and removed with --fix."""
     rel = where + leftover.name
-    finding = Finding(
+    finding = Problem(
         kind="leftover",
         path=rel.removeprefix("tasks/"),
         message=f".mcp/{rel}: temp file of an interrupted write (the task itself is intact)",
@@ -160,7 +157,7 @@ def _leftover(
     )
     if fix:
         leftover.unlink(missing_ok=True)
-        finding.fixed = True
+        finding = finding._replace(fixed=True)
         shown = finding.path if where else f".mcp/{rel}"
         _log(store, now, f"removed {shown}, left by an interrupted write")
     report.findings.append(finding)
@@ -191,7 +188,7 @@ def _check_task(
     problems: list[Finding] = []
     if len(copies) > 1:
         problems.append(
-            Finding(
+            Problem(
                 kind="duplicate",
                 path=copies[0][0],
                 message=f"{task_id} exists {len(copies)} times: " + ", ".join(r for r, _ in copies),
@@ -200,7 +197,7 @@ def _check_task(
         )
     for rel in conflicted:
         problems.append(
-            Finding(
+            Problem(
                 kind="conflict",
                 path=rel,
                 message=f"{rel} holds git conflict markers",
@@ -219,7 +216,7 @@ def _check_task(
     ]
     if misnamed:
         problems.append(
-            Finding(
+            Problem(
                 kind="filename",
                 path=misnamed[0],
                 message=f"{', '.join(misnamed)} holds {task_id} but is named for another ID",
@@ -228,7 +225,7 @@ def _check_task(
         )
     if len(copies) == 1 and not conflicted and vs0[0].status is not folders[0]:
         problems.append(
-            Finding(
+            Problem(
                 kind="status-mismatch",
                 path=rel0,
                 message=f"{rel0} says '{vs0[0].status.value}' but lies in {folders[0].value}/",
@@ -285,9 +282,9 @@ def _fix_task(
         done = f"renamed to {target}"
     if not name_ok and (len(versions) > 1 or moved_from):
         done += f"; renamed to {expected_name}"
-    problems[0].message += f" -> {done}"
-    for finding in problems:
-        finding.fixed = True
+    first = problems[0]
+    problems[:] = [p._replace(fixed=True) for p in problems]
+    problems[0] = problems[0]._replace(message=f"{first.message} -> {done}")
     _log(
         store,
         now,
@@ -323,7 +320,7 @@ def _check_dependencies(report: Report, tasks: dict[str, Task]) -> None:
         for dep in task.depends:
             if dep not in tasks:
                 report.findings.append(
-                    Finding(
+                    Problem(
                         kind="unknown-dependency",
                         message=f"{tid} depends on unknown task {dep}",
                         hint=f"create {dep}, or drop it: orch prep {tid} --depends ...",
@@ -333,7 +330,7 @@ def _check_dependencies(report: Report, tasks: dict[str, Task]) -> None:
         if cycle and frozenset(cycle) not in reported:
             reported.add(frozenset(cycle))
             report.findings.append(
-                Finding(
+                Problem(
                     kind="cycle",
                     message="dependency cycle: " + " -> ".join(cycle),
                     hint="drop one dependency with 'orch prep ID --depends ...' or edit a file",
@@ -355,7 +352,7 @@ def _check_log(store: FileStore, report: Report, *, fix: bool, now: str) -> None
         return
     shown = ", ".join(str(t.line) for t in torn[:10]) + (" ..." if len(torn) > 10 else "")
     swallowed = sum(t.kept for t in torn)
-    finding = Finding(
+    finding = Problem(
         kind="torn-log-line",
         path="log/orch.jsonl",
         message=f"the operation log has {len(torn)} torn line(s) (pieces of events a full disk "
@@ -365,8 +362,7 @@ def _check_log(store: FileStore, report: Report, *, fix: bool, now: str) -> None
     )
     if fix:
         store.rewrite_log(repaired)
-        finding.fixed = True
-        finding.message += " -> removed the pieces"
+        finding = finding._replace(fixed=True, message=finding.message + " -> removed the pieces")
         _log(store, now, f"removed {len(torn)} torn piece(s) from the operation log")
     report.findings.append(finding)
 
@@ -395,7 +391,7 @@ def _check_git_index(store: FileStore, report: Report) -> None:
     finish = f"git add -A {shlex.quote(os.path.relpath(store.tasks_dir))} && git commit"
     pending = any(f.kind in ("conflict", "duplicate") and not f.fixed for f in report.findings)
     report.findings.append(
-        Finding(
+        Problem(
             kind="git-unmerged",
             path=paths[0].removeprefix("tasks/"),
             message=f"git still lists {len(paths)} task file(s) as unmerged: " + ", ".join(shown),

@@ -1,6 +1,7 @@
 """Escalations in one place (AC3.4): ``.mcp/escalations/<ID>.md`` holds what a person needs to
 decide about an escalated task (why, the last error, open feedback, the history, the task file),
-written when it is escalated and removed when it is resolved.
+a mirror the file board keeps of what the task holds: written whenever an escalated task is
+saved, removed when a task without an open escalation is (``FileTx.commit``).
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from .format import render
 from .fsutil import atomic_write
 
 
-def path(root: str, task_id: str) -> str:
-    """Where a person finds the escalation of ``task_id`` in the project at ``root``."""
-    return os.path.join(root, ".mcp", "escalations", f"{task_id}.md")
+def path(board: str, task_id: str) -> str:
+    """Where a person finds the escalation of ``task_id`` on the board folder ``board``."""
+    return os.path.join(board, "escalations", f"{task_id}.md")
 
 
-def sync(root: str, task: Task) -> None:
+def sync(board: str, task: Task) -> None:
     """Write the file while the task is escalated; remove it once it is not."""
-    where = path(root, task.id)
+    where = path(board, task.id)
     if task.escalated:
         os.makedirs(os.path.dirname(where), exist_ok=True)
         atomic_write(where, text(task))

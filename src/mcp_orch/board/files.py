@@ -30,7 +30,6 @@ from ..domain.errors import (
     BoardConflict,
     MalformedTask,
     StorageError,
-    TaskNotFound,
 )
 from ..domain.events import Event
 from ..domain.model import (
@@ -43,7 +42,8 @@ from ..domain.model import (
 )
 from ..domain.ops import op
 from ..domain.policy import summarize
-from ..store import Snapshot
+from ..store import Problem, Snapshot, no_attachment, not_found
+from .filetx import FileTx
 from .fsutil import (
     append_line,
     atomic_write,
@@ -57,6 +57,7 @@ from .fsutil import (
 from .index import (
     INDEX_NAME,
     STATUS_BY_VALUE,
+    Paths,
     encode,
     leftover,
     load_index,
@@ -156,7 +157,10 @@ def leftovers(root: str) -> list[str]:
 
 
 class FileStore:
-    """The ``TaskStore`` of a ``.mcp/`` directory."""
+    """The ``TaskStore`` of a ``.mcp/`` directory. ``extras("board")`` is the store itself:
+    its files, paths and raw repairs, for doctor."""
+
+    url = "files"
 
     def __init__(self, root: str, clock: Callable[[], datetime] | None = None) -> None:
         self.root = str(root)
@@ -169,9 +173,12 @@ class FileStore:
         self.journal_path = join(self.root, ".journal")
         self.lock_path = join(self.root, ".lock")
         self.log_path = join(self.root, "log", "orch.jsonl")
-        self._in_tx = False
+        # The store revision: a counter bumped under the lock by every transaction that wrote.
+        self.revision_path = join(self.root, "log", "revision")
+        self._tx: FileTx | None = None
         self._snap: Snapshot | None = None
         self._last: Snapshot | None = None
+        self._paths: Paths = {}
         self._index: dict[str, list[object]] = {}
         self._index_dirty = False
         self._log_fd: int | None = None
@@ -210,6 +217,9 @@ class FileStore:
         """The absolute path of ``status/name`` inside the tasks folder."""
         return os.path.join(self.tasks_dir, rel)
 
+    def extras(self, capability: str) -> object | None:
+        return self if capability == "board" else None
+
     # ------------------------------------------------------------------ reading
 
     def _save_index(self) -> None:
@@ -230,22 +240,30 @@ class FileStore:
             return {}
 
     def snapshot(self) -> Snapshot:
-        if self._in_tx:
+        if self._tx is not None:
             return self._snap if self._snap is not None else self._scan()
         with board_lock(self.lock_path, shared=True):
             return self._scan()
 
+    def paths(self) -> Paths:
+        """Where each task of the last snapshot is kept (``status/name``; two or more: the
+        same ID in several files, a duplicate)."""
+        if self._last is None:
+            self.snapshot()
+        return self._paths
+
     def _scan(self) -> Snapshot:
         old = self._index or load_index(self.index_path)
-        snap, self._index, changed = scan(self.tasks_dir, old, self._moving_from())
+        snap, self._paths, self._index, changed = scan(self.tasks_dir, old, self._moving_from())
         stray = leftovers(self.root)
         if stray:  # rare: a write killed while it wrote the move journal
             found = tuple(leftover(f"../{name}", f".mcp/{name}") for name in stray)
             snap = snap._replace(problems=(*snap.problems, *found))
+        snap = snap._replace(revision=self.revision())
         if changed:
             self._index_dirty = True
         self._last = snap
-        if self._in_tx:
+        if self._tx is not None:
             self._snap = snap
         else:
             self._save_index()
@@ -261,48 +279,51 @@ class FileStore:
             return ""
         return moving_from
 
-    def path_of(self, task_id: str) -> str:
-        """Where ``task_id`` is kept; names the problem instead of guessing."""
-        last = self._last
-        if last is not None and not self._in_tx:
+    def rel_of(self, task_id: str, *, missing_ok: bool = False) -> str:
+        """Where ``task_id`` is kept (``status/name``); names the problem instead of guessing.
+        ``missing_ok``: "" for an ID no file holds (rather than ``TaskNotFound``)."""
+        if self._last is not None and self._tx is None:
             # The snapshot this process just took is good enough if the file is still there:
             # one stat instead of re-listing the board (a command often lists, then loads).
-            known = last.paths.get(task_id, "")
-            if known and "\n" not in known and os.path.isfile(self.path(known)):
-                return self.path(known)
+            known = self._paths.get(task_id, ())
+            if len(known) == 1 and os.path.isfile(self.path(known[0])):
+                return known[0]
         snap = self.snapshot()
-        rel = snap.paths.get(task_id)
-        if rel is None:
-            for problem in snap.problems:
-                name = os.path.basename(problem.path).lower()
-                if problem.path and name.startswith(task_id.lower()):
-                    raise MalformedTask(
-                        problem.message, problem.hint, path=problem.path, line=problem.line
-                    )
-            raise TaskNotFound(
-                f"no task {task_id} on the board",
-                ("the board lists them: ", op("status"), "; done ones too: ", op("status", all="")),
-            )
-        if "\n" in rel:
+        rels = self._paths.get(task_id)
+        if rels is None:
+            problem = _problem_of(snap, task_id)
+            if problem is not None:
+                raise MalformedTask(
+                    problem.message, problem.hint, path=problem.path, line=problem.line
+                )
+            if missing_ok:
+                return ""
+            raise not_found(task_id)
+        if len(rels) > 1:
             raise BoardConflict(
-                f"{task_id} exists in more than one folder: " + ", ".join(rel.split("\n")),
+                f"{task_id} exists in more than one folder: " + ", ".join(rels),
                 (op("doctor", fix=""), " merges the copies (a git merge can cause this)"),
             )
-        return self.path(rel)
+        return rels[0]
 
-    def load(self, task_id: str) -> Task:
+    def path_of(self, task_id: str) -> str:
+        return self.path(self.rel_of(task_id))
+
+    def read(self, task_id: str) -> tuple[Task, int]:
+        """The task and the stamp of its file (its revision on this store)."""
         from . import format as fmt
 
-        path = self.path_of(task_id)
-        rel = os.path.relpath(path, self.tasks_dir)
+        rel = self.rel_of(task_id)
+        path = self.path(rel)
         try:
+            stamp = file_stamp(path)  # before reading: an edit after it fails the save's CAS
             text = read_text(path)
         except OSError as exc:
             raise storage_error(exc, f"read {rel}") from exc
         task = fmt.parse(text, rel)
-        folder = STATUS_BY_VALUE[rel.split(os.sep, 1)[0]]
+        folder = STATUS_BY_VALUE[rel.split("/", 1)[0]]
         if task.status is folder:
-            return task
+            return task, stamp
         # Moved by hand (git mv, a file manager): the folder is the status, and the move goes
         # into the history like any other, stamped with the time it was noticed (the file's
         # mtime is the checkout's, not the move's), never before the entry it follows.
@@ -315,7 +336,10 @@ class FileStore:
             to_status=folder.value,
             note=f"moved by hand into {folder.value}/",
         )
-        return moved.evolve(history=(*moved.history, entry))
+        return moved.evolve(history=(*moved.history, entry)), stamp
+
+    def load(self, task_id: str) -> Task:
+        return self.read(task_id)[0]
 
     def task_files(self) -> Iterator[str]:
         """``status/name`` of every task file (no temp files, no symlinks), sorted."""
@@ -334,6 +358,7 @@ class FileStore:
                     yield rel
 
     def iter_tasks(self) -> Iterator[tuple[str, Task | Exception]]:
+        """Every task file read in full, or the error that stopped it (for doctor)."""
         from . import format as fmt
 
         for rel in self.task_files():
@@ -342,28 +367,69 @@ class FileStore:
             except (MalformedTask, OSError, UnicodeDecodeError) as exc:
                 yield rel, exc
 
+    def attachment(self, ref: str) -> str:
+        rel = ref.removeprefix(".mcp/")
+        parts = rel.split("/")
+        if parts[0] != "feedback" or len(parts) != 3 or ".." in parts:
+            raise no_attachment(ref)
+        try:
+            return read_text(os.path.join(self.root, *parts))
+        except OSError as exc:
+            raise no_attachment(ref) from exc
+
+    def revision(self) -> int:
+        try:
+            with open(self.revision_path, encoding="ascii") as handle:
+                return int(handle.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def change_token(self) -> object:
+        stamps: list[int] = [self.revision()]
+        for status in ALL_STATUSES:
+            try:
+                stamps.append(os.stat(self.folder(status)).st_mtime_ns)
+            except OSError:
+                stamps.append(0)
+        try:
+            stamps.append(os.stat(self.journal_path).st_mtime_ns)
+        except OSError:
+            stamps.append(0)
+        return tuple(stamps)
+
     # ------------------------------------------------------------------ writing
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        if self._in_tx:
-            yield
+    def transaction(self) -> Iterator[FileTx]:
+        """Hold the board's lock; what the transaction saved is written when it ends
+        (``FileTx.commit``), nothing of it if it ends in an exception."""
+        if self._tx is not None:
+            yield self._tx  # nested: part of the outer unit of work
             return
         with board_lock(self.lock_path):
             # The log is opened before anything changes: a log that cannot be written stops
             # the command while "nothing was changed" is still true.
             self._log_fd = open_append(self.log_path)
-            self._in_tx = True
+            tx = self._tx = FileTx(self)
             self._snap = None
             try:
                 self._recover()
-                yield
+                yield tx
+                tx.commit()
             finally:
-                self._in_tx = False
+                self._tx = None
                 self._snap = None
                 os.close(self._log_fd)
                 self._log_fd = None
                 self._save_index()
+
+    def save(self, task: Task) -> None:
+        """Replace (or create) ``task`` whatever its revision, in the open transaction: for
+        tools and tests that edit a task by hand; the service saves through ``Tx.save``."""
+        tx = self._tx
+        if tx is None:
+            raise RuntimeError("FileStore.save outside a transaction")
+        tx.save(task, expected=tx.revision_of(task.id))
 
     def _recover(self) -> None:
         """Finish or roll back a move that a killed process left half done."""
@@ -377,15 +443,11 @@ class FileStore:
             fsync_dir(os.path.dirname(old))
         remove_if_present(self.journal_path)
 
-    def save(self, task: Task) -> None:
+    def write_task(self, task: Task) -> None:
+        """Write ``task`` under its status (the commit point of its save); under the lock."""
         from . import format as fmt
 
-        if not self._in_tx:
-            raise RuntimeError("FileStore.save outside a transaction")
-        snap = self.snapshot()
-        rel = snap.paths.get(task.id)
-        if rel is not None and "\n" in rel:
-            self.path_of(task.id)  # raises BoardConflict
+        rel = self.rel_of(task.id, missing_ok=True)
         old = self.path(rel) if rel else None
         name = os.path.basename(old) if old else f"{task.id}-{slug(task.title)}.md"
         new = os.path.join(self.folder(task.status), name)
@@ -432,12 +494,20 @@ class FileStore:
             key = [st.st_ino, st.st_mtime_ns, st.st_size]
             self._index[rel] = [key, "ok", encode(summarize(task))]
         self._index_dirty = True
+        self._paths = {**self._paths, task.id: (rel,)}
         snap = self._snap
         if snap is not None:
             tasks = (*tuple(t for t in snap.tasks if t.id != task.id), summarize(task))
-            self._snap = Snapshot(
-                tasks=tasks, problems=snap.problems, paths={**snap.paths, task.id: rel}
-            )
+            self._snap = snap._replace(tasks=tasks)
+
+    def bump_revision(self) -> int:
+        """One more store revision (under the lock); the counter is local, like the log."""
+        revision = self.revision() + 1
+        try:
+            atomic_write(self.revision_path, f"{revision}\n", durable=False)
+        except StorageError as exc:
+            self._warnings.append(f"the board's revision could not be kept ({exc.message})")
+        return revision
 
     def write_raw(self, rel: str, text: str, like: str | None = None) -> None:
         """Write a file (doctor's repairs), in the line ending and BOM of the file ``like``
@@ -459,11 +529,21 @@ class FileStore:
     # ------------------------------------------------------------------ the log
 
     def record(self, event: Event) -> None:
-        """Append the event of a change that has taken effect (or was refused): never raises.
+        """Append one event: in the open transaction, when it commits; outside one (doctor,
+        a refused step), now. Never raises: a line that cannot be written is a warning.
 
         The task file is the commit point; a log line that cannot be written after it is a
         warning (``take_warnings``), so nobody is told to run again what was already done.
         """
+        if self._tx is not None:
+            self._tx.record(event)
+        else:
+            self.append_event(event)
+
+    def record_refused(self, event: Event) -> None:
+        self.append_event(event)
+
+    def append_event(self, event: Event) -> None:
         try:
             fd = self._log_fd if self._log_fd is not None else open_append(self.log_path)
         except StorageError as exc:
@@ -490,6 +570,10 @@ class FileStore:
         if self._log_fd is not None:
             os.close(self._log_fd)
             self._log_fd = open_append(self.log_path)
+
+    def warn(self, text: str) -> None:
+        """Keep what could not be written after a commit point, for ``take_warnings``."""
+        self._warnings.append(text)
 
     def take_warnings(self) -> list[str]:
         """What could not be written after a change took effect; each is returned once."""
@@ -547,15 +631,18 @@ class FileStore:
                 continue  # a torn line of a killed writer
         return out, cursor + end
 
-    def change_token(self) -> object:
-        stamps: list[int] = []
-        for status in ALL_STATUSES:
-            try:
-                stamps.append(os.stat(self.folder(status)).st_mtime_ns)
-            except OSError:
-                stamps.append(0)
-        try:
-            stamps.append(os.stat(self.journal_path).st_mtime_ns)
-        except OSError:
-            stamps.append(0)
-        return tuple(stamps)
+
+def file_stamp(path: str) -> int:
+    """A task's revision on the file board: a stamp of its file that changes with every
+    write, by orch or by hand (a new inode, mtime or size); compared for equality only."""
+    st = os.stat(path)
+    return (hash((st.st_ino, st.st_mtime_ns, st.st_size)) & ((1 << 62) - 1)) or 1
+
+
+def _problem_of(snap: Snapshot, task_id: str) -> Problem | None:
+    """The problem of a file named for ``task_id`` that could not be read (None: no file)."""
+    for problem in snap.problems:
+        name = os.path.basename(problem.path).lower()
+        if problem.path and problem.kind != "duplicate" and name.startswith(task_id.lower()):
+            return problem
+    return None

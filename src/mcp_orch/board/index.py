@@ -110,19 +110,23 @@ def save_index(path: str, index: Index) -> bool:
 # ---------------------------------------------------------------------- the scan
 
 
-def scan(tasks_dir: str, old: Index, moving_from: str) -> tuple[Snapshot, Index, bool]:
+Paths = dict[str, tuple[str, ...]]  # task ID -> where it is kept (two or more: a duplicate)
+
+
+def scan(tasks_dir: str, old: Index, moving_from: str) -> tuple[Snapshot, Paths, Index, bool]:
     """List every folder into a snapshot, parsing only files whose (inode, mtime, size) changed.
 
     ``moving_from`` is the old half of a move under way (skipped: the new copy is the task).
-    Returns the snapshot, the new index and whether it differs from ``old``.
+    Returns the snapshot, where each task is kept, the new index and whether it differs from
+    ``old``.
     """
     index: Index = {}
     found: dict[str, list[tuple[str, Summary]]] = {}
     problems: list[Problem] = []
     dirty = _scan_folders(tasks_dir, old, moving_from, index, found, problems)
     tasks, paths = _one_copy_each(found, problems)
-    snap = Snapshot(tasks=tuple(tasks), problems=tuple(problems), paths=paths)
-    return snap, index, dirty or len(index) != len(old)
+    snap = Snapshot(tasks=tuple(tasks), problems=tuple(problems))
+    return snap, paths, index, dirty or len(index) != len(old)
 
 
 def _scan_folders(
@@ -254,14 +258,14 @@ def _problem(rel: str, err: list[object]) -> Problem:
 
 def _one_copy_each(
     found: dict[str, list[tuple[str, Summary]]], problems: list[Problem]
-) -> tuple[list[Summary], dict[str, str]]:
-    """The tasks found exactly once, and every task's path (copies joined by newlines)."""
+) -> tuple[list[Summary], Paths]:
+    """The tasks found exactly once, and every task's paths (all its copies)."""
     tasks: list[Summary] = []
-    paths: dict[str, str] = {}
+    paths: Paths = {}
     for task_id, copies in found.items():
+        paths[task_id] = tuple(rel for rel, _ in copies)
         if len(copies) == 1:
             tasks.append(copies[0][1])
-            paths[task_id] = copies[0][0]
         else:
             where = " and ".join(rel for rel, _ in copies)
             problems.append(
@@ -273,7 +277,6 @@ def _one_copy_each(
                     task=task_id,
                 )
             )
-            paths[task_id] = "\n".join(rel for rel, _ in copies)
     return tasks, paths
 
 

@@ -118,11 +118,22 @@ class BoardConflict(OrchError):
     exit_code = 9
 
 
-class RevisionConflict(OrchError):  # TEMP (sql): until seam v2 is merged
-    """A save over a revision newer than the one read (another writer got there first)."""
+class LeaseLost(OrchError):
+    """An agent's write on a task it no longer holds: its lease expired or the task was given
+    to another agent (the fence moved on). Nothing changed; the agent drops the task (HTTP 409
+    ``lease_lost``)."""
+
+    code = "lease_lost"
+    exit_code = 12
+
+
+class RevisionConflict(BoardConflict):
+    """A save over a revision newer than the one read: another writer got there first.
+
+    A subclass of ``BoardConflict`` (its exit code): the board changed under the step, and
+    running it again reads the new state."""
 
     code = "revision_conflict"
-    exit_code = 9
 
 
 class StorageError(OrchError):

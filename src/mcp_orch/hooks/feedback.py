@@ -1,4 +1,5 @@
-"""Feedback files: ``.mcp/feedback/<ID>/attempt-<N>-<tree>.md``, one per failed quality gate.
+"""Feedback files: ``.mcp/feedback/<ID>/attempt-<N>-<tree>.md``, one per failed quality gate,
+kept by the store as an attachment of the task (``Tx.attach``; the file board writes them).
 
 Keyed by task, attempt and the tree that was being committed (the commit itself never came to
 be: the gate blocked it), so two attempts never overwrite each other and the same tree failing
@@ -7,10 +8,8 @@ twice is recognisable. The task keeps a short Error Context entry that points he
 
 from __future__ import annotations
 
-import os
 import re
 
-from ..board.fsutil import atomic_write
 from ..domain.record import Record
 from .parsing import TestReport, trim_log
 
@@ -30,10 +29,11 @@ class GateFailure(Record):
     at: str
 
 
-def relative_path(failure: GateFailure) -> str:
-    """Where the file goes, relative to the project root (also what the task's note points at)."""
+def name(failure: GateFailure) -> str:
+    """The attachment's name: on the file board ``.mcp/feedback/<ID>/<name>`` (what the
+    task's note points at)."""
     tree = (failure.tree or "notree")[:12]
-    return f".mcp/feedback/{failure.task_id}/attempt-{failure.attempt}-{tree}.md"
+    return f"attempt-{failure.attempt}-{tree}.md"
 
 
 def summary(failure: GateFailure) -> str:
@@ -87,12 +87,3 @@ def render(failure: GateFailure) -> str:
             "",
         ]
     )
-
-
-def write(root: str, failure: GateFailure) -> str:
-    """Write the feedback file atomically; returns its path relative to ``root``."""
-    rel = relative_path(failure)
-    path = os.path.join(root, *rel.split("/"))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    atomic_write(path, render(failure))
-    return rel

@@ -96,6 +96,14 @@ def run(
     return code
 
 
+def project_root(service: Service) -> str:
+    """The folder that holds the file board (""  when the store is not the file board)."""
+    from ..board.files import FileStore  # loaded already: the service opened it
+
+    board = service.store.extras("board")
+    return os.path.dirname(board.root) if isinstance(board, FileStore) else ""
+
+
 class _Hook:
     def __init__(self, service: Service, top: str, env: Mapping[str, str], out: IO[str]) -> None:
         self.service = service
@@ -104,7 +112,7 @@ class _Hook:
         # Every worktree shares the main tree's board (``root``), but git runs hooks at the top
         # of the worktree being committed (``top``): the gate tests that one.
         self.top = top or os.getcwd()
-        self.root = service.root or self.top
+        self.root = project_root(service) or self.top
         raw_agent = env.get(ENV_AGENT) or service.config.raw.get("agent") or ""
         self.agent = str(raw_agent).strip()
 
@@ -116,6 +124,8 @@ class _Hook:
         """A board path (relative to the board's root) as the committer finds it: relative to
         the worktree's top when the board is inside it, else absolute (the main tree's board
         seen from a linked worktree)."""
+        if not ref.startswith(".mcp/"):
+            return ref  # kept by a store that is not the file board (attachment:...)
         path = os.path.realpath(os.path.join(self.root, ref))
         inside = os.path.relpath(path, os.path.realpath(self.top))
         outside = inside == os.pardir or inside.startswith(os.pardir + os.sep)
@@ -188,7 +198,7 @@ class _Hook:
     def gate_failed(
         self, task_id: str, command: str, code: int, output: str, tree: str, branch: str
     ) -> int:
-        from .feedback import GateFailure, summary, write
+        from .feedback import GateFailure, name, render, summary
         from .parsing import parse
 
         failure = GateFailure(
@@ -204,14 +214,14 @@ class _Hook:
             at=self.service.now(),
         )
         try:
-            ref = write(self.root, failure)
             task = self.service.test_failed(
                 task_id,
                 agent=self.agent or HOOK_AGENT,
                 summary=summary(failure),
                 detail=failure.report.first_error,
-                ref=ref,
+                attachment=(name(failure), render(failure)),
             )
+            ref = task.errors[-1].ref
         except OrchError as exc:
             self.say(f"could not record the failure on the board: {exc.message}")
         else:

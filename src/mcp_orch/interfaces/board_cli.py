@@ -195,11 +195,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from ..board import doctor
-    from ..board.files import FileStore
 
     service = cli.open_service()
-    assert isinstance(service.store, FileStore)
-    report = doctor.check(service.store, fix=args.fix, now=service.now())
+    report = doctor.check(doctor.board_of(service.store), fix=args.fix, now=service.now())
     lines = [f"checked {report.tasks} task(s)"]
     for f in report.findings:
         state = "fixed" if f.fixed else ("left " if args.fix else "found")

@@ -47,16 +47,11 @@ def _clock() -> Clock:
 
 def open_service(start: str | None = None) -> Service:
     """The service of the board this directory belongs to (see ``board.locate``)."""
-    from .. import config
-    from ..board.files import FileStore
     from ..board.locate import find_board
-    from ..service import Service
+    from ..service.compose import build
 
     board = find_board(start)
-    clock = _clock()
-    service = Service(
-        FileStore(board, clock.now), config.load(board), clock, root=os.path.dirname(board)
-    )
+    service = build(board, _clock())
     if _RUNNING and _RUNNING[0] in THROUGH_SERVICE:
         from .remote import through_service  # one stat when no service runs
 

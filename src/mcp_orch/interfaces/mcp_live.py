@@ -83,12 +83,11 @@ async def lifespan(_: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
 
 def reader_of(service: Service, board: str | None) -> Service:
     """A second ``Service`` on the same board, for the worker threads."""
-    if board is None:
-        return service  # no board folder to open twice (in-process use)
-    from ..board.files import FileStore
+    if board is None or service.store.url == "memory":
+        return service  # no board folder to open twice (in-process use); memory is shared
+    from ..service.compose import build
 
-    clock = service.clock
-    return Service(FileStore(board, clock.now), service.config, clock, root=service.root)
+    return build(board, service.clock, config=service.config, url=service.store.url)
 
 
 def news(agent: str, cursor: int, service: Service) -> tuple[list[Notice], int]:

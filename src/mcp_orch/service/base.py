@@ -16,14 +16,16 @@ from ..domain.model import Note, Task, format_time
 from ..domain.policy import Decision, decide
 from ..domain.record import Record
 from ..inputs import check_agent
-from ..store import Problem, Snapshot, TaskStore
+from ..store import Problem, Snapshot, TaskStore, Tx
 from .clock import SYSTEM, Clock
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs an import at start-up; only the type checker needs it
-    from typing import TypeVar
+    from typing import Protocol, TypeVar
 
     R = TypeVar("R")
+else:
+    Protocol = object
 
 
 class NextAction(Record):
@@ -35,19 +37,15 @@ class NextAction(Record):
 
 
 class ServiceBase:
-    """What every operation stands on. One instance per board; cheap to create."""
+    """What every operation stands on. Cheap to create (one per request is fine) and holding
+    no state shared between requests: the store keeps everything."""
 
     def __init__(
-        self,
-        store: TaskStore,
-        config: Config | None = None,
-        clock: Clock = SYSTEM,
-        root: str | None = None,
+        self, store: TaskStore, config: Config | None = None, clock: Clock = SYSTEM
     ) -> None:
         self.store = store
         self.config = config or Config()
         self.clock = clock  # every time the service reads or waits on comes from here
-        self.root = root  # the project root (the folder that holds .mcp/), when on files
         self._warnings: list[str] = []
 
     def now(self) -> str:
@@ -67,7 +65,7 @@ class ServiceBase:
 
     # ------------------------------------------------------------------ helpers
 
-    def _log(
+    def _event(
         self,
         agent: str,
         op: str,
@@ -76,66 +74,65 @@ class ServiceBase:
         note: str = "",
         outcome: str = "ok",
         task_id: str = "",
-    ) -> None:
-        self.store.record(
-            event_for(
-                before,
-                after,
-                actor=agent,
-                op=op,
-                at=self.now(),
-                note=note,
-                outcome=outcome,
-                task_id=task_id,
-            )
+    ) -> Event:
+        """The event of one step (``refused``: of one that was refused)."""
+        return event_for(
+            before, after, actor=agent, op=op, at=self.now(), note=note, outcome=outcome,
+            task_id=task_id,
         )
 
     def _mutate(
-        self, task_id: str, agent: str, op: str, change: Callable[[Task, Snapshot], Task]
+        self, task_id: str, agent: str, op: str, change: Callable[[Task, Tx], Task]
     ) -> Task:
-        """Load, change and save one task under the lock; log the outcome either way.
+        """Load, change and save one task in one transaction; log the outcome either way.
 
         ``change`` returns the task unchanged (the same object) when there is nothing to do.
         """
-        after, _ = self._mutate_and(task_id, agent, op, lambda t, snap: (change(t, snap), None))
+        after, _ = self._mutate_and(task_id, agent, op, lambda t, tx: (change(t, tx), None))
         return after
 
     def _mutate_and(
-        self,
-        task_id: str,
-        agent: str,
-        op: str,
-        change: Callable[[Task, Snapshot], tuple[Task, R]],
+        self, task_id: str, agent: str, op: str, change: Callable[[Task, Tx], tuple[Task, R]]
     ) -> tuple[Task, R]:
         """``_mutate`` for a change that also answers something (why a move was refused,
-        whether anything happened): the saved task and that answer."""
+        whether anything happened): the saved task and that answer.
+
+        The save is compare-and-swap on the revision read, and the event commits with it. A
+        refused step (any ``OrchError`` once the transaction has begun) is rolled back and
+        leaves exactly one ``refused`` event, recorded after the rollback."""
         tid = normalize_id(task_id)
-        with self.store.transaction():
-            try:
-                snap = self.store.snapshot()
-                before = self.store.load(tid)
-                after, answer = change(before, snap)
-                if after is not before:
-                    self.store.save(after)
-            except OrchError as exc:
-                self._log(agent, op, None, None, exc.message, outcome="refused", task_id=tid)
-                raise
-            if after is not before:
-                self._log(agent, op, before, after, _last_note(after))
+        begun = False
+        try:
+            with self.store.transaction() as tx:
+                begun = True  # before this, the store could not even begin: nothing to log
+                stored = tx.get(tid)
+                after, answer = change(stored.task, tx)
+                if after is not stored.task:
+                    tx.save(after, expected=stored.revision)
+                    tx.record(self._event(agent, op, stored.task, after, _last_note(after)))
+        except OrchError as exc:
+            if begun:
+                self._refused(agent, op, tid, exc)
+            raise
         return after, answer
 
+    def _refused(self, agent: str, op: str, task_id: str, exc: OrchError) -> None:
+        event = self._event(agent, op, None, None, exc.message, "refused", task_id)
+        self.store.record_refused(event)
+
     def _allow(
-        self, agent: str, op: str, task: Task | None, snap: Snapshot, *, approves: bool = False
+        self, agent: str, op: str, task: Task | None, reads: Reads, *, approves: bool = False
     ) -> None:
         """Refuse an unknown agent, or a step its role does not allow (``domain.roles``)."""
         enforce = self.config.enforce_roles
 
         def seen() -> set[str]:
-            """Holders and implementers; only when they do not name ``agent``, the whole log."""
+            """``agent`` if the board knows it; else (to name the known ones when refusing)
+            every holder, implementer and actor of the board."""
+            if reads.knows_agent(agent):
+                return {agent}
+            snap = reads.snapshot()
             names = {t.agent for t in snap.tasks} | {t.implementer for t in snap.tasks}
-            if agent in names:
-                return names
-            # A refused attempt is logged too, but must not make a typo a known agent.
             events = self.store.events(None, limit=10**9)
             return names | {e.agent for e in events if e.outcome != "refused"}
 
@@ -145,7 +142,7 @@ class ServiceBase:
     def ensure_known(self, agent: str) -> None:
         """Refuse an agent in no role that the board has never seen (a token made for a typo
         would be refused on every call it makes)."""
-        self._allow(agent, "known", None, self.store.snapshot())
+        self._allow(agent, "known", None, SnapshotReads(self.store, self.store.snapshot()))
 
     # ------------------------------------------------------------------ reading
 
@@ -158,7 +155,7 @@ class ServiceBase:
     def next_action(self, agent: str | None) -> NextAction:
         who = check_agent(agent)
         snap = self.store.snapshot()
-        self._allow(who, "next", None, snap)
+        self._allow(who, "next", None, SnapshotReads(self.store, snap))
         decision = decide(snap.tasks, who, self.config.roles, self.config.max_in_progress)
         task = self.store.load(decision.task_id) if decision.task_id else None
         if task is not None and decision.action == "fix":
@@ -175,9 +172,10 @@ class ServiceBase:
     ) -> NextAction:
         """Block until ``agent`` has something to do (or ``timeout`` seconds pass).
 
-        Waking is driven by the store's change token (folder mtimes: every move changes one),
-        looked at every ``poll`` seconds; a full re-check every ``recheck`` seconds also
-        catches edits made in place. The time is the service's clock's.
+        Waking is driven by the store's change token (its revision; on files also the folder
+        mtimes, which every move changes), looked at every ``poll`` seconds; a full re-check
+        every ``recheck`` seconds also catches edits made in place. The time is the service's
+        clock's.
         """
         clock = self.clock
         deadline = None if timeout is None else clock.monotonic() + timeout
@@ -198,27 +196,31 @@ class ServiceBase:
         tid = normalize_id(task_id) if task_id else None
         return self.store.events(tid, limit)
 
-    def escalation_path(self, task_id: str) -> str | None:
-        """Where a person finds what they need about an escalated task (None off the files)."""
-        from ..board import escalations
 
-        return escalations.path(self.root, normalize_id(task_id)) if self.root else None
+class Reads(Protocol):
+    """The reads ``_allow`` needs: a transaction's, or a snapshot's (``SnapshotReads``)."""
 
-    def _sync_escalation(self, task: Task) -> None:
-        from ..board import escalations  # deferred: it needs the Markdown renderer
-        from ..board.fsutil import os_reason
+    def knows_agent(self, name: str) -> bool: ...
 
-        if not self.root:
-            return
-        try:
-            escalations.sync(self.root, task)
-        except (OrchError, OSError) as exc:  # after the commit point: the task says it all
-            cause = exc if isinstance(exc, OSError) else exc.__cause__
-            why = os_reason(cause)[0] if isinstance(cause, OSError) else str(exc)
-            self._warnings.append(
-                f"{task.id} is recorded, but {escalations.path('.', task.id)[2:]} could not "
-                f"be updated ({why}); 'orch show {task.id}' has everything it would hold"
-            )
+    def snapshot(self) -> Snapshot: ...
+
+
+class SnapshotReads:
+    """``Reads`` outside a transaction, from a snapshot just taken (``next``, a token check)."""
+
+    def __init__(self, store: TaskStore, snap: Snapshot) -> None:
+        self._store = store
+        self._snap = snap
+
+    def snapshot(self) -> Snapshot:
+        return self._snap
+
+    def knows_agent(self, name: str) -> bool:
+        from ..store.memory import knows
+
+        if knows(name, self._snap.tasks, ()):
+            return True
+        return knows(name, (), self._store.events(None, limit=10**9))
 
 
 def resolve_all(

@@ -10,7 +10,7 @@ from ..domain import transitions
 from ..domain.errors import InvalidInput
 from ..domain.model import CheckItem, Task
 from ..inputs import check_agent
-from ..store import Snapshot
+from ..store import Tx
 from .base import ServiceBase
 
 # The checklists by their short names (the CLI's flags), with the Task field and a label.
@@ -42,7 +42,7 @@ def check(
             "name the items to tick (acceptance criteria, DoR or DoD) by number, or all",
         )
 
-    def change(task: Task, snap: Snapshot) -> Task:
+    def change(task: Task, tx: Tx) -> Task:
         lists = {"ac": task.acceptance, "dor": task.ready_def, "dod": task.done_def}
         said: list[str] = []
         for short, given in wanted.items():

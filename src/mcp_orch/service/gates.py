@@ -13,7 +13,7 @@ from ..domain.ids import looks_like_id, normalize_id
 from ..domain.model import Status, Task
 from ..domain.record import Record
 from ..inputs import check_agent, check_text, parse_status
-from ..store import Snapshot
+from ..store import Tx
 from .base import ServiceBase, resolve_all
 
 # The moves a commit's ``Task-Status`` trailer may ask for, as operations of the table.
@@ -89,29 +89,32 @@ class GateOps(ServiceBase):
         summary: str,
         detail: str = "",
         ref: str = "",
+        attachment: tuple[str, str] | None = None,
     ) -> Task:
         """The quality gate failed on a commit of this task (AC3.1).
 
         Appends Error Context (``detail``) and open test feedback (``summary``), both pointing at
-        the feedback file ``ref``; older open test feedback is superseded (resolved), so only
-        the newest failure is open. The task goes back to ready for the same implementer; a
-        task that cannot move (pending, done, failed) keeps its status and records the failure.
-        A done or failed task gets the Error Context only: nobody works on it any more, so
-        feedback opened there would stay open forever.
+        the feedback ``ref``, or at ``attachment`` (name, text: the full output), which the
+        store keeps with the task in the same transaction; older open test feedback is
+        superseded (resolved), so only the newest failure is open. The task goes back to ready
+        for the same implementer; a task that cannot move (pending, done, failed) keeps its
+        status and records the failure. A done or failed task gets the Error Context only:
+        nobody works on it any more, so feedback opened there would stay open forever.
         """
         who = check_agent(agent, required=False)
         head = check_text(summary, "summary")
         body = check_text(f"{head}\n\n{detail}" if detail else head, "error text")
 
-        def change(task: Task, snap: Snapshot) -> Task:
+        def change(task: Task, tx: Tx) -> Task:
             now = self.now()
+            where = tx.attach(task.id, *attachment) if attachment else ref
             task = task.evolve(feedback=resolve_all(task.feedback, now, sources=("test",)))
             task = task.add_note(
-                "errors", at=now, author=who, body=body, source="test", open=False, ref=ref
+                "errors", at=now, author=who, body=body, source="test", open=False, ref=where
             )
             if task.status not in _CLOSED:
                 task = task.add_note(
-                    "feedback", at=now, author=who, body=head, source="test", ref=ref
+                    "feedback", at=now, author=who, body=head, source="test", ref=where
                 )
             if task.status in transitions.TRANSITIONS["test-failed"].sources:
                 return transitions.apply(task, "test-failed", actor=who, now=now, note=head)
@@ -144,7 +147,7 @@ class GateOps(ServiceBase):
         who = check_agent(agent, required=False)
         target = parse_status(move_to) if move_to else None
 
-        def change(task: Task, snap: Snapshot) -> tuple[Task, str]:
+        def change(task: Task, tx: Tx) -> tuple[Task, str]:
             """The task with the commit recorded, and why its move was refused ("": it was
             not)."""
             now = self.now()
@@ -163,7 +166,7 @@ class GateOps(ServiceBase):
                 refused = f"Task-Status: {target.value} is not a move a commit can make"
             elif op is not None:
                 try:
-                    self._allow(who, op, task, snap)
+                    self._allow(who, op, task, tx)
                     transitions.check(task, op)
                 except (IllegalTransition, NotAllowed, UnknownAgent) as exc:
                     refused = exc.message

@@ -20,7 +20,7 @@ from ..domain.errors import (
 from ..domain.ids import new_id
 from ..domain.model import CheckItem, Status, Task
 from ..domain.ops import op
-from ..domain.policy import blocking_deps, check_new_depends, summarize
+from ..domain.policy import check_new_depends
 from ..domain.record import Record
 from ..inputs import (
     check_agent,
@@ -33,7 +33,7 @@ from ..inputs import (
     parse_priority,
     parse_status,
 )
-from ..store import Snapshot
+from ..store import Tx
 from .base import ServiceBase, first_line, resolve_all
 
 
@@ -61,14 +61,13 @@ class HandoffOps(ServiceBase):
         prio = parse_priority(priority)
         deps = check_ids(depends)
         text = check_text(goal, "goal", required=False)
-        with self.store.transaction():
-            snap = self.store.snapshot()
-            self._allow(who, "create", None, snap)
-            graph = {t.id: t.depends for t in snap.tasks}
+        with self.store.transaction() as tx:
+            self._allow(who, "create", None, tx)
             task_id = new_id(self.config.id_prefix)
-            while task_id in snap.paths:
+            while tx.exists(task_id):
                 task_id = new_id(self.config.id_prefix)  # 1 in a trillion: draw again
-            check_new_depends(task_id, deps, graph)
+            if deps:
+                check_new_depends(task_id, deps, tx.graph())
             now = self.now()
             task = Task(
                 id=task_id,
@@ -81,8 +80,8 @@ class HandoffOps(ServiceBase):
                 goal=text,
             )
             task = transitions.apply(task, "create", actor=who, now=now, note=name)
-            self.store.save(task)
-            self._log(who, "create", None, task, name)
+            tx.save(task, expected=None)
+            tx.record(self._event(who, "create", None, task, name))
         return task
 
     def prep(
@@ -112,11 +111,10 @@ class HandoffOps(ServiceBase):
         deps = check_ids(depends) if depends else None
         needs = check_capabilities(capabilities) if capabilities is not None else None
 
-        def change(task: Task, snap: Snapshot) -> Task:
-            self._allow(who, "prep", task, snap)
+        def change(task: Task, tx: Tx) -> Task:
+            self._allow(who, "prep", task, tx)
             if deps is not None:
-                graph = {t.id: t.depends for t in snap.tasks}
-                check_new_depends(task.id, deps, graph)
+                check_new_depends(task.id, deps, tx.graph())
             updated = task.evolve(
                 goal=new_goal if new_goal is not None else task.goal,
                 notes=new_notes if new_notes is not None else task.notes,
@@ -141,11 +139,11 @@ class HandoffOps(ServiceBase):
         """ready -> in-progress for ``agent``, exclusively. Claiming again is a no-op success."""
         who = check_agent(agent)
 
-        def change(task: Task, snap: Snapshot) -> tuple[Task, bool]:
+        def change(task: Task, tx: Tx) -> tuple[Task, bool]:
             """The claimed task, and whether the claim changed it (no: the holder again)."""
             # In progress with no holder (moved there by hand): a claim takes it over.
             op_name = "adopt" if task.status is Status.IN_PROGRESS else "claim"
-            self._allow(who, op_name, task, snap)
+            self._allow(who, op_name, task, tx)
             if task.status is Status.IN_PROGRESS and task.agent:
                 if task.agent == who:
                     return task, False
@@ -159,14 +157,14 @@ class HandoffOps(ServiceBase):
                     ("a person resolves it first: ", op("resolve", task.id)),
                 )
             transitions.check(task, op_name)
-            by_id = snap.by_id()
-            waiting = blocking_deps(by_id.get(task.id) or summarize(task), by_id)
+            done = tx.statuses(task.depends)
+            waiting = [d for d in task.depends if done.get(d) is not Status.DONE]
             if waiting:
                 raise DependencyError(
                     f"{task.id} waits on {', '.join(waiting)} (not done yet)",
                     ("finish those first, or take other work: ", op("next", "", who)),
                 )
-            held = [t.id for t in snap.tasks if t.status is Status.IN_PROGRESS and t.agent == who]
+            held = [t.id for t in tx.held_by(who)]
             if len(held) >= self.config.max_in_progress:
                 raise AgentBusy(
                     f"{who} already holds {', '.join(held)} "
@@ -187,8 +185,8 @@ class HandoffOps(ServiceBase):
         who = check_agent(agent)
         text = check_text(note, "note", required=False)
 
-        def change(task: Task, snap: Snapshot) -> Task:
-            self._allow(who, "submit", task, snap)
+        def change(task: Task, tx: Tx) -> Task:
+            self._allow(who, "submit", task, tx)
             self._require_holder(task, who, "submit")
             now = self.now()
             done = resolve_all(task.feedback, now, sources=("review", ""))
@@ -203,8 +201,8 @@ class HandoffOps(ServiceBase):
         who = check_agent(agent)
         body = check_text(text, "feedback text")
 
-        def change(task: Task, snap: Snapshot) -> Task:
-            self._allow(who, "feedback", task, snap)
+        def change(task: Task, tx: Tx) -> Task:
+            self._allow(who, "feedback", task, tx)
             now = self.now()
             return transitions.apply(
                 task.add_note("feedback", at=now, author=who, body=body, source="review"),
@@ -221,8 +219,8 @@ class HandoffOps(ServiceBase):
         who = check_agent(agent)
         text = check_text(note, "note", required=False)
 
-        def change(task: Task, snap: Snapshot) -> Task:
-            self._allow(who, "complete", task, snap)
+        def change(task: Task, tx: Tx) -> Task:
+            self._allow(who, "complete", task, tx)
             now = self.now()
             done = resolve_all(task.feedback, now)
             return transitions.apply(
@@ -236,8 +234,8 @@ class HandoffOps(ServiceBase):
         who = check_agent(agent)
         body = check_text(reason, "reason")
 
-        def change(task: Task, snap: Snapshot) -> Task:
-            self._allow(who, "fail", task, snap)
+        def change(task: Task, tx: Tx) -> Task:
+            self._allow(who, "fail", task, tx)
             now = self.now()
             return transitions.apply(
                 task.add_note("errors", at=now, author=who, body=body, source="fail", open=False),
@@ -256,8 +254,8 @@ class HandoffOps(ServiceBase):
         who = check_agent(agent, required=False)
         body = check_text(text, "error text")
 
-        def change(task: Task, snap: Snapshot) -> Task:
-            self._allow(who, "error", task, snap)
+        def change(task: Task, tx: Tx) -> Task:
+            self._allow(who, "error", task, tx)
             now = self.now()
             task = task.add_note(
                 "errors", at=now, author=who, body=body, source=source, open=False, ref=ref
@@ -271,15 +269,13 @@ class HandoffOps(ServiceBase):
         who = check_agent(agent, required=False)
         body = check_text(reason, "reason")
 
-        def change(task: Task, snap: Snapshot) -> Task:
-            self._allow(who, "escalate", task, snap)
+        def change(task: Task, tx: Tx) -> Task:
+            self._allow(who, "escalate", task, tx)
             now = self.now()
             task = task.add_note("escalations", at=now, author=who, body=body, source="manual")
             return transitions.record(task, "escalate", actor=who, now=now, note=first_line(body))
 
-        task = self._mutate(task_id, who, "escalate", change)
-        self._sync_escalation(task)
-        return task
+        return self._mutate(task_id, who, "escalate", change)
 
     def resolve(
         self, task_id: str, *, agent: str | None, to: str | None = None, note: str = ""
@@ -289,8 +285,8 @@ class HandoffOps(ServiceBase):
         text = check_text(note, "note", required=False)
         target = parse_status(to) if to else None
 
-        def change(task: Task, snap: Snapshot) -> Task:
-            self._allow(who, "resolve", task, snap, approves=target is Status.DONE)
+        def change(task: Task, tx: Tx) -> Task:
+            self._allow(who, "resolve", task, tx, approves=target is Status.DONE)
             if target is Status.IN_PROGRESS and not (task.agent or task.implementer):
                 raise InvalidInput(
                     f"{task.id} has no implementer who could hold it in progress",
@@ -311,9 +307,7 @@ class HandoffOps(ServiceBase):
                 return transitions.record(task, "resolve", actor=who, now=now, note=text)
             return transitions.apply(task, "move", actor=who, now=now, note=text, target=target)
 
-        task = self._mutate(task_id, who, "resolve", change)
-        self._sync_escalation(task)
-        return task
+        return self._mutate(task_id, who, "resolve", change)
 
     def _require_holder(self, task: Task, who: str, verb: str) -> None:
         if task.status is Status.IN_PROGRESS and not task.agent:

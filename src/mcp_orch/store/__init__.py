@@ -1,84 +1,167 @@
 """The storage seam: everything the service needs from a place that keeps tasks.
 
-The file board (``mcp_orch.board.files.FileStore``) implements it today; the SQL stores of the
-orchestrator service will implement the same protocol, and one contract test suite runs
-against every implementation.
+A store is a unit of work: ``with store.transaction() as tx:`` hands out a ``Tx`` whose reads
+see its own writes, whose saves are compare-and-swap on the revision that was read, and whose
+events commit or roll back with the tasks. Backends: the file board
+(``board.files.FileStore``), ``store.memory.MemoryStore``, and the SQL stores; one contract
+suite (tests/integration/test_store_contract.py) runs against each. ``store.factory`` opens
+one by URL. Nothing here knows about files: what only the file board has (its paths, the
+raw files doctor repairs) is reached through ``extras("board")``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 
+from ..domain.errors import InvalidInput, TaskNotFound
+from ..domain.events import Event
+from ..domain.model import Note, Status, Task
+from ..domain.ops import op
 from ..domain.policy import Summary
 from ..domain.record import Record
 
-TYPE_CHECKING = False  # not typing's: importing typing costs ~2 ms on every command
-
+TYPE_CHECKING = False  # not typing's: importing typing costs every command (see README: CLI)
 if TYPE_CHECKING:
     from typing import Protocol
-
-    from ..domain.events import Event
-    from ..domain.model import Task
-else:  # the protocol is for type checkers; at run time it costs an import for nothing
+else:  # the protocols are for type checkers; at run time they are plain classes
     Protocol = object
 
 
+def no_attachment(ref: str) -> InvalidInput:
+    return InvalidInput(f"no attachment {ref!r}", "the task's Error Context names its refs")
+
+
+def not_found(task_id: str) -> TaskNotFound:
+    """The one wording of "no such task", whatever the store."""
+    return TaskNotFound(
+        f"no task {task_id} on the board",
+        ("the board lists them: ", op("status"), "; done ones too: ", op("status", all="")),
+    )
+
+
 class Problem(Record):
-    """Something wrong on the board that a command should name rather than guess about."""
+    """Something wrong on the board that a command should name rather than guess about; also
+    what ``orch doctor`` reports (``fixed``: doctor repaired it)."""
 
     kind: str  # malformed | duplicate | status-mismatch | filename | unknown-dependency | cycle
     message: str
-    hint: str
+    hint: str = ""
     path: str = ""
     line: int = 0
     task: str = ""
+    fixed: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        """Doctor's JSON shape of a finding."""
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "hint": self.hint,
+            "path": self.path,
+            "fixed": self.fixed,
+        }
 
 
 class Snapshot(Record):
-    """Every readable task's summary, and every problem found while reading."""
+    """Every readable task's summary, every problem found while reading, and the store
+    revision this reflects."""
 
     tasks: tuple[Summary, ...]
     problems: tuple[Problem, ...] = ()
-    paths: dict[str, str] = {}  # task ID -> where it is kept (never mutated)  # noqa: RUF012
-    revision: int = 0  # TEMP (sql): until seam v2 is merged
+    revision: int = 0
 
     def by_id(self) -> dict[str, Summary]:
         return {t.id: t for t in self.tasks}
 
 
-class Stored(Record):  # TEMP (sql): until seam v2 is merged
+class Stored(Record):
+    """A task as read in a transaction, with the revision a save must name (``expected``)."""
+
     task: Task
-    revision: int
+    revision: int  # > 0; on files a stamp of the task's file, compared for equality only
+
+
+class Tx(Protocol):
+    """A unit of work. Reads see this transaction's own writes. Leaving the ``with`` block
+    normally commits; an exception rolls everything back (tasks, events, attachments)."""
+
+    def get(self, task_id: str) -> Stored:
+        """The task and its revision: ``TaskNotFound``, ``MalformedTask``, ``BoardConflict``."""
+        ...
+
+    def load(self, task_id: str) -> Task:
+        """``get(task_id).task``."""
+        ...
+
+    def exists(self, task_id: str) -> bool:
+        """Whether the ID is taken (even by a task that cannot be read)."""
+        ...
+
+    def statuses(self, ids: Iterable[str]) -> dict[str, Status]:
+        """The status of each of ``ids`` that exists (unknown IDs are absent)."""
+        ...
+
+    def held_by(self, agent: str) -> tuple[Summary, ...]:
+        """The in-progress tasks ``agent`` holds."""
+        ...
+
+    def graph(self) -> dict[str, tuple[str, ...]]:
+        """Every task's dependencies, by ID (for cycle checks)."""
+        ...
+
+    def knows_agent(self, name: str) -> bool:
+        """``name`` ever held or implemented a task, or acted in an event not refused."""
+        ...
+
+    def open_feedback(self, task_id: str) -> tuple[Note, ...]:
+        """The task's open feedback notes."""
+        ...
+
+    def snapshot(self) -> Snapshot:
+        """The whole board: only for ``next`` and claim-next, never for a single-task step."""
+        ...
+
+    def save(self, task: Task, *, expected: int | None) -> int:
+        """Create (``expected=None``) or replace the task if its revision is still
+        ``expected``; ``RevisionConflict`` if not (or if a new task's ID is taken). Returns
+        the new store revision."""
+        ...
+
+    def record(self, event: Event) -> None:
+        """Keep ``event``; committed or rolled back with the transaction."""
+        ...
+
+    def attach(self, task_id: str, name: str, text: str) -> str:
+        """Keep a text that belongs to a task (the git gate's full output); returns a ref a
+        person can open (files: ``.mcp/feedback/<ID>/<name>``; SQL: ``attachment:<id>``)."""
+        ...
 
 
 class TaskStore(Protocol):
-    """What the service needs from storage. Writes happen only inside ``transaction()``."""
+    """What the service needs from storage. Writes happen only through ``transaction()``."""
+
+    url: str  # "files", "memory", "sqlite:///...", "postgresql://..."
+
+    def transaction(self) -> AbstractContextManager[Tx]:
+        """A unit of work; one writer at a time (the file board's lock, a database's)."""
+        ...
 
     def snapshot(self) -> Snapshot:
-        """All task summaries and problems; cheap (an index validated against the source)."""
+        """All task summaries and problems, outside a transaction; cheap."""
         ...
 
     def load(self, task_id: str) -> Task:
         """The whole task. ``TaskNotFound``, ``MalformedTask`` or ``BoardConflict`` if not."""
         ...
 
-    def transaction(self) -> AbstractContextManager[None]:
-        """An exclusive section: read, check and write without another writer in between."""
+    def attachment(self, ref: str) -> str:
+        """The text ``Tx.attach`` kept under ``ref``; ``InvalidInput`` if there is none."""
         ...
 
-    def save(self, task: Task) -> None:
-        """Create or replace ``task`` atomically, under its status. Only inside a transaction."""
-        ...
-
-    def record(self, event: Event) -> None:
-        """Append one event to the operation log. It records a change already made (or
-        refused), so it never raises: a line it could not write is a warning."""
-        ...
-
-    def take_warnings(self) -> list[str]:
-        """What could not be written after a change took effect (the change stands: a log
-        line, a leftover old copy), each returned once."""
+    def record_refused(self, event: Event) -> None:
+        """Keep the event of a refused step, outside any transaction (never raises: a line
+        that could not be kept is a warning)."""
         ...
 
     def events(self, task_id: str | None = None, limit: int = 100) -> list[Event]:
@@ -90,10 +173,21 @@ class TaskStore(Protocol):
         now on, none yet) and the position to ask from next time. Cheap when nothing is new."""
         ...
 
-    def change_token(self) -> object:
-        """A cheap value that changes when the board changes (for ``next --wait``)."""
+    def revision(self) -> int:
+        """Monotonic: at least +1 for every committed transaction that wrote anything."""
         ...
 
-    def iter_tasks(self) -> Iterator[tuple[str, Task | Exception]]:
-        """Every task file read in full, or the error that stopped it (for doctor)."""
+    def change_token(self) -> object:
+        """A cheap value that changes when the board changes (for ``next --wait``): the
+        revision, plus on files what catches hand edits (folder fingerprints)."""
+        ...
+
+    def take_warnings(self) -> list[str]:
+        """What could not be written after a change took effect (the change stands: a log
+        line, a leftover old copy), each returned once."""
+        ...
+
+    def extras(self, capability: str) -> object | None:
+        """A declared capability beyond the seam (``"board"``: the file board's files, for
+        doctor), or None when this store has none."""
         ...
