@@ -40,10 +40,13 @@ def check_agent(agent: str | None, *, required: bool = True) -> str:
 def check_text(
     text: str | None, what: str, *, required: bool = True, one_line: bool = False
 ) -> str:
-    """Free text as the board stores it: UTF-8, no control characters, at most ``MAX_TEXT``.
+    """Free text as the board stores it: as given (the renderer escapes what the file needs),
+    UTF-8, no control characters, at most ``MAX_TEXT``, without blank lines at either end.
 
     A fenced code block left open is closed, unless the text becomes ``one_line``."""
-    value = (text or "").translate(_CONTROL).strip()
+    from .board.schema import trim  # deferred: reads need no parser
+
+    value = trim((text or "").translate(_CONTROL)).rstrip()
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -55,9 +58,11 @@ def check_text(
         raise InvalidInput(f"{what} is empty", f"give the {what} as text")
     if len(value) > MAX_TEXT:
         raise InvalidInput(f"{what} is too long ({len(value)} characters)", "keep it under 100k")
-    from .board.format import escape_text  # deferred: reads need no parser
+    if one_line:
+        return value
+    from .board.format import close_fence  # deferred: reads need no parser
 
-    return escape_text(value, close=not one_line)
+    return close_fence(value)
 
 
 def check_items(items: Iterable[str], what: str) -> tuple[str, ...]:

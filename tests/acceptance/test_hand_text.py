@@ -57,8 +57,9 @@ def test_a_fenced_block_given_through_the_cli_and_in_feedback_reads_back_whole(
     note = "Use this:\n```\n## Heading in code\n### FB-9 [open] - x\n```\nthen rerun"
     orch("feedback", tid, "--agent", "codex", "--text", note)
     body = orch.json("show", tid)["open_feedback"][0]["body"]  # type: ignore[index]
-    # inside the block only a line that would start a new note is indented
-    assert body == "Use this:\n```\n## Heading in code\n ### FB-9 [open] - x\n```\nthen rerun"
+    # text is stored as given: the file escapes the line that would start a new note
+    assert body == note
+    assert "\n\\### FB-9 [open] - x\n" in task_file(orch.cwd, tid).read_text()
     # a block left open in given text is closed, so nothing orch writes later falls into it
     orch("error", tid, "--text", "trace:\n~~~\n## not a heading")
     errors = orch.json("show", tid)["errors"]

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from mcp_orch.domain.agents import Agent
-from mcp_orch.domain.errors import AlreadyClaimed, RevisionConflict, StorageError
+from mcp_orch.domain.errors import AlreadyClaimed, InvalidInput, RevisionConflict, StorageError
 from mcp_orch.domain.events import Event
 from mcp_orch.domain.model import Priority, Status, Task
 
@@ -196,7 +196,8 @@ def test_attachments_are_kept_with_the_transaction(stores: Callable[[], Any]) ->
         ref = tx.attach("T-00000001", "tests", "FAILED test_x\n" * 3)
     assert ref.startswith("attachment:")
     assert store.attachment(ref) == "FAILED test_x\n" * 3
-    assert store.attachment("attachment:999") is None
+    with pytest.raises(InvalidInput):
+        store.attachment("attachment:999")
 
 
 def test_the_agent_registry_round_trips(stores: Callable[[], Any]) -> None:

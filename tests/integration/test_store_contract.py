@@ -9,7 +9,8 @@ requests would have.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from mcp_orch.domain.model import CheckItem, HistoryEntry, Note, Priority, Statu
 from mcp_orch.service import ManualClock, Service
 from mcp_orch.store import TaskStore
 from mcp_orch.store.memory import MemoryStore
+
+from .sql_support import sql_stores
 
 pytestmark = pytest.mark.mcp
 
@@ -40,12 +43,29 @@ def memory_store(tmp_path: Path) -> Opener:
     return lambda: store
 
 
-STORES: dict[str, Callable[[Path], Opener]] = {"files": file_store, "memory": memory_store}
+_OPEN: list[AbstractContextManager[Opener]] = []  # databases to close and drop after a test
+
+
+def _sql(kind: str, tmp_path: Path) -> Opener:
+    """Stores on one SQLite file, or on one PostgreSQL schema (see sql_support.py)."""
+    opened = sql_stores(kind, tmp_path)
+    _OPEN.append(opened)
+    return opened.__enter__()
+
+
+STORES: dict[str, Callable[[Path], Opener]] = {
+    "files": file_store,
+    "memory": memory_store,
+    "sqlite": lambda tmp_path: _sql("sqlite", tmp_path),
+    "postgres": lambda tmp_path: _sql("postgres", tmp_path),
+}
 
 
 @pytest.fixture(params=sorted(STORES))
-def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Opener:
-    return STORES[request.param](tmp_path)
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    yield STORES[request.param](tmp_path)
+    while _OPEN:
+        _OPEN.pop().__exit__(None, None, None)
 
 
 @pytest.fixture

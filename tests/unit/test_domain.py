@@ -258,3 +258,24 @@ def test_ids_are_canonicalised() -> None:
     with pytest.raises(InvalidInput):
         check_prefix("../")
     assert check_prefix("web") == "WEB"
+
+
+def test_decide_is_its_rules_in_order() -> None:
+    from mcp_orch.domain.policy import RULES
+
+    held = s("T-held", IP, agent="cursor", implementer="cursor")
+    ready = s("T-ready", R, "P0")
+    assert [r.__name__ for r in RULES] == [
+        "_continue",
+        "_escalation",
+        "_fix",
+        "_review",
+        "_adopt",
+        "_claim",
+        "_prep",
+    ]
+    assert decide([held, ready], "cursor", ROLES, 2).action == "continue"
+    without = tuple(r for r in RULES if r.__name__ != "_continue")
+    chosen = decide([held, ready], "cursor", ROLES, 2, rules=without)
+    assert (chosen.action, chosen.task_id) == ("claim", "T-ready")
+    assert decide([held, ready], "cursor", ROLES, 2, rules=()).action == "wait"

@@ -127,12 +127,14 @@ def test_hand_added_sections_and_text_survive_a_rewrite() -> None:
 
 
 def test_headings_inside_free_text_cannot_break_the_structure() -> None:
-    body = fmt.escape_text("intro\n## Status: done\n### FB-9 [open] x y")
+    body = "intro\n## Status: done\n### FB-9 [open] x y"
     task = FULL.evolve(notes=body)
-    back = fmt.parse(fmt.render(task))
+    text = fmt.render(task)
+    assert "\nintro\n\\## Status: done\n### FB-9 [open] x y\n" in text  # Markdown's escape
+    back = fmt.parse(text)
     assert back.status is Status.IN_PROGRESS
     assert back.feedback == FULL.feedback
-    assert "Status: done" in back.notes
+    assert back == task  # the text reads back as it was given
 
 
 def test_loose_feedback_written_by_hand_is_open_feedback() -> None:
@@ -343,18 +345,15 @@ def test_text_with_a_markdown_underline_keeps_the_file_readable() -> None:
     text = "Summary\n=======\nfailed\n<<<<<<< not a conflict"
     task = FULL.evolve(
         goal=text,
-        notes=fmt.escape_text(text),
+        notes=text,
         acceptance=(CheckItem(f"a1\n{text}"),),
-        errors=(Note("E-1", "2025-01-01T10:40:00.000Z", "hook", text, "test"),),
+        errors=(Note("E-1", "2025-01-01T10:40:00.000Z", "hook", text, "test", open=False),),
     )
-    back = fmt.parse(fmt.render(task))
-    assert (
-        back.errors[0].body
-        == back.goal
-        == back.notes
-        == "Summary\n =======\nfailed\n <<<<<<< not a conflict"
-    )
-    assert fmt.render(fmt.parse(fmt.render(back))) == fmt.render(back)
+    written = fmt.render(task)
+    assert "\nSummary\n\\=======\nfailed\n\\<<<<<<< not a conflict\n" in written
+    back = fmt.parse(written)  # no conflict marker in the file: it reads
+    assert back == task
+    assert back.errors[0].body == back.goal == back.notes == text
 
 
 # Fragments of every kind of structure the format knows, put together at random.
@@ -421,10 +420,12 @@ def test_a_fence_left_open_ends_at_the_next_structured_line() -> None:
 
 
 def test_given_text_with_an_open_fence_is_closed() -> None:
-    assert fmt.escape_text("a\n```py\ncode") == "a\n```py\ncode\n```"
-    assert (
-        fmt.escape_text("a\n```\n## kept\n```\n## escaped") == "a\n```\n## kept\n```\n ## escaped"
-    )
+    assert fmt.close_fence("a\n```py\ncode") == "a\n```py\ncode\n```"
+    closed = "a\n```\n## kept\n```\n## escaped"
+    assert fmt.close_fence(closed) == closed  # lines are stored as given: no escaping here
+    written = fmt.render(Task(id="T-abc123", title="t", goal=closed))
+    assert "## Goal\na\n```\n## kept\n```\n\\## escaped\n" in written  # in a block: text
+    assert fmt.parse(written).goal == closed
 
 
 @pytest.mark.parametrize("empty", [False, True], ids=["filled", "empty"])
@@ -488,3 +489,60 @@ def test_a_hand_written_capabilities_line_is_read_and_an_old_section_stays_a_sec
     assert task.capabilities == () and ("", "Capabilities", "fast") in task.extra
     assert "## Capabilities\nfast\n" in fmt.render(task)
     assert fmt.parse(fmt.render(task)) == task
+
+
+# ------------------------------------------------ text is stored as given (issue 9)
+
+GIVEN = ["#", "## ", "## Goal", "### FB-3 [open] - a", "- [ ] ", "- [x] ", "`", "```", "~~~"]
+GIVEN += ["**", "  ", " ", "\t", "\\", "\\\\", "Details: ", "=======", "<<<<<<< ", ">>>>>>>", "x"]
+GIVEN += ["|", " -> ", "* ", "word", ""]
+
+
+def _given(rng: random.Random) -> str:
+    """Text as ``inputs.check_text`` would keep it: no blank lines at the ends, blocks closed."""
+    lines = ["".join(rng.choice(GIVEN) for _ in range(rng.randint(0, 4))) for _ in range(6)]
+    return fmt.close_fence(fmt.trim("\n".join(lines[: rng.randint(1, 6)])).rstrip()) or "x"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# one hash\n## two hashes\n### three",
+        "- [ ] not a criterion\n- [x] nor this",
+        "`code` and\n```py\n## inside\n```\n## outside",
+        "**bold** and __under__\n  two leading spaces\n    four: code",
+        "   leading spaces on the first line",
+        "\\## already escaped\n\\\\- [ ] twice\n\\plain backslash",
+        "Details: not a reference\n### FB-9 [open] - not a note",
+        "Summary\n=======\n<<<<<<< HEAD",
+    ],
+)
+def test_given_text_reads_back_as_given_in_every_free_text_field(text: str) -> None:
+    note = Note("FB-1", "2025-01-01T10:30:00.000Z", "codex", text, "review")
+    task = Task(
+        id="T-7k3m9q2x",
+        title="t",
+        goal=text,
+        notes=text,
+        acceptance=(CheckItem(f"first\n{text}"),),
+        feedback=(note,),
+        errors=(note._replace(key="E-1", open=False),),
+    )
+    written = fmt.render(task)
+    assert fmt.parse(written) == task
+    assert fmt.render(fmt.parse(written)) == written
+
+
+def test_any_given_text_reads_back_as_given() -> None:
+    rng = random.Random("given")
+    for _ in range(1500):
+        text = _given(rng)
+        task = Task(
+            id="T-7k3m9q2x",
+            title="t",
+            goal=text,
+            notes=_given(rng),
+            acceptance=(CheckItem(f"first\n{_given(rng)}"), CheckItem("second")),
+            feedback=(Note("FB-1", "2025-01-01T10:30:00.000Z", "codex", _given(rng), "review"),),
+        )
+        assert fmt.parse(fmt.render(task)) == task, task

@@ -23,21 +23,23 @@ from __future__ import annotations
 from ..domain.model import CheckItem, HistoryEntry, Note, Task
 from .parse import ParseWarning, parse
 from .schema import (
-    CHECK_RE,
     CHECKLISTS,
     CONFLICT_RE,
     FIELD_OF,
     HIST_SEP,
     NOTE_PREFIXES,
-    NOTE_RE,
     REF_PREFIX,
     SECTIONS,
+    ends_item_block,
+    ends_note_block,
     escape_lines,
     inside_anchor,
     inside_position,
     is_heading,
     is_ref,
     is_section_heading,
+    item_line,
+    note_line,
     open_fence,
     trim,
 )
@@ -46,7 +48,7 @@ __all__ = [
     "CONFLICT_RE",
     "SECTIONS",
     "ParseWarning",
-    "escape_text",
+    "close_fence",
     "inside_anchor",
     "inside_position",
     "parse",
@@ -153,26 +155,8 @@ def _render_check(item: CheckItem) -> str:
     if not sep:
         return line
     # Lines under an item are kept as written; one that would read as an item, a heading or a
-    # conflict marker (only in text not read from a file) is indented to stay part of the item.
-    # Inside a fenced code block a heading is text, and stays as written.
-    rest = escape_lines(more, _item_line, _ends_item_block)
-    return f"{line}\n{rest}"
-
-
-def _item_line(line: str) -> bool:
-    return bool(CHECK_RE.match(line)) or is_heading(line)
-
-
-def _ends_item_block(line: str) -> bool:
-    return bool(CHECK_RE.match(line)) or is_section_heading(line)
-
-
-def _note_line(line: str) -> bool:
-    return is_heading(line) or bool(NOTE_RE.match(line))
-
-
-def _ends_note_block(line: str) -> bool:
-    return bool(NOTE_RE.match(line)) or is_section_heading(line)
+    # conflict marker is escaped to stay part of the item (see schema.escape_lines).
+    return f"{line}\n{escape_lines(more, item_line, ends_item_block)}"
 
 
 def _render_notes(notes: tuple[Note, ...], *, stateful: bool) -> str:
@@ -185,8 +169,6 @@ def _render_notes(notes: tuple[Note, ...], *, stateful: bool) -> str:
         if n.source:
             head += f" ({_token(n.source)})"
         lines = _escape(n.body, note=True).split("\n") if n.body else []
-        if lines and not n.ref and is_ref(lines[0]):
-            lines[0] = " " + lines[0]  # would be read back as the note's reference
         if n.ref:
             lines.insert(0, f"{REF_PREFIX}{n.ref}")
         blocks.append("\n".join([head, *lines]))
@@ -212,28 +194,25 @@ def _token(text: str) -> str:
 
 
 def _escape(text: str, *, note: bool = False) -> str:
-    # Only a line that would be read back as structure is changed: a "## " line would end the
-    # section, a note header line would start a new note, a "=======" line (a Markdown
-    # underline) would make the file look unmerged. Indenting it by one space keeps the words
-    # and the structure; text read from a file never holds such a line, so it is kept. Inside a
-    # fenced code block a "## " line is text and stays as written.
+    # Only a line that would be read back as structure is escaped: a "## " line would end the
+    # section, a note header line would start a new note (and a note's first line "Details:"
+    # would be its reference), a "=======" line (a Markdown underline) would make the file look
+    # unmerged. The parser takes the escape off again (see schema.escape_lines).
     if note:
-        return escape_lines(trim(text), _note_line, _ends_note_block)
+        return escape_lines(trim(text), note_line, ends_note_block, first=is_ref)
     return escape_lines(trim(text), is_heading, is_section_heading)
 
 
-def _hashes(line: str) -> bool:
-    return line.startswith("##")
+def _never(line: str) -> bool:
+    return False
 
 
-def escape_text(text: str, *, close: bool = True) -> str:
-    """Free text as it will be stored: no line in it can break the file's structure.
+def close_fence(text: str) -> str:
+    """``text`` with a fenced code block it leaves open at its end closed, as a Markdown viewer
+    shows it, so that what orch writes after it (a note, a hand-written section) cannot fall
+    into it. The one change given text gets; its lines are stored as given.
 
-    Outside fenced code blocks a line starting with "##" is indented by one space (it would
-    read as a heading or a note's header); inside them it is kept. A block left open at the
-    end is closed, as a Markdown viewer shows it, so that text orch writes after it (a note,
-    a hand-written section) cannot fall into it.
-    """
-    value = escape_lines(text.strip(), _hashes, _ends_note_block)
-    fence = open_fence(value, _ends_note_block) if close else ""
-    return f"{value}\n{fence}" if fence else value
+    In the file only a fence ends a block: every line that would end one otherwise (a heading,
+    a note's header) is escaped there (see schema.escape_lines)."""
+    fence = open_fence(text, _never)
+    return f"{text}\n{fence}" if fence else text

@@ -37,7 +37,10 @@ from .schema import (
     is_heading,
     is_ref,
     is_section_heading,
+    item_line,
+    note_line,
     trim,
+    unescape_lines,
 )
 
 TYPE_CHECKING = False
@@ -288,7 +291,7 @@ def _twice(where: str, heading: str, number: int, first: int) -> ParseWarning:
 def _parse_section(key: str, body: str) -> tuple[object, list[tuple[int, str]]]:
     """The section's value, and its hand-written lines as (position, text) blocks."""
     if key in ("goal", "implementation notes"):
-        return body, []
+        return unescape_lines(body, is_heading), []
     if key in NOTE_PREFIXES:
         return _parse_notes(body, NOTE_PREFIXES[key], stateful=key != "error context"), []
     if key in CHECKLISTS:
@@ -373,7 +376,8 @@ def _parse_checks(body: str) -> tuple[tuple[CheckItem, ...], list[tuple[int, str
         kept = next((n for n in range(len(lines), 0, -1) if lines[n - 1].strip()), 0)
         if kept:
             item = items[number - 1]
-            items[number - 1] = item._replace(text="\n".join([item.text, *lines[:kept]]))
+            more = unescape_lines("\n".join(lines[:kept]), item_line)
+            items[number - 1] = item._replace(text=f"{item.text}\n{more}")
         if lines[kept:]:
             inside.append((number, "\n".join(lines[kept:])))
     return tuple(items), inside
@@ -428,9 +432,9 @@ def _parse_notes(body: str, prefix: str, *, stateful: bool) -> tuple[Note, ...]:
 
 def _body_and_ref(lines: list[str]) -> tuple[str, str]:
     body = trim("\n".join(lines)).split("\n")
-    if is_ref(body[0]):
-        return trim("\n".join(body[1:])), body[0][len(REF_PREFIX) :].strip()
-    return "\n".join(body), ""
+    ref = body[0][len(REF_PREFIX) :].strip() if is_ref(body[0]) else ""
+    text = trim("\n".join(body[1:])) if ref else "\n".join(body)
+    return unescape_lines(text, note_line, first=is_ref), ref
 
 
 def _make_note(head: re.Match[str], lines: list[str], stateful: bool) -> Note:

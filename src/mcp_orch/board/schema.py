@@ -155,25 +155,91 @@ def fenced(lines: list[str], delimits: Callable[[str], bool]) -> list[bool]:
     return mask
 
 
-def escape_lines(text: str, needs: Callable[[str], bool], delimits: Callable[[str], bool]) -> str:
-    """``text`` with each line that ``needs`` escaping indented by one space, but inside fenced
-    code blocks, where only a conflict marker is (git's markers count anywhere).
+ESCAPE = "\\"  # Markdown's own escape: a viewer shows \## x as ## x, as it was given
 
-    Indenting a line can change where a block ends (an indented heading no longer ends one),
-    so this runs until nothing changes: the result reads back with the same blocks.
+
+def _escaped(line: str, needs: Callable[[str], bool]) -> bool:
+    """``line`` is an escaped line: backslashes, then one that would read as structure."""
+    if line[:1] != ESCAPE:
+        return False
+    bare = line.lstrip(ESCAPE)
+    return needs(bare) or is_marker(bare)
+
+
+def escape_lines(
+    text: str,
+    needs: Callable[[str], bool],
+    delimits: Callable[[str], bool],
+    first: Callable[[str], bool] | None = None,
+) -> str:
+    """``text`` as a section of the file holds it: a backslash before each line that would be
+    read as structure (``needs``; ``first``: also for the first line), a git conflict marker,
+    or a line already so escaped. ``unescape_lines`` takes exactly that backslash off again,
+    so text reads back as it was given, whatever it holds.
+
+    Inside a fenced code block a line that ``needs`` is text and stays as written (a
+    hand-written block is kept byte for byte), but an escaped line or a marker is escaped
+    there too. Escaping a line can move where a block ends (an escaped heading no longer ends
+    one), so this runs until nothing changes: then no line outside a block reads as structure.
     """
     lines = text.split("\n")
-    if not any(fence_of(ln) for ln in lines):  # the usual text: one pass, no blocks
-        return "\n".join(" " + ln if needs(ln) or is_marker(ln) else ln for ln in lines)
+    out = [_escape_always(ln, needs, first if n == 0 else None) for n, ln in enumerate(lines)]
     while True:
-        mask = fenced(lines, delimits)
-        out = [
-            " " + ln if is_marker(ln) or (not inside and needs(ln)) else ln
-            for ln, inside in zip(lines, mask, strict=True)
+        mask = fenced(out, delimits) if any(fence_of(ln) for ln in out) else [False] * len(out)
+        again = [
+            ESCAPE + ln
+            if not inside and (needs(ln) or (n == 0 and first is not None and first(ln)))
+            else ln
+            for n, (ln, inside) in enumerate(zip(out, mask, strict=True))
         ]
-        if out == lines:
+        if again == out:
             return "\n".join(out)
-        lines = out
+        out = again
+
+
+def _escape_always(
+    line: str, needs: Callable[[str], bool], first: Callable[[str], bool] | None
+) -> str:
+    """A marker, or a line already escaped, is escaped wherever it stands."""
+    if is_marker(line) or _escaped(line, needs) or (first is not None and _escaped(line, first)):
+        return ESCAPE + line
+    return line
+
+
+def unescape_lines(
+    text: str, needs: Callable[[str], bool], first: Callable[[str], bool] | None = None
+) -> str:
+    """The text ``escape_lines`` was given: one backslash off each escaped line. A line read
+    from a file needs no code block to be told apart: the escaped form is the same anywhere."""
+    if ESCAPE not in text:
+        return text  # the usual text: one scan
+    lines = text.split("\n")
+    return "\n".join(
+        ln[1:]
+        if _escaped(ln, needs) or (n == 0 and first is not None and _escaped(ln, first))
+        else ln
+        for n, ln in enumerate(lines)
+    )
+
+
+# What reads as structure in each kind of free text, and what ends a code block left open
+# there: the renderer escapes by these and the parser unescapes by the same ones.
+def item_line(line: str) -> bool:
+    """Under a checklist item: another item, or a heading."""
+    return bool(CHECK_RE.match(line)) or is_heading(line)
+
+
+def ends_item_block(line: str) -> bool:
+    return bool(CHECK_RE.match(line)) or is_section_heading(line)
+
+
+def note_line(line: str) -> bool:
+    """In a note's body: a heading, or another note's header."""
+    return is_heading(line) or bool(NOTE_RE.match(line))
+
+
+def ends_note_block(line: str) -> bool:
+    return bool(NOTE_RE.match(line)) or is_section_heading(line)
 
 
 def open_fence(text: str, delimits: Callable[[str], bool]) -> str:

@@ -118,6 +118,13 @@ class BoardConflict(OrchError):
     exit_code = 9
 
 
+class AgentNotFound(OrchError):
+    """No agent of that name in the orchestrator's registry."""
+
+    code = "agent_not_found"
+    exit_code = 4
+
+
 class LeaseLost(OrchError):
     """An agent's write on a task it no longer holds: its lease expired or the task was given
     to another agent (the fence moved on). Nothing changed; the agent drops the task (HTTP 409

@@ -68,6 +68,22 @@ def blocking_deps(task: Summary, by_id: Mapping[str, Summary]) -> list[str]:
     return [dep for dep in task.depends if dep not in by_id or by_id[dep].status is not Status.DONE]
 
 
+def waiting_on(task: Summary, statuses: Mapping[str, Status]) -> list[str]:
+    """``blocking_deps`` from the statuses of the dependencies alone (a store's narrow read)."""
+    return [dep for dep in task.depends if statuses.get(dep) is not Status.DONE]
+
+
+def sent_back_to(task: Summary) -> str:
+    """The implementer a ready task went back to with open feedback ("" for new work): it is
+    that agent's to fix, offered to and assigned to nobody else."""
+    return task.implementer if task.status is Status.READY and task.open_feedback else ""
+
+
+def may_review(task: Summary, agent: str) -> bool:
+    """Nobody reviews work they implemented (a person may look at anything)."""
+    return is_person(agent) or task.implementer != agent
+
+
 def find_cycle(start: str, depends: Mapping[str, Iterable[str]]) -> list[str] | None:
     """A dependency path from ``start`` back to itself, or None. Iterative DFS, any size."""
     stack: list[tuple[str, list[str]]] = [(start, [start])]
@@ -107,110 +123,179 @@ def check_new_depends(
         )
 
 
+class Context(Record):
+    """What a rule of ``decide`` looks at: the board, who asks, the roles it plays."""
+
+    tasks: Sequence[Summary]
+    agent: str
+    mine: tuple[str, ...]
+    by_id: Mapping[str, Summary]
+    live: Sequence[Summary]  # not escalated, most urgent first
+    max_in_progress: int
+
+    def first(self, status: Status, test: Callable[[Summary], object]) -> Summary | None:
+        """The most urgent live task in ``status`` that passes ``test``."""
+        return next((t for t in self.live if t.status is status and test(t)), None)
+
+    def held(self) -> int:
+        return _held(self.tasks, self.agent)
+
+
+Rule = Callable[[Context], "Decision | None"]
+"""One precedence step of ``decide``: the decision it makes, or None to ask the next rule."""
+
+
+def _continue(ctx: Context) -> Decision | None:
+    """(implementer) Finish the task you hold before anything else."""
+    if IMPLEMENTER not in ctx.mine:
+        return None
+    t = ctx.first(Status.IN_PROGRESS, lambda t: t.agent == ctx.agent)
+    if t is None:
+        return None
+    return Decision(
+        action="continue",
+        task_id=t.id,
+        reason=f"you hold {t.id} ({t.title}); finish it, then submit it for review",
+        ops=(op("submit", t.id, ctx.agent, "note"),),
+    )
+
+
+def _escalation(ctx: Context) -> Decision | None:
+    """(planner) An escalated task waits for a decision; only the planner is offered it."""
+    if PLANNER not in ctx.mine:
+        return None
+    flagged = sorted((t for t in ctx.tasks if t.escalated), key=Summary.sort_key)
+    if not flagged:
+        return None
+    esc = flagged[0]
+    return Decision(
+        action="escalation",
+        task_id=esc.id,
+        reason=f"{esc.id} ({esc.title}) was escalated and waits for a decision: read "
+        "it, decide, and return it to the flow (resolve, with the status it goes to)",
+        ops=(op("show", esc.id), op("resolve", esc.id, ctx.agent, "to")),
+    )
+
+
+def _fix(ctx: Context) -> Decision | None:
+    """(implementer) A task sent back to you with feedback comes before new work."""
+    if IMPLEMENTER not in ctx.mine:
+        return None
+    t = ctx.first(
+        Status.READY,
+        lambda t: sent_back_to(t) == ctx.agent and not blocking_deps(t, ctx.by_id),
+    )
+    if t is None:
+        return None
+    return Decision(
+        action="fix",
+        task_id=t.id,
+        reason=(
+            f"{t.id} ({t.title}) came back to you with {t.open_feedback} open "
+            "feedback item(s) (they come with the task); claim it and fix them"
+        ),
+        ops=(op("claim", t.id, ctx.agent),),
+    )
+
+
+def _review(ctx: Context) -> Decision | None:
+    """(reviewer) Waiting work you did not implement."""
+    if REVIEWER not in ctx.mine:
+        return None
+    t = ctx.first(Status.REVIEW, lambda t: may_review(t, ctx.agent))
+    if t is None:
+        return None
+    return Decision(
+        action="review",
+        task_id=t.id,
+        reason=f"{t.id} ({t.title}) waits for review"
+        + (f" (implemented by {t.implementer})" if t.implementer else ""),
+        ops=(op("complete", t.id, ctx.agent), op("feedback", t.id, ctx.agent, "text")),
+    )
+
+
+def _adopt(ctx: Context) -> Decision | None:
+    """(implementer, with room) An in-progress task nobody holds (moved there by hand)."""
+    if IMPLEMENTER not in ctx.mine or ctx.held() >= ctx.max_in_progress:
+        return None
+    t = ctx.first(Status.IN_PROGRESS, lambda t: not t.agent and not blocking_deps(t, ctx.by_id))
+    if t is None:
+        return None
+    return Decision(
+        action="claim",
+        task_id=t.id,
+        reason=f"{t.id} ({t.title}) is in progress but nobody holds it "
+        "(moved there by hand); take it over",
+        ops=(op("claim", t.id, ctx.agent),),
+    )
+
+
+def claimable(task: Summary, agent: str, by_id: Mapping[str, Summary]) -> bool:
+    """New ready work ``agent`` may claim: its dependencies done, not sent back to another."""
+    back = sent_back_to(task)
+    return not blocking_deps(task, by_id) and back in ("", agent)
+
+
+def _claim(ctx: Context) -> Decision | None:
+    """(implementer, with room) The most urgent ready task: P0 > P1 > P2, then oldest."""
+    if IMPLEMENTER not in ctx.mine or ctx.held() >= ctx.max_in_progress:
+        return None
+    t = ctx.first(Status.READY, lambda t: claimable(t, ctx.agent, ctx.by_id))
+    if t is None:
+        return None
+    return Decision(
+        action="claim",
+        task_id=t.id,
+        reason=f"{t.id} ({t.title}) is the most urgent ready task ({t.priority.value})",
+        ops=(op("claim", t.id, ctx.agent),),
+    )
+
+
+def _prep(ctx: Context) -> Decision | None:
+    """(planner) A stub to define."""
+    if PLANNER not in ctx.mine:
+        return None
+    t = ctx.first(Status.PENDING, bool)
+    if t is None:
+        return None
+    return Decision(
+        action="prep",
+        task_id=t.id,
+        reason=f"{t.id} ({t.title}) is a stub; define its goal, criteria, DoR and DoD",
+        ops=(op("prep", t.id, ctx.agent, "goal", "acceptance", "done_def"),),
+    )
+
+
+# Work in hand before new work. The first rule that decides wins; then idle or wait.
+RULES: tuple[Rule, ...] = (_continue, _escalation, _fix, _review, _adopt, _claim, _prep)
+
+
 def decide(
     tasks: Sequence[Summary],
     agent: str,
     roles: Mapping[str, Sequence[str]],
     max_in_progress: int = 1,
+    rules: Sequence[Rule] = RULES,
 ) -> Decision:
-    """The next action for ``agent``, in a fixed order of precedence.
+    """The next action for ``agent``: the decision of the first of ``rules`` that makes one.
 
     Work in hand before new work: continue a held task, handle escalations (planner), fix a task
     sent back to you, review waiting work (not your own), claim new ready work, prep stubs.
     Escalated tasks wait for a person and are offered to nobody but the planner.
     """
-    mine = roles_of(agent, roles)
-    by_id = {t.id: t for t in tasks}
-    live = sorted((t for t in tasks if not t.escalated), key=Summary.sort_key)
-
-    def first(status: Status, extra: Callable[[Summary], object] | None = None) -> Summary | None:
-        for t in live:
-            if t.status is status and (extra is None or extra(t)):
-                return t
-        return None
-
-    if IMPLEMENTER in mine:
-        held = [t for t in live if t.status is Status.IN_PROGRESS and t.agent == agent]
-        if held:
-            t: Summary | None = held[0]
-            assert t is not None
-            return Decision(
-                action="continue",
-                task_id=t.id,
-                reason=f"you hold {t.id} ({t.title}); finish it, then submit it for review",
-                ops=(op("submit", t.id, agent, "note"),),
-            )
-    if PLANNER in mine:
-        flagged = sorted((t for t in tasks if t.escalated), key=Summary.sort_key)
-        if flagged:
-            esc = flagged[0]
-            return Decision(
-                action="escalation",
-                task_id=esc.id,
-                reason=f"{esc.id} ({esc.title}) was escalated and waits for a decision: read "
-                "it, decide, and return it to the flow (resolve, with the status it goes to)",
-                ops=(op("show", esc.id), op("resolve", esc.id, agent, "to")),
-            )
-    if IMPLEMENTER in mine:
-        t = first(
-            Status.READY,
-            lambda t: t.open_feedback and t.implementer == agent and not blocking_deps(t, by_id),
-        )
-        if t:
-            return Decision(
-                action="fix",
-                task_id=t.id,
-                reason=(
-                    f"{t.id} ({t.title}) came back to you with {t.open_feedback} open "
-                    "feedback item(s) (they come with the task); claim it and fix them"
-                ),
-                ops=(op("claim", t.id, agent),),
-            )
-    if REVIEWER in mine:
-        t = first(Status.REVIEW, lambda t: is_person(agent) or t.implementer != agent)
-        if t:
-            return Decision(
-                action="review",
-                task_id=t.id,
-                reason=f"{t.id} ({t.title}) waits for review"
-                + (f" (implemented by {t.implementer})" if t.implementer else ""),
-                ops=(op("complete", t.id, agent), op("feedback", t.id, agent, "text")),
-            )
-    if IMPLEMENTER in mine:
-        held_count = _held(tasks, agent)
-        t = first(
-            Status.READY,
-            lambda t: (
-                not blocking_deps(t, by_id)
-                and not (t.open_feedback and t.implementer and t.implementer != agent)
-            ),
-        )
-        orphan = first(Status.IN_PROGRESS, lambda t: not t.agent and not blocking_deps(t, by_id))
-        if orphan and held_count < max_in_progress:
-            return Decision(
-                action="claim",
-                task_id=orphan.id,
-                reason=f"{orphan.id} ({orphan.title}) is in progress but nobody holds it "
-                "(moved there by hand); take it over",
-                ops=(op("claim", orphan.id, agent),),
-            )
-        if t and held_count < max_in_progress:
-            return Decision(
-                action="claim",
-                task_id=t.id,
-                reason=f"{t.id} ({t.title}) is the most urgent ready task ({t.priority.value})",
-                ops=(op("claim", t.id, agent),),
-            )
-    if PLANNER in mine:
-        t = first(Status.PENDING)
-        if t:
-            return Decision(
-                action="prep",
-                task_id=t.id,
-                reason=f"{t.id} ({t.title}) is a stub; define its goal, criteria, DoR and DoD",
-                ops=(op("prep", t.id, agent, "goal", "acceptance", "done_def"),),
-            )
-    return _nothing(tasks, agent, mine, max_in_progress)
+    ctx = Context(
+        tasks=tasks,
+        agent=agent,
+        mine=roles_of(agent, roles),
+        by_id={t.id: t for t in tasks},
+        live=sorted((t for t in tasks if not t.escalated), key=Summary.sort_key),
+        max_in_progress=max_in_progress,
+    )
+    for rule in rules:
+        decision = rule(ctx)
+        if decision is not None:
+            return decision
+    return _nothing(tasks, agent, ctx.mine, max_in_progress)
 
 
 def _held(tasks: Sequence[Summary], agent: str) -> int:
@@ -290,49 +375,3 @@ def _awaited(
         if n
     ]
     return "waiting for a ready task to claim" + (f" ({'; '.join(parts)})" if parts else "")
-
-
-def after(
-    step: str, task: Task, agent: str, roles: Mapping[str, Sequence[str]]
-) -> tuple[str | Op, ...]:
-    """What happens after ``step`` (an operation of ``domain.ops``) on ``task``, and who runs
-    it, as a hint each interface words (every operation in it can be run as it is worded)."""
-    tid = task.id
-
-    def one(role: str, fallback: str = "") -> tuple[str, str]:
-        names = [n for n in roles.get(role, ()) if not is_person(n)]
-        return (f" ({', '.join(names)})" if names else "", names[0] if names else fallback)
-
-    if step == "create":
-        return ("define it: ", op("prep", tid, agent, "goal", "acceptance", "done_def"))
-    if step == "prep":
-        who, first_one = one(IMPLEMENTER)
-        return (f"an implementer{who} claims it: ", op("claim", tid, first_one))
-    if step == "claim":
-        return ("when done: ", op("submit", tid, agent, "note"))
-    if step == "submit":
-        who, first_one = one(REVIEWER)
-        return (
-            f"a reviewer{who} approves it or sends feedback; it is offered by ",
-            op("next", "", first_one),
-        )
-    if step == "feedback":
-        implementer = task.implementer or one(IMPLEMENTER)[1]
-        return (
-            f"back to {implementer or 'the implementer'} with feedback, offered by ",
-            op("next", "", implementer),
-        )
-    if step == "fail":
-        return ("a person decides: ", op("resolve", tid, to="ready"))
-    if step == "escalate":
-        return (
-            "a person looks at it (",
-            op("show", tid),
-            "), then ",
-            op("resolve", tid, "", "to"),
-        )
-    if step == "resolve":
-        return ("back in the flow: ", op("next", "", agent))
-    if step == "error":
-        return ("the error context is kept in the task",)
-    return ("done; nothing left to do on it",)

@@ -395,7 +395,15 @@ def _load_extras() -> None:
     """Register the commands of optional interfaces (cheap: they import lazily)."""
     import importlib
 
-    for module in ("handoff_cli", "board_cli", "hooks_cli", "mcp_cli", "auth_cli", "agents_cli"):
+    for module in (
+        "handoff_cli",
+        "board_cli",
+        "hooks_cli",
+        "mcp_cli",
+        "auth_cli",
+        "serve_cli",
+        "agents_cli",
+    ):
         try:
             importlib.import_module(f"{__package__}.{module}")
         except ModuleNotFoundError as exc:

@@ -31,7 +31,7 @@ LIST_FLAGS = (
 
 def _then(step: str, task: Task, service: Service, agent: str) -> str:
     """What happens next, as commands that run as printed (the agent included)."""
-    from ..domain.policy import after
+    from ..domain.hints import after
     from .cli_text import hint
 
     return hint(after(step, task, agent, service.config.roles))

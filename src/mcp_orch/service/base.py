@@ -77,7 +77,13 @@ class ServiceBase:
     ) -> Event:
         """The event of one step (``refused``: of one that was refused)."""
         return event_for(
-            before, after, actor=agent, op=op, at=self.now(), note=note, outcome=outcome,
+            before,
+            after,
+            actor=agent,
+            op=op,
+            at=self.now(),
+            note=note,
+            outcome=outcome,
             task_id=task_id,
         )
 

@@ -63,7 +63,7 @@ def _sql_store(scheme: str, url: str, root: str | None) -> TaskStore:
     except ImportError as exc:
         raise OrchError(
             f"the {scheme} store is not available ({exc})",
-            "install what it needs (pip install 'mcp-orch[sql]'), or use the file board: files",
+            "install it (pip install 'mcp-orch[postgres]'), or use the file board: files",
         ) from exc
     store: TaskStore = getattr(module, class_name).open(url, root)
     return store

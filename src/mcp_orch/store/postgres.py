@@ -8,7 +8,8 @@ store revision row, so commits (and event ids) are ordered. A replica killed mid
 loses nothing: PostgreSQL rolls its transaction back. A deadlock or serialization failure is a
 ``RevisionConflict``: nothing was changed, and the step can be run again.
 
-Each committed change sends ``NOTIFY orch, '{"revision": N}'``; ``listen`` waits for them on a
+Each committed change sends ``NOTIFY orch, '{"revision": N}'`` (from the statement that takes
+the revision, see ``sqldialect``); ``listen`` waits for them on a
 dedicated connection (a caller falls back to polling ``revision()`` when it returns).
 Migrations run at start under ``pg_advisory_lock``, so replicas starting together apply each
 once; ``leader(name)`` is a session advisory lock for chores one replica should run.
@@ -16,7 +17,6 @@ once; ``leader(name)`` is a session advisory lock for chores one replica should 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..domain.errors import OrchError, RevisionConflict, StorageError
-from .sqlcoord import CoordinationTx
 from .sqldialect import PostgresDialect
 from .sqlschema import POSTGRES
 from .sqlstore import SqlStore
@@ -92,6 +91,11 @@ class PostgresStore(SqlStore):
             self._pool.open(wait=True, timeout=10)
         except Exception as exc:
             raise _unreachable(url, exc) from exc
+
+    @classmethod
+    def open(cls, url: str, root: str | None) -> PostgresStore:
+        """The store of a ``postgresql://...`` URL (``root`` plays no part)."""
+        return cls(url)
 
     # ------------------------------------------------------------------ connections
 
@@ -163,10 +167,6 @@ class PostgresStore(SqlStore):
 
     def _reading(self) -> Any:
         return self._session(read_only=True)
-
-    def _committed(self, tx: CoordinationTx) -> None:
-        # Delivered by PostgreSQL at commit, and only if the transaction commits.
-        tx.cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, json.dumps({"revision": tx.revision})))
 
     # ------------------------------------------------------------------ wake-ups and leaders
 

@@ -102,37 +102,53 @@ class CoordinationTx(SqlTx):
 
     def grant(self, task_id: str, agent: str, expires_at: str, now: str) -> Lease:
         self._touch()
-        if self.lease(task_id) is not None:
-            raise self._held(task_id)
-        fence = int(
-            self._x(
-                "INSERT INTO fences (task_id, fence) VALUES (?, 1) ON CONFLICT (task_id) "
-                "DO UPDATE SET fence = fences.fence + 1 RETURNING fence",
-                (task_id,),
-            ).fetchone()[0]
-        )
-        row = self._x(*self._lease_insert(task_id, agent, fence, expires_at, now)).fetchone()
-        if row is None:  # a concurrent grant committed first (PostgreSQL waited for it)
+        # One statement: the fence goes up and the lease is inserted with it. No look first:
+        # the primary key decides (on PostgreSQL a concurrent grant waits for the first to
+        # commit, then inserts nothing), and the refusal rolls the fence back with the tx.
+        if self.d.name != "postgres":  # SQLite has no INSERT inside WITH: two statements
+            self._x(self._FENCE_UP, (task_id,))
+        row = self._x(*self._lease_insert(task_id, agent, expires_at, now)).fetchone()
+        if row is None:
             raise self._held(task_id)
         return lease_of(row, self.d)
 
+    _FENCE_UP = (
+        "INSERT INTO fences (task_id, fence) VALUES (?, 1) ON CONFLICT (task_id) "
+        "DO UPDATE SET fence = fences.fence + 1 RETURNING fence"
+    )
+
     def _lease_insert(
-        self, task_id: str, agent: str, fence: int, expires_at: str, now: str
+        self, task_id: str, agent: str, expires_at: str, now: str
     ) -> tuple[str, tuple[Any, ...]]:
-        """The INSERT of a lease, and its parameters (see the module docstring on clocks)."""
+        """The fence bump and lease INSERT, and its parameters (the module docstring says
+        which clock decides)."""
         ttl = _ttl_ms(expires_at, now)
         tail = f" ON CONFLICT (task_id) DO NOTHING RETURNING {LEASE_COLUMNS}"
         if self.d.name != "postgres":
             columns = "task_id, agent, fence, expires_at, acquired_at, ttl_ms"
-            values = (task_id, agent, fence, self.d.time(expires_at), self.d.time(now), ttl)
-            return f"INSERT INTO leases ({columns}) VALUES (?, ?, ?, ?, ?, ?){tail}", values
+            values: tuple[Any, ...] = (
+                task_id,
+                agent,
+                self.d.time(expires_at),
+                self.d.time(now),
+                ttl,
+                task_id,
+            )
+            sql = (
+                f"INSERT INTO leases ({columns}) SELECT ?, ?, fence, ?, ?, ? FROM fences "
+                "WHERE task_id = ?"  # a WHERE: SQLite's parser needs it before ON CONFLICT
+            )
+            return sql + tail, values
+        head = f"WITH f AS ({self._FENCE_UP}) "
+        tail = " FROM f" + tail
         columns = "task_id, agent, fence, expires_at, acquired_at, ttl"
         ms = "? * interval '1 millisecond'"
         if self.db_clock:
-            sql = f"INSERT INTO leases ({columns}) VALUES (?, ?, ?, now() + {ms}, now(), {ms})"
-            return sql + tail, (task_id, agent, fence, ttl, ttl)
-        sql = f"INSERT INTO leases ({columns}) VALUES (?, ?, ?, ?, ?, {ms})"
-        return sql + tail, (task_id, agent, fence, self.d.time(expires_at), self.d.time(now), ttl)
+            sql = f"INSERT INTO leases ({columns}) SELECT ?, ?, f.fence, now() + {ms}, now(), {ms}"
+            return head + sql + tail, (task_id, task_id, agent, ttl, ttl)
+        sql = f"INSERT INTO leases ({columns}) SELECT ?, ?, f.fence, ?, ?, {ms}"
+        values = (task_id, task_id, agent, self.d.time(expires_at), self.d.time(now), ttl)
+        return head + sql + tail, values
 
     def renew(self, task_id: str, agent: str, fence: int, expires_at: str) -> bool:
         # Not a revision bump: a heartbeat changes no task, and must not wake every waiter.

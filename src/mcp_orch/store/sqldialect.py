@@ -20,6 +20,8 @@ class Dialect:
     name = "sqlite"
     lock_row = ""  # what ends a SELECT that reads a row the transaction will write
     outcome = "json_extract(payload_json, '$.outcome')"
+    # The first write of a transaction: take the next store revision (see sqltx.py).
+    touch = "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value"
 
     def __init__(self) -> None:
         self._queries: dict[str, str] = {}
@@ -58,6 +60,12 @@ class PostgresDialect(Dialect):
     name = "postgres"
     lock_row = " FOR UPDATE"
     outcome = "payload_json->>'outcome'"
+    # The same, and the NOTIFY of the change in the same round trip: PostgreSQL delivers it
+    # when (and only if) the transaction commits.
+    touch = (
+        "WITH u AS (UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value) "
+        """SELECT value, pg_notify('orch', '{"revision": ' || value || '}') FROM u"""
+    )
 
     def q(self, sql: str) -> str:
         done = self._queries.get(sql)

@@ -36,16 +36,24 @@ class SqliteStore(SqlStore):
 
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
         super().__init__()
-        self.path = os.path.abspath(path)
+        self.path = path if path == ":memory:" else os.path.abspath(path)
         self.url = f"sqlite:///{self.path}"
         self.dialect = Dialect()
         self._lock = threading.RLock()
         self._conn = self._connect(synchronous)
         self._migrate()
 
+    @classmethod
+    def open(cls, url: str, root: str | None) -> SqliteStore:
+        """The store of a ``sqlite:///PATH`` URL (relative paths beside ``.mcp``)."""
+        from .factory import sqlite_path
+
+        return cls(sqlite_path(url, root))
+
     def _connect(self, synchronous: str) -> sqlite3.Connection:
         try:
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            if self.path != ":memory:":
+                os.makedirs(os.path.dirname(self.path), exist_ok=True)
             conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30
             )

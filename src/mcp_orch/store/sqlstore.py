@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+from ..domain.errors import OrchError
 from ..domain.events import Event
 from ..domain.model import Task
-from . import Snapshot
+from . import Snapshot, no_attachment
 from .sqlcoord import CoordinationTx
 from .sqldialect import Dialect
 from .sqltx import EVENT_COLUMNS, current_revision, event_of
@@ -34,6 +35,7 @@ class SqlStore:
         self._local = threading.local()
         self._cache: Snapshot | None = None
         self._cache_lock = threading.Lock()
+        self._warnings: list[str] = []
 
     # ------------------------------------------------------------------ a backend's part
 
@@ -65,9 +67,13 @@ class SqlStore:
                 self._local.tx = None
 
     def record_refused(self, event: Event) -> None:
-        """Record a refused step's one event in a short transaction of its own."""
-        with self.transaction() as tx:
-            tx.record(event)
+        """Record a refused step's one event in a short transaction of its own. Never raises:
+        the step was refused whatever happens here, and that is what its caller reports."""
+        try:
+            with self.transaction() as tx:
+                tx.record(event)
+        except OrchError as exc:
+            self._warnings.append(f"{event.op} refused, but its event was not kept: {exc}")
 
     @contextmanager
     def _read_tx(self) -> Iterator[CoordinationTx]:
@@ -108,17 +114,21 @@ class SqlStore:
         with self._read_tx() as tx:
             return tx.load(task_id)
 
-    def attachment(self, ref: str) -> str | None:
-        """The text ``attach`` kept under ``ref`` ("attachment:<id>"), or None."""
+    def attachment(self, ref: str) -> str:
+        """The text ``attach`` kept under ``ref`` ("attachment:<id>"); ``InvalidInput`` if none."""
         head, _, num = ref.partition(":")
-        if head != "attachment" or not num.isdigit():
-            return None
-        with self._read_tx() as tx:
-            row = tx._x("SELECT body FROM attachments WHERE id = ?", (int(num),)).fetchone()
-        return str(row[0]) if row else None
+        row = None
+        if head == "attachment" and num.isdigit():
+            with self._read_tx() as tx:
+                row = tx._x("SELECT body FROM attachments WHERE id = ?", (int(num),)).fetchone()
+        if row is None:
+            raise no_attachment(ref)
+        return str(row[0])
 
     def events(self, task_id: str | None = None, limit: int = 100) -> list[Event]:
         """The newest ``limit`` events, oldest first, optionally of one task."""
+        if limit <= 0:
+            return []
         where, params = ("WHERE task_id = ? ", (task_id,)) if task_id is not None else ("", ())
         with self._read_tx() as tx:
             rows = tx._x(
@@ -137,12 +147,16 @@ class SqlStore:
                 f"SELECT {EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?",
                 (cursor, EVENTS_AFTER_BATCH),
             ).fetchall()
-        if not rows:
-            return [], cursor
+            if not rows:  # nothing new; or a cursor of another database: from its end on
+                top = int(tx._x("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+                return [], min(cursor, top)
         return [event_of(row, self.dialect) for row in rows], int(rows[-1][0])
 
     def take_warnings(self) -> list[str]:
-        return []  # a SQL change commits whole or not at all: nothing is left half written
+        """Refusals whose event could not be kept. (A change commits whole or not at all:
+        nothing is ever left half written.)"""
+        warnings, self._warnings = self._warnings, []
+        return warnings
 
     def extras(self, capability: str) -> object | None:
         """``coordination``: this store (its transactions have the coordination methods)."""

@@ -18,12 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..domain.agents import Agent, Lease
-from ..domain.errors import MalformedTask, RevisionConflict, TaskNotFound
+from ..domain.errors import MalformedTask, RevisionConflict
 from ..domain.events import Event
 from ..domain.model import Note, Priority, Status, Task, format_time
-from ..domain.ops import op
 from ..domain.policy import Summary
-from . import Snapshot, Stored
+from . import Snapshot, Stored, not_found
 from .sqldialect import Dialect
 
 SUMMARY_COLUMNS = (
@@ -39,13 +38,6 @@ LEASE_COLUMNS = "task_id, agent, fence, expires_at, acquired_at"
 EVENT_COLUMNS = "id, type, actor, task_id, agent, payload_json, occurred_at"
 _PRIORITIES = tuple(Priority)
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's 32,766 parameters
-
-
-def not_found(task_id: str) -> TaskNotFound:
-    return TaskNotFound(
-        f"no task {task_id} on the board",
-        ("the board lists them: ", op("status"), "; done ones too: ", op("status", all="")),
-    )
 
 
 def summary_of(row: Any, d: Dialect) -> Summary:
@@ -152,9 +144,7 @@ class SqlTx:
     def _touch(self) -> int:
         """This transaction's revision, taken at its first write (see the module docstring)."""
         if self.revision is None:
-            row = self._x(
-                "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value"
-            ).fetchone()
+            row = self._x(self.d.touch).fetchone()
             self.revision = int(row[0])
         return self.revision
 
@@ -257,7 +247,10 @@ class SqlTx:
         )
         if cur.rowcount != 1:
             if not self.exists(task.id):
-                raise not_found(task.id)
+                raise RevisionConflict(
+                    f"{task.id} is not in the store (any more) to be replaced",
+                    "create it instead, or check the ID",
+                )
             raise RevisionConflict(
                 f"{task.id} was changed by someone else since it was read",
                 "run the command again: it reads the task as it is now",

@@ -1,0 +1,208 @@
+"""Assignment: push (the orchestrator gives a ready task, or review work, to a free capable
+alive agent) and pull (an agent asks what to do and gets its assigned work first, else claims
+the best task it may take).
+
+Every assignment is its own transaction that re-reads what the plan was made from: the task
+still ready (or in review), no lease on it, the agent still alive with room. A lost race
+(another request, another replica) is no assignment, never a second holder: the store refuses
+a second lease on a task (``AlreadyClaimed``) and a save over a newer revision
+(``RevisionConflict``), and the transaction rolls back.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from ..domain import transitions
+from ..domain.agents import Agent, Lease
+from ..domain.errors import AlreadyClaimed, DependencyError, OrchError, RevisionConflict
+from ..domain.events import event_for
+from ..domain.model import Status
+from ..domain.policy import Summary, summarize
+from ..domain.record import Record
+from ..store import Tx
+from . import match
+from .base import ORCHESTRATOR, OrchestratorBase, coord
+from .match import IMPLEMENT, REVIEW, Pick
+
+
+class Assignment(Record):
+    """Where a task went: its agent (None: queued, and why), when it should be done, and the
+    fence the agent's writes carry."""
+
+    task_id: str
+    assigned_agent: str | None
+    estimated_completion: str | None
+    queued_because: str = ""
+    fence: int = 0
+
+
+class Board(Record):
+    """What one assignment decision reads, in one transaction."""
+
+    tasks: tuple[Summary, ...]
+    agents: tuple[Agent, ...]
+    leases: tuple[Lease, ...]
+
+
+class Assigner(OrchestratorBase):
+    """Push and pull."""
+
+    def assign_ready(self) -> list[Assignment]:
+        """One assigner pass: every assignable task to the best free capable alive agent."""
+        board = self._read_board()
+        living = [a for a in board.agents if self.alive(a)]
+        if not living:
+            return []  # nobody to give anything to: no plan, no writes
+        held = {x.task_id for x in board.leases}
+        picks = match.plan(
+            board.tasks, living, self._loads(board), held, self._may(board.agents), self._recent()
+        )
+        made = (self._give(p) for p in picks)
+        return [a for a in made if a is not None]
+
+    def assign_task(self, task_id: str, *, prefer: str = "") -> Assignment:
+        """Assign one task now if anyone may take it (``prefer``: a person's choice of agent,
+        if that agent may); else say why it is queued."""
+        with self.store.transaction() as tx:
+            summary = summarize(tx.load(task_id))
+            statuses = tx.statuses(summary.depends)
+            c = coord(tx)
+            agents, leases = c.agents(), c.leases()
+        kind = match.kind_of(summary)
+        why = match.waiting(summary, statuses, {x.task_id for x in leases})
+        if kind is None or why:
+            return Assignment(task_id, None, None, queued_because=why)
+        load = self._load_of(leases, ())
+        living = [a for a in agents if self.alive(a)]
+        may = self._may(agents)
+        best = match.takers(summary, kind, living, load, may, self._recent())
+        best.sort(key=lambda a: a.name != prefer)  # stable: otherwise the best first
+        for agent in best:
+            made = self._give(Pick(task_id=task_id, agent=agent.name, kind=kind))
+            if made is not None:
+                return made
+        names = {a.name for a in living}
+        return Assignment(
+            task_id,
+            None,
+            None,
+            queued_because=match.why_queued(summary, kind, agents, names, load, may),
+        )
+
+    # ------------------------------------------------------------------ one assignment
+
+    def _give(self, pick: Pick, actor: str = ORCHESTRATOR) -> Assignment | None:
+        """Make ``pick`` in one transaction, or nothing if it no longer holds."""
+        try:
+            with self.store.transaction() as tx:
+                lease = self._take(tx, pick, actor)
+        except (AlreadyClaimed, RevisionConflict):
+            return None  # another request or replica got there first: not an error
+        if lease is None:
+            return None
+        self.note_due(lease.expires_at)
+        with self._lock:
+            self._last[pick.agent] = lease.acquired_at
+        return Assignment(
+            pick.task_id,
+            pick.agent,
+            self.estimate(pick.agent, lease.acquired_at),
+            fence=lease.fence,
+        )
+
+    def _take(self, tx: Tx, pick: Pick, actor: str) -> Lease | None:
+        c = coord(tx)
+        agent = c.agent(pick.agent)
+        if agent is None or c.lease(pick.task_id) is not None:
+            return None
+        if actor == ORCHESTRATOR and not self.alive(agent):
+            return None  # pushed only to the living; an agent that asks is alive
+        if self._load_in(tx, agent.name) >= agent.max_tasks:
+            return None
+        stored = tx.get(pick.task_id)
+        task, now = stored.task, self.now()
+        if not self._still(tx, task.status, pick, task.implementer, task.escalated, task.depends):
+            return None
+        after = task
+        if pick.kind == IMPLEMENT:
+            after = transitions.apply(task, "claim", actor=actor, holder=agent.name, now=now)
+            tx.save(after, expected=stored.revision)
+        lease: Lease = c.grant(task.id, agent.name, self.later(self.ttl(agent.name)), now)
+        note = f"{pick.kind} by {agent.name} (fence {lease.fence})"
+        event = event_for(task, after, actor=actor, op="assigned", at=now, note=note)
+        tx.record(event._replace(holder=agent.name))
+        return lease
+
+    def _still(
+        self,
+        tx: Tx,
+        status: Status,
+        pick: Pick,
+        implementer: str,
+        escalated: bool,
+        depends: Sequence[str],
+    ) -> bool:
+        """The task still offers the work the pick was made for."""
+        if escalated:
+            return False
+        if pick.kind == REVIEW:
+            return status is Status.REVIEW and implementer != pick.agent
+        if status is not Status.READY:
+            return False
+        done = tx.statuses(depends)
+        return all(done.get(d) is Status.DONE for d in depends)
+
+    # ------------------------------------------------------------------ reading
+
+    def _read_board(self) -> Board:
+        with self.store.transaction() as tx:
+            c = coord(tx)
+            return Board(tasks=tx.snapshot().tasks, agents=c.agents(), leases=c.leases())
+
+    def _loads(self, board: Board) -> dict[str, int]:
+        leased = {x.task_id for x in board.leases}
+        unleased = (
+            t.agent
+            for t in board.tasks
+            if t.status is Status.IN_PROGRESS and t.agent and t.id not in leased
+        )
+        return self._load_of(board.leases, unleased)
+
+    @staticmethod
+    def _load_of(leases: Iterable[Lease], unleased: Iterable[str]) -> dict[str, int]:
+        """Tasks per agent: its leases, and what it holds on the board without one (a board
+        imported with tasks in progress)."""
+        return dict(Counter([x.agent for x in leases]) + Counter(unleased))
+
+    def _load_in(self, tx: Tx, name: str) -> int:
+        leased = {x.task_id for x in coord(tx).leases(name)}
+        return len(leased | {t.id for t in tx.held_by(name)})
+
+    def _may(self, agents: Sequence[Agent]) -> match.May:
+        merged = self.roles_with(agents)
+        return lambda name, step, task: self.may(name, step, task, merged)
+
+    def _recent(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._last)
+
+    def estimate(self, agent: str, start: str) -> str | None:
+        """When work given to ``agent`` at ``start`` should be done: its average so far."""
+        minutes = self.average_minutes(agent)
+        if minutes is None:
+            return None
+        from ..domain.model import parse_time
+
+        began = parse_time(start)
+        return self.later(minutes * 60, began) if began is not None else None
+
+    def average_minutes(self, agent: str) -> float | None:
+        """Overridden by the registry (performance metrics); None: no history yet."""
+        return None
+
+
+def lost_race(exc: OrchError) -> bool:
+    """An error that means another agent or replica took the task first."""
+    return isinstance(exc, AlreadyClaimed | RevisionConflict | DependencyError)

@@ -1,0 +1,177 @@
+"""What every part of the orchestrator stands on: the store and its coordination methods, the
+config and its timers, the clock, who is alive, and the service an agent's step runs through.
+
+Liveness has two kinds of evidence. A heartbeat (HTTP, or the MCP session of ``orch mcp``)
+promises the next one within ``heartbeat_every``, so such an agent holds its tasks for
+``lease_ttl`` past its last heartbeat and loses them soon after it dies. A call (the CLI, a
+route) promises nothing, so an agent that has sent no heartbeat to this process holds its
+tasks for ``agent_timeout`` past its last call: a CLI agent that works twenty minutes between
+``claim`` and ``submit`` keeps its task.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from ..config import Config
+from ..domain import roles
+from ..domain.agents import Agent, AgentStatus
+from ..domain.errors import OrchError
+from ..domain.model import format_time, parse_time
+from ..inputs import check_agent
+from ..service import Service
+from ..service.clock import Clock
+from ..store import TaskStore
+
+ORCHESTRATOR = "orchestrator"  # the actor of what the service does by itself
+# A call refreshes ``last_seen`` at most this often: agents call constantly, and a registry
+# write per call would double the database's work for no news.
+TOUCH_EVERY = 1.0
+
+
+class NoCoordination(OrchError):
+    """The store keeps tasks but not agents and leases (the file board)."""
+
+    code = "no_coordination"
+    exit_code = 10
+
+
+class OrchestratorBase:
+    """The store, config and clock, and the in-process view of who sends heartbeats."""
+
+    def __init__(self, store: TaskStore, config: Config, clock: Clock) -> None:
+        if store.extras("coordination") is None:
+            raise NoCoordination(
+                f"the orchestrator needs a store that keeps agents and leases; {store.url} "
+                "does not",
+                "run orch serve with the default SQLite database or --db postgresql://...",
+            )
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.started = self.now()  # an agent not heard from since then is not alive
+        self._lock = threading.Lock()  # guards the small dicts below (requests run in threads)
+        self._beats: dict[str, str] = {}  # agent -> its last heartbeat to this process
+        self._touched: dict[str, float] = {}  # agent -> monotonic time of its last registry write
+        self._last: dict[str, str] = {}  # agent -> when it was last given work (take turns)
+        self._due: str | None = None  # the earliest lease expiry known here (next_wakeup)
+        self._any_leases = False  # the last sweep saw leases (another replica's, maybe)
+
+    # ------------------------------------------------------------------ time
+
+    def now(self) -> str:
+        return format_time(self.clock.now())
+
+    def later(self, seconds: float, start: datetime | None = None) -> str:
+        return format_time((start or self.clock.now()) + timedelta(seconds=seconds))
+
+    def seconds_since(self, moment: str) -> float:
+        then = parse_time(moment) if moment else None
+        return float("inf") if then is None else (self.clock.now() - then).total_seconds()
+
+    # ------------------------------------------------------------------ liveness
+
+    def beats(self, agent: str) -> bool:
+        """``agent`` has sent this process a heartbeat within ``agent_timeout``."""
+        with self._lock:
+            last = self._beats.get(agent, "")
+        return bool(last) and self.seconds_since(last) <= self.config.agent_timeout
+
+    def ttl(self, agent: str) -> float:
+        """How long a lease of ``agent`` lasts past its latest sign of life."""
+        return self.config.lease_ttl if self.beats(agent) else self.config.agent_timeout
+
+    def alive(self, agent: Agent) -> bool:
+        """Work may be pushed to ``agent``: heard from since start, and not for too long."""
+        if not agent.alive or agent.last_seen < self.started:
+            return False
+        return self.seconds_since(agent.last_seen) <= self.ttl(agent.name)
+
+    def note_due(self, expires_at: str) -> None:
+        """Remember a lease expiry so the sweeper wakes for it (``next_wakeup``)."""
+        with self._lock:
+            if self._due is None or expires_at < self._due:
+                self._due = expires_at
+
+    # ------------------------------------------------------------------ roles and services
+
+    def roles_with(self, agents: Sequence[Agent]) -> dict[str, tuple[str, ...]]:
+        """The config's roles, with every registered agent added under its own role."""
+        merged = {role: tuple(names) for role, names in self.config.roles.items()}
+        for agent in agents:
+            names = merged.get(agent.role, ())
+            if agent.role in roles.ROLES and agent.name not in names:
+                merged[agent.role] = (*names, agent.name)
+        return merged
+
+    def roles_now(self) -> dict[str, tuple[str, ...]]:
+        with self.store.transaction() as tx:
+            return self.roles_with(coord(tx).agents())
+
+    def may(self, agent: str, op: str, task: object, merged: Mapping[str, Sequence[str]]) -> bool:
+        """``agent`` may run ``op`` on ``task`` by its roles (``domain.roles``)."""
+        try:
+            roles.check_step(op, agent, cast(Any, task), merged, self.config.enforce_roles)
+        except OrchError:
+            return False
+        return True
+
+    def service(self, agent: Agent | None = None) -> Service:
+        """The service as ``agent`` sees it: the registry's roles, its own ``max_tasks``."""
+        merged = self.roles_now()
+        config = self.config._replace(roles=merged)
+        if agent is not None:
+            config = config._replace(max_in_progress=agent.max_tasks)
+        return Service(self.store, config, self.clock)
+
+    def registered(self, name: str) -> Agent | None:
+        with self.store.transaction() as tx:
+            return cast(Agent | None, coord(tx).agent(name))
+
+    # ------------------------------------------------------------------ calls
+
+    def touch(self, agent: str) -> None:
+        """Any call by ``agent`` counts as alive (persons are not agents: nothing to do)."""
+        name = check_agent(agent)
+        if roles.is_person(name):
+            return
+        clock = self.clock.monotonic()
+        with self._lock:
+            if clock - self._touched.get(name, float("-inf")) < TOUCH_EVERY:
+                return
+            self._touched[name] = clock
+        self.seen(name)
+
+    def seen(self, name: str, *, heartbeat: bool = False) -> Agent:
+        """Mark ``name`` alive now (registering an agent the config's roles name)."""
+        now = self.now()
+        if heartbeat:
+            with self._lock:
+                self._beats[name] = now
+        with self.store.transaction() as tx:
+            c = coord(tx)
+            agent = c.agent(name) or self._newcomer(name, tx)
+            load = len(c.leases(name))
+            status = AgentStatus.BUSY if load >= agent.max_tasks else AgentStatus.AVAILABLE
+            fresh = agent._replace(last_seen=now, status=status.value, error="")
+            c.put_agent(fresh)
+            return cast(Agent, fresh)
+
+    def _newcomer(self, name: str, tx: object) -> Agent:
+        """The registry entry of an agent heard from but not registered: its config role (an
+        agent the board knows from before works as an implementer), or ``UnknownAgent``."""
+        from ..store import Tx
+
+        known = cast(Tx, tx).knows_agent
+        roles.check_known(name, self.config.roles, lambda: [name] if known(name) else [])
+        mine = roles.roles_of(name, self.config.roles)
+        return Agent(name=name, role=mine[0], max_tasks=self.config.max_in_progress, source="api")
+
+
+def coord(tx: object) -> Any:
+    """The coordination methods of a transaction (seam.md: present when the store's
+    ``extras("coordination")`` is not None, checked when the orchestrator is made)."""
+    return tx

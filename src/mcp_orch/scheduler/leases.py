@@ -1,0 +1,183 @@
+"""Heartbeats, the sweeper and the sweeper's alarm clock.
+
+A heartbeat renews every lease its agent holds to ``lease_ttl`` from now and says which of the
+tasks it named are no longer its own (``lost``: it must drop them) and which it holds without
+having named them (``assigned``: work pushed to it since). The sweeper puts the task of every
+expired lease back in the queue (out of progress, the fence moves on with the next grant, an
+event ``reassigned`` says why), marks its agent ``error`` (``offline`` after
+``agent_timeout``), and assigns at once, so with the defaults (heartbeat every 2 s, lease 6 s,
+a sweep due at the expiry) a dead agent's task is with another agent ~6 s after its last
+heartbeat. ``next_wakeup`` is when the next sweep is due, from what this process knows (it
+learns the leases of other replicas at each sweep), capped so an idle service reads the
+database no more than every ``IDLE_POLL`` seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..domain import transitions
+from ..domain.agents import Agent, AgentStatus, Lease
+from ..domain.errors import InvalidInput, RevisionConflict
+from ..domain.events import Event, event_for
+from ..domain.ids import normalize_id
+from ..domain.model import Status, parse_time
+from ..domain.record import Record
+from ..domain.roles import is_person
+from ..inputs import check_agent
+from .assigner import Assignment
+from .base import ORCHESTRATOR, coord
+from .steps import Steps
+
+IDLE_POLL = 5.0  # the longest the sweeper sleeps: an idle service's only database read
+BUSY_POLL = 1.0  # with leases about, another replica's grant is seen at least this soon
+
+
+class HeartbeatResult(Record):
+    """What a heartbeat renewed, what its agent lost and what it was given meanwhile."""
+
+    agent: str
+    status: str
+    expires_at: str  # when the renewed leases run out without another heartbeat
+    renewed: tuple[str, ...] = ()
+    lost: tuple[str, ...] = ()  # named by the agent, but no longer its own: drop them
+    assigned: tuple[str, ...] = ()  # its own, but not named: work given to it since
+
+
+class Sweeper(Steps):
+    """``heartbeat``, ``sweep``, ``next_wakeup``."""
+
+    def heartbeat(
+        self, agent: str, tasks: Sequence[tuple[str, int]] | None = None
+    ) -> HeartbeatResult:
+        """``agent`` is alive; renew its leases (``tasks``: the (id, fence) it works on)."""
+        who = check_agent(agent)
+        if is_person(who):
+            raise InvalidInput(f"{who} is a person, not an agent: a person sends no heartbeats", "give the agent's name")
+        was_alive = self._alive_now(who)
+        me = self.seen(who, heartbeat=True)
+        named = [(normalize_id(t), int(f)) for t, f in tasks or ()]
+        expires = self.later(self.config.lease_ttl)
+        with self.store.transaction() as tx:
+            c = coord(tx)
+            held: tuple[Lease, ...] = c.leases(who)
+            for lease in held:
+                c.renew(lease.task_id, who, lease.fence, expires)
+        mine = {(x.task_id, x.fence) for x in held}
+        self.note_due(expires)
+        if not was_alive:
+            self.kick()  # an agent come alive may take what waits
+        return HeartbeatResult(
+            agent=who,
+            status=me.status,
+            expires_at=expires,
+            renewed=tuple(x.task_id for x in held),
+            lost=tuple(t for t, f in named if (t, f) not in mine) if tasks is not None else (),
+            assigned=tuple(x.task_id for x in held if (x.task_id, x.fence) not in set(named))
+            if tasks is not None
+            else (),
+        )
+
+    def _alive_now(self, name: str) -> bool:
+        agent = self.registered(name)
+        return agent is not None and self.alive(agent)
+
+    def kick(self) -> None:
+        """Something became assignable: wake the assigner (or run a pass at once)."""
+        if self.wake is not None:
+            self.wake()
+        else:
+            self.assign_ready()
+
+    # ------------------------------------------------------------------ the sweeper
+
+    def sweep(self) -> list[Assignment]:
+        """Expired leases back to the queue, agents' statuses aged, the freed work reassigned."""
+        now = self.now()
+        with self.store.transaction() as tx:
+            c = coord(tx)
+            leases: tuple[Lease, ...] = c.leases()
+            agents: tuple[Agent, ...] = c.agents()
+        by_name = {a.name: a for a in agents}
+        requeued = [x for x in leases if x.expires_at <= now and self._requeue(x, by_name.get(x.agent))]
+        self._age(agents)
+        live = [x.expires_at for x in leases if x.expires_at > now]
+        with self._lock:
+            self._due = min(live) if live else None
+            self._any_leases = bool(live)
+        return self.assign_ready() if requeued else []
+
+    def requeue(self, lease: Lease, why: str) -> bool:
+        """Take ``lease``'s task back from its agent (in progress: back to ready, for anyone)."""
+        now = self.now()
+        try:
+            with self.store.transaction() as tx:
+                c = coord(tx)
+                current: Lease | None = c.lease(lease.task_id)
+                if current is None or current.fence != lease.fence:
+                    return False  # released or renewed and re-granted meanwhile
+                stored = tx.get(lease.task_id)
+                task = after = stored.task
+                if task.status is Status.IN_PROGRESS and task.agent == lease.agent:
+                    moved = transitions.apply(task, "move", actor=ORCHESTRATOR, now=now, note=why, target=Status.READY)
+                    after = moved.evolve(implementer="")  # anyone capable may take it now
+                    tx.save(after, expected=stored.revision)
+                c.release(lease.task_id, lease.fence)
+                tx.record(event_for(task, after, actor=ORCHESTRATOR, op="reassigned", at=now, note=why))
+        except RevisionConflict:
+            return False  # the holder acted at this very moment: its step stands
+        return True
+
+    def _requeue(self, lease: Lease, agent: Agent | None) -> bool:
+        """An expired lease: its task back to the queue, its agent in ``error``."""
+        if lease.expires_at > self.now():
+            return False
+        last = agent.last_seen if agent is not None and agent.last_seen else "never"
+        sign = "heartbeat" if self.beats(lease.agent) else "call"
+        why = f"taken from {lease.agent} (fence {lease.fence}): its lease expired at {lease.expires_at}, no {sign} since {last}"
+        if not self.requeue(lease, why):
+            return False
+        self._set_status(lease.agent, AgentStatus.ERROR, why)
+        return True
+
+    def _age(self, agents: Sequence[Agent]) -> None:
+        """Every agent's status as time has made it (silent too long: error, then offline)."""
+        for agent in agents:
+            due = self.due_status(agent)
+            if due != agent.status:
+                silent = f"not heard from since {agent.last_seen or 'the service started'}"
+                self._set_status(agent.name, AgentStatus(due), silent)
+
+    def due_status(self, agent: Agent) -> str:
+        """What ``agent``'s status should be now, by the time since it was last heard from."""
+        if not agent.last_seen or agent.last_seen < self.started:
+            return AgentStatus.OFFLINE.value
+        silent = self.seconds_since(agent.last_seen)
+        if silent > self.config.agent_timeout:
+            return AgentStatus.OFFLINE.value
+        if agent.status == AgentStatus.ERROR.value or silent > self.ttl(agent.name):
+            return AgentStatus.ERROR.value
+        return agent.status
+
+    def _set_status(self, name: str, status: AgentStatus, why: str) -> None:
+        now = self.now()
+        with self.store.transaction() as tx:
+            c = coord(tx)
+            agent: Agent | None = c.agent(name)
+            if agent is None or agent.status == status.value:
+                return
+            error = why if status is AgentStatus.ERROR else agent.error
+            c.put_agent(agent._replace(status=status.value, error=error))
+            if agent.last_seen >= self.started:  # the news of a restart is no agent failure
+                op = "agent_failed" if status is AgentStatus.ERROR else "agent_offline"
+                tx.record(Event(at=now, agent=ORCHESTRATOR, op=op, holder=name, note=why))
+
+    def next_wakeup(self) -> float:
+        """Seconds until the next sweep is due: the earliest known lease expiry, capped."""
+        with self._lock:
+            due, busy = self._due, self._any_leases or self._due is not None
+        cap = BUSY_POLL if busy else IDLE_POLL
+        when = parse_time(due) if due else None
+        if when is None:
+            return cap
+        return max(0.0, min(cap, (when - self.clock.now()).total_seconds()))
