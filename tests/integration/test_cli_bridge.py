@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Orch, clean_env, git
+from mcp_orch.store.sqlite import SqliteStore
+from tests.conftest import ORCH, Orch, clean_env, git
 
-SERVER = Path(__file__).with_name("bridge_server.py")
 CLOCK = {"ORCH_CLOCK": "2026-11-25T13:00:00Z"}
 
 
@@ -35,28 +35,35 @@ def free_port() -> int:
 
 
 class Served:
+    """A real ``orch serve`` (SQLite in .mcp/orch.db, the file mirror) for a board."""
+
     def __init__(self, proc: subprocess.Popen[str], port: int, board: Path) -> None:
         self.proc, self.port, self.board = proc, port, board
 
     def stop(self) -> str:
-        """Stop the service (SIGTERM, as a person's Ctrl-C); what it logged."""
+        """Stop the service (SIGTERM, as a person's Ctrl-C); what it said."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        _, err = self.proc.communicate(timeout=20)
+        _, err = self.proc.communicate(timeout=30)
         return err
 
-    def requests(self) -> int:
-        """CLI requests the service answered so far (uvicorn's access log, read at the end)."""
-        return self.stop().count("served a CLI request")
+    def events(self) -> list[str]:
+        """The ops the service's database recorded (read after it stopped)."""
+        self.stop()
+        db = SqliteStore(str(self.board / "orch.db"))
+        try:
+            return [e.op for e in db.events(None, 10_000)]
+        finally:
+            db.close()
 
 
 def _up(port: int, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"the service exited: {proc.communicate()[1]}")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             conn.request("GET", "/healthz")
             if conn.getresponse().status == 200:
                 return
@@ -68,24 +75,34 @@ def _up(port: int, proc: subprocess.Popen[str]) -> None:
     raise AssertionError("the service did not come up")
 
 
-@pytest.fixture
-def served(orch: Orch) -> Iterator[Served]:
-    board = orch.cwd / ".mcp"
+def start_service(project: Path) -> Served:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, str(SERVER), str(board), str(port)],
-        env=clean_env({**CLOCK, "PYTHONPATH": str(Path(__file__).parents[2])}),
+        [str(ORCH), "serve", "--port", str(port)],
+        cwd=project,
+        env=clean_env(CLOCK),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    _up(port, proc)
+    board = project / ".mcp"
+    deadline = time.monotonic() + 30
+    while not (board / "service.json").exists():  # written once the board is taken in
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
+        time.sleep(0.02)
+    return Served(proc, port, board)
+
+
+@pytest.fixture
+def served(orch: Orch) -> Iterator[Served]:
+    service = start_service(orch.cwd)
     try:
-        _up(port, proc)
-        yield Served(proc, port, board)
+        yield service
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        if service.proc.poll() is None:
+            service.proc.kill()
+            service.proc.communicate()
 
 
 def _chain(orch: Orch) -> list[tuple[int, str, str]]:
@@ -129,17 +146,25 @@ def test_the_chain_through_the_service_prints_what_it_prints_on_files(
     assert through == on_files
     assert [code for code, _, _ in through].count(0) == 12  # refusals kept their exit codes
     assert {code for code, _, _ in through} == {0, 4, 11}
-    assert served.requests() == len(through)  # every step went through the service
+    # Every step went through the service: its database holds them (the refusals too).
+    ops = served.events()
+    assert ops.count("claim") == 2 and ops.count("create") == 1 and "resolve" in ops
 
 
 def test_reads_stay_on_the_files(served: Served) -> None:
     orch = Orch(served.board.parent)
     tid = orch.ready("Read me")
-    orch("status")
-    orch("show", tid)
-    orch("log", tid)
-    orch("feedback", "list")
-    assert served.requests() == 2  # the create and the prep
+    deadline = time.monotonic() + 5
+    while orch.json("status")["tasks"][0]["status"] != "ready":  # the mirror's write is done
+        assert time.monotonic() < deadline
+    served.proc.send_signal(signal.SIGSTOP)  # the service answers nothing now
+    try:
+        orch("status", timeout=10)
+        orch("show", tid, timeout=10)
+        orch("log", tid, timeout=10)
+        orch("feedback", "list", timeout=10)
+    finally:
+        served.proc.send_signal(signal.SIGCONT)
 
 
 def test_the_service_file_is_private_and_ignored_and_removed_on_exit(served: Served) -> None:

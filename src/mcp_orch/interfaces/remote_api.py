@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ..domain.errors import InternalError, InvalidInput, OrchError
 from .remote import FORWARDED, ROUTE, decode, encode, error_data
@@ -156,9 +157,15 @@ def authorized(header: str, token: str) -> bool:
 
 
 def routes(
-    make_service: Callable[[], Service], token: str, orchestrator: object | None = None
+    make_service: Callable[[], Service],
+    token: str,
+    orchestrator: object | None = None,
+    *,
+    run: Callable[..., Awaitable[Any]] | None = None,
 ) -> list[Route]:
-    """The route ``orch serve`` mounts: ``POST /api/orchestrator/cli`` for its own token."""
+    """The route ``orch serve`` mounts: ``POST /api/orchestrator/cli`` for its own token.
+    ``run(fn, *args)`` runs the operation in a worker thread (default: anyio's; the service
+    passes its own, which keeps one writer at a time)."""
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
@@ -183,7 +190,12 @@ def routes(
             body = json.loads(data)
         except ValueError:
             return answer(400, error_data(InvalidInput("the body is not JSON", "send JSON")))
-        status, result = await anyio.to_thread.run_sync(run_op, make_service(), body, orchestrator)
+        runner = run or anyio.to_thread.run_sync
+        if isinstance(body, dict) and body.get("op") == "wait_next":
+            # Waiting only reads, and must not hold the one writer's turn while it waits
+            # (the change it waits for could never be made).
+            runner = anyio.to_thread.run_sync
+        status, result = await runner(run_op, make_service(), body, orchestrator)
         return answer(status, result)
 
     return [Route(ROUTE, endpoint, methods=["POST"])]

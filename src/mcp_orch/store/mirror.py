@@ -63,6 +63,8 @@ if TYPE_CHECKING:
 
 
 STATE = os.path.join(".cache", "mirror.log")
+FAST_POLL = 0.5  # seconds between looks while the board is busy (a change in the last BUSY_FOR)
+BUSY_FOR = 10.0
 
 
 def digest(data: bytes) -> str:
@@ -314,11 +316,16 @@ class Mirror:
 
     def _run(self) -> None:
         next_scan = time.monotonic() + self.scan_every
+        busy_until = 0.0  # after a change, look again soon: an assignment follows a request
         while not self._stop.is_set():
-            self._wake.wait(max(0.0, min(self.poll, next_scan - time.monotonic())))
+            now = time.monotonic()
+            poll = FAST_POLL if now < busy_until else self.poll
+            if self._wake.wait(max(0.0, min(poll, next_scan - now))):
+                busy_until = time.monotonic() + BUSY_FOR
             self._wake.clear()
             try:
-                self.sync()
+                if self.sync():
+                    busy_until = time.monotonic() + BUSY_FOR
                 if time.monotonic() >= next_scan:
                     self.scan()
                     next_scan = time.monotonic() + self.scan_every
