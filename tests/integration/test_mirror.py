@@ -203,3 +203,23 @@ def test_the_thread_projects_within_a_second_and_stop_leaves_the_files_to_orch(
     state = (board / ".cache" / "mirror.log").read_text().splitlines()
     assert all(json.loads(line) for line in state)
     assert not os.path.exists(board / ".journal")
+
+
+def test_what_orch_did_on_the_files_while_no_service_ran_is_taken_in_whole(
+    orch: Orch, board: Path, store: SqliteStore
+) -> None:
+    a = orch.ready("Roll back and forth")
+    import_board(str(board), store)
+    first = Mirror(store, str(board))
+    first.open()
+    first.stop()  # the service stops: orch works on the files alone
+    orch("claim", a, "--agent", "cursor")
+    orch("submit", a, "--agent", "cursor", "--note", "done on files")
+    again = Mirror(store, str(board))
+    again.open()  # the service starts again
+    task = store.load(a)
+    assert task.status is Status.REVIEW and task.implementer == "cursor"
+    assert [e.op for e in store.events(a)][-2:] == ["claim", "submit"]
+    assert again.problems == {}  # not a hand-edited status: orch did it, the log says so
+    assert task_file(orch.cwd, a).parent.name == "review"
+    assert [e["op"] for e in orch.json("log", a)["events"]] == ["create", "prep", "claim", "submit"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 
 from ..domain.errors import DependencyError, MalformedTask, OrchError
-from ..domain.events import event_for
+from ..domain.events import Event, event_for
 from ..domain.model import ALL_STATUSES, HistoryEntry, Status, Task, format_time
 from ..domain.record import Record
 from . import Problem
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from datetime import datetime
     from typing import Protocol
 
-    from ..domain.events import Event
     from . import Stored
 
     class ImportTx(Protocol):
@@ -240,3 +239,27 @@ def _check_depends(tx: ImportTx, task_id: str, changes: dict[str, object]) -> Pr
             task=task_id,
         )
     return None
+
+
+def take_whole(
+    store: ImportStore, board: str, task_ids: list[str], events: list[Event]
+) -> list[str]:
+    """Tasks changed with ``orch`` on the files while no service ran: each file as it is now
+    (status and holder included) replaces the store's copy, and ``events`` (what the board's
+    log says was done) go into the store. Returns the IDs taken."""
+    from ..board.files import FileStore
+
+    files = FileStore(board)
+    taken = []
+    with store.transaction() as tx:
+        for tid in task_ids:
+            try:
+                task = files.load(tid)
+            except OrchError:
+                continue  # gone or unreadable: the store keeps what it has
+            expected = tx.get(tid).revision if tx.exists(tid) else None
+            tx.save(task, expected=expected)
+            taken.append(tid)
+        for event in events:
+            tx.record(event)
+    return taken

@@ -94,6 +94,7 @@ class Mirror:
         self.records: dict[str, FileRecord] = {}
         self.problems: dict[str, Problem] = {}  # task ID -> what is wrong with its file
         self.cursor: int | None = None
+        self.log_size: int | None = None  # the board log's size after the mirror's last line
         self._revision = -1
         self._state_path = os.path.join(board, STATE)
         self._state_fd: int | None = None
@@ -117,6 +118,8 @@ class Mirror:
             except (ValueError, KeyError, TypeError, IndexError):
                 continue  # a torn last line of a killed mirror
         compact = [json.dumps({"c": self.cursor})] if self.cursor is not None else []
+        if self.log_size is not None:
+            compact.append(json.dumps({"l": self.log_size}))
         for tid, rec in self.records.items():
             compact.append(json.dumps({"t": tid, "r": rec.rel, "h": rec.hashes, "s": rec.stat}))
         os.makedirs(os.path.dirname(self._state_path), exist_ok=True)
@@ -126,6 +129,9 @@ class Mirror:
     def _apply_state(self, entry: dict[str, object]) -> None:
         if "c" in entry:
             self.cursor = int(str(entry["c"]))
+            return
+        if "l" in entry:
+            self.log_size = int(str(entry["l"]))
             return
         tid, hashes = str(entry["t"]), tuple(str(h) for h in entry["h"])  # type: ignore[attr-defined]
         old = self.records.get(tid)
@@ -208,12 +214,46 @@ class Mirror:
         the service stops) shows them too."""
         if not events:
             return
-        fd = open_append(os.path.join(self.board, "log", "orch.jsonl"))
+        fd = open_append(self._log_path())
         try:
             for event in events:
                 append_line(fd, json.dumps(event.to_dict(), sort_keys=True, ensure_ascii=False))
+            size = os.fstat(fd).st_size
         finally:
             os.close(fd)
+        self._note({"l": size})
+
+    def _log_path(self) -> str:
+        return os.path.join(self.board, "log", "orch.jsonl")
+
+    def _offline(self) -> list[str]:
+        """Take in what ``orch`` did on the files while no service ran (the rollback, and
+        back): the board log grew past the mirror's last line, and names the tasks. Their
+        files are the truth; the events go into the store."""
+        from ..board.files import FileStore
+        from .board_import import take_whole
+
+        size = _size(self._log_path())
+        if self.log_size is None or size <= self.log_size:
+            self._note({"l": size})
+            return []
+        events, _ = FileStore(self.board).events_after(self.log_size)
+        ids = list(dict.fromkeys(e.task for e in events if e.task and e.outcome == "ok"))
+        while True:  # what the service did that its mirror never logged (it was killed)
+            pending, cursor = self.store.events_after(self.cursor)
+            self._log(pending)
+            if cursor == self.cursor:
+                break
+            self.cursor = cursor
+        take_whole(self.store, self.board, ids, events)
+        self.cursor = self.store.events_after(None)[1]  # the events just taken: logged already
+        self._note({"c": self.cursor})
+        self._note({"l": _size(self._log_path())})
+        self._files = self._list_files()
+        for tid in ids:
+            for rel in self._files.get(tid, [])[:1]:
+                self._remember(tid, rel, _read(self._path(rel)))
+        return ids
 
     # ------------------------------------------------------------------ the passes
 
@@ -223,6 +263,7 @@ class Mirror:
         if self.cursor is None:
             _, self.cursor = self.store.events_after(None)
             self._note({"c": self.cursor})
+        self._offline()
         self.scan()
         self.reconcile()
         self.sync()  # the events since the kept cursor into the log (their files are right now)
@@ -345,6 +386,13 @@ def _read(path: str) -> bytes:
             return handle.read()
     except OSError:
         return b""
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _stat(path: str) -> tuple[int, int, int]:
