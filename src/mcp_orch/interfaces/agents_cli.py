@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..domain.agents import Agent
     from .remote import Remote
 
-EXAMPLES = """examples:
+EXAMPLES = """example:
   orch agents list
   orch agents add cursor --role implementer --capability backend --capability frontend --max-tasks 3
   orch agents update cursor --max-tasks 2          # only what you name changes
