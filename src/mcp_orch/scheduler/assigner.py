@@ -12,19 +12,17 @@ a second lease on a task (``AlreadyClaimed``) and a save over a newer revision
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from ..domain import transitions
-from ..domain.agents import Agent, Lease
+from ..domain import assign, transitions
+from ..domain.agents import Agent, AgentStatus, Lease
 from ..domain.errors import AlreadyClaimed, DependencyError, OrchError, RevisionConflict
 from ..domain.events import event_for
 from ..domain.model import Status
 from ..domain.policy import Summary, summarize
 from ..domain.record import Record
 from ..store import Tx
-from . import match
 from .base import ORCHESTRATOR, OrchestratorBase, coord
-from .match import IMPLEMENT, REVIEW, Pick
 
 
 class Assignment(Record):
@@ -46,21 +44,40 @@ class Board(Record):
     leases: tuple[Lease, ...]
 
 
+class Pick(Record):
+    """One assignment to make: ``task_id`` to ``agent``; ``action`` is claim (implement it)
+    or review (``domain.assign``'s words)."""
+
+    task_id: str
+    agent: str
+    action: str
+
+
 class Assigner(OrchestratorBase):
-    """Push and pull."""
+    """Push and pull, on ``domain.assign``'s rules."""
 
     def assign_ready(self) -> list[Assignment]:
         """One assigner pass: every assignable task to the best free capable alive agent."""
         board = self._read_board()
-        living = [a for a in board.agents if self.alive(a)]
-        if not living:
+        free = [a for a in self._as_seen(board.agents) if a.alive]
+        if not free:
             return []  # nobody to give anything to: no plan, no writes
         held = {x.task_id for x in board.leases}
-        picks = match.plan(
-            board.tasks, living, self._loads(board), held, self._may(board.agents), self._recent()
-        )
-        made = (self._give(p) for p in picks)
-        return [a for a in made if a is not None]
+        statuses = {t.id: t.status for t in board.tasks}
+        load = self._loads(board)
+        free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
+        waiting = (t for t in board.tasks if t.status in assign.WORK and t.id not in held)
+        made: list[Assignment] = []
+        for task in sorted(waiting, key=Summary.sort_key):
+            if not free:
+                break  # everyone is full: the rest waits, and planning it costs for nothing
+            choice = _choose(task, free, load, statuses)
+            given = self._give(Pick(task.id, choice.agent, choice.action)) if choice.agent else None
+            if given is not None:
+                made.append(given)
+                load[choice.agent] = load.get(choice.agent, 0) + 1
+                free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
+        return made
 
     def assign_task(self, task_id: str, *, prefer: str = "") -> Assignment:
         """Assign one task now if anyone may take it (``prefer``: a person's choice of agent,
@@ -70,26 +87,30 @@ class Assigner(OrchestratorBase):
             statuses = tx.statuses(summary.depends)
             c = coord(tx)
             agents, leases = c.agents(), c.leases()
-        kind = match.kind_of(summary)
-        why = match.waiting(summary, statuses, {x.task_id for x in leases})
-        if kind is None or why:
-            return Assignment(task_id, None, None, queued_because=why)
+        if summary.status not in assign.WORK:
+            return Assignment(task_id, None, None, queued_because=_not_waiting(summary))
+        if any(x.task_id == task_id for x in leases):
+            return Assignment(task_id, None, None, queued_because=f"{task_id} is held already")
         load = self._load_of(leases, ())
-        living = [a for a in agents if self.alive(a)]
-        may = self._may(agents)
-        best = match.takers(summary, kind, living, load, may, self._recent())
-        best.sort(key=lambda a: a.name != prefer)  # stable: otherwise the best first
-        for agent in best:
-            made = self._give(Pick(task_id=task_id, agent=agent.name, kind=kind))
+        seen = self._as_seen(agents)
+        chosen = [a for a in seen if a.name == prefer] if prefer else []
+        choice = _choose(summary, chosen, load, statuses) if chosen else None
+        if choice is None or not choice.agent:
+            choice = _choose(summary, seen, load, statuses)
+        if choice.agent:
+            made = self._give(Pick(task_id, choice.agent, choice.action))
             if made is not None:
                 return made
-        names = {a.name for a in living}
-        return Assignment(
-            task_id,
-            None,
-            None,
-            queued_because=match.why_queued(summary, kind, agents, names, load, may),
-        )
+            return Assignment(task_id, None, None, queued_because="another request took it first")
+        return Assignment(task_id, None, None, queued_because=choice.queued_because)
+
+    def _as_seen(self, agents: Sequence[Agent]) -> list[Agent]:
+        """The registry as the rules must see it: alive only if heard from since the service
+        started and recently enough (``alive``), whatever the stored status says."""
+        dead = AgentStatus.OFFLINE.value
+        return [
+            a if self.alive(a) else a._replace(status=dead if a.alive else a.status) for a in agents
+        ]
 
     # ------------------------------------------------------------------ one assignment
 
@@ -126,11 +147,12 @@ class Assigner(OrchestratorBase):
         if not self._still(tx, task.status, pick, task.implementer, task.escalated, task.depends):
             return None
         after = task
-        if pick.kind == IMPLEMENT:
+        if pick.action == "claim":
             after = transitions.apply(task, "claim", actor=actor, holder=agent.name, now=now)
             tx.save(after, expected=stored.revision)
         lease: Lease = c.grant(task.id, agent.name, self.later(self.ttl(agent.name)), now)
-        note = f"{pick.kind} by {agent.name} (fence {lease.fence})"
+        work = "review" if pick.action == "review" else "implementation"
+        note = f"{work} by {agent.name} (fence {lease.fence})"
         event = event_for(task, after, actor=actor, op="assigned", at=now, note=note)
         tx.record(event._replace(holder=agent.name))
         return lease
@@ -147,7 +169,7 @@ class Assigner(OrchestratorBase):
         """The task still offers the work the pick was made for."""
         if escalated:
             return False
-        if pick.kind == REVIEW:
+        if pick.action == "review":
             return status is Status.REVIEW and implementer != pick.agent
         if status is not Status.READY:
             return False
@@ -180,10 +202,6 @@ class Assigner(OrchestratorBase):
         leased = {x.task_id for x in coord(tx).leases(name)}
         return len(leased | {t.id for t in tx.held_by(name)})
 
-    def _may(self, agents: Sequence[Agent]) -> match.May:
-        merged = self.roles_with(agents)
-        return lambda name, step, task: self.may(name, step, task, merged)
-
     def _recent(self) -> dict[str, str]:
         with self._lock:
             return dict(self._last)
@@ -206,3 +224,19 @@ class Assigner(OrchestratorBase):
 def lost_race(exc: OrchError) -> bool:
     """An error that means another agent or replica took the task first."""
     return isinstance(exc, AlreadyClaimed | RevisionConflict | DependencyError)
+
+
+def _not_waiting(task: Summary) -> str:
+    if task.status is Status.PENDING:
+        return f"{task.id} is a stub: the planner preps it first (then it is assigned)"
+    return f"{task.id} is {task.status.value}: there is nothing to assign"
+
+
+def _choose(
+    task: Summary, agents: Sequence[Agent], load: dict[str, int], statuses: Mapping[str, Status]
+) -> assign.Choice:
+    """``domain.assign.choose``, except that a review needs a reviewer, not the capabilities
+    the work needed: codex reviews the frontend task cursor implemented."""
+    if task.status is Status.REVIEW:
+        task = task._replace(capabilities=())
+    return assign.choose(task, agents, load, statuses)

@@ -12,7 +12,7 @@ tasks for ``agent_timeout`` past its last call: a CLI agent that works twenty mi
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -25,6 +25,7 @@ from ..inputs import check_agent
 from ..service import Service
 from ..service.clock import Clock
 from ..store import TaskStore
+from ..store.coordination import CoordinatedTx
 
 ORCHESTRATOR = "orchestrator"  # the actor of what the service does by itself
 # A call refreshes ``last_seen`` at most this often: agents call constantly, and a registry
@@ -129,9 +130,21 @@ class OrchestratorBase:
 
     def registered(self, name: str) -> Agent | None:
         with self.store.transaction() as tx:
-            return cast(Agent | None, coord(tx).agent(name))
+            return coord(tx).agent(name)
 
     # ------------------------------------------------------------------ calls
+
+    wake: Callable[[], None] | None = None  # set by the serve process: its assigner loop
+
+    def kick(self) -> None:
+        """Something became assignable: wake the assigner loop, or run a pass now."""
+        if self.wake is not None:
+            self.wake()
+        else:
+            self.assign_ready()
+
+    def assign_ready(self) -> list[Any]:
+        raise NotImplementedError  # the assigner's (scheduler.assigner)
 
     def touch(self, agent: str) -> None:
         """Any call by ``agent`` counts as alive (persons are not agents: nothing to do)."""
@@ -143,7 +156,10 @@ class OrchestratorBase:
             if clock - self._touched.get(name, float("-inf")) < TOUCH_EVERY:
                 return
             self._touched[name] = clock
+        before = self.registered(name)
         self.seen(name)
+        if before is None or not self.alive(before):
+            self.kick()  # come alive: it may take what waits
 
     def seen(self, name: str, *, heartbeat: bool = False) -> Agent:
         """Mark ``name`` alive now (registering an agent the config's roles name)."""
@@ -158,7 +174,7 @@ class OrchestratorBase:
             status = AgentStatus.BUSY if load >= agent.max_tasks else AgentStatus.AVAILABLE
             fresh = agent._replace(last_seen=now, status=status.value, error="")
             c.put_agent(fresh)
-            return cast(Agent, fresh)
+            return fresh
 
     def _newcomer(self, name: str, tx: object) -> Agent:
         """The registry entry of an agent heard from but not registered: its config role (an
@@ -171,7 +187,7 @@ class OrchestratorBase:
         return Agent(name=name, role=mine[0], max_tasks=self.config.max_in_progress, source="api")
 
 
-def coord(tx: object) -> Any:
+def coord(tx: object) -> CoordinatedTx:
     """The coordination methods of a transaction (seam.md: present when the store's
     ``extras("coordination")`` is not None, checked when the orchestrator is made)."""
-    return tx
+    return cast(CoordinatedTx, tx)

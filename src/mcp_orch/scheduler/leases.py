@@ -53,7 +53,10 @@ class Sweeper(Steps):
         """``agent`` is alive; renew its leases (``tasks``: the (id, fence) it works on)."""
         who = check_agent(agent)
         if is_person(who):
-            raise InvalidInput(f"{who} is a person, not an agent: a person sends no heartbeats", "give the agent's name")
+            raise InvalidInput(
+                f"{who} is a person, not an agent: a person sends no heartbeats",
+                "give the agent's name",
+            )
         was_alive = self._alive_now(who)
         me = self.seen(who, heartbeat=True)
         named = [(normalize_id(t), int(f)) for t, f in tasks or ()]
@@ -82,13 +85,6 @@ class Sweeper(Steps):
         agent = self.registered(name)
         return agent is not None and self.alive(agent)
 
-    def kick(self) -> None:
-        """Something became assignable: wake the assigner (or run a pass at once)."""
-        if self.wake is not None:
-            self.wake()
-        else:
-            self.assign_ready()
-
     # ------------------------------------------------------------------ the sweeper
 
     def sweep(self) -> list[Assignment]:
@@ -99,7 +95,9 @@ class Sweeper(Steps):
             leases: tuple[Lease, ...] = c.leases()
             agents: tuple[Agent, ...] = c.agents()
         by_name = {a.name: a for a in agents}
-        requeued = [x for x in leases if x.expires_at <= now and self._requeue(x, by_name.get(x.agent))]
+        requeued = [
+            x for x in leases if x.expires_at <= now and self._requeue(x, by_name.get(x.agent))
+        ]
         self._age(agents)
         live = [x.expires_at for x in leases if x.expires_at > now]
         with self._lock:
@@ -109,21 +107,34 @@ class Sweeper(Steps):
 
     def requeue(self, lease: Lease, why: str) -> bool:
         """Take ``lease``'s task back from its agent (in progress: back to ready, for anyone)."""
+        return self.take_back(lease.task_id, lease.agent, lease.fence, why)
+
+    def take_back(self, task_id: str, agent: str, fence: int | None, why: str) -> bool:
+        """Put the task ``agent`` holds (under ``fence``; None: without a lease) back in the
+        queue; False if it is no longer that agent's."""
         now = self.now()
         try:
             with self.store.transaction() as tx:
                 c = coord(tx)
-                current: Lease | None = c.lease(lease.task_id)
-                if current is None or current.fence != lease.fence:
-                    return False  # released or renewed and re-granted meanwhile
-                stored = tx.get(lease.task_id)
+                current: Lease | None = c.lease(task_id)
+                if (current.fence if current is not None else None) != fence:
+                    return False  # released, or re-granted, meanwhile
+                stored = tx.get(task_id)
                 task = after = stored.task
-                if task.status is Status.IN_PROGRESS and task.agent == lease.agent:
-                    moved = transitions.apply(task, "move", actor=ORCHESTRATOR, now=now, note=why, target=Status.READY)
+                if task.status is Status.IN_PROGRESS and task.agent == agent:
+                    moved = transitions.apply(
+                        task, "move", actor=ORCHESTRATOR, now=now, note=why, target=Status.READY
+                    )
                     after = moved.evolve(implementer="")  # anyone capable may take it now
                     tx.save(after, expected=stored.revision)
-                c.release(lease.task_id, lease.fence)
-                tx.record(event_for(task, after, actor=ORCHESTRATOR, op="reassigned", at=now, note=why))
+                elif fence is None:
+                    return False
+                if fence is not None:
+                    c.release(task_id, fence)
+                event = event_for(
+                    task, after, actor=ORCHESTRATOR, op="reassigned", at=now, note=why
+                )
+                tx.record(event)
         except RevisionConflict:
             return False  # the holder acted at this very moment: its step stands
         return True
@@ -134,7 +145,10 @@ class Sweeper(Steps):
             return False
         last = agent.last_seen if agent is not None and agent.last_seen else "never"
         sign = "heartbeat" if self.beats(lease.agent) else "call"
-        why = f"taken from {lease.agent} (fence {lease.fence}): its lease expired at {lease.expires_at}, no {sign} since {last}"
+        why = (
+            f"taken from {lease.agent} (fence {lease.fence}): its lease expired at "
+            f"{lease.expires_at}, no {sign} since {last}"
+        )
         if not self.requeue(lease, why):
             return False
         self._set_status(lease.agent, AgentStatus.ERROR, why)

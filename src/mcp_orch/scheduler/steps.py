@@ -79,8 +79,6 @@ class GuardedService(Service):
 class Steps(Assigner):
     """``step``: claim, submit, feedback, complete, fail, escalate, progress."""
 
-    wake: Callable[[], None] | None = None  # set by the serve process: its assigner loop
-
     def step(
         self, task_id: str, step: str, *, agent: str, fence: int | None = None, **args: str
     ) -> StepResult:
@@ -99,7 +97,9 @@ class Steps(Assigner):
         else:
             task = _run(svc, step, tid, who, texts)
         handed = self._hand_on(step, task)
-        return StepResult(task=task, changed=changed, fence=self._fence_of(tid, who), assignments=handed)
+        return StepResult(
+            task=task, changed=changed, fence=self._fence_of(tid, who), assignments=handed
+        )
 
     def _guarded(self, who: str, step: str, fence: int | None) -> GuardedService:
         def check(task: Task, tx: Tx) -> None:
@@ -125,7 +125,9 @@ class Steps(Assigner):
                 return lease
             if lease is not None:
                 c.release(after.id, lease.fence)
-            granted: Lease = c.grant(after.id, after.agent, self.later(self.ttl(after.agent)), self.now())
+            granted: Lease = c.grant(
+                after.id, after.agent, self.later(self.ttl(after.agent)), self.now()
+            )
             self.note_due(granted.expires_at)
             return granted
         if after.status is Status.REVIEW and before.status is Status.REVIEW:
@@ -157,7 +159,7 @@ class Steps(Assigner):
             if self.wake is not None:
                 self.wake()
             else:
-                made.extend(self.assign_ready())
+                made.extend(self.assign_ready())  # in the answer: what the step set going
         return tuple(made)
 
     def _fence_of(self, tid: str, who: str) -> int:

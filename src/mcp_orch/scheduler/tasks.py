@@ -144,7 +144,9 @@ def _goal(fields: Mapping[str, object], meta: Mapping[str, object]) -> str:
 
 def _priority(fields: Mapping[str, object]) -> Priority | None:
     chosen = [
-        priority_of(fields[k], f"task.{k}") for k in ("type", "priority") if fields.get(k) is not None
+        priority_of(fields[k], f"task.{k}")
+        for k in ("type", "priority")
+        if fields.get(k) is not None
     ]
     if len(set(chosen)) > 1:
         raise InvalidInput(

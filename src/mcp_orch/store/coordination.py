@@ -16,12 +16,16 @@ applying them), under the store's one lock.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from ..domain.agents import Agent, Lease
 from ..domain.errors import AlreadyClaimed
 from ..domain.ops import op
 from . import Tx
+
+TYPE_CHECKING = False  # as in store/__init__: the protocol is for type checkers only
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object
 
 
 class CoordinatedTx(Tx, Protocol):

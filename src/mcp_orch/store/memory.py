@@ -18,6 +18,7 @@ from ..domain.events import Event
 from ..domain.model import Note, Status, Task
 from ..domain.policy import Summary, summarize
 from . import Snapshot, Stored, no_attachment, not_found
+from .coordination import CoordinationState, MemoryCoordination
 
 
 def conflict(task_id: str, expected: int | None, current: int | None) -> RevisionConflict:
@@ -38,10 +39,12 @@ def knows(name: str, tasks: Iterable[Summary], events: Iterable[Event]) -> bool:
     return any(e.agent == name and e.outcome != "refused" for e in events)
 
 
-class MemoryTx:
-    """One transaction of a ``MemoryStore``: reads fall through to the committed state."""
+class MemoryTx(MemoryCoordination):
+    """One transaction of a ``MemoryStore``: reads fall through to the committed state (the
+    agents and leases of issue 10 are ``MemoryCoordination``'s)."""
 
     def __init__(self, store: MemoryStore) -> None:
+        super().__init__(store._coordination)
         self._store = store
         self.tasks: dict[str, tuple[Task, int]] = {}
         self.events: list[Event] = []
@@ -120,6 +123,7 @@ class MemoryStore:
         self._attachments: dict[str, str] = {}
         self._revision = 0
         self._in_tx: MemoryTx | None = None
+        self._coordination = CoordinationState()
 
     @contextmanager
     def transaction(self) -> Iterator[MemoryTx]:
@@ -135,7 +139,9 @@ class MemoryStore:
             self._commit(tx)
 
     def _commit(self, tx: MemoryTx) -> None:
-        if tx.tasks or tx.events or tx.attachments:
+        # A heartbeat's renewal is no news: only a change of holder or registry counts.
+        changed_hands = tx.commit_coordination()
+        if tx.tasks or tx.events or tx.attachments or changed_hands:
             self._revision += 1
         self._tasks.update(tx.tasks)
         self._events.extend(tx.events)
@@ -187,4 +193,4 @@ class MemoryStore:
         return []  # nothing here can fail after a commit
 
     def extras(self, capability: str) -> object | None:
-        return None
+        return self if capability == "coordination" else None

@@ -1,0 +1,579 @@
+"""The orchestrator (issue 10) in-process: assignment (push and pull), leases, heartbeats,
+fencing, the sweeper and the agent registry, on every store that keeps agents and leases,
+with a ``ManualClock`` so every threshold is crossed exactly and nothing sleeps.
+
+``STORES`` lists the backends (memory first); a SQL store joins with one line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from mcp_orch.config import Config
+from mcp_orch.domain.agents import Agent
+from mcp_orch.domain.errors import (
+    AgentNotFound,
+    IllegalTransition,
+    InvalidInput,
+    LeaseLost,
+    NotAllowed,
+    UnknownAgent,
+)
+from mcp_orch.domain.model import Priority, Status
+from mcp_orch.scheduler import Assignment, Orchestrator, TaskInput
+from mcp_orch.service import ManualClock
+from mcp_orch.store import TaskStore
+from mcp_orch.store.memory import MemoryStore
+
+pytestmark = pytest.mark.mcp
+
+START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+STORES: dict[str, Callable[[Path], TaskStore]] = {"memory": lambda tmp: MemoryStore()}
+
+AGENTS_YAML = """\
+agents:
+  - name: cursor
+    role: implementer
+    capabilities: [backend, frontend]
+    max_tasks: 3
+  - name: claude
+    role: implementer
+    capabilities: [backend]
+  - name: codex
+    role: reviewer
+    capabilities: [review]
+"""
+
+
+@pytest.fixture(params=sorted(STORES))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> TaskStore:
+    return STORES[request.param](tmp_path)
+
+
+class World:
+    """An orchestrator on ``store`` with the agents of ``AGENTS_YAML``, and its clock."""
+
+    def __init__(self, store: TaskStore, tmp: Path, config: Config | None = None) -> None:
+        self.clock = ManualClock(START)
+        self.store = store
+        self.orch = Orchestrator(store, config or Config(), self.clock)
+        path = tmp / "agents.yaml"
+        path.write_text(AGENTS_YAML)
+        self.orch.load_agents_yaml(str(path))
+
+    def task(
+        self,
+        title: str,
+        priority: str = "P1",
+        *,
+        depends: Iterable[str] = (),
+        needs: Iterable[str] = (),
+        goal: str = "do it",
+    ) -> Assignment:
+        self.clock.advance(0.01)  # tasks are ordered by age: each one 10 ms younger
+        fields = TaskInput(
+            title=title,
+            goal=goal,
+            priority=Priority(priority),
+            dependencies=tuple(depends),
+            capabilities=tuple(needs),
+        )
+        return self.orch.submit_task(fields, actor="chatgpt")
+
+    def beat(self, *agents: str) -> None:
+        for agent in agents:
+            self.orch.heartbeat(agent)
+
+    def holder(self, task_id: str) -> str:
+        with self.store.transaction() as tx:
+            lease = tx.lease(task_id)  # type: ignore[attr-defined]
+        return lease.agent if lease is not None else ""
+
+    def ops(self, task_id: str) -> list[tuple[str, str, str]]:
+        return [(e.op, e.agent, e.holder) for e in self.store.events(task_id) if e.outcome == "ok"]
+
+    def run(self, seconds: float, beating: Iterable[str], every: float = 2.0) -> None:
+        """Let ``seconds`` pass as a serve process would: ``beating`` agents send a heartbeat
+        every ``every`` s, and the sweeper runs whenever ``next_wakeup`` says."""
+        end = self.clock.elapsed + seconds
+        next_beat = self.clock.elapsed + every
+        names = list(beating)
+        while self.clock.elapsed < end:
+            step = min(
+                self.orch.next_wakeup(), next_beat - self.clock.elapsed, end - self.clock.elapsed
+            )
+            self.clock.advance(max(step, 0.001))
+            if self.clock.elapsed >= next_beat - 1e-9:
+                self.beat(*names)
+                next_beat += every
+            self.orch.sweep()
+
+
+@pytest.fixture
+def world(store: TaskStore, tmp_path: Path) -> World:
+    return World(store, tmp_path)
+
+
+# ---------------------------------------------------------------------- the spec's test
+
+
+def test_the_task_assignment_test_p0_first_several_p1s_to_cursor_dependencies_kept(
+    world: World,
+) -> None:
+    """Five tasks of different priorities, created before anyone is alive; cursor (max_tasks
+    3) comes alive: P0 first, then the P1s, never the one waiting on the P0."""
+    p2 = world.task("polish", "P2")
+    dep_first = world.task("schema", "P0")
+    after = world.task("migrate", "P1", depends=[dep_first.task_id])
+    p1a = world.task("login", "P1")
+    p1b = world.task("logout", "P1")
+    assert all(a.assigned_agent is None for a in (p2, dep_first, after, p1a, p1b))
+    world.beat("cursor")  # only cursor comes alive
+    given = [e.task for e in world.store.events() if e.op == "assigned"]
+    assert given == [dep_first.task_id, p1a.task_id, p1b.task_id]  # P0, then P1s by age
+    assert {world.holder(t) for t in given} == {"cursor"}
+    for tid in given:
+        assert world.store.load(tid).status is Status.IN_PROGRESS
+        assert world.store.load(tid).agent == "cursor"
+    waiting = world.orch.assign_task(after.task_id)
+    assert waiting.assigned_agent is None
+    assert waiting.queued_because == f"waiting for {dep_first.task_id} (in-progress)"
+    full = world.orch.assign_task(p2.task_id)
+    assert full.assigned_agent is None and "max_tasks" in full.queued_because
+    assert "cursor: 3/3" in full.queued_because
+
+
+def test_a_done_dependency_releases_the_task_that_waited_for_it(world: World) -> None:
+    world.beat("cursor", "codex")
+    first = world.task("schema", "P0")
+    second = world.task("migrate", "P0", depends=[first.task_id])
+    assert first.assigned_agent == "cursor" and second.assigned_agent is None
+    handed = world.orch.step(first.task_id, "submit", agent="cursor", note="done")
+    assert [(a.task_id, a.assigned_agent) for a in handed.assignments] == [(first.task_id, "codex")]
+    done = world.orch.step(first.task_id, "complete", agent="codex")
+    assert done.task.status is Status.DONE
+    assert [a.task_id for a in done.assignments] == [second.task_id]
+    assert world.holder(second.task_id) == "cursor"
+
+
+# ---------------------------------------------------------------------- matching
+
+
+def test_capabilities_decide_who_may_take_a_task(world: World) -> None:
+    world.beat("claude", "cursor")
+    front = world.task("new page", needs=["frontend"])
+    back = world.task("new endpoint", needs=["backend"])
+    assert front.assigned_agent == "cursor"  # claude has no frontend
+    assert back.assigned_agent == "claude"  # the least loaded of the two that may
+    nobody = world.task("mobile app", needs=["ios"])
+    assert nobody.assigned_agent is None
+    assert nobody.queued_because == "no agent with capability ios"
+
+
+def test_the_least_loaded_agent_gets_the_next_task(world: World) -> None:
+    world.orch.update_agent("claude", max_tasks=3)
+    world.beat("cursor", "claude")
+    names = [world.task(f"task {n}").assigned_agent for n in range(6)]
+    assert sorted(names) == ["claude"] * 3 + ["cursor"] * 3
+    assert names[:2] != [names[0], names[0]]  # the second goes to the other, less loaded one
+    sixth = world.task("one more")
+    assert sixth.assigned_agent is None and "max_tasks" in sixth.queued_because
+
+
+def test_a_reviewer_is_never_given_implementer_work(world: World) -> None:
+    world.beat("codex")
+    queued = world.task("endpoint")
+    assert queued.assigned_agent is None
+    assert queued.queued_because.startswith("no capable agent is alive")  # codex may not
+    assert world.holder(queued.task_id) == ""
+
+
+def test_review_goes_to_a_reviewer_who_did_not_implement_it(
+    store: TaskStore, tmp_path: Path
+) -> None:
+    roles = {"planner": ("chatgpt",), "implementer": ("cursor", "claude"), "reviewer": ("codex",)}
+    world = World(store, tmp_path, Config(roles=roles))
+    world.orch.update_agent("codex", role="reviewer")
+    world.orch.add_agent(Agent(name="gemini", role="reviewer"))
+    world.beat("claude")
+    tid = world.task("endpoint", needs=["backend"]).task_id
+    assert world.holder(tid) == "claude"
+    world.beat("codex")
+    handed = world.orch.step(tid, "submit", agent="claude")
+    assert [a.assigned_agent for a in handed.assignments] == ["codex"]
+    assert world.holder(tid) == "codex"
+    with pytest.raises(LeaseLost):  # gemini was not given it: codex reviews it
+        world.orch.step(tid, "complete", agent="gemini")
+
+
+def test_nobody_reviews_their_own_work(store: TaskStore, tmp_path: Path) -> None:
+    """claude implements and reviews: its own submission waits for another reviewer."""
+    roles = {"planner": ("chatgpt",), "implementer": ("claude",), "reviewer": ("claude", "codex")}
+    world = World(store, tmp_path, Config(roles=roles))
+    world.orch.update_agent("claude", role="reviewer")
+    world.beat("claude")
+    tid = world.task("endpoint").task_id
+    world.orch.step(tid, "claim", agent="claude")
+    world.orch.step(tid, "submit", agent="claude")
+    queued = world.orch.assign_task(tid)
+    assert queued.assigned_agent is None  # claude is alive and free, but implemented it
+    assert queued.queued_because == "no capable agent is alive (codex: not seen yet)"
+    assert world.holder(tid) == ""
+    assert world.orch.next_for("claude").decision.action != "review"
+    with pytest.raises(NotAllowed):
+        world.orch.step(tid, "complete", agent="claude")
+    world.beat("codex")  # come alive, it is given the review at once
+    assert world.holder(tid) == "codex"
+
+
+def test_an_agent_never_heard_from_is_pushed_nothing(world: World) -> None:
+    queued = world.task("endpoint")
+    assert queued.assigned_agent is None
+    assert "not seen yet" in queued.queued_because or "offline" in queued.queued_because
+    yaml_agents = [a for a in world.orch.agents() if a.source == "yaml"]
+    assert [a.status for a in yaml_agents] == ["offline"] * 3
+    world.orch.touch("claude")  # any call counts as alive
+    assert world.holder(queued.task_id) == "claude"
+    view = {a.name: a for a in world.orch.agents()}
+    assert view["claude"].status == "busy" and view["claude"].current_tasks == (queued.task_id,)
+
+
+def test_a_sent_back_task_goes_back_to_its_implementer(world: World) -> None:
+    world.beat("claude", "codex")
+    tid = world.task("endpoint", needs=["backend"]).task_id
+    world.orch.step(tid, "submit", agent="claude")
+    world.beat("cursor")  # cursor is free and capable, but the fix is claude's
+    handed = world.orch.step(tid, "feedback", agent="codex", text="add a test")
+    assert world.holder(tid) == "claude"
+    assert (tid, "claude") in [(a.task_id, a.assigned_agent) for a in handed.assignments]
+
+
+# ---------------------------------------------------------------------- pull
+
+
+def test_next_gives_assigned_work_first_then_claims_the_best_ready_task(world: World) -> None:
+    world.beat("cursor")
+    given = world.task("pushed", "P1")
+    assert given.assigned_agent == "cursor"
+    late = world.task("urgent", "P0")  # cursor has room: pushed too
+    answer = world.orch.next_for("cursor")
+    assert answer.decision.action == "continue"
+    assert answer.decision.task_id in (given.task_id, late.task_id)
+    world.orch.update_agent("cursor", max_tasks=2)  # now full: the next task stays queued
+    lone = world.task("for whoever asks", "P2")
+    assert world.holder(lone.task_id) == ""
+    pulled = world.orch.next_for("claude")  # claude never called before: it asks, it gets
+    assert pulled.decision.action == "continue" and pulled.decision.task_id == lone.task_id
+    assert world.holder(lone.task_id) == "claude"
+    assert world.store.load(lone.task_id).agent == "claude"
+
+
+def test_next_for_a_reviewer_is_the_review_it_was_given(world: World) -> None:
+    world.beat("cursor", "codex")
+    tid = world.task("endpoint").task_id
+    world.orch.step(tid, "submit", agent="cursor")
+    answer = world.orch.next_for("codex")
+    assert answer.decision.action == "review" and answer.decision.task_id == tid
+    assert "given to you for review" in answer.decision.reason
+
+
+# ---------------------------------------------------------------------- failure
+
+
+def test_an_agent_killed_mid_task_loses_it_within_10_s_and_its_late_completion_is_refused(
+    world: World,
+) -> None:
+    world.beat("cursor", "claude")
+    tid = world.task("endpoint", needs=["backend"]).task_id
+    first = world.holder(tid)
+    other = "claude" if first == "cursor" else "cursor"
+    fence = world.orch.step(tid, "progress", agent=first, note="half way").fence
+    assert fence > 0
+    world.run(4.0, [first, other])
+    last_beat = world.clock.elapsed  # the victim's last heartbeat
+    world.run(12.0, [other])  # the victim is dead: only the other agent calls in
+    moved = [e for e in world.store.events(tid) if e.op == "assigned" and e.holder == other]
+    assert moved, world.ops(tid)
+    assert world.holder(tid) == other
+    taken = [e for e in world.store.events(tid) if e.op == "reassigned"]
+    assert len(taken) == 1 and f"taken from {first}" in taken[0].note
+    # the reassignment came within 10 s of the last heartbeat, by the clock
+    from mcp_orch.domain.model import parse_time
+
+    at = parse_time(moved[0].at)
+    assert at is not None
+    assert (at - START).total_seconds() - last_beat <= 10.0
+    view = {a.name: a for a in world.orch.agents()}
+    assert view[first].status == "error" and "lease expired" in view[first].error
+    with pytest.raises(LeaseLost):  # the late write under the old fence
+        world.orch.step(tid, "submit", agent=first, fence=fence)
+    with pytest.raises(LeaseLost):  # and without a fence: the task is another's now
+        world.orch.step(tid, "progress", agent=first)
+    assert world.store.load(tid).agent == other
+    refused = [e for e in world.store.events(tid) if e.outcome == "refused"]
+    assert len(refused) == 2
+
+
+def test_a_silent_agent_goes_from_error_to_offline_after_agent_timeout(
+    store: TaskStore, tmp_path: Path
+) -> None:
+    world = World(store, tmp_path, Config(lease_ttl=6.0, agent_timeout=60.0))
+    world.beat("cursor")
+    world.run(7.0, [])
+    assert {a.name: a.status for a in world.orch.agents()}["cursor"] == "error"
+    world.run(60.0, [])
+    assert {a.name: a.status for a in world.orch.agents()}["cursor"] == "offline"
+    ops = [e.op for e in world.store.events() if e.holder == "cursor"]
+    assert ops == ["agent_failed", "agent_offline"]
+    world.beat("cursor")
+    assert {a.name: a.status for a in world.orch.agents()}["cursor"] == "available"
+
+
+def test_an_agent_that_only_calls_keeps_its_task_until_agent_timeout(
+    store: TaskStore, tmp_path: Path
+) -> None:
+    """The CLI sends no heartbeats: its lease is agent_timeout long, not lease_ttl."""
+    world = World(store, tmp_path, Config(agent_timeout=600.0))
+    tid = world.task("endpoint").task_id
+    world.orch.step(tid, "claim", agent="claude")
+    world.run(300.0, [])
+    assert world.holder(tid) == "claude"
+    world.orch.step(tid, "submit", agent="claude", note="took five minutes")
+    assert world.store.load(tid).status is Status.REVIEW
+
+
+def test_a_heartbeat_names_what_was_lost_and_what_was_given(world: World) -> None:
+    world.beat("cursor")
+    a = world.task("a").task_id
+    fence_a = world.orch.step(a, "progress", agent="cursor").fence
+    b = world.task("b").task_id
+    beat = world.orch.heartbeat("cursor", [(a, fence_a), ("T-zzzzzz", 1)])
+    assert beat.lost == ("T-zzzzzz",)
+    assert beat.assigned == (b,)
+    assert set(beat.renewed) == {a, b}
+    with pytest.raises(InvalidInput):
+        world.orch.heartbeat("human")
+
+
+def test_sweeping_an_idle_service_writes_nothing_and_sleeps_the_longest(world: World) -> None:
+    before = world.store.revision()
+    assert world.orch.sweep() == []
+    assert world.orch.next_wakeup() == 5.0
+    assert world.store.revision() == before
+
+
+def test_next_wakeup_is_the_earliest_lease_expiry(world: World) -> None:
+    world.beat("cursor")
+    world.task("a")
+    world.clock.advance(0.5)
+    assert world.orch.next_wakeup() == pytest.approx(1.0)  # capped at the busy poll, 1 s
+    world.clock.advance(5.0)
+    assert world.orch.next_wakeup() == pytest.approx(0.5, abs=0.02)  # the 6 s lease ends
+
+
+# ---------------------------------------------------------------------- the registry
+
+
+def test_removing_an_agent_returns_its_tasks_to_the_queue(world: World) -> None:
+    world.beat("cursor")
+    tid = world.task("endpoint", needs=["backend"]).task_id
+    assert world.holder(tid) == "cursor"
+    world.beat("claude")
+    assert world.orch.remove_agent("cursor") == [tid]
+    assert world.holder(tid) == "claude"  # reassigned at once
+    assert "cursor" not in {a.name for a in world.orch.agents()}
+    with pytest.raises(AgentNotFound):
+        world.orch.remove_agent("cursor")
+
+
+def test_agents_are_added_and_changed_live(world: World) -> None:
+    world.orch.add_agent(Agent(name="windsurf", role="implementer", capabilities=("ios",)))
+    world.orch.touch("windsurf")
+    assert world.task("mobile app", needs=["ios"]).assigned_agent == "windsurf"
+    with pytest.raises(InvalidInput):
+        world.orch.add_agent(Agent(name="windsurf", role="implementer"))
+    with pytest.raises(InvalidInput):
+        world.orch.update_agent("windsurf", max_tasks=0)
+    with pytest.raises(InvalidInput):
+        world.orch.update_agent("windsurf", colour="blue")
+    world.orch.update_agent("windsurf", capabilities=("ios", "android"), max_tasks=2)
+    assert world.task("android app", needs=["android"]).assigned_agent == "windsurf"
+
+
+def test_an_unknown_agent_is_refused_not_registered(world: World) -> None:
+    with pytest.raises(UnknownAgent):
+        world.orch.heartbeat("cusor")
+    assert "cusor" not in {a.name for a in world.orch.agents()}
+
+
+def test_performance_metrics_come_from_the_events(world: World) -> None:
+    world.beat("cursor", "codex")
+    tid = world.task("endpoint").task_id
+    world.clock.advance(120)
+    world.orch.step(tid, "submit", agent="cursor")
+    world.orch.step(tid, "complete", agent="codex")
+    other = world.task("broken").task_id
+    world.orch.step(other, "fail", agent="cursor", reason="cannot be done")
+    world.clock.advance(10)  # past the metrics' cache
+    m = {a.name: a.performance_metrics for a in world.orch.agents()}["cursor"]
+    assert (m.tasks_completed, m.average_completion_time, m.error_rate) == (1, 2.0, 0.5)
+
+
+def test_the_events_trail_names_every_handoff(world: World) -> None:
+    world.beat("cursor", "codex")
+    tid = world.task("endpoint").task_id
+    world.orch.step(tid, "submit", agent="cursor")
+    world.orch.step(tid, "complete", agent="codex")
+    assert world.ops(tid) == [
+        ("create", "chatgpt", ""),
+        ("prep", "chatgpt", ""),
+        ("assigned", "orchestrator", "cursor"),
+        ("submit", "cursor", ""),
+        ("assigned", "orchestrator", "codex"),
+        ("complete", "codex", ""),
+    ]
+    history = [(h.agent, h.op) for h in world.store.load(tid).history]
+    assert ("orchestrator", "claim") in history
+
+
+# ---------------------------------------------------------------------- input
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("agents: [", "not valid YAML"),
+        ("agents:\n  - name: x\n    role: boss\n", ":2: unknown role 'boss'"),
+        ("agents:\n  - name: x\n    role: implementer\n    max_tasks: 0\n", "max_tasks"),
+        ("agents:\n  - name: x\n    role: reviewer\n    colour: red\n", "unknown key(s) colour"),
+        ("agents:\n  - {name: x, role: reviewer}\n  - {name: x, role: planner}\n", "twice"),
+        ("agent:\n  - name: x\n", "expected one key"),
+    ],
+)
+def test_a_bad_agents_yaml_is_refused_clearly_and_changes_nothing(
+    world: World, tmp_path: Path, text: str, says: str
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(InvalidInput) as refused:
+        world.orch.load_agents_yaml(str(bad))
+    assert says in refused.value.message
+    assert [a.name for a in world.orch.agents()] == ["claude", "codex", "cursor"]
+
+
+def test_reading_agents_yaml_again_keeps_status_and_drops_who_is_gone(
+    world: World, tmp_path: Path
+) -> None:
+    world.beat("cursor")
+    world.orch.add_agent(Agent(name="windsurf", role="implementer"))
+    only = tmp_path / "agents.yaml"
+    only.write_text("agents:\n  - {name: cursor, role: implementer, max_tasks: 2}\n")
+    world.orch.load_agents_yaml(str(only))
+    view = {a.name: a for a in world.orch.agents()}
+    assert set(view) == {"cursor", "windsurf"}  # the API's agent stays
+    assert view["cursor"].status == "available" and view["cursor"].max_tasks == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"title": "x", "colour": "red"}, "unknown field(s) in task: colour"),
+        ({"title": 5}, "task.title must be a string"),
+        ({"title": "x", "priority": 7}, "task.priority must be P0, P1 or P2"),
+        ({"title": "x", "dependencies": "T-1"}, "must be a list of strings"),
+        ({"title": "x", "status": "completed"}, "cannot be set here"),
+        ({"title": "x", "goal": "a", "description": "b"}, "disagree"),
+        ({"title": "x", "metadata": {"estimated_duration": -1}}, "estimated_duration"),
+        ([1, 2], "must be a JSON object"),
+    ],
+)
+def test_a_bad_task_is_refused_naming_the_field(data: object, says: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        TaskInput.from_json(data)
+    assert says in refused.value.message
+
+
+def test_the_spec_task_shape_is_accepted(world: World) -> None:
+    world.beat("cursor")
+    fields = TaskInput.from_json(
+        {
+            "id": None,
+            "title": "Rate limit",
+            "type": "P0",
+            "priority": 0,
+            "status": "pending",
+            "assigned_agent": None,
+            "dependencies": [],
+            "capabilities": ["backend"],
+            "created_at": "2026-01-01T00:00:00Z",
+            "metadata": {"goal": "stop guessing", "acceptance_criteria": ["429 after 5"]},
+        }
+    )
+    stub = world.orch.submit_task(fields, actor="chatgpt")
+    assert stub.assigned_agent is None and "stub" in stub.queued_because
+    ready = world.orch.submit_task(fields._replace(status=""), actor="chatgpt")
+    assert ready.assigned_agent == "cursor" and ready.fence == 1
+    task = world.store.load(ready.task_id)
+    assert task.priority is Priority.P0 and task.capabilities == ("backend",)
+
+
+def test_a_bad_submission_creates_nothing(world: World) -> None:
+    with pytest.raises(InvalidInput):
+        world.orch.submit_task(
+            TaskInput(title="x", goal="y", files=("/etc/passwd",)), actor="chatgpt"
+        )
+    with pytest.raises(NotAllowed):
+        world.orch.submit_task(TaskInput(title="x", goal="y"), actor="cursor")
+    assert world.store.snapshot().tasks == ()
+
+
+def test_a_step_refused_changes_nothing(world: World) -> None:
+    world.beat("cursor")
+    tid = world.task("endpoint").task_id
+    before = world.store.load(tid)
+    with pytest.raises(IllegalTransition):
+        world.orch.step(tid, "complete", agent="human")
+    with pytest.raises(InvalidInput):
+        world.orch.step(tid, "dance", agent="cursor")
+    with pytest.raises(InvalidInput):
+        world.orch.step(tid, "submit", agent="cursor", colour="red")
+    assert world.store.load(tid) == before and world.holder(tid) == "cursor"
+
+
+def test_agents_pulling_at_once_never_share_a_task(store: TaskStore, tmp_path: Path) -> None:
+    """Twelve agents in threads ask for work and submit it until the board is empty: every
+    task is claimed exactly once, and nobody is refused for a lost race."""
+    import threading
+
+    world = World(store, tmp_path)
+    names = [f"bot{n}" for n in range(12)]
+    for name in names:
+        world.orch.add_agent(Agent(name=name, role="implementer", max_tasks=2))
+    tids = {world.task(f"task {n}").task_id for n in range(60)}  # nobody alive: all queued
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            while True:
+                answer = world.orch.next_for(name)
+                if answer.decision.action != "continue" or answer.decision.task_id is None:
+                    return
+                world.orch.step(answer.decision.task_id, "submit", agent=name)
+        except BaseException as exc:  # pragma: no cover - shown by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    events = store.events(None, limit=10**6)
+    taken = [e.task for e in events if e.op in ("claim", "assigned") and e.outcome == "ok"]
+    assert sorted(taken) == sorted(tids)  # each once: no task given twice
+    assert {store.load(t).status for t in tids} == {Status.REVIEW}
