@@ -24,11 +24,8 @@ import re
 
 from .domain.agents import Agent
 from .domain.errors import InvalidInput
-from .inputs import check_agent
 
 FILE = "agents.yaml"
-ROLES = ("planner", "implementer", "reviewer")
-KEYS = ("name", "role", "capabilities", "max_tasks")
 HEADER = (
     "# The agents the orchestrator service (orch serve) assigns work to; read at start.\n"
     "# orch agents list|add|remove|update edits this file when no service runs.\n"
@@ -42,88 +39,24 @@ def path(board: str) -> str:
 
 
 def read(board: str) -> list[Agent]:
-    """The agents the file lists (none when there is no file)."""
-    try:
-        with open(path(board), encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        where = path(board)
-        raise InvalidInput(
-            f"cannot read {where}: {exc.strerror}", "check its permissions"
-        ) from None
-    return parse(text, path(board))
+    """The agents the file lists (none when there is no file), read and validated exactly as
+    the service reads them at start (``scheduler.registry.read_agents_yaml``)."""
+    return _read_path(path(board))
 
 
-def parse(text: str, where: str = FILE) -> list[Agent]:
-    import yaml  # deferred: only the commands that read agents need it
+def _read_path(where: str) -> list[Agent]:
+    from .scheduler.registry import read_agents_yaml
 
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f":{mark.line + 1}" if mark is not None else ""
-        raise InvalidInput(
-            f"{where}{at}: not valid YAML ({getattr(exc, 'problem', exc)})",
-            "fix the file (see the example in the README, 'Agents')",
-        ) from None
-    if data is None:
-        return []
-    if not isinstance(data, dict) or set(data) - {"agents"}:
-        raise InvalidInput(
-            f"{where}: expected one key, agents, holding a list",
-            "agents:\n  - name: cursor\n    role: implementer",
-        )
-    entries = data.get("agents") or []
-    if not isinstance(entries, list):
-        raise InvalidInput(f"{where}: agents must be a list", "agents:\n  - name: cursor ...")
-    agents = [entry_of(e, f"{where}: agents[{i}]") for i, e in enumerate(entries)]
-    seen: set[str] = set()
-    for agent in agents:
-        if agent.name in seen:
-            raise InvalidInput(f"{where}: agent {agent.name} is listed twice", "keep one entry")
-        seen.add(agent.name)
-    return agents
-
-
-def entry_of(data: object, where: str) -> Agent:
-    """One validated entry (``where`` names it in the error)."""
-    if not isinstance(data, dict):
-        raise InvalidInput(f"{where}: an entry is a mapping", "- name: cursor\n  role: implementer")
-    unknown = sorted(str(k) for k in set(data) - set(KEYS))
-    if unknown:
-        raise InvalidInput(
-            f"{where}: unknown key(s) {', '.join(unknown)}", f"the keys are {', '.join(KEYS)}"
-        )
-    name = data.get("name")
-    if not isinstance(name, str):
-        raise InvalidInput(f"{where}: name is missing or not text", "name: cursor")
-    return make(
-        check_agent(name),
-        data.get("role"),
-        data.get("capabilities", []),
-        data.get("max_tasks", 1),
-        where=f"{where} ({name})",
-    )
+    return read_agents_yaml(where)
 
 
 def make(name: str, role: object, capabilities: object, max_tasks: object, *, where: str) -> Agent:
-    """An ``Agent`` from values a person wrote; ``InvalidInput`` naming what is wrong."""
-    if role not in ROLES:
-        raise InvalidInput(
-            f"{where}: role {role!r} is not one of {', '.join(ROLES)}", "role: implementer"
-        )
-    if not isinstance(capabilities, list | tuple) or not all(
-        isinstance(c, str) and c.strip() for c in capabilities
-    ):
-        raise InvalidInput(
-            f"{where}: capabilities must be a list of names", "capabilities: [backend]"
-        )
-    if isinstance(max_tasks, bool) or not isinstance(max_tasks, int) or max_tasks < 1:
-        raise InvalidInput(f"{where}: max_tasks must be a whole number >= 1", "max_tasks: 3")
-    caps = tuple(dict.fromkeys(c.strip() for c in capabilities))
-    return Agent(name=name, role=str(role), capabilities=caps, max_tasks=max_tasks)
+    """An ``Agent`` from values a person gave; ``InvalidInput`` naming what is wrong (the
+    registry's own checks)."""
+    from .scheduler.registry import checked_fields
+
+    fields = {"name": name, "role": role, "capabilities": capabilities, "max_tasks": max_tasks}
+    return Agent(**checked_fields(fields, where))
 
 
 # ---------------------------------------------------------------------- editing
@@ -179,14 +112,27 @@ def _write(board: str, agents: list[Agent]) -> bool:
             old: str | None = handle.read()
     except FileNotFoundError:
         old = None
-    text = _edited(old, agents) if old is not None else None
+    text = _edited(old, read(board), agents) if old is not None else None
     kept = text is not None or old is None
     if text is None:
         text = render(agents, _header(old))
-    if parse(text, path(board)) != agents:  # never keep a write that reads back otherwise
+    # Written beside the file, read back as the service will read it, then renamed over it:
+    # an edit that would not read back as intended is never kept.
+    check = os.path.join(board, f".{FILE}.{os.getpid()}.check.tmp")
+    atomic_write(check, text)
+    try:
+        same = [_plain(a) for a in _read_path(check)] == [_plain(a) for a in agents]
+    except InvalidInput:
+        same = False
+    if not same:
+        os.unlink(check)
         raise InvalidInput(f"could not write {path(board)} safely", "edit it by hand")
-    atomic_write(path(board), text)
+    os.replace(check, path(board))
     return kept
+
+
+def _plain(agent: Agent) -> tuple[object, ...]:
+    return (agent.name, agent.role, tuple(agent.capabilities), agent.max_tasks)
 
 
 def _header(old: str | None) -> str:
@@ -256,14 +202,13 @@ def _blank_or_comment(line: str) -> bool:
     return not line.strip() or line.lstrip().startswith("#")
 
 
-def _edited(text: str, agents: list[Agent]) -> str | None:
+def _edited(text: str, before: list[Agent], agents: list[Agent]) -> str | None:
     """``text`` with the entries changed to ``agents`` (one added, changed or removed), the
     rest byte for byte; None when that cannot be done in place."""
     found = _blocks(text)
     if found is None:
         return None
     spans, indent = found
-    before = parse(text)
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
@@ -277,7 +222,8 @@ def _edited(text: str, agents: list[Agent]) -> str | None:
         start, end = spans[gone]
         return "".join([*lines[:start], *lines[end:]])
     if names == old_names:  # change one
-        changed = [i for i, (a, b) in enumerate(zip(before, agents, strict=True)) if a != b]
+        pairs = zip(before, agents, strict=True)
+        changed = [i for i, (a, b) in enumerate(pairs) if _plain(a) != _plain(b)]
         for i in reversed(changed):
             start, end = spans[i]
             lines[start:end] = [render_entry(agents[i], indent)]

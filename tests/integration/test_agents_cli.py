@@ -136,5 +136,6 @@ def test_the_reader_is_what_the_service_loads(tmp_path: Path) -> None:
         Agent(name="cursor", role="implementer", capabilities=("backend", "frontend"), max_tasks=3),
         Agent(name="codex", role="reviewer"),
     ]
+    (tmp_path / "agents.yaml").write_text("agents:\n  - role: planner\n")
     with pytest.raises(InvalidInput):
-        agents_file.parse("agents:\n  - role: planner\n")
+        agents_file.read(str(tmp_path))

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from mcp_orch.store.sqlite import SqliteStore
-from tests.conftest import ORCH, Orch, clean_env, git
+from tests.conftest import ORCH, Orch, clean_env, git, heavy_imports
 
 CLOCK = {"ORCH_CLOCK": "2026-11-25T13:00:00Z"}
 
@@ -108,7 +108,12 @@ def served(orch: Orch) -> Iterator[Served]:
 def _chain(orch: Orch) -> list[tuple[int, str, str]]:
     """The handoff chain, as (exit code, stdout, stderr) of every step with the ID masked."""
     env = CLOCK
-    created = orch("create", "Add login rate limit", "--agent", "chatgpt", env=env)
+    # Nobody has the capability gpu: the service's assigner pushes this task to no one, so
+    # the board goes through the same states as on the files (a push is a difference of state,
+    # not of output).
+    created = orch(
+        "create", "Add login rate limit", "--agent", "chatgpt", "--capability", "gpu", env=env
+    )
     tid = created.out.strip()
     steps = [
         ("prep", tid, "--goal", "limit logins", "--ac", "5 a minute", "--agent", "chatgpt"),
@@ -217,3 +222,37 @@ def test_next_wait_through_the_service_wakes_on_a_handoff(served: Served) -> Non
     assert waiting.returncode == 0, err
     answer = json.loads(out)
     assert answer["action"] == "claim" and answer["task"]["id"] == tid
+
+
+def test_orch_agents_changes_the_running_registry_live(orch: Orch) -> None:
+    (orch.cwd / ".mcp" / "agents.yaml").write_text(
+        "agents:\n  - name: cursor\n    role: implementer\n    capabilities: [backend]\n"
+    )
+    before = (orch.cwd / ".mcp" / "agents.yaml").read_text()
+    served = start_service(orch.cwd)
+    try:
+        listed = orch.json("agents", "list")
+        assert listed["via"] == "service"
+        assert [(a["name"], a["status"]) for a in listed["agents"]] == [("cursor", "offline")]
+        added = orch.json("agents", "add", "claude", "--role", "implementer", "--capability", "ui")
+        assert added["via"] == "service" and added["agent"]["source"] == "api"
+        orch("agents", "update", "claude", "--max-tasks", "2")
+        names = {a["name"]: a["max_tasks"] for a in orch.json("agents", "list")["agents"]}
+        assert names == {"cursor": 1, "claude": 2}
+        r = orch("agents", "update", "nobody", "--max-tasks", "2", "--json", check=False)
+        assert r.code == 4 and r.err_json()["code"] == "agent_not_found"
+        assert orch.json("agents", "remove", "claude")["via"] == "service"
+        assert [a["name"] for a in orch.json("agents", "list")["agents"]] == ["cursor"]
+        assert (orch.cwd / ".mcp" / "agents.yaml").read_text() == before  # live, not the file
+    finally:
+        served.stop()
+
+
+def test_a_write_through_the_service_loads_no_web_stack_in_the_cli(served: Served) -> None:
+    loaded = heavy_imports(
+        served.board.parent,
+        ["create", "Light", "--agent", "chatgpt"],
+        ["next", "--agent", "cursor"],
+    )
+    assert loaded == []
+    assert "create" in served.events()  # it did go through the service

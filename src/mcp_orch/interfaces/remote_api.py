@@ -143,11 +143,13 @@ def _agent_op(
     if "capabilities" in kwargs:  # records hold tuples
         kwargs["capabilities"] = tuple(kwargs["capabilities"] or ())  # type: ignore[arg-type]
     if op == "agents.add":
-        from .. import agents_file
         from ..domain.agents import Agent
+        from ..scheduler.registry import checked_fields
 
-        agent = agents_file.entry_of(kwargs, "the agent")  # the same checks as the file's
-        return method(Agent(**{**agent._asdict(), "source": "api"}))
+        unknown = sorted(set(kwargs) - {"name", "role", "capabilities", "max_tasks"})
+        if unknown or positional:
+            raise InvalidInput(f"unknown fields: {', '.join(unknown)}", "name, role, ...")
+        return method(Agent(**checked_fields(kwargs, "the agent"), source="api"))
     return _call(method, positional, kwargs)
 
 

@@ -109,11 +109,9 @@ def _shown(url: str) -> str:
 def orchestrator_for(service: Service, board: str) -> Any:
     """The scheduler's ``Orchestrator`` when the store coordinates (leases, the registry),
     with ``.mcp/agents.yaml`` loaded; else the file board's stand-in."""
-    try:
-        from ..scheduler import Orchestrator  # type: ignore[attr-defined]
-    except ImportError:  # a build without the scheduler: the service alone
-        Orchestrator = None
-    if Orchestrator is None or service.store.extras("coordination") is None:
+    from ..scheduler import Orchestrator
+
+    if service.store.extras("coordination") is None:
         from .http_board import BoardOrchestrator
 
         return BoardOrchestrator(service)
