@@ -543,3 +543,37 @@ def test_a_step_refused_changes_nothing(world: World) -> None:
     with pytest.raises(InvalidInput):
         world.orch.step(tid, "submit", agent="cursor", colour="red")
     assert world.store.load(tid) == before and world.holder(tid) == "cursor"
+
+
+def test_agents_pulling_at_once_never_share_a_task(store: TaskStore, tmp_path: Path) -> None:
+    """Twelve agents in threads ask for work and submit it until the board is empty: every
+    task is claimed exactly once, and nobody is refused for a lost race."""
+    import threading
+
+    world = World(store, tmp_path)
+    names = [f"bot{n}" for n in range(12)]
+    for name in names:
+        world.orch.add_agent(Agent(name=name, role="implementer", max_tasks=2))
+    tids = {world.task(f"task {n}").task_id for n in range(60)}  # nobody alive: all queued
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            while True:
+                answer = world.orch.next_for(name)
+                if answer.decision.action != "continue" or answer.decision.task_id is None:
+                    return
+                world.orch.step(answer.decision.task_id, "submit", agent=name)
+        except BaseException as exc:  # pragma: no cover - shown by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    events = store.events(None, limit=10**6)
+    taken = [e.task for e in events if e.op in ("claim", "assigned") and e.outcome == "ok"]
+    assert sorted(taken) == sorted(tids)  # each once: no task given twice
+    assert {store.load(t).status for t in tids} == {Status.REVIEW}

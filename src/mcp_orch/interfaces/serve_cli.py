@@ -45,6 +45,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from .http_app import build_app
 
         app = build_app(backend, host=args.host, allow_hosts=args.allow_host or [])
+        from .bridge import Bridge  # the board import, the file mirror, service.json, the CLI
+
+        here = sock.getsockname()
+        host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+        bridge = Bridge(
+            backend.service,
+            board,
+            f"http://{'[' + host + ']' if ':' in host else host}:{here[1]}",
+            orchestrator=backend.orchestrator,
+            run=backend.run,
+        )
+        app = bridge.wrap(app)
     except BaseException:
         sock.close()
         raise
