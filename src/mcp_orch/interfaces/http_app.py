@@ -30,9 +30,11 @@ SOON = 0.05  # the shortest sleep between two chores (a burst of writes is one p
 def build_app(backend: Backend, *, host: str, allow_hosts: list[str]) -> Any:
     """The MCP app of ``mcp_http`` with the API's routes in front and the chores in its
     lifespan."""
+    from .http_mcp import Orchestrated
     from .mcp_http import http_app
 
-    app = http_app(backend.service, backend.board, host=host, allow_hosts=allow_hosts)
+    tools = Orchestrated(backend.service, backend.orchestrator)  # MCP agents are fenced too
+    app = http_app(tools, backend.board, host=host, allow_hosts=allow_hosts)
     app.router.routes[:0] = routes(backend)
     app.add_exception_handler(HTTPException, _http_exception)
     app.router.lifespan_context = _with_chores(app.router.lifespan_context, backend)
