@@ -85,6 +85,7 @@ def test_the_spec_task_assignment_test(served: Served) -> None:
     assert shown["status"] == "blocked"
     events = served.ok("chatgpt", "GET", "events", params={"type": "assigned"})["events"]
     assert events and events[0]["task_id"] == p0["task_id"]  # the P0 went out first
+    assert events[0]["actor"] == "orchestrator" and events[0]["agent"] == "cursor"  # audit
     cursor = served.ok("chatgpt", "GET", "agents/cursor")
     assert cursor["status"] == "busy" and sorted(cursor["current_tasks"]) == sorted(held)
     assert set(cursor["performance_metrics"]) >= {"tasks_completed", "error_rate"}
