@@ -58,6 +58,7 @@ class Tally:
         self.assigned: dict[str, float] = {}  # task id -> when it was first known assigned
         self.errors: list[str] = []
         self.requests = 0
+        self.behind = 0.0  # seconds the last task was sent after its time
 
     def error(self, what: str) -> None:
         with self.lock:
@@ -83,27 +84,38 @@ class Tally:
 
 
 def producer(url: str, token: str, rate: float, duration: float, tally: Tally) -> None:
-    """Open loop: one task every 1/rate seconds, on schedule, whatever the answers take."""
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+    """Open loop: one task every 1/rate seconds, on schedule, whatever the answers take
+    (up to 16 requests in flight; a server slower than that falls behind, and it shows)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    local = threading.local()
+
+    def send(n: int) -> None:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"})
+        task = {
+            "title": f"load task {n}",
+            "priority": f"P{n % 3}",
+            "goal": "load",
+            "acceptance_criteria": ["done"],
+            "capabilities": ["backend"],
+        }
+        sent = time.monotonic()
+        made = tally.call(local.client, "POST", f"{API}/tasks", {"task": task, "agent": "planner"})
+        if made.get("task_id"):
+            with tally.lock:
+                tally.sent[made["task_id"]] = sent
+            if made.get("assigned_agent"):
+                tally.mark(made["task_id"], time.monotonic())
+
+    with ThreadPoolExecutor(16) as pool:
         start = time.monotonic()
         n = 0
         while (due := start + n / rate) < start + duration:
             time.sleep(max(0.0, due - time.monotonic()))
-            task = {
-                "title": f"load task {n}",
-                "priority": f"P{n % 3}",
-                "goal": "load",
-                "acceptance_criteria": ["done"],
-                "capabilities": ["backend"],
-            }
-            sent = time.monotonic()
-            made = tally.call(client, "POST", f"{API}/tasks", {"task": task, "agent": "planner"})
-            if made.get("task_id"):
-                with tally.lock:
-                    tally.sent[made["task_id"]] = sent
-                if made.get("assigned_agent"):
-                    tally.mark(made["task_id"], time.monotonic())
+            pool.submit(send, n)
             n += 1
+    tally.behind = time.monotonic() - (start + duration)
 
 
 def agent(url: str, name: str, token: str, stop: threading.Event, tally: Tally) -> None:
@@ -207,6 +219,7 @@ def report(tally: Tally, rss: float | None, args: argparse.Namespace) -> int:
     print(f"rate {args.rate * 60:.0f}/min for {args.duration:.0f} s, {args.agents} agents")
     print(f"tasks created {len(tally.sent)}, assigned {len(latencies)}, never assigned {never}")
     print(f"requests {tally.requests}, errors {len(tally.errors)}")
+    print(f"the last task was answered {tally.behind:.1f} s after the run's end")
     if latencies:
         print(
             "assignment latency ms: "
