@@ -3,6 +3,9 @@ tokens (401, 403), and bad input to every route (a clear 4xx, never a 500, nothi
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+
 import pytest
 
 from tests.acceptance.serve_support import API, Served, serving
@@ -10,14 +13,29 @@ from tests.conftest import Orch
 
 pytestmark = [pytest.mark.server]
 
-DB: tuple[str, ...] = ()  # the default store: SQLite in .mcp/orch.db
 AGENTS = ("chatgpt", "cursor", "claude", "codex")
+PG = "postgresql://postgres@127.0.0.1:5432"
 
 
-@pytest.fixture
-def served(orch: Orch) -> Served:
-    with serving(orch, *DB, agents=AGENTS) as server:
-        yield server  # type: ignore[misc]
+@pytest.fixture(params=["sqlite", "postgresql"])
+def served(orch: Orch, request: pytest.FixtureRequest) -> Iterator[Served]:
+    """``orch serve`` on its default store (SQLite in .mcp/orch.db), and on a PostgreSQL
+    database of its own (created here, dropped afterwards)."""
+    if request.param == "sqlite":
+        with serving(orch, agents=AGENTS) as server:
+            yield server
+        return
+    import psycopg
+
+    name = f"orch_http_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(f"{PG}/test", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with serving(orch, "--db", f"{PG}/{name}", agents=AGENTS) as server:
+            yield server
+    finally:
+        with psycopg.connect(f"{PG}/test", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_the_handoff_chain_over_http(served: Served, orch: Orch) -> None:
