@@ -45,8 +45,10 @@ MAX_PAGE = 1000
 
 class Backend:
     """What the routes call: the orchestrator facade, the service beneath it (reads, the MCP
-    tools) and its store. One worker thread at a time touches them (``run``): the store is
-    the single writer of its database, and a short critical section costs less than a pool."""
+    tools) and its store. ``concurrency`` worker threads at a time touch them (``run``): one
+    on SQLite and the file board, whose store is the single writer of its file (a short
+    critical section costs less than a pool), several on PostgreSQL, whose pool and row locks
+    let requests overlap."""
 
     def __init__(
         self,
@@ -56,6 +58,7 @@ class Backend:
         *,
         parse_task: Callable[[dict[str, Any]], Any],
         check_ready: Callable[[], dict[str, Any]],
+        concurrency: int = 1,
     ) -> None:
         self.orchestrator = orchestrator
         self.service = service
@@ -63,7 +66,7 @@ class Backend:
         self.parse_task = parse_task
         self.check_ready = check_ready
         self.verifier = Verifier(board)
-        self.limiter = anyio.CapacityLimiter(1)
+        self.limiter = anyio.CapacityLimiter(concurrency)
         self.changed: anyio.Event | None = None  # set by a write: the assigner runs at once
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
