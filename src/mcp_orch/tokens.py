@@ -22,9 +22,13 @@ class TokenRecord(Record):
     agent: str
     sha256: str
     created: str
+    admin: bool = False  # a person's token (orch token create --admin): any step, any agent
 
-    def to_dict(self) -> dict[str, str]:
-        return {"id": self.id, "agent": self.agent, "created": self.created}
+    def to_dict(self) -> dict[str, object]:
+        shown: dict[str, object] = {"id": self.id, "agent": self.agent, "created": self.created}
+        if self.admin:  # only then: agent tokens keep the shape they always had
+            shown["admin"] = True
+        return shown
 
 
 class TokenNotFound(OrchError):
@@ -35,7 +39,13 @@ class TokenNotFound(OrchError):
 def _records(data: dict[str, object]) -> list[TokenRecord]:
     rows = data.get("tokens", [])
     return [
-        TokenRecord(str(r["id"]), str(r["agent"]), str(r["sha256"]), str(r.get("created", "")))
+        TokenRecord(
+            str(r["id"]),
+            str(r["agent"]),
+            str(r["sha256"]),
+            str(r.get("created", "")),
+            r.get("admin") is True,
+        )
         for r in (rows if isinstance(rows, list) else [])
         if isinstance(r, dict) and {"id", "agent", "sha256"} <= r.keys()
     ]
@@ -47,11 +57,13 @@ def load(board: str) -> list[TokenRecord]:
 
 
 def _save(board: str, records: list[TokenRecord]) -> None:
-    secretfiles.write(board, TOKENS_FILE, {"tokens": [r._asdict() for r in records]})
+    rows = [{k: v for k, v in r._asdict().items() if k != "admin" or v} for r in records]
+    secretfiles.write(board, TOKENS_FILE, {"tokens": rows})
 
 
-def create(board: str, agent: str, now: str) -> tuple[str, TokenRecord]:
-    """A new token for ``agent``: the token itself (shown once) and the record kept."""
+def create(board: str, agent: str, now: str, *, admin: bool = False) -> tuple[str, TokenRecord]:
+    """A new token for ``agent`` (``admin``: a person's, see ``TokenRecord``): the token itself
+    (shown once) and the record kept."""
     token = PREFIX + secrets.token_urlsafe(32)
     with secretfiles.locked(board):
         records = load(board)
@@ -59,7 +71,7 @@ def create(board: str, agent: str, now: str) -> tuple[str, TokenRecord]:
         handle = "tk-" + secrets.token_hex(3)
         while handle in taken:
             handle = "tk-" + secrets.token_hex(3)
-        record = TokenRecord(handle, agent, digest(token), now)
+        record = TokenRecord(handle, agent, digest(token), now, admin)
         _save(board, [*records, record])
     return token, record
 

@@ -66,7 +66,7 @@ from .index import (
 )
 
 # ``*.tmp``: what a killed write leaves behind (``..journal.PID.tmp``, ``.NAME.md.PID.tmp``).
-GITIGNORE = ".cache/\n.journal\n.lock\nlog/\n.secrets/\n*.tmp\n"
+GITIGNORE = ".cache/\n.journal\n.lock\nlog/\n.secrets/\n*.tmp\nservice.json\n"
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
 
 

@@ -50,12 +50,38 @@ def open_service(start: str | None = None) -> Service:
     from ..board.locate import find_board
     from ..service.compose import build
 
-    service = build(find_board(start), _clock())
+    board = find_board(start)
+    service = build(board, _clock())
+    if _RUNNING and _RUNNING[0] in THROUGH_SERVICE:
+        from .remote import through_service  # one stat when no service runs
+
+        service = through_service(service, board)
     _OPENED.append(service)
     return service
 
 
 _OPENED: list[Service] = []  # the services of this command, whose warnings ``emit`` prints
+_RUNNING: list[str] = []  # the command being run
+# The commands that write (and ``next``): while ``orch serve`` runs they go through it, its
+# one writer (interfaces/remote.py); reads stay on the files, which its mirror keeps current.
+THROUGH_SERVICE = frozenset(
+    [
+        "create",
+        "prep",
+        "next",
+        "claim",
+        "submit",
+        "review",
+        "feedback",
+        "complete",
+        "fail",
+        "error",
+        "escalate",
+        "resolve",
+        "check",
+        "hook",
+    ]
+)
 
 
 def acting_agent(args: argparse.Namespace) -> str:
@@ -327,6 +353,7 @@ def _dispatch(parser: argparse.ArgumentParser, args_list: list[str]) -> int:
         parser.print_help()
         return 2
     args.json = bool(getattr(args, "json", False))
+    _RUNNING[:] = [args.command]
     return int(args.handler(args))
 
 
@@ -368,7 +395,15 @@ def _load_extras() -> None:
     """Register the commands of optional interfaces (cheap: they import lazily)."""
     import importlib
 
-    for module in ("handoff_cli", "board_cli", "hooks_cli", "mcp_cli", "auth_cli"):
+    for module in (
+        "handoff_cli",
+        "board_cli",
+        "hooks_cli",
+        "mcp_cli",
+        "auth_cli",
+        "serve_cli",
+        "agents_cli",
+    ):
         try:
             importlib.import_module(f"{__package__}.{module}")
         except ModuleNotFoundError as exc:

@@ -14,6 +14,10 @@ import sys
 from ..domain.errors import InvalidInput
 from . import cli
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..service import Service
+
 DEFAULT_PORT = 8765
 
 
@@ -81,22 +85,13 @@ def cmd_token(args: argparse.Namespace) -> int:
 
     board = _board()
     if args.action == "create":
-        from ..inputs import check_agent
-
-        given = args.agent or os.environ.get(cli.ENV_AGENT)
-        if not given:  # a token always acts as one agent: no person default here
-            raise InvalidInput(
-                "which agent is the token for? no agent given",
-                f"pass --agent NAME (e.g. --agent chatgpt) or set {cli.ENV_AGENT}",
-            )
-        agent = check_agent(given)
-        service = cli.open_service()
-        service.ensure_known(agent)
-        token, record = tokens.create(board, agent, service.now())
+        agent, service = _token_agent(args)
+        token, record = tokens.create(board, agent, service.now(), admin=args.admin)
+        who = "a person (admin: any step, any agent, the registry)" if args.admin else agent
         cli.emit(
             args,
             {**record.to_dict(), "token": token},
-            f"{token}\n  token {record.id} acts as {agent}; it is shown only this once.\n"
+            f"{token}\n  token {record.id} acts as {who}; it is shown only this once.\n"
             f"  clients send it as: Authorization: Bearer {token[:9]}...",
         )
     elif args.action == "list":
@@ -117,6 +112,32 @@ def cmd_token(args: argparse.Namespace) -> int:
             "\n".join(f"revoked {r.id} ({r.agent})" for r in gone),
         )
     return 0
+
+
+def _token_agent(args: argparse.Namespace) -> tuple[str, Service]:
+    """Who a new token acts as: a known agent (``--agent``, ``$ORCH_AGENT``), or with
+    ``--admin`` a person (``human``), who may take any step as any agent."""
+    from ..domain.roles import PERSON
+    from ..inputs import check_agent
+
+    service = cli.open_service()
+    if args.admin:
+        if args.agent:
+            raise InvalidInput(
+                "--admin and --agent: a token is either a person's or one agent's",
+                "drop --agent for a person's token, or --admin for an agent's",
+            )
+        return PERSON, service
+    given = args.agent or os.environ.get(cli.ENV_AGENT)
+    if not given:  # a token always acts as one agent: no person default here
+        raise InvalidInput(
+            "which agent is the token for? no agent given",
+            f"pass --agent NAME (e.g. --agent chatgpt) or set {cli.ENV_AGENT}; "
+            "a person's token: --admin",
+        )
+    agent = check_agent(given)
+    service.ensure_known(agent)
+    return agent, service
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -165,6 +186,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("id", nargs="?", help="revoke: the token's id, or an agent name (all of its)")
     p.add_argument("--agent", metavar="NAME", help="create: the agent the token acts as")
+    p.add_argument(
+        "--admin",
+        action="store_true",
+        help="create: a person's token for orch serve (any step as any agent, the registry)",
+    )
 
 
 cli.EXTRA_COMMANDS.append(register)

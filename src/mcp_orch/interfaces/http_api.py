@@ -1,0 +1,322 @@
+"""The HTTP API of ``orch serve``: Starlette routes over the orchestrator facade.
+
+Each route checks the bearer token, reads and validates its input (``http_io``), makes ONE
+call to the facade in a worker thread and renders the answer (``http_shapes``). Every refusal
+goes through ``answer_error``: ``{"error": {"code", "message", "hint"}}`` with a 4xx, and the
+facade has rolled back whatever it refused, so nothing changed. The routes share the app
+with the MCP endpoint (``/mcp``), built by ``mcp_http``.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..domain.errors import InternalError, InvalidInput, OrchError
+from ..domain.ids import normalize_id
+from ..tokens import Verifier
+from . import http_io as io
+from .http_errors import HttpError, error_body, http_call, status_of
+from .http_shapes import event_shape, summary_shape, task_shape
+from .present import decision_dict
+
+Handler = Callable[[Request], Awaitable[Response]]
+STEPS: dict[str, tuple[str, ...]] = {  # each step's own body fields (with agent and fence)
+    "claim": (),
+    "submit": ("note",),
+    "feedback": ("text",),
+    "complete": ("note",),
+    "fail": ("reason",),
+    "escalate": ("reason",),
+    "progress": ("note",),
+}
+PAGE = 100
+MAX_PAGE = 1000
+
+
+class Backend:
+    """What the routes call: the orchestrator facade, the service beneath it (reads, the MCP
+    tools) and its store. ``concurrency`` worker threads at a time touch them (``run``): one
+    on SQLite and the file board, whose store is the single writer of its file (a short
+    critical section costs less than a pool), several on PostgreSQL, whose pool and row locks
+    let requests overlap."""
+
+    def __init__(
+        self,
+        orchestrator: Any,
+        service: Any,
+        board: str,
+        *,
+        parse_task: Callable[[dict[str, Any]], Any],
+        check_ready: Callable[[], dict[str, Any]],
+        concurrency: int = 1,
+    ) -> None:
+        self.orchestrator = orchestrator
+        self.service = service
+        self.board = board
+        self.parse_task = parse_task
+        self.check_ready = check_ready
+        self.verifier = Verifier(board)
+        self.limiter = anyio.CapacityLimiter(concurrency)
+        self.changed: anyio.Event | None = None  # set by a write: the assigner runs at once
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        call = functools.partial(fn, *args, **kwargs)
+        return await anyio.to_thread.run_sync(call, limiter=self.limiter)
+
+    async def act(self, caller: io.Caller, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        """``fn`` for an agent's request: its call counts as a sign of life, then a write may
+        have made work for someone, so the assigner is woken."""
+
+        def both() -> Any:
+            if not caller.admin:
+                self.orchestrator.touch(caller.agent)
+            return fn(*args, **kw)
+
+        try:
+            return await self.run(both)
+        finally:
+            self.poke()
+
+    def poke(self) -> None:
+        if self.changed is not None:
+            self.changed.set()
+
+    def caller(self, request: Request) -> io.Caller:
+        token = io.bearer(request)
+        try:
+            record = self.verifier.agent_of(token)
+        except OrchError as exc:  # a damaged token file admits nobody
+            raise HttpError("unauthorized", exc.message, exc.hint) from None
+        if record is None:
+            raise HttpError(
+                "unauthorized",
+                "this bearer token is not valid (unknown, or revoked)",
+                "create one with: orch token create --agent NAME (see orch token list)",
+            )
+        return io.Caller(record.agent, bool(getattr(record, "admin", False)), record.id)
+
+    def done(self, task: Any) -> Callable[[str], bool]:
+        """Which of ``task``'s dependencies are done (read one by one: a task names few, and
+        the board may hold 10,000)."""
+        from ..domain.model import Task
+
+        if not isinstance(task, Task):
+            task = getattr(task, "task", None)
+        finished: set[str] = set()
+        for dep in task.depends if isinstance(task, Task) else ():
+            try:
+                if self.service.store.load(dep).status.value == "done":
+                    finished.add(dep)
+            except OrchError:  # an unknown or unreadable dependency is not done
+                pass
+        return finished.__contains__
+
+
+def answer_error(error: OrchError) -> JSONResponse:
+    return JSONResponse(error_body(error), status_of(error))
+
+
+def endpoint(handler: Callable[[Request, Backend], Awaitable[Any]], backend: Backend) -> Handler:
+    """A route: the handler's answer as JSON, every refusal as a 4xx, a bug as a 500 (with
+    its traceback on the server's stderr, never in the answer)."""
+
+    async def route(request: Request) -> Response:
+        try:
+            data = await handler(request, backend)
+        except OrchError as exc:
+            return answer_error(exc)
+        except Exception as exc:
+            sys.stderr.write(traceback.format_exc())
+            return answer_error(InternalError.of(exc, ""))
+        return data if isinstance(data, Response) else JSONResponse(data)
+
+    return route
+
+
+# ---------------------------------------------------------------------- health
+
+
+async def healthz(request: Request, backend: Backend) -> Any:
+    return {"ok": True}
+
+
+async def readyz(request: Request, backend: Backend) -> Any:
+    try:
+        return {"ok": True, **(await backend.run(backend.check_ready))}
+    except OrchError as exc:
+        return JSONResponse(error_body(exc), 503)
+
+
+async def openapi(request: Request, backend: Backend) -> Any:
+    from .http_openapi import document
+
+    return document()
+
+
+# ---------------------------------------------------------------------- tasks
+
+
+async def submit_task(request: Request, backend: Backend) -> Any:
+    caller = backend.caller(request)
+    body = await io.read_json(request)
+    io.only(body, ("task", "priority_override", "agent"))
+    fields = body.get("task")
+    if not isinstance(fields, dict):
+        raise InvalidInput(
+            "task is missing (or not an object)",
+            'send {"task": {"title": "...", "priority": "P1", "capabilities": [...]}}',
+        )
+    override = io.integer(body, "priority_override")
+    actor = caller.acting(io.text(body, "agent"))
+    task_input = backend.parse_task(fields)
+    done = await backend.act(
+        caller,
+        backend.orchestrator.submit_task,
+        task_input,
+        actor=actor,
+        priority_override=override,
+    )
+    answer = io.jsonable(done)
+    return JSONResponse(answer, 201 if not fields.get("id") else 200)
+
+
+async def list_tasks(request: Request, backend: Backend) -> Any:
+    backend.caller(request)
+    io.query_only(request, ("status", "agent", "priority", "offset", "limit"))
+    offset = io.query_int(request, "offset", 0, 10**9)
+    limit = io.query_int(request, "limit", PAGE, MAX_PAGE)
+    q = request.query_params
+    wanted = {s for s in q.get("status", "").split(",") if s}
+    snap = await backend.run(backend.service.status)
+    states = {s.id: s.status.value for s in snap.tasks}
+    shapes = [summary_shape(s, lambda d: states.get(d) == "done") for s in snap.tasks]
+    picked = [
+        t
+        for t in shapes
+        if (not wanted or t["status"] in wanted or t["board_status"] in wanted)
+        and (not q.get("agent") or q["agent"] in (t["assigned_agent"], t["implementer"]))
+        and (not q.get("priority") or q["priority"] in (t["type"], str(t["priority"])))
+    ]
+    picked.sort(key=lambda t: (t["priority"], t["created_at"], t["id"]))
+    page = picked[offset : offset + limit]
+    more = offset + limit < len(picked)
+    return {
+        "tasks": page,
+        "total": len(picked),
+        "offset": offset,
+        "next_offset": offset + limit if more else None,
+    }
+
+
+async def get_task(request: Request, backend: Backend) -> Any:
+    backend.caller(request)
+    tid = normalize_id(request.path_params["task_id"])
+    task = await backend.run(backend.service.show, tid)
+    return task_shape(task, await backend.run(backend.done, task))
+
+
+async def task_step(request: Request, backend: Backend) -> Any:
+    caller = backend.caller(request)
+    step = request.path_params["step"]
+    if step not in STEPS:
+        raise HttpError(
+            "not_found",
+            f"no step {step!r} on a task",
+            f"the steps are {', '.join(STEPS)}: POST /api/orchestrator/tasks/ID/STEP",
+        )
+    tid = normalize_id(request.path_params["task_id"])
+    body = await io.read_json(request)
+    io.only(body, ("agent", "fence", *STEPS[step]), f"the body of {step}")
+    args = {k: io.text(body, k) for k in STEPS[step]}
+    fence = io.integer(body, "fence")
+    agent = caller.acting(io.text(body, "agent"))
+    args = {k: v for k, v in args.items() if v is not None}
+    result = await backend.act(
+        caller, backend.orchestrator.step, tid, step, agent=agent, fence=fence, **args
+    )
+    return step_answer(result, await backend.run(backend.done, result))
+
+
+def step_answer(result: object, done: Callable[[str], bool]) -> dict[str, Any]:
+    """A step's result: the task in the spec's shape, with what else the step answered
+    (``changed``, ``fence``)."""
+    from ..domain.model import Task
+
+    if isinstance(result, Task):
+        return {"task": task_shape(result, done)}
+    shown: dict[str, Any] = {}
+    for key, value in result._asdict().items():  # type: ignore[attr-defined]
+        shown[key] = task_shape(value, done) if isinstance(value, Task) else io.jsonable(value)
+    return shown
+
+
+async def next_action(request: Request, backend: Backend) -> Any:
+    caller = backend.caller(request)
+    body = await io.read_json(request)
+    io.only(body, ("agent",))
+    agent = caller.acting(io.text(body, "agent"))
+    result = await backend.act(caller, backend.orchestrator.next_for, agent)
+    d = result.decision
+    words = [http_call(o) for o in d.ops]
+    return decision_dict(d, result.task, result.problems, command="  # or: ".join(words))
+
+
+# ---------------------------------------------------------------------- events
+
+
+async def list_events(request: Request, backend: Backend) -> Any:
+    backend.caller(request)
+    io.query_only(request, ("task_id", "type", "since", "offset", "limit"))
+    q = request.query_params
+    offset = io.query_int(request, "offset", 0, 10**9)
+    limit = io.query_int(request, "limit", PAGE, MAX_PAGE)
+    tid = normalize_id(q["task_id"]) if q.get("task_id") else None
+    events = await backend.run(backend.service.log, tid, 10**9)
+    shapes = [event_shape(e) for e in events]
+    picked = [
+        e
+        for e in shapes
+        if (not q.get("type") or e["type"] == q["type"])
+        and (not q.get("since") or e["occurred_at"] >= q["since"])
+    ]
+    page = picked[offset : offset + limit]
+    more = offset + limit < len(picked)
+    return {
+        "events": page,
+        "total": len(picked),
+        "offset": offset,
+        "next_offset": offset + limit if more else None,
+    }
+
+
+def routes(backend: Backend) -> list[Route]:
+    from . import http_agents as agents
+
+    api = "/api/orchestrator"
+    table: list[tuple[str, Callable[[Request, Backend], Awaitable[Any]], list[str]]] = [
+        ("/healthz", healthz, ["GET"]),
+        ("/readyz", readyz, ["GET"]),
+        ("/openapi.json", openapi, ["GET"]),
+        (f"{api}/tasks", submit_task, ["POST"]),
+        (f"{api}/tasks", list_tasks, ["GET"]),
+        (f"{api}/tasks/{{task_id}}", get_task, ["GET"]),
+        (f"{api}/tasks/{{task_id}}/{{step}}", task_step, ["POST"]),
+        (f"{api}/next", next_action, ["POST"]),
+        (f"{api}/agents", agents.list_agents, ["GET"]),
+        (f"{api}/agents/{{name}}", agents.get_agent, ["GET"]),
+        (f"{api}/agents/{{name}}", agents.put_agent, ["POST"]),
+        (f"{api}/agents/{{name}}", agents.delete_agent, ["DELETE"]),
+        (f"{api}/agents/{{name}}/heartbeat", agents.heartbeat, ["POST"]),
+        (f"{api}/events", list_events, ["GET"]),
+    ]
+    return [Route(path, endpoint(fn, backend), methods=m) for path, fn, m in table]

@@ -1,0 +1,403 @@
+"""The file mirror: a SQL (or in-memory) store projected onto the board's Markdown files.
+
+While ``orch serve`` runs, the database is the board's writer of record for who holds what;
+people, agents that read files, and git still read ``.mcp/tasks/<status>/``. ``Mirror``
+keeps those files true: after each committed change the task's file is re-rendered
+(``board.format``) and written atomically, moved between status folders under the board's
+lock and move journal (the same protocol as ``FileStore``, so ``orch`` reading the files never
+sees a task twice or not at all), and the change's event is appended to the board's operation
+log. Re-rendering is a fixpoint: a file already right is not touched.
+
+Order and crashes: the mirror follows the store's events in ``events_after`` order (each names
+its task; the task is then rendered as the store has it now, so a burst of changes is one
+write). What it wrote is kept in ``.mcp/.cache/mirror.log`` (the file's hash and stat, and the
+event cursor); a mirror that was killed starts from the cursor it last kept and, at start,
+compares every task with its file, so no change is lost.
+
+A file that differs from what the mirror last wrote was edited by hand: ``board_import``
+takes the definition in (goal, criteria, files, dependencies, priority, title, capabilities)
+and reports a hand-edited status as a problem, never applying it. A new file (a task a person
+wrote) is imported.
+
+``Mirror(store, board).sync()`` projects what changed; ``start()`` / ``stop()`` run it in a
+thread that wakes on ``notify()`` (the serve process calls it after a commit), at the latest
+every ``poll`` seconds (one query when nothing changed), and scans the files for hand edits
+every ``scan_every`` seconds (stats only: no query).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+
+from ..board.fsutil import (
+    append_line,
+    atomic_write,
+    board_lock,
+    fsync_dir,
+    open_append,
+    remove_if_present,
+)
+from ..domain.errors import OrchError
+from ..domain.events import Event
+from ..domain.model import ALL_STATUSES, Task
+from . import Problem
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    from . import Snapshot
+    from .board_import import ImportStore
+
+    class MirroredStore(ImportStore, Protocol):
+        """What the mirror reads of a store (the seam's ``TaskStore`` v2 has it all)."""
+
+        def revision(self) -> int: ...
+        def snapshot(self) -> Snapshot: ...
+        def load(self, task_id: str) -> Task: ...
+        def events_after(self, cursor: int | None) -> tuple[list[Event], int]: ...
+
+
+STATE = os.path.join(".cache", "mirror.log")
+FAST_POLL = 0.5  # seconds between looks while the board is busy (a change in the last BUSY_FOR)
+BUSY_FOR = 10.0
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+class FileRecord:
+    """What the mirror knows of one task's file: where, the hashes it wrote, the stat after."""
+
+    __slots__ = ("hashes", "rel", "stat")
+
+    def __init__(self, rel: str, hashes: tuple[str, ...], stat: tuple[int, int, int]) -> None:
+        self.rel, self.hashes, self.stat = rel, hashes, stat
+
+
+class Mirror:
+    """Projects ``store`` onto the board at ``board`` (the ``.mcp`` folder)."""
+
+    def __init__(
+        self, store: MirroredStore, board: str, *, poll: float = 5.0, scan_every: float = 2.0
+    ) -> None:
+        self.store = store
+        self.board = board
+        self.tasks_dir = os.path.join(board, "tasks")
+        self.poll = poll
+        self.scan_every = scan_every
+        self.records: dict[str, FileRecord] = {}
+        self.problems: dict[str, Problem] = {}  # task ID -> what is wrong with its file
+        self.cursor: int | None = None
+        self.log_size: int | None = None  # the board log's size after the mirror's last line
+        self._revision = -1
+        self._state_path = os.path.join(board, STATE)
+        self._state_fd: int | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._files: dict[str, list[str]] = {}  # task ID -> the files that hold it (rel)
+
+    # ------------------------------------------------------------------ state
+
+    def _load_state(self) -> None:
+        """Read ``mirror.log`` (the last line of each task wins) and compact it."""
+        try:
+            with open(self._state_path, encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        except FileNotFoundError:
+            lines = []
+        for line in lines:
+            try:
+                self._apply_state(json.loads(line))
+            except (ValueError, KeyError, TypeError, IndexError):
+                continue  # a torn last line of a killed mirror
+        compact = [json.dumps({"c": self.cursor})] if self.cursor is not None else []
+        if self.log_size is not None:
+            compact.append(json.dumps({"l": self.log_size}))
+        for tid, rec in self.records.items():
+            compact.append(json.dumps({"t": tid, "r": rec.rel, "h": rec.hashes, "s": rec.stat}))
+        os.makedirs(os.path.dirname(self._state_path), exist_ok=True)
+        atomic_write(self._state_path, "".join(f"{x}\n" for x in compact), durable=False)
+        self._state_fd = open_append(self._state_path)
+
+    def _apply_state(self, entry: dict[str, object]) -> None:
+        if "c" in entry:
+            self.cursor = int(str(entry["c"]))
+            return
+        if "l" in entry:
+            self.log_size = int(str(entry["l"]))
+            return
+        tid, hashes = str(entry["t"]), tuple(str(h) for h in entry["h"])  # type: ignore[attr-defined]
+        old = self.records.get(tid)
+        known = hashes if old is None else tuple(dict.fromkeys((*hashes, *old.hashes)))[:2]
+        stat = tuple(int(x) for x in entry.get("s") or (0, 0, 0))  # type: ignore[attr-defined]
+        self.records[tid] = FileRecord(str(entry["r"]), known, stat)  # type: ignore[arg-type]
+
+    def _note(self, entry: dict[str, object]) -> None:
+        """Keep one line of state (appended: a kill loses at most this line)."""
+        self._apply_state(entry)
+        if self._state_fd is not None:
+            append_line(self._state_fd, json.dumps(entry))
+
+    # ------------------------------------------------------------------ projecting
+
+    def _list_files(self) -> dict[str, list[str]]:
+        """Every task file on the board by task ID (``status/name``)."""
+        found: dict[str, list[str]] = {}
+        for status in ALL_STATUSES:
+            folder = os.path.join(self.tasks_dir, status.value)
+            try:
+                names = sorted(os.listdir(folder))
+            except FileNotFoundError:
+                continue
+            for name in names:
+                if name.endswith(".md") and not name.startswith(".") and "-" in name:
+                    tid = "-".join(name.split("-", 2)[:2]).removesuffix(".md")
+                    found.setdefault(tid, []).append(f"{status.value}/{name}")
+        return found
+
+    def project(self, task: Task) -> bool:
+        """Write ``task``'s file if it is not already what the store says; True if written."""
+        from ..board import format as fmt
+        from ..board.files import _styled, slug
+
+        olds = [r for r in self._files.get(task.id, []) if os.path.isfile(self._path(r))]
+        old = olds[0] if olds else None
+        name = os.path.basename(old) if old else f"{task.id}-{slug(task.title)}.md"
+        new = f"{task.status.value}/{name}"
+        text = _styled(fmt.render(task), self._path(old) if old else None)
+        data = text.encode("utf-8")
+        if old == new and len(olds) == 1 and _read(self._path(new)) == data:
+            self._remember(task.id, new, data)
+            return False
+        self._note({"t": task.id, "r": new, "h": [digest(data)]})  # the intent, before the write
+        with board_lock(os.path.join(self.board, ".lock")):
+            if old is None or old == new:
+                atomic_write(self._path(new), data)
+            else:
+                self._move(old, new, data)
+            for extra in olds[1:]:  # a copy a merge or a person left: the store has the truth
+                if extra != new:
+                    os.unlink(self._path(extra))
+        self._files[task.id] = [new]
+        self._remember(task.id, new, data)
+        return True
+
+    def _move(self, old: str, new: str, data: bytes) -> None:
+        """The board's move protocol (see board/files.py): journal, new copy, unlink, done."""
+        journal = os.path.join(self.board, ".journal")
+        atomic_write(journal, json.dumps({"old": old, "new": new}))
+        atomic_write(self._path(new), data)
+        os.unlink(self._path(old))
+        fsync_dir(os.path.dirname(self._path(old)))
+        remove_if_present(journal)
+
+    def _remember(self, tid: str, rel: str, data: bytes) -> None:
+        st = os.stat(self._path(rel))
+        stat = (st.st_ino, st.st_mtime_ns, st.st_size)
+        rec = self.records.get(tid)
+        if rec is not None and rec.rel == rel and rec.stat == stat and digest(data) in rec.hashes:
+            return
+        self._note({"t": tid, "r": rel, "h": [digest(data)], "s": list(stat)})
+
+    def _path(self, rel: str) -> str:
+        return os.path.join(self.tasks_dir, rel)
+
+    def _log(self, events: list[Event]) -> None:
+        """Append the service's events to the board's log, so ``orch log`` on the files (after
+        the service stops) shows them too."""
+        if not events:
+            return
+        fd = open_append(self._log_path())
+        try:
+            for event in events:
+                append_line(fd, json.dumps(event.to_dict(), sort_keys=True, ensure_ascii=False))
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        self._note({"l": size})
+
+    def _log_path(self) -> str:
+        return os.path.join(self.board, "log", "orch.jsonl")
+
+    def _offline(self) -> list[str]:
+        """Take in what ``orch`` did on the files while no service ran (the rollback, and
+        back): the board log grew past the mirror's last line, and names the tasks. Their
+        files are the truth; the events go into the store."""
+        from ..board.files import FileStore
+        from .board_import import take_whole
+
+        size = _size(self._log_path())
+        if self.log_size is None or size <= self.log_size:
+            self._note({"l": size})
+            return []
+        events, _ = FileStore(self.board).events_after(self.log_size)
+        ids = list(dict.fromkeys(e.task for e in events if e.task and e.outcome == "ok"))
+        while True:  # what the service did that its mirror never logged (it was killed)
+            pending, cursor = self.store.events_after(self.cursor)
+            self._log(pending)
+            if cursor == self.cursor:
+                break
+            self.cursor = cursor
+        take_whole(self.store, self.board, ids, events)
+        self.cursor = self.store.events_after(None)[1]  # the events just taken: logged already
+        self._note({"c": self.cursor})
+        self._note({"l": _size(self._log_path())})
+        self._files = self._list_files()
+        for tid in ids:
+            for rel in self._files.get(tid, [])[:1]:
+                self._remember(tid, rel, _read(self._path(rel)))
+        return ids
+
+    # ------------------------------------------------------------------ the passes
+
+    def open(self) -> list[Problem]:
+        """At start: read the state, take hand edits in, project every task that differs."""
+        self._load_state()
+        if self.cursor is None:
+            _, self.cursor = self.store.events_after(None)
+            self._note({"c": self.cursor})
+        self._offline()
+        self.scan()
+        self.reconcile()
+        self.sync()  # the events since the kept cursor into the log (their files are right now)
+        return list(self.problems.values())
+
+    def reconcile(self) -> list[str]:
+        """Compare every task of the store with its file; write the ones that differ."""
+        self._files = self._list_files()
+        written = []
+        for summary in self.store.snapshot().tasks:
+            if self._project_id(summary.id):
+                written.append(summary.id)
+        return written
+
+    def sync(self) -> list[str]:
+        """Project what changed since the last pass (the store's events, in order)."""
+        revision = self.store.revision()
+        if revision == self._revision:
+            return []
+        written: list[str] = []
+        while True:
+            events, cursor = self.store.events_after(self.cursor)
+            ids = dict.fromkeys(e.task for e in events if e.task and e.outcome == "ok")
+            written += [tid for tid in ids if self._project_id(tid)]
+            self._log(events)
+            if cursor == self.cursor:
+                break
+            self.cursor = cursor
+            self._note({"c": cursor})
+        self._revision = revision
+        return written
+
+    def _project_id(self, tid: str) -> bool:
+        try:
+            task = self.store.load(tid)
+        except OrchError:
+            return False  # gone from the store, or unreadable there: nothing to write
+        return self.project(task)
+
+    def scan(self) -> list[str]:
+        """Take in what was edited by hand in the files since the mirror wrote them."""
+        from .board_import import take_in
+
+        self._files = self._list_files()
+        changed = []
+        for tid, rels in self._files.items():
+            rec = self.records.get(tid)
+            if rec is not None and rels == [rec.rel] and _stat(self._path(rec.rel)) == rec.stat:
+                continue
+            if rec is None and self._project_id(tid):
+                continue  # no record of it (a first start, a lost state): the store wins
+            data = _read(self._path(rels[0]))
+            if rec is None and self.records.get(tid) is not None:
+                continue  # the file was already the store's
+            if rec is not None and rels == [rec.rel] and digest(data) in rec.hashes:
+                self._remember(tid, rec.rel, data)  # touched, not changed
+                continue
+            changed.append(tid)
+            problem = take_in(self.store, self.tasks_dir, tid, rels, data)
+            if problem is None:
+                self.problems.pop(tid, None)
+            else:
+                self.problems[tid] = problem
+            self._project_id(tid)
+        return changed
+
+    # ------------------------------------------------------------------ the loop
+
+    def notify(self) -> None:
+        """Something was committed: project it now (safe from any thread)."""
+        self._wake.set()
+
+    def start(self) -> list[Problem]:
+        """``open()``, then keep the files current in a thread until ``stop()``."""
+        problems = self.open()
+        self._thread = threading.Thread(target=self._run, name="orch-mirror", daemon=True)
+        self._thread.start()
+        return problems
+
+    def stop(self) -> None:
+        """Finish: one last pass, so the board is current when the service is gone."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.sync()
+        if self._state_fd is not None:
+            os.close(self._state_fd)
+            self._state_fd = None
+
+    def _run(self) -> None:
+        next_scan = time.monotonic() + self.scan_every
+        busy_until = 0.0  # after a change, look again soon: an assignment follows a request
+        while not self._stop.is_set():
+            now = time.monotonic()
+            poll = FAST_POLL if now < busy_until else self.poll
+            if self._wake.wait(max(0.0, min(poll, next_scan - now))):
+                busy_until = time.monotonic() + BUSY_FOR
+            self._wake.clear()
+            try:
+                if self.sync():
+                    busy_until = time.monotonic() + BUSY_FOR
+                if time.monotonic() >= next_scan:
+                    self.scan()
+                    next_scan = time.monotonic() + self.scan_every
+            except (OrchError, OSError) as exc:  # a full disk, a locked board: try again
+                self.problems["-"] = Problem(
+                    kind="mirror",
+                    message=f"the board's files could not be updated: {exc}",
+                    hint="free the disk or the lock; the service keeps the truth meanwhile",
+                )
+            else:
+                self.problems.pop("-", None)
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _stat(path: str) -> tuple[int, int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (0, 0, 0)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
