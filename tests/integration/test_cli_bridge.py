@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from mcp_orch.store.sqlite import SqliteStore
-from tests.conftest import ORCH, Orch, clean_env, git, heavy_imports
+from tests.conftest import ORCH, Orch, clean_env, git, heavy_imports, task_file
 
 CLOCK = {"ORCH_CLOCK": "2026-11-25T13:00:00Z"}
 
@@ -256,3 +256,23 @@ def test_a_write_through_the_service_loads_no_web_stack_in_the_cli(served: Serve
     )
     assert loaded == []
     assert "create" in served.events()  # it did go through the service
+
+
+def test_a_task_the_cli_makes_ready_is_pushed_and_the_file_shows_it_within_a_second(
+    orch: Orch,
+) -> None:
+    (orch.cwd / ".mcp" / "agents.yaml").write_text(
+        "agents:\n  - name: cursor\n    role: implementer\n"
+    )
+    served = start_service(orch.cwd)
+    try:
+        orch("next", "--agent", "cursor")  # a call: cursor is alive
+        tid = orch.create("Push me")
+        orch("prep", tid, "--goal", "g", "--ac", "a", "--agent", "chatgpt")
+        ready_at = time.monotonic()
+        while "## Agent: cursor" not in task_file(orch.cwd, tid).read_text():
+            assert time.monotonic() - ready_at < 1.0, "the push did not reach the file in 1 s"
+            time.sleep(0.01)  # watching for the outcome
+        assert orch.json("show", tid)["agent"] == "cursor"  # orch on the files sees the holder
+    finally:
+        served.stop()
