@@ -278,3 +278,39 @@ def test_a_task_the_cli_makes_ready_is_pushed_and_the_file_shows_it_within_a_sec
         assert "## Agent: cursor" in task_file(orch.cwd, tid).read_text()
     finally:
         served.stop()
+
+
+def test_an_mcp_session_is_its_agents_heartbeat_and_its_tools_go_through_the_service(
+    orch: Orch,
+) -> None:
+    import anyio
+
+    from tests.acceptance.mcp_support import call, stdio
+
+    config = orch.cwd / ".mcp" / "config.yaml"
+    config.write_text(config.read_text() + "orchestrator:\n  heartbeat_every: 200ms\n")
+    (orch.cwd / ".mcp" / "agents.yaml").write_text(
+        "agents:\n  - name: cursor\n    role: implementer\n    capabilities: [gpu]\n"
+    )
+    served = start_service(orch.cwd)
+    tid = orch.create("Over MCP", "--capability", "none-has-it")  # so nothing pushes it
+    orch("prep", tid, "--goal", "g", "--ac", "a", "--agent", "chatgpt")
+
+    def status() -> str:
+        (cursor,) = [a for a in orch.json("agents", "list")["agents"] if a["name"] == "cursor"]
+        return str(cursor["status"])
+
+    async def session() -> None:
+        async with stdio(orch.cwd, "cursor") as client:
+            began = time.monotonic()
+            while status() != "available":  # no tool called: the session alone keeps it alive
+                assert time.monotonic() - began < 10, "no heartbeat from orch mcp"
+            claimed = await call(client, "claim_task", task_id=tid)
+            assert claimed["status"] == "in-progress"
+
+    try:
+        assert status() == "offline"
+        anyio.run(session)
+    finally:
+        ops = served.events()
+    assert "claim" in ops  # the tool's claim went through the service's database

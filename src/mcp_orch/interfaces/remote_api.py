@@ -50,6 +50,7 @@ AGENT_OPS = {
     "agents.add": "add_agent",
     "agents.update": "update_agent",
     "agents.remove": "remove_agent",
+    "agents.heartbeat": "heartbeat",  # orch mcp's: its agent is alive while the session runs
 }
 
 
