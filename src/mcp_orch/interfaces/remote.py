@@ -346,6 +346,12 @@ class RemoteService:
         self._board = board  # given: look for the service at every call (a long-lived server)
         self._warnings: list[str] = []
 
+    def __setattr__(self, name: str, value: object) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:  # e.g. the MCP server's fresh config: the local service runs what stays local
+            setattr(self._local, name, value)
+
     def __getattr__(self, name: str) -> object:
         if name in FORWARDED:
             return self._forward(name)
