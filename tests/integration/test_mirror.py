@@ -63,7 +63,9 @@ def _files(board: Path) -> dict[str, tuple[bytes, int]]:
 
 def _opened(board: Path, store: SqliteStore) -> Mirror:
     """The service's start: the board imported, the mirror opened on it."""
-    mirror = _opened(board, store)
+    import_board(str(board), store)
+    mirror = Mirror(store, str(board))
+    mirror.open()
     return mirror
 
 
