@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
+from tests.acceptance.mcp_support import call, stdio
 from tests.conftest import Orch
 
 pytestmark = pytest.mark.cli
@@ -31,3 +33,15 @@ def test_a_bad_capability_is_refused_and_nothing_is_created(orch: Orch) -> None:
     assert bad.code == 2 and bad.err_json()["code"] == "invalid_input"
     assert "not a valid capability" in str(bad.err_json()["error"])
     assert orch.json("status")["tasks"] == []
+
+
+@pytest.mark.server
+def test_a_planner_over_mcp_names_what_a_task_needs(orch: Orch) -> None:
+    async def main() -> dict[str, object]:
+        async with stdio(orch.cwd, "chatgpt") as planner:
+            return await call(
+                planner, "create_task", title="Login page", capabilities=["frontend", "css"]
+            )
+
+    made = anyio.run(main)
+    assert orch.json("show", str(made["id"]))["capabilities"] == ["frontend", "css"]

@@ -28,7 +28,11 @@ def test_mcp_answers_tools_list_and_sees_what_the_api_wrote(orch: Orch) -> None:
                 assert (await call(client, "get_task", task_id=tid))["title"] == "Made over HTTP"
                 claimed = await call(client, "claim_task", task_id=tid)
                 assert claimed["agent"] == "cursor"
+                nxt = await call(client, "next_task")
+                assert nxt["action"] == "continue" and nxt["task"]["id"] == tid
 
         anyio.run(main)
         shown = served.ok("chatgpt", "GET", f"tasks/{tid}")
         assert shown["status"] == "in_progress" and shown["assigned_agent"] == "cursor"
+        # The claim over MCP took a lease like one over the API: cursor is busy with it.
+        assert served.ok("chatgpt", "GET", "agents/cursor")["current_tasks"] == [tid]

@@ -23,11 +23,10 @@ from starlette.routing import Route
 
 from ..domain.errors import InternalError, InvalidInput, OrchError
 from ..domain.ids import normalize_id
-from ..inputs import check_agent
 from ..tokens import Verifier
 from . import http_io as io
 from .http_errors import HttpError, error_body, http_call, status_of
-from .http_shapes import agent_shape, event_shape, summary_shape, task_shape
+from .http_shapes import event_shape, summary_shape, task_shape
 from .present import decision_dict
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -46,8 +45,10 @@ MAX_PAGE = 1000
 
 class Backend:
     """What the routes call: the orchestrator facade, the service beneath it (reads, the MCP
-    tools) and its store. One worker thread at a time touches them (``run``): the store is
-    the single writer of its database, and a short critical section costs less than a pool."""
+    tools) and its store. ``concurrency`` worker threads at a time touch them (``run``): one
+    on SQLite and the file board, whose store is the single writer of its file (a short
+    critical section costs less than a pool), several on PostgreSQL, whose pool and row locks
+    let requests overlap."""
 
     def __init__(
         self,
@@ -57,6 +58,7 @@ class Backend:
         *,
         parse_task: Callable[[dict[str, Any]], Any],
         check_ready: Callable[[], dict[str, Any]],
+        concurrency: int = 1,
     ) -> None:
         self.orchestrator = orchestrator
         self.service = service
@@ -64,7 +66,7 @@ class Backend:
         self.parse_task = parse_task
         self.check_ready = check_ready
         self.verifier = Verifier(board)
-        self.limiter = anyio.CapacityLimiter(1)
+        self.limiter = anyio.CapacityLimiter(concurrency)
         self.changed: anyio.Event | None = None  # set by a write: the assigner runs at once
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -103,9 +105,21 @@ class Backend:
             )
         return io.Caller(record.agent, bool(getattr(record, "admin", False)), record.id)
 
-    def done(self) -> Callable[[str], bool]:
-        statuses = {s.id: s.status.value for s in self.service.status().tasks}
-        return lambda tid: statuses.get(tid) == "done"
+    def done(self, task: Any) -> Callable[[str], bool]:
+        """Which of ``task``'s dependencies are done (read one by one: a task names few, and
+        the board may hold 10,000)."""
+        from ..domain.model import Task
+
+        if not isinstance(task, Task):
+            task = getattr(task, "task", None)
+        finished: set[str] = set()
+        for dep in task.depends if isinstance(task, Task) else ():
+            try:
+                if self.service.store.load(dep).status.value == "done":
+                    finished.add(dep)
+            except OrchError:  # an unknown or unreadable dependency is not done
+                pass
+        return finished.__contains__
 
 
 def answer_error(error: OrchError) -> JSONResponse:
@@ -208,7 +222,7 @@ async def get_task(request: Request, backend: Backend) -> Any:
     backend.caller(request)
     tid = normalize_id(request.path_params["task_id"])
     task = await backend.run(backend.service.show, tid)
-    return task_shape(task, await backend.run(backend.done))
+    return task_shape(task, await backend.run(backend.done, task))
 
 
 async def task_step(request: Request, backend: Backend) -> Any:
@@ -230,7 +244,7 @@ async def task_step(request: Request, backend: Backend) -> Any:
     result = await backend.act(
         caller, backend.orchestrator.step, tid, step, agent=agent, fence=fence, **args
     )
-    return step_answer(result, await backend.run(backend.done))
+    return step_answer(result, await backend.run(backend.done, result))
 
 
 def step_answer(result: object, done: Callable[[str], bool]) -> dict[str, Any]:
@@ -255,91 +269,6 @@ async def next_action(request: Request, backend: Backend) -> Any:
     d = result.decision
     words = [http_call(o) for o in d.ops]
     return decision_dict(d, result.task, result.problems, command="  # or: ".join(words))
-
-
-# ---------------------------------------------------------------------- agents
-
-
-async def list_agents(request: Request, backend: Backend) -> Any:
-    backend.caller(request)
-    agents = await backend.run(backend.orchestrator.agents)
-    return {"agents": [agent_shape(a) for a in agents]}
-
-
-async def get_agent(request: Request, backend: Backend) -> Any:
-    backend.caller(request)
-    name = check_agent(request.path_params["name"])
-    for status in await backend.run(backend.orchestrator.agents):
-        if getattr(status, "name", None) == name:
-            return agent_shape(status)
-    raise HttpError("agent_not_found", f"no agent {name!r}", "see GET /api/orchestrator/agents")
-
-
-AGENT_FIELDS = ("role", "capabilities", "max_tasks", "status")
-
-
-async def put_agent(request: Request, backend: Backend) -> Any:
-    caller = backend.caller(request)
-    caller.require_admin("changing the agent registry")
-    name = check_agent(request.path_params["name"])
-    body = await io.read_json(request)
-    io.only(body, AGENT_FIELDS)
-    changes: dict[str, Any] = {
-        "role": io.text(body, "role"),
-        "capabilities": io.strings(body, "capabilities"),
-        "max_tasks": io.integer(body, "max_tasks"),
-        "status": io.text(body, "status"),
-    }
-    changes = {k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()}
-    changes = {k: v for k, v in changes.items() if v is not None}
-    saved = await backend.act(caller, _upsert_agent, backend.orchestrator, name, changes)
-    return agent_shape(saved)
-
-
-def _upsert_agent(orchestrator: Any, name: str, changes: dict[str, Any]) -> Any:
-    """Update the agent when it is registered, else add it (a role is needed then)."""
-    if any(getattr(a, "name", None) == name for a in orchestrator.agents()):
-        orchestrator.update_agent(name, **changes)
-    else:
-        from ..domain.agents import Agent
-
-        if "role" not in changes:
-            raise InvalidInput(
-                f"{name} is a new agent: its role is missing",
-                "give role: planner, implementer or reviewer",
-            )
-        orchestrator.add_agent(Agent(name=name, source="api", **changes))
-    return next(a for a in orchestrator.agents() if getattr(a, "name", None) == name)
-
-
-async def delete_agent(request: Request, backend: Backend) -> Any:
-    caller = backend.caller(request)
-    caller.require_admin("removing an agent")
-    name = check_agent(request.path_params["name"])
-    requeued = await backend.act(caller, backend.orchestrator.remove_agent, name)
-    return {"removed": name, "requeued": list(requeued)}
-
-
-async def heartbeat(request: Request, backend: Backend) -> Any:
-    caller = backend.caller(request)
-    name = caller.acting(request.path_params["name"])
-    body = await io.read_json(request)
-    io.only(body, ("tasks",))
-    held = body.get("tasks")
-    tasks: list[tuple[str, int]] | None = None
-    if held is not None:
-        if not isinstance(held, list) or not all(isinstance(t, dict) for t in held):
-            raise InvalidInput(
-                "tasks must be a list of objects", 'e.g. [{"id": "T-1", "fence": 3}]'
-            )
-        tasks = []
-        for item in held:
-            io.only(item, ("id", "fence"), "a task of tasks")
-            tid = normalize_id(io.text(item, "id", required=True) or "")
-            tasks.append((tid, io.integer(item, "fence") or 0))
-    result = await backend.run(backend.orchestrator.heartbeat, name, tasks)
-    backend.poke()
-    return {"agent": name, **io.jsonable(result)}
 
 
 # ---------------------------------------------------------------------- events
@@ -371,6 +300,8 @@ async def list_events(request: Request, backend: Backend) -> Any:
 
 
 def routes(backend: Backend) -> list[Route]:
+    from . import http_agents as agents
+
     api = "/api/orchestrator"
     table: list[tuple[str, Callable[[Request, Backend], Awaitable[Any]], list[str]]] = [
         ("/healthz", healthz, ["GET"]),
@@ -381,11 +312,11 @@ def routes(backend: Backend) -> list[Route]:
         (f"{api}/tasks/{{task_id}}", get_task, ["GET"]),
         (f"{api}/tasks/{{task_id}}/{{step}}", task_step, ["POST"]),
         (f"{api}/next", next_action, ["POST"]),
-        (f"{api}/agents", list_agents, ["GET"]),
-        (f"{api}/agents/{{name}}", get_agent, ["GET"]),
-        (f"{api}/agents/{{name}}", put_agent, ["POST"]),
-        (f"{api}/agents/{{name}}", delete_agent, ["DELETE"]),
-        (f"{api}/agents/{{name}}/heartbeat", heartbeat, ["POST"]),
+        (f"{api}/agents", agents.list_agents, ["GET"]),
+        (f"{api}/agents/{{name}}", agents.get_agent, ["GET"]),
+        (f"{api}/agents/{{name}}", agents.put_agent, ["POST"]),
+        (f"{api}/agents/{{name}}", agents.delete_agent, ["DELETE"]),
+        (f"{api}/agents/{{name}}/heartbeat", agents.heartbeat, ["POST"]),
         (f"{api}/events", list_events, ["GET"]),
     ]
     return [Route(path, endpoint(fn, backend), methods=m) for path, fn, m in table]

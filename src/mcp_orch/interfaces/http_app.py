@@ -9,6 +9,7 @@ an idle service makes no database query more often than that.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -29,9 +30,11 @@ SOON = 0.05  # the shortest sleep between two chores (a burst of writes is one p
 def build_app(backend: Backend, *, host: str, allow_hosts: list[str]) -> Any:
     """The MCP app of ``mcp_http`` with the API's routes in front and the chores in its
     lifespan."""
+    from .http_mcp import Orchestrated
     from .mcp_http import http_app
 
-    app = http_app(backend.service, backend.board, host=host, allow_hosts=allow_hosts)
+    tools = Orchestrated(backend.service, backend.orchestrator)  # MCP agents are fenced too
+    app = http_app(tools, backend.board, host=host, allow_hosts=allow_hosts)
     app.router.routes[:0] = routes(backend)
     app.add_exception_handler(HTTPException, _http_exception)
     app.router.lifespan_context = _with_chores(app.router.lifespan_context, backend)
@@ -69,6 +72,10 @@ def _with_chores(
     async def lifespan(app: Any) -> AsyncIterator[Any]:
         async with inner(app) as state, anyio.create_task_group() as group:
             backend.changed = anyio.Event()
+            loop = asyncio.get_running_loop()
+            # A step hands the assigner's pass to the chores loop (the orchestrator calls
+            # ``wake`` from a worker thread): the request answers without waiting for it.
+            backend.orchestrator.wake = lambda: loop.call_soon_threadsafe(backend.poke)
             group.start_soon(chores, backend)
             try:
                 yield state

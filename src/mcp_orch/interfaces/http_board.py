@@ -9,10 +9,10 @@ to keep, so this stand-in answers the same calls with the service alone: agents 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..domain.errors import InvalidInput
+from ..domain.errors import AgentNotFound, InvalidInput
 from ..domain.record import Record
 from ..service import NextAction, Service
 
@@ -47,6 +47,8 @@ READ_ONLY = InvalidInput(
 
 class BoardOrchestrator:
     """``scheduler.Orchestrator``'s calls, answered by the service on the file board."""
+
+    wake: Callable[[], None] | None = None  # nothing is pushed here, so nothing to wake
 
     def __init__(self, service: Service) -> None:
         self.service = service
@@ -119,6 +121,12 @@ class BoardOrchestrator:
             for role, names in sorted(roles.items())
             for name in names
         ]
+
+    def agent_view(self, name: str) -> BoardAgent:
+        for agent in self.agents():
+            if agent.name == name:
+                return agent
+        raise AgentNotFound(f"no agent {name!r} in the roles", "see GET /api/orchestrator/agents")
 
     def add_agent(self, agent: Any) -> Any:
         raise READ_ONLY

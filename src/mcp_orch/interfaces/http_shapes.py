@@ -109,9 +109,10 @@ def task_shape(t: Task, done: Callable[[str], bool]) -> dict[str, Any]:
 def event_shape(e: Event) -> dict[str, Any]:
     """The spec's Event (``type`` is the step, ``actor`` who took it), with the board's
     fields in ``payload_json``."""
+    agent = getattr(e, "holder", "") or e.agent  # who has the task after it: the assignee
     payload = {
         "task_id": e.task,
-        "agent_name": e.agent,
+        "agent_name": agent,
         "from_status": e.from_status,
         "to_status": e.to_status,
         "outcome": e.outcome,
@@ -126,7 +127,7 @@ def event_shape(e: Event) -> dict[str, Any]:
         "practice_id": getattr(e, "practice_id", None) or "system",
         "actor": e.agent,
         "task_id": e.task or None,
-        "agent": e.agent or None,
+        "agent": agent or None,
         "payload_json": payload,
         "occurred_at": e.at,
     }

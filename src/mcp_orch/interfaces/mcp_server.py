@@ -215,6 +215,7 @@ def build_tools(
         priority: Annotated[str, Field(description="P0 (urgent), P1 or P2")] = "P1",
         goal: Annotated[str, Field(description="what and why")] = "",
         depends: Annotated[list[str] | None, Field(description="task IDs done first")] = None,
+        capabilities: Annotated[list[str] | None, Field(description="skills it needs")] = None,
         agent: Agent = "",
     ) -> str:
         """Planner: add a task stub (pending), then define it with prep_task so it becomes
@@ -226,6 +227,7 @@ def build_tools(
                 depends=depends or (),
                 agent=who(agent),
                 goal=goal,
+                capabilities=capabilities or (),
             )
             return brief(task, f"define it: prep_task {task.id}")
 

@@ -30,7 +30,8 @@ DEFAULT_PORT = 8700
 DEFAULT_DB = "sqlite:///.mcp/orch.db"
 ENV_DB = "ORCH_DB_URL"
 AGENTS_FILE = "agents.yaml"
-GRACE = 10  # seconds the requests in flight get to finish after SIGTERM
+GRACE = 10
+PG_CONCURRENCY = 4  # requests in flight at once on PostgreSQL (its pool holds 8 connections)  # seconds the requests in flight get to finish after SIGTERM
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -78,7 +79,15 @@ def open_backend(board: str, url: str) -> Backend:
     def ready() -> dict[str, object]:
         return {"store": _shown(store.url), "revision": store.revision()}
 
-    return Backend(orchestrator, service, board, parse_task=TaskInput.from_json, check_ready=ready)
+    overlap = PG_CONCURRENCY if store.url.startswith("postgres") else 1
+    return Backend(
+        orchestrator,
+        service,
+        board,
+        parse_task=TaskInput.from_json,
+        check_ready=ready,
+        concurrency=overlap,
+    )
 
 
 def opened(make: Callable[[], Service], url: str) -> Service:
@@ -110,12 +119,11 @@ def _shown(url: str) -> str:
 def orchestrator_for(service: Service, board: str) -> Any:
     """The scheduler's ``Orchestrator`` when the store coordinates (leases, the registry),
     with ``.mcp/agents.yaml`` loaded; else the file board's stand-in."""
-    from ..scheduler import Orchestrator
-
     if service.store.extras("coordination") is None:
         from .http_board import BoardOrchestrator
 
         return BoardOrchestrator(service)
+    from ..scheduler import Orchestrator
 
     orchestrator = Orchestrator(service.store, service.config, service.clock)
     path = os.path.join(board, AGENTS_FILE)

@@ -1,0 +1,50 @@
+"""The MCP tools of ``orch serve``: the service of ``orch mcp`` with its handoff steps and
+``next`` run by the orchestrator, so an agent working over MCP holds leases, is fenced, counts
+as alive on every call and is pushed work exactly as one working over the HTTP API.
+
+The tools call these methods with the signatures of ``Service``; reads, ``prep``, ``create``,
+error context and checks stay the service's own (they take no lease).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain.model import Task
+from ..inputs import check_agent
+from ..service import ClaimResult, NextAction, Service
+
+
+class Orchestrated(Service):
+    """``Service`` whose steps go through the orchestrator facade (``scheduler``)."""
+
+    def __init__(self, base: Service, orchestrator: Any) -> None:
+        super().__init__(base.store, base.config, base.clock)
+        self.orchestrator = orchestrator
+
+    def _step(self, task_id: str, step: str, agent: str | None, **args: str) -> Any:
+        return self.orchestrator.step(task_id, step, agent=check_agent(agent), **args)
+
+    def claim(self, task_id: str, *, agent: str | None) -> ClaimResult:
+        done = self._step(task_id, "claim", agent)
+        return ClaimResult(task=done.task, changed=done.changed)
+
+    def submit(self, task_id: str, *, agent: str | None, note: str = "") -> Task:
+        return self._step(task_id, "submit", agent, note=note).task  # type: ignore[no-any-return]
+
+    def request_changes(self, task_id: str, *, agent: str | None, text: str) -> Task:
+        return self._step(task_id, "feedback", agent, text=text).task  # type: ignore[no-any-return]
+
+    def complete(self, task_id: str, *, agent: str | None, note: str = "") -> Task:
+        return self._step(task_id, "complete", agent, note=note).task  # type: ignore[no-any-return]
+
+    def fail(self, task_id: str, *, agent: str | None, reason: str) -> Task:
+        return self._step(task_id, "fail", agent, reason=reason).task  # type: ignore[no-any-return]
+
+    def escalate(self, task_id: str, *, agent: str | None, reason: str) -> Task:
+        return self._step(task_id, "escalate", agent, reason=reason).task  # type: ignore[no-any-return]
+
+    def next_action(self, agent: str | None) -> NextAction:
+        if not agent:  # a server without an agent asks as a person: no leases to take
+            return super().next_action(agent)
+        return self.orchestrator.next_for(agent)  # type: ignore[no-any-return]
