@@ -158,7 +158,10 @@ def test_an_older_boards_gitignore_gets_the_temp_file_line(orch: Orch) -> None:
     ignore = orch.cwd / ".mcp" / ".gitignore"
     ignore.write_text(".cache/\n.journal\n.lock\nlog/\n.secrets/\n")
     orch("init", "--no-detect")
-    assert ignore.read_text() == ".cache/\n.journal\n.lock\nlog/\n.secrets/\n*.tmp\nservice.json\n"
+    assert (
+        ignore.read_text()
+        == ".cache/\n.journal\n.lock\nlog/\n.secrets/\n*.tmp\nservice.json\norch.db*\n"
+    )
     orch("init", "--no-detect")
     assert ignore.read_text().count("*.tmp") == 1
 

@@ -61,6 +61,14 @@ def _files(board: Path) -> dict[str, tuple[bytes, int]]:
     }
 
 
+def _opened(board: Path, store: SqliteStore) -> Mirror:
+    """The service's start: the board imported, the mirror opened on it."""
+    import_board(str(board), store)
+    mirror = Mirror(store, str(board))
+    mirror.open()
+    return mirror
+
+
 def test_import_brings_every_task_and_the_log_and_a_second_run_is_a_no_op(
     orch: Orch, board: Path, store: SqliteStore
 ) -> None:
@@ -116,9 +124,7 @@ def test_a_definition_edited_by_hand_is_taken_into_the_store(
     orch: Orch, board: Path, store: SqliteStore
 ) -> None:
     a = orch.ready("Edit me")
-    import_board(str(board), store)
-    mirror = Mirror(store, str(board))
-    mirror.open()
+    mirror = _opened(board, store)
     path = task_file(orch.cwd, a)
     text = path.read_text().replace("goal of Edit me", "a goal a person wrote")
     path.write_text(text.replace("## Priority: P1", "## Priority: P0"))
@@ -136,9 +142,7 @@ def test_a_status_edited_by_hand_is_reported_never_applied(
     orch: Orch, board: Path, store: SqliteStore
 ) -> None:
     a = orch.ready("Do not move me")
-    import_board(str(board), store)
-    mirror = Mirror(store, str(board))
-    mirror.open()
+    mirror = _opened(board, store)
     path = task_file(orch.cwd, a)
     path.rename(board / "tasks" / "done" / path.name)  # git mv, a file manager
     mirror.scan()
@@ -155,9 +159,7 @@ def test_a_status_edited_by_hand_is_reported_never_applied(
 def test_a_task_file_written_by_hand_is_imported(
     orch: Orch, board: Path, store: SqliteStore
 ) -> None:
-    import_board(str(board), store)
-    mirror = Mirror(store, str(board))
-    mirror.open()
+    mirror = _opened(board, store)
     other = Orch(orch.cwd)
     tid = other.ready("Written while the service ran")  # on the files, as a person might
     mirror.scan()
@@ -167,9 +169,7 @@ def test_a_task_file_written_by_hand_is_imported(
 
 def test_a_killed_mirror_loses_no_change(orch: Orch, board: Path, store: SqliteStore) -> None:
     a = orch.ready("Survive")
-    import_board(str(board), store)
-    first = Mirror(store, str(board))
-    first.open()
+    _opened(board, store)  # the first mirror, killed below
     _step(store, a, "claim", "orchestrator", holder="cursor")
     # killed here: the change is committed, its file and log line never written
     second = Mirror(store, str(board))
@@ -209,9 +209,7 @@ def test_what_orch_did_on_the_files_while_no_service_ran_is_taken_in_whole(
     orch: Orch, board: Path, store: SqliteStore
 ) -> None:
     a = orch.ready("Roll back and forth")
-    import_board(str(board), store)
-    first = Mirror(store, str(board))
-    first.open()
+    first = _opened(board, store)
     first.stop()  # the service stops: orch works on the files alone
     orch("claim", a, "--agent", "cursor")
     orch("submit", a, "--agent", "cursor", "--note", "done on files")

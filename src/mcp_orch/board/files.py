@@ -65,8 +65,9 @@ from .index import (
     scan,
 )
 
-# ``*.tmp``: what a killed write leaves behind (``..journal.PID.tmp``, ``.NAME.md.PID.tmp``).
-GITIGNORE = ".cache/\n.journal\n.lock\nlog/\n.secrets/\n*.tmp\nservice.json\n"
+# ``*.tmp``: what a killed write leaves behind (``..journal.PID.tmp``, ``.NAME.md.PID.tmp``);
+# service.json: a running service's address and token; orch.db*: its default SQLite database.
+GITIGNORE = ".cache/\n.journal\n.lock\nlog/\n.secrets/\n*.tmp\nservice.json\norch.db*\n"
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
 
 

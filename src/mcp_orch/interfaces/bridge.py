@@ -40,6 +40,7 @@ class Bridge:
         orchestrator: object | None = None,
         run: Callable[..., Awaitable[Any]] | None = None,
         mirror: bool | None = None,
+        on_write: Callable[[], None] | None = None,
     ) -> None:
         self.service = service
         self.board = board
@@ -47,6 +48,7 @@ class Bridge:
         self.orchestrator = orchestrator
         self.token = secrets.token_urlsafe(32)
         self._run = run
+        self._on_write = on_write  # the service's own wake-up after a write (its assigner)
         store = service.store
         self.mirror_on = store.url != "files" if mirror is None else mirror
         self.mirror: Any = None
@@ -78,11 +80,12 @@ class Bridge:
             imported = import_board(self.board, self.service.store)
             problems += list(imported.problems)
             self.mirror = Mirror(self.service.store, self.board)
+            self.mirror.on_problem = _say
             problems += self.mirror.start()
         remote.write_service_file(self.board, self.url, self.token)
         self.problems = problems
         for problem in problems:
-            sys.stderr.write(f"orch serve: {problem.message} ({problem.hint})\n")
+            _say(problem)
         return problems
 
     def stop(self) -> None:
@@ -113,6 +116,8 @@ class Bridge:
                 return
             if scope["type"] == "http" and scope.get("path") == remote.ROUTE:
                 await cli_app(scope, receive, send)
+                if self._on_write is not None:
+                    self._on_write()  # a CLI step may have made work for someone
             else:
                 await app(scope, receive, send)
             if scope["type"] == "http" and scope.get("method", "GET") not in WRITES_SKIP:
@@ -135,3 +140,8 @@ class Bridge:
             await send(message)
 
         return lifespan_send
+
+
+def _say(problem: Any) -> None:
+    sys.stderr.write(f"orch serve: {problem.message} ({problem.hint})\n")
+    sys.stderr.flush()

@@ -28,7 +28,11 @@ def _board() -> str:
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
-    service = cli.open_service()
+    from .remote import heartbeats, through_service
+
+    # While `orch serve` runs, the tools' writes go through it (asked at every call: this
+    # server lives as long as the editor's session), and the session is its agent's heartbeat.
+    service = through_service(cli.open_service(), _board(), every_call=True)
     try:
         if args.http:
             from .. import tokens
@@ -49,10 +53,19 @@ def cmd_mcp(args: argparse.Namespace) -> int:
                 service, board, host=args.host, port=args.port, allow_hosts=allow, public_url=public
             )
         else:
+            import threading
+
             from .mcp_server import agent_from_env, run_stdio
 
             gc.enable()
-            run_stdio(service, _board(), args.agent or agent_from_env())
+            agent = args.agent or agent_from_env()
+            stop = threading.Event()
+            if agent:
+                heartbeats(_board(), agent, service.config.heartbeat_every, stop)
+            try:
+                run_stdio(service, _board(), agent)
+            finally:
+                stop.set()
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] in ("mcp", "uvicorn"):
             raise InvalidInput(

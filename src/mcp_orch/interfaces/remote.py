@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 
 from ..domain.errors import OrchError, StorageError
 
@@ -339,10 +340,17 @@ class RemoteService:
     keeps current.
     """
 
-    def __init__(self, local: Service, remote: Remote) -> None:
+    def __init__(self, local: Service, remote: Remote | None, board: str = "") -> None:
         self._local = local
         self._remote = remote
+        self._board = board  # given: look for the service at every call (a long-lived server)
         self._warnings: list[str] = []
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:  # e.g. the MCP server's fresh config: the local service runs what stays local
+            setattr(self._local, name, value)
 
     def __getattr__(self, name: str) -> object:
         if name in FORWARDED:
@@ -351,6 +359,11 @@ class RemoteService:
 
     def _forward(self, op: str) -> Callable[..., object]:
         def call(*args: object, **kwargs: object) -> object:
+            if self._board:
+                self._remote = find_service(self._board)
+            if self._remote is None:
+                method: Callable[..., object] = getattr(self._local, op)
+                return method(*args, **kwargs)
             try:
                 if op == "wait_next":
                     return self._wait(list(args), kwargs)
@@ -359,17 +372,19 @@ class RemoteService:
                 # Refused before anything was sent (a service that just stopped, a stale
                 # file whose pid was reused): nothing happened there, so do it here.
                 self._unreachable()
-                method: Callable[..., object] = getattr(self._local, op)
-                return method(*args, **kwargs)
+                local: Callable[..., object] = getattr(self._local, op)
+                return local(*args, **kwargs)
 
         return call
 
     def _unreachable(self) -> None:
+        url = self._remote.url if self._remote is not None else "?"
         sys.stderr.write(
-            f"orch: note: the service at {self._remote.url} does not answer; working on the files\n"
+            f"orch: note: the service at {url} does not answer; working on the files\n"
         )
 
     def _call(self, op: str, kwargs: dict[str, object], timeout: float | None = None) -> object:
+        assert self._remote is not None
         result = self._remote.call(op, kwargs, timeout)
         if isinstance(result, dict) and "value" in result:
             self._warnings.extend(str(w) for w in result.get("warnings") or ())
@@ -396,11 +411,36 @@ class RemoteService:
         return [*warnings, *self._local.take_warnings()]
 
 
-def through_service(local: Service, board: str) -> Service:
+def through_service(local: Service, board: str, *, every_call: bool = False) -> Service:
     """``local``, or the running service's stand-in for it when one runs for ``board``
-    (duck-typed: it answers every attribute a handler uses)."""
+    (duck-typed: it answers every attribute a handler uses). ``every_call``: for a process
+    that lives long (``orch mcp``), whether a service runs is asked at each call instead."""
+    if every_call:
+        dynamic: Service = RemoteService(local, None, board)  # type: ignore[assignment]
+        return dynamic
     remote = find_service(board)
     if remote is None:
         return local
     stand_in: Service = RemoteService(local, remote)  # type: ignore[assignment]
     return stand_in
+
+
+def heartbeats(board: str, agent: str, every: float, stop: threading.Event) -> threading.Thread:
+    """While ``stop`` is not set, tell the running service (if any) every ``every`` seconds
+    that ``agent`` is alive: an editor's MCP session (``orch mcp``) is its agent's heartbeat,
+    so agents write no code for it. A service that is not there, or refuses, is asked again
+    next time; nothing is said (the session works on the files meanwhile)."""
+
+    def beat() -> None:
+        while not stop.wait(every):
+            remote = find_service(board)
+            if remote is None:
+                continue
+            try:
+                remote.call("agents.heartbeat", {"_args": [agent]}, timeout=every)
+            except (Unreachable, OrchError):
+                continue
+
+    thread = threading.Thread(target=beat, name="orch-heartbeat", daemon=True)
+    thread.start()
+    return thread

@@ -50,6 +50,7 @@ AGENT_OPS = {
     "agents.add": "add_agent",
     "agents.update": "update_agent",
     "agents.remove": "remove_agent",
+    "agents.heartbeat": "heartbeat",  # orch mcp's: its agent is alive while the session runs
 }
 
 
@@ -104,6 +105,8 @@ def run_op(
                 f"unknown operation {op!r}", f"one of {', '.join(sorted(FORWARDED))}"
             )
         agent = kwargs.get("agent")
+        if op in ("next_action", "wait_next") and positional:
+            agent = positional[0]  # next takes its agent first
         if orchestrator is not None and isinstance(agent, str) and agent:
             touch = getattr(orchestrator, "touch", None)
             if touch is not None:

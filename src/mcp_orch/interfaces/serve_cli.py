@@ -56,6 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"http://{'[' + host + ']' if ':' in host else host}:{here[1]}",
             orchestrator=backend.orchestrator,
             run=backend.run,
+            on_write=backend.poke,
         )
         app = bridge.wrap(app)
     except BaseException:

@@ -48,6 +48,7 @@ from . import Problem
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Protocol
 
     from . import Snapshot
@@ -84,7 +85,7 @@ class Mirror:
     """Projects ``store`` onto the board at ``board`` (the ``.mcp`` folder)."""
 
     def __init__(
-        self, store: MirroredStore, board: str, *, poll: float = 5.0, scan_every: float = 2.0
+        self, store: MirroredStore, board: str, *, poll: float = 5.0, scan_every: float = 5.0
     ) -> None:
         self.store = store
         self.board = board
@@ -102,6 +103,8 @@ class Mirror:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._files: dict[str, list[str]] = {}  # task ID -> the files that hold it (rel)
+        # Who hears of a hand edit that was not (all) taken: the serve process says it on stderr.
+        self.on_problem: Callable[[Problem], None] = lambda problem: None
 
     # ------------------------------------------------------------------ state
 
@@ -326,6 +329,8 @@ class Mirror:
             if problem is None:
                 self.problems.pop(tid, None)
             else:
+                if self.problems.get(tid) != problem:
+                    self.on_problem(problem)
                 self.problems[tid] = problem
             self._project_id(tid)
         return changed
