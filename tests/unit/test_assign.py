@@ -7,8 +7,9 @@ import pytest
 
 from mcp_orch.domain.agents import Agent
 from mcp_orch.domain.assign import Choice, choose, plan
-from mcp_orch.domain.model import Priority, Status
+from mcp_orch.domain.model import Status
 from mcp_orch.domain.policy import Summary
+from tests.unit.test_domain import s as summary
 
 pytestmark = pytest.mark.mcp
 
@@ -19,21 +20,7 @@ SEEN = "2026-01-01T00:00:00.000Z"
 def task(
     tid: str, status: Status = R, prio: str = "P1", created: str = "2026-01-01", **kw: object
 ) -> Summary:
-    base: dict[str, object] = dict(
-        id=tid,
-        title=tid,
-        status=status,
-        priority=Priority(prio),
-        agent="",
-        implementer="",
-        depends=(),
-        created=created,
-        updated=created,
-        open_feedback=0,
-        escalated=False,
-    )
-    base.update(kw)
-    return Summary(**base)  # type: ignore[arg-type]
+    return summary(tid, status, prio, created, **kw)
 
 
 def agent(name: str, role: str = "implementer", **kw: object) -> Agent:

@@ -267,6 +267,7 @@ def test_decide_is_its_rules_in_order() -> None:
     ready = s("T-ready", R, "P0")
     assert [r.__name__ for r in RULES] == [
         "_continue",
+        "_assigned_review",
         "_escalation",
         "_fix",
         "_review",
@@ -279,3 +280,30 @@ def test_decide_is_its_rules_in_order() -> None:
     chosen = decide([held, ready], "cursor", ROLES, 2, rules=without)
     assert (chosen.action, chosen.task_id) == ("claim", "T-ready")
     assert decide([held, ready], "cursor", ROLES, 2, rules=()).action == "wait"
+
+
+def test_a_task_an_orchestrator_assigned_is_offered_to_its_agent_only() -> None:
+    roles = {**ROLES, "reviewer": ("codex", "claude")}
+    older = s("T-old", RV, "P0", "2024-01-01", implementer="cursor")
+    newer = s("T-new", RV, "P2", "2025-06-01", implementer="cursor")
+    assigned = {"T-new": "claude", "T-old": "codex"}
+    for who, tid in (("claude", "T-new"), ("codex", "T-old")):
+        chosen = decide([older, newer], who, roles, assigned=assigned)
+        assert (chosen.action, chosen.task_id) == ("review", tid)
+    # without assignments the most urgent review goes to whoever asks
+    assert decide([older, newer], "claude", roles).task_id == "T-old"
+    # a ready task assigned to another implementer is not offered for claiming
+    ready = s("T-ready", R, "P0")
+    assert decide([ready], "cursor", ROLES, assigned={"T-ready": "claude"}).action == "wait"
+    assert decide([ready], "cursor", ROLES, assigned={"T-ready": "cursor"}).action == "claim"
+
+
+def test_the_old_name_of_submit_still_moves_and_is_still_guarded() -> None:
+    from mcp_orch.domain.errors import NotAllowed
+    from mcp_orch.domain.roles import check_step
+
+    task = Task(id="T-abc123", title="x", status=IP, agent="cursor", implementer="cursor")
+    moved = transitions.apply(task, "review", actor="cursor", now="t")
+    assert (moved.status, moved.history[-1].op) == (RV, "submit")
+    with pytest.raises(NotAllowed):
+        check_step("review", "codex", task, ROLES)  # a reviewer may not submit

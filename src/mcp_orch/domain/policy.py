@@ -132,10 +132,22 @@ class Context(Record):
     by_id: Mapping[str, Summary]
     live: Sequence[Summary]  # not escalated, most urgent first
     max_in_progress: int
+    # Tasks an orchestrator assigned (task ID -> agent), a review most of all: such a task is
+    # its agent's to do first and offered to nobody else. Empty without a service.
+    assigned: Mapping[str, str] = {}
 
     def first(self, status: Status, test: Callable[[Summary], object]) -> Summary | None:
-        """The most urgent live task in ``status`` that passes ``test``."""
-        return next((t for t in self.live if t.status is status and test(t)), None)
+        """The most urgent live task in ``status`` that passes ``test`` and that is assigned
+        to nobody else."""
+        mine, assigned = self.agent, self.assigned
+        return next(
+            (
+                t
+                for t in self.live
+                if t.status is status and assigned.get(t.id, mine) == mine and test(t)
+            ),
+            None,
+        )
 
     def held(self) -> int:
         return _held(self.tasks, self.agent)
@@ -158,6 +170,14 @@ def _continue(ctx: Context) -> Decision | None:
         reason=f"you hold {t.id} ({t.title}); finish it, then submit it for review",
         ops=(op("submit", t.id, ctx.agent, "note"),),
     )
+
+
+def _assigned_review(ctx: Context) -> Decision | None:
+    """(reviewer) A review an orchestrator assigned to you comes before other reviews."""
+    if REVIEWER not in ctx.mine or not ctx.assigned:
+        return None
+    t = ctx.first(Status.REVIEW, lambda t: ctx.assigned.get(t.id) == ctx.agent)
+    return _review_of(t, ctx.agent) if t is not None else None
 
 
 def _escalation(ctx: Context) -> Decision | None:
@@ -203,14 +223,16 @@ def _review(ctx: Context) -> Decision | None:
     if REVIEWER not in ctx.mine:
         return None
     t = ctx.first(Status.REVIEW, lambda t: may_review(t, ctx.agent))
-    if t is None:
-        return None
+    return _review_of(t, ctx.agent) if t is not None else None
+
+
+def _review_of(t: Summary, agent: str) -> Decision:
     return Decision(
         action="review",
         task_id=t.id,
         reason=f"{t.id} ({t.title}) waits for review"
         + (f" (implemented by {t.implementer})" if t.implementer else ""),
-        ops=(op("complete", t.id, ctx.agent), op("feedback", t.id, ctx.agent, "text")),
+        ops=(op("complete", t.id, agent), op("feedback", t.id, agent, "text")),
     )
 
 
@@ -267,7 +289,16 @@ def _prep(ctx: Context) -> Decision | None:
 
 
 # Work in hand before new work. The first rule that decides wins; then idle or wait.
-RULES: tuple[Rule, ...] = (_continue, _escalation, _fix, _review, _adopt, _claim, _prep)
+RULES: tuple[Rule, ...] = (
+    _continue,
+    _assigned_review,
+    _escalation,
+    _fix,
+    _review,
+    _adopt,
+    _claim,
+    _prep,
+)
 
 
 def decide(
@@ -276,12 +307,14 @@ def decide(
     roles: Mapping[str, Sequence[str]],
     max_in_progress: int = 1,
     rules: Sequence[Rule] = RULES,
+    assigned: Mapping[str, str] | None = None,
 ) -> Decision:
     """The next action for ``agent``: the decision of the first of ``rules`` that makes one.
 
     Work in hand before new work: continue a held task, handle escalations (planner), fix a task
     sent back to you, review waiting work (not your own), claim new ready work, prep stubs.
-    Escalated tasks wait for a person and are offered to nobody but the planner.
+    Escalated tasks wait for a person and are offered to nobody but the planner. A task an
+    orchestrator ``assigned`` (task ID -> agent) is offered to that agent only, a review first.
     """
     ctx = Context(
         tasks=tasks,
@@ -290,6 +323,7 @@ def decide(
         by_id={t.id: t for t in tasks},
         live=sorted((t for t in tasks if not t.escalated), key=Summary.sort_key),
         max_in_progress=max_in_progress,
+        assigned=assigned or {},
     )
     for rule in rules:
         decision = rule(ctx)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .errors import NotAllowed, UnknownAgent
 from .model import Task
+from .ops import canonical
 
 PLANNER, IMPLEMENTER, REVIEWER = "planner", "implementer", "reviewer"
 ROLES = (PLANNER, IMPLEMENTER, REVIEWER)
@@ -91,6 +92,7 @@ def check_step(
     """Refuse ``op`` by ``agent`` when its role does not allow it, saying who may do it.
     ``approves``: the step ends in done (complete, a move to done), which its implementer may
     never make."""
+    op = canonical(op)  # an old name ("review") must not slip past its role
     role = NEEDS.get(op)
     if not enforce or role is None or is_person(agent):
         return

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .errors import IllegalTransition
 from .model import HistoryEntry, Status, Task
-from .ops import Op, op
+from .ops import Op, canonical, op
 from .record import Record
 
 P, R, IP, RV, D, F = (
@@ -66,7 +66,7 @@ def _what_works(task: Task) -> tuple[str | Op, ...]:
 
 def check(task: Task, op: str) -> Move:
     """The move ``op`` would make from the task's status, or ``IllegalTransition``."""
-    move = TRANSITIONS[op]
+    move = TRANSITIONS[canonical(op)]
     if move.target is not None and move.sources and task.status not in move.sources:
         allowed = ", ".join(sorted(s.value for s in move.sources))
         raise IllegalTransition(
@@ -92,6 +92,7 @@ def apply(
     move that hands it to someone (claim): the actor itself unless given, so an orchestrator
     can assign a task to cursor (``actor="orchestrator", holder="cursor"``).
     """
+    op = canonical(op)  # a caller still saying "review" writes the step's name of today
     move = check(task, op)
     to = move.target if move.target is not None else target
     if to is None:
