@@ -30,8 +30,8 @@ DEFAULT_PORT = 8700
 DEFAULT_DB = "sqlite:///.mcp/orch.db"
 ENV_DB = "ORCH_DB_URL"
 AGENTS_FILE = "agents.yaml"
-GRACE = 10
-PG_CONCURRENCY = 4  # requests in flight at once on PostgreSQL (its pool holds 8 connections)  # seconds the requests in flight get to finish after SIGTERM
+GRACE = 10  # seconds the requests in flight get to finish after SIGTERM
+PG_CONCURRENCY = 4  # requests in flight at once on PostgreSQL (its pool holds 8 connections)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
