@@ -16,7 +16,13 @@ from ..service import ClaimResult, NextAction, Service
 
 
 class Orchestrated(Service):
-    """``Service`` whose steps go through the orchestrator facade (``scheduler``)."""
+    """``Service`` whose steps go through the orchestrator facade (``scheduler``).
+
+    ``shared``: the MCP tools use this one instance for every call instead of building a
+    Service (and a store) of their own per call: the serve process has one store, the only
+    writer of its database, and the orchestrator's leases live with it."""
+
+    shared = True
 
     def __init__(self, base: Service, orchestrator: Any) -> None:
         super().__init__(base.store, base.config, base.clock)

@@ -196,8 +196,8 @@ def live(service: Service, board: str | None) -> Callable[[], Service]:
     local = threading.local()
 
     def current() -> Service:
-        if board is None:
-            return service  # in-process use: the one service it was given
+        if board is None or service.shared:
+            return service  # in-process use, or orch serve's one service: the one it was given
         from ..service.compose import build
         from ..store.factory import open_store
 
@@ -470,7 +470,10 @@ def tool_annotations(name: str) -> ToolAnnotations:
 
 def make_tools(service: Service, who: Identity, board: str | None) -> list[Tool]:
     tools = []
-    serial = threading.Lock() if board is None else None  # no board: one shared store
+    # One shared service on the file board (in-process use; orch serve --db files): its
+    # store's index is not for two threads at once. SQL and memory stores lock themselves.
+    shared = board is None or service.shared
+    serial = threading.Lock() if shared and service.store.url == "files" else None
     for fn in build_tools(service, who, board):
         tool = Tool.from_function(
             warned(service, fn, serial),

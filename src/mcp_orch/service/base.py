@@ -40,6 +40,10 @@ class ServiceBase:
     """What every operation stands on. Cheap to create (one per request is fine) and holding
     no state shared between requests: the store keeps everything."""
 
+    # True for a service every MCP call may use as is (orch serve's: one store, one writer);
+    # otherwise each call builds its own from the board's config as it is now.
+    shared = False
+
     def __init__(
         self, store: TaskStore, config: Config | None = None, clock: Clock = SYSTEM
     ) -> None:
