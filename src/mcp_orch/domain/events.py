@@ -24,6 +24,7 @@ class Event(Record):
     outcome: str = "ok"  # ok | refused | error
     note: str = ""
     holder: str = ""  # who holds the task after the move, when that is not the actor
+    id: str = ""  # its row in a SQL store's events table ("" on the file board's log)
 
     def to_dict(self) -> dict[str, str]:
         return {k: v for k, v in self._asdict().items() if v != ""}

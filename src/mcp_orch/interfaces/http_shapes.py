@@ -122,7 +122,7 @@ def event_shape(e: Event) -> dict[str, Any]:
     if isinstance(extra, dict):
         payload.update(extra)
     return {
-        "id": getattr(e, "id", None),
+        "id": int(e.id) if e.id else None,
         "type": getattr(e, "type", None) or e.op,
         "practice_id": getattr(e, "practice_id", None) or "system",
         "actor": e.agent,

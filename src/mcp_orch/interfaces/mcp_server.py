@@ -204,7 +204,8 @@ def live(service: Service, board: str | None) -> Callable[[], Service]:
         store = getattr(local, "store", None)
         if store is None:
             store = local.store = open_store(service.store.url, board, service.clock.now)
-        fresh = build(board, service.clock, config=config.load(board), store=store)
+        built = build(board, service.clock, config=config.load(board), store=store)
+        fresh: Service = service.around(built)  # type: ignore[assignment]
         opened = _OPENED.get()
         if opened is not None:
             opened.append(fresh)

@@ -346,6 +346,11 @@ class RemoteService:
         self._board = board  # given: look for the service at every call (a long-lived server)
         self._warnings: list[str] = []
 
+    def around(self, fresh: Service) -> Service:
+        """A call's own local service, with writes still sent to the running service."""
+        stand_in: Service = RemoteService(fresh, self._remote, self._board)  # type: ignore[assignment]
+        return stand_in
+
     def __setattr__(self, name: str, value: object) -> None:
         if name.startswith("_"):
             object.__setattr__(self, name, value)

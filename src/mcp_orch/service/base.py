@@ -44,6 +44,11 @@ class ServiceBase:
     # otherwise each call builds its own from the board's config as it is now.
     shared = False
 
+    def around(self, fresh: ServiceBase) -> ServiceBase:
+        """``fresh`` (a service built for one call) as this one would run it: a stand-in that
+        sends writes elsewhere (interfaces/remote.py) wraps it; a plain service is ``fresh``."""
+        return fresh
+
     def __init__(
         self, store: TaskStore, config: Config | None = None, clock: Clock = SYSTEM
     ) -> None:

@@ -220,7 +220,8 @@ class Mirror:
         fd = open_append(self._log_path())
         try:
             for event in events:
-                append_line(fd, json.dumps(event.to_dict(), sort_keys=True, ensure_ascii=False))
+                line = event._replace(id="").to_dict()  # the database's row id stays there
+                append_line(fd, json.dumps(line, sort_keys=True, ensure_ascii=False))
             size = os.fstat(fd).st_size
         finally:
             os.close(fd)

@@ -79,6 +79,7 @@ def event_row(event: Event, d: Dialect) -> tuple[Any, ...]:
     data = dict(event._asdict())
     kind, actor, task, at = data.pop("op"), data.pop("agent"), data.pop("task"), data.pop("at")
     holder = data.pop("holder", "")
+    data.pop("id", "")  # the row's own id, given by the database
     payload = {k: v for k, v in data.items() if v not in ("", None, ())}
     occurred = d.time(at)
     if d.untime(occurred) != at:
@@ -94,6 +95,7 @@ def event_of(row: Any, d: Dialect) -> Event:
         "op": row[1],
         "task": row[3] or "",
         "holder": row[4] or "",
+        "id": str(row[0]),
     }
     names = Event._fields
     fields.update({k: str(v) for k, v in payload.items() if k in names})
