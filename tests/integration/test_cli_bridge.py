@@ -117,14 +117,18 @@ def _chain(orch: Orch) -> list[tuple[int, str, str]]:
     tid = created.out.strip()
     steps = [
         ("prep", tid, "--goal", "limit logins", "--ac", "5 a minute", "--agent", "chatgpt"),
-        ("next", "--agent", "cursor"),
+        # The planner, with nothing to plan: the same answer on both. (An implementer's
+        # `next` through the service claims what it names, as MCP's and the API's do, and a
+        # reviewer's call makes it alive, so the submitted task would be pushed to it:
+        # test_a_cli_claim_through_the_service_holds_a_lease_and_a_stale_holder_is_refused.)
+        ("next", "--agent", "chatgpt"),
         ("claim", tid, "--agent", "chatgpt"),  # refused: a planner
         ("claim", tid, "--agent", "cursor"),
         ("claim", tid, "--agent", "cursor", "--json"),  # a no-op: cursor holds it
         ("submit", tid, "--agent", "cursor", "--note", "done"),
         ("complete", tid, "--agent", "cursor"),  # refused: its implementer
         ("feedback", tid, "--agent", "codex", "--text", "handle lockout"),
-        ("next", "--agent", "cursor", "--json"),
+        ("claim", tid, "--agent", "cursor", "--json"),  # what its `next` says (and does)
         ("check", tid, "--ac", "1"),
         ("error", tid, "--text", "a trace", "--agent", "cursor"),
         ("escalate", tid, "--reason", "unclear", "--agent", "cursor"),
@@ -153,7 +157,7 @@ def test_the_chain_through_the_service_prints_what_it_prints_on_files(
     assert {code for code, _, _ in through} == {0, 4, 11}
     # Every step went through the service: its database holds them (the refusals too).
     ops = served.events()
-    assert ops.count("claim") == 2 and ops.count("create") == 1 and "resolve" in ops
+    assert ops.count("claim") == 3 and ops.count("create") == 1 and "resolve" in ops
 
 
 def test_reads_stay_on_the_files(served: Served) -> None:
@@ -314,3 +318,43 @@ def test_an_mcp_session_is_its_agents_heartbeat_and_its_tools_go_through_the_ser
     finally:
         ops = served.events()
     assert "claim" in ops  # the tool's claim went through the service's database
+
+
+def test_a_cli_claim_through_the_service_holds_a_lease_and_a_stale_holder_is_refused(
+    orch: Orch,
+) -> None:
+    from tests.acceptance.serve_support import serving
+
+    config = orch.cwd / ".mcp" / "config.yaml"  # no lease runs out while the test runs
+    config.write_text(config.read_text() + "orchestrator:\n  lease_ttl: 10m\n")
+    (orch.cwd / ".mcp" / "agents.yaml").write_text(
+        "agents:\n  - name: cursor\n    role: implementer\n"
+        "  - name: claude\n    role: implementer\n"
+    )
+    with serving(orch, agents=("cursor", "claude", "chatgpt")) as api:
+        tid = api.ready("Lease me")  # nobody has called in yet: pushed to no one
+        assert orch.json("claim", tid, "--agent", "cursor")["agent"] == "cursor"
+        # The CLI's claim took the orchestrator's lease, as MCP's and the API's do.
+        assert api.ok("admin", "GET", "agents/cursor")["current_tasks"] == [tid]
+        # cursor is taken off the task (a person removes it), claude takes it over.
+        assert api.ok("admin", "DELETE", "agents/cursor")["requeued"] == [tid]
+        api.ok("claude", "POST", f"tasks/{tid}/claim", json={})
+        before = api.ok("admin", "GET", f"tasks/{tid}")
+        late = orch("submit", tid, "--agent", "cursor", "--note", "late", "--json", check=False)
+        assert late.code != 0 and late.err_json()["code"] == "lease_lost"
+        assert "claude holds it now" in str(late.err_json())
+        after = api.ok("admin", "GET", f"tasks/{tid}")
+        assert after == before and after["assigned_agent"] == "claude"
+        assert api.ok("admin", "GET", "agents/claude")["current_tasks"] == [tid]
+
+
+def test_next_through_the_service_pulls_the_task_under_a_lease(orch: Orch) -> None:
+    from tests.acceptance.serve_support import serving
+
+    with serving(orch, agents=("chatgpt",)) as api:
+        tid = api.ready("Pull me")
+        answer = orch.json("next", "--agent", "cursor")
+        # `next` asked the orchestrator: it claimed the task it names (pull), lease and all.
+        assert answer["action"] == "continue" and answer["task"]["id"] == tid
+        assert api.ok("admin", "GET", "agents/cursor")["current_tasks"] == [tid]
+        assert orch.json("show", tid)["status"] == "in-progress"

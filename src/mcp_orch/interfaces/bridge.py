@@ -62,11 +62,18 @@ class Bridge:
         return await anyio.to_thread.run_sync(fn, *args)
 
     def make_service(self) -> Any:
-        """A service per CLI request over the one store (its warnings are that request's)."""
+        """A service per CLI request over the one store (its warnings are that request's),
+        whose handoff steps and ``next`` go through the orchestrator like MCP's and the
+        API's: a claim made with ``orch claim`` takes a lease, a stale holder is fenced."""
         from ..service import Service
 
         base = self.service
-        return Service(base.store, base.config, base.clock)
+        plain = Service(base.store, base.config, base.clock)
+        if self.orchestrator is None:
+            return plain
+        from .http_mcp import Orchestrated
+
+        return Orchestrated(plain, self.orchestrator)
 
     # ------------------------------------------------------------------ start, stop
 

@@ -54,3 +54,19 @@ class Orchestrated(Service):
         if not agent:  # a server without an agent asks as a person: no leases to take
             return super().next_action(agent)
         return self.orchestrator.next_for(agent)  # type: ignore[no-any-return]
+
+    def wait_next(
+        self,
+        agent: str | None,
+        *,
+        timeout: float | None = None,
+        poll: float = 0.05,
+        recheck: float = 1.0,
+    ) -> NextAction:
+        """Wait as the plain service waits (reading only: no lease is taken while nothing is
+        there), then ask the orchestrator once, which claims what the wait found."""
+        plain = Service(self.store, self.config, self.clock)
+        waited = plain.wait_next(agent, timeout=timeout, poll=poll, recheck=recheck)
+        if not agent or waited.decision.action in ("wait", "idle"):
+            return waited
+        return self.next_action(agent)

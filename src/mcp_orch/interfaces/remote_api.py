@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..domain.errors import InternalError, InvalidInput, OrchError
+from .http_errors import status_of  # the API's one table: a refusal answers alike on both
 from .remote import FORWARDED, ROUTE, decode, encode, error_data
 
 TYPE_CHECKING = False
@@ -31,19 +32,6 @@ if TYPE_CHECKING:
 
 MAX_BODY = 8 << 20  # a test log sent with `orch error --text-file` may be large; not unbounded
 
-# The HTTP status of each refusal (the code names the reason; the body says it in words).
-STATUS = {
-    "invalid_input": 400,
-    "unknown_agent": 400,
-    "board_not_found": 404,
-    "task_not_found": 404,
-    "not_allowed": 403,
-    "malformed_task": 422,
-    "storage": 503,
-    "internal": 500,
-}
-CONFLICT = 409  # illegal_transition, already_claimed, agent_busy, dependency, lease_lost, ...
-
 # ``orch agents`` through the service: the name the CLI sends -> the facade's method.
 AGENT_OPS = {
     "agents.list": "agents",
@@ -52,10 +40,6 @@ AGENT_OPS = {
     "agents.remove": "remove_agent",
     "agents.heartbeat": "heartbeat",  # orch mcp's: its agent is alive while the session runs
 }
-
-
-def status_of(exc: OrchError) -> int:
-    return STATUS.get(exc.code, CONFLICT)
 
 
 def _fail(exc: OrchError) -> tuple[int, dict[str, object]]:
