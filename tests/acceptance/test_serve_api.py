@@ -89,6 +89,13 @@ def test_the_handoff_chain_over_http(served: Served, orch: Orch) -> None:
     assert events[-1]["actor"] == "codex" and events[-1]["payload_json"]["to_status"] == "done"
     page = served.ok("claude", "GET", "events", params={"limit": 2, "offset": 1})
     assert len(page["events"]) == 2 and page["next_offset"] == 3 and page["total"] > 3
+    # since_id: what came after an event (a poller's cursor); since: a time, in any ISO form.
+    after = served.ok("claude", "GET", "events", params={"since_id": events[-2]["id"]})
+    assert [e["id"] for e in after["events"]][:1] == [events[-1]["id"]]
+    assert all(e["id"] > events[-2]["id"] for e in after["events"])
+    at = events[-1]["occurred_at"]
+    since = served.ok("claude", "GET", "events", params={"since": at, "task_id": tid})
+    assert since["events"][0]["occurred_at"] == at and since["total"] <= len(events)
 
 
 def test_listing_tasks_filters_and_pages(served: Served, orch: Orch) -> None:
@@ -191,6 +198,8 @@ def test_bad_input_to_every_route_is_a_clear_4xx_and_changes_nothing(
         served.refused("admin" if path == "tasks" else "cursor", "POST", path, 400, json=body)
     for query in ({"limit": "lots"}, {"offset": "-1"}, {"colour": "red"}):
         served.refused("cursor", "GET", "tasks", 400, params=query)
+        served.refused("cursor", "GET", "events", 400, params=query)
+    for query in ({"since": "yesterday"}, {"since_id": "-3"}, {"since_id": "x"}):
         served.refused("cursor", "GET", "events", 400, params=query)
     served.refused("cursor", "GET", "tasks/T-nothere0", 404)
     served.refused("cursor", "GET", "tasks/not an id", 400)

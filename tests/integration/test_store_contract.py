@@ -289,6 +289,35 @@ def test_events_are_kept_in_order_and_filtered(store: TaskStore) -> None:
     assert [e.at for e in store.events(limit=1)] == ["2026-11-25T13:00:02.000Z"]
 
 
+def test_a_page_of_events_is_filtered_counted_and_paged_in_the_store(store: TaskStore) -> None:
+    from mcp_orch.store.eventpage import events_page, query
+
+    steps = [("T-aaa111", "claim"), ("T-bbb222", "claim"), ("T-aaa111", "submit")] * 3
+    for n, (task, op) in enumerate(steps):
+        with store.transaction() as tx:
+            tx.record(event(op, task=task)._replace(at=f"2026-11-25T13:00:0{n}.000Z"))
+
+    def page(**asked: object) -> tuple[list[str], int]:
+        got = events_page(store, query(**asked))  # type: ignore[arg-type]
+        return [f"{e.task[2]}{e.op[0]}{e.at[18]}" for e in got.events], got.total
+
+    assert page(limit=4) == (["ac0", "bc1", "as2", "ac3"], 9)  # oldest first
+    assert page(offset=7, limit=4) == (["bc7", "as8"], 9)
+    assert page(task_id="T-aaa111", type="claim") == (["ac0", "ac3", "ac6"], 3)
+    # since: a time in any ISO form, the events at or after it.
+    assert page(since="2026-11-25T14:00:05+01:00", type="submit") == (["as5", "as8"], 2)
+    assert page(since="2026-11-25T13:00:09Z") == ([], 0)
+    with pytest.raises(OrchError, match="since is not a time"):
+        query(since="yesterday")
+    ids = [e.id for e in store.events()]
+    if all(ids):  # a SQL store: since_id is the events recorded after that one
+        assert page(since_id=int(ids[6])) == (["bc7", "as8"], 2)
+        assert page(since_id=int(ids[1]), task_id="T-bbb222", limit=1) == (["bc4"], 2)
+    else:  # the file board's and the memory store's events have no ids: said, not ignored
+        with pytest.raises(OrchError, match="no ids"):
+            page(since_id=1)
+
+
 def test_events_after_a_cursor_are_the_new_ones_only(store: TaskStore) -> None:
     assert store.events_after(None) == ([], 0)  # nothing yet: from now on
     store.record_refused(event("create", task="T-a", outcome="refused"))

@@ -275,27 +275,27 @@ async def next_action(request: Request, backend: Backend) -> Any:
 
 
 async def list_events(request: Request, backend: Backend) -> Any:
+    """The events the filters match, one page, filtered and paged in the store."""
+    from ..store.eventpage import events_page, query
+
     backend.caller(request)
-    io.query_only(request, ("task_id", "type", "since", "offset", "limit"))
+    io.query_only(request, ("task_id", "type", "since", "since_id", "offset", "limit"))
     q = request.query_params
-    offset = io.query_int(request, "offset", 0, 10**9)
-    limit = io.query_int(request, "limit", PAGE, MAX_PAGE)
-    tid = normalize_id(q["task_id"]) if q.get("task_id") else None
-    events = await backend.run(backend.service.log, tid, 10**9)
-    shapes = [event_shape(e) for e in events]
-    picked = [
-        e
-        for e in shapes
-        if (not q.get("type") or e["type"] == q["type"])
-        and (not q.get("since") or e["occurred_at"] >= q["since"])
-    ]
-    page = picked[offset : offset + limit]
-    more = offset + limit < len(picked)
+    asked = query(
+        task_id=normalize_id(q["task_id"]) if q.get("task_id") else None,
+        type=q.get("type", ""),
+        since=q.get("since", ""),
+        since_id=io.query_int(request, "since_id", 0, 2**62),
+        offset=io.query_int(request, "offset", 0, 10**9),
+        limit=io.query_int(request, "limit", PAGE, MAX_PAGE),
+    )
+    page = await backend.run(events_page, backend.service.store, asked)
+    end = asked.offset + asked.limit
     return {
-        "events": page,
-        "total": len(picked),
-        "offset": offset,
-        "next_offset": offset + limit if more else None,
+        "events": [event_shape(e) for e in page.events],
+        "total": page.total,
+        "offset": asked.offset,
+        "next_offset": end if end < page.total else None,
     }
 
 

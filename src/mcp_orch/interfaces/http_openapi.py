@@ -178,6 +178,28 @@ def _query(*names: str) -> list[dict[str, Any]]:
     return [{"name": n, "in": "query", "schema": STR} for n in names]
 
 
+def _query_int(*names: str) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "schema": INT} for n in names]
+
+
+# The two lower bounds of GET /events (both may be given).
+EVENT_SINCE = [
+    {
+        "name": "since",
+        "in": "query",
+        "schema": {"type": "string", "format": "date-time"},
+        "description": "an ISO 8601 time: the events that occurred at or after it",
+    },
+    {
+        "name": "since_id",
+        "in": "query",
+        "schema": INT,
+        "description": "an event's id: the events recorded after it (pass the last id you "
+        "saw to poll for news); a SQL store's events have ids, the file board's do not",
+    },
+]
+
+
 def paths() -> dict[str, Any]:
     agent = _obj({"agent": STR})
     steps = {
@@ -237,9 +259,9 @@ def paths() -> dict[str, Any]:
         },
         f"{API}/events": {
             "get": _op(
-                "the audit trail, filtered and paged",
+                "the audit trail, filtered and paged in the store (oldest first)",
                 "",
-                params=_query("task_id", "type", "since", "offset", "limit"),
+                params=[*_query("task_id", "type"), *EVENT_SINCE, *_query_int("offset", "limit")],
             )
         },
     }

@@ -18,6 +18,7 @@ from ..domain.model import Note, Status, Task
 from ..domain.policy import Summary, summarize
 from . import Snapshot, Stored, conflict, knows, no_attachment, not_found
 from .coordination import CoordinationState, MemoryCoordination
+from .eventpage import EventPage, EventQuery, page_of
 
 
 class MemoryTx(MemoryCoordination):
@@ -155,6 +156,12 @@ class MemoryStore:
         with self._lock:
             chosen = [e for e in self._events if task_id is None or e.task == task_id]
         return chosen[-limit:] if limit > 0 else []
+
+    def events_page(self, q: EventQuery) -> EventPage:
+        """One page of the events ``q`` matches (the list copied under the lock, read outside)."""
+        with self._lock:
+            events = self._events[:]
+        return page_of(events, q)
 
     def events_after(self, cursor: int | None) -> tuple[list[Event], int]:
         with self._lock:

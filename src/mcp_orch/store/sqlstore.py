@@ -17,6 +17,7 @@ from ..domain.errors import OrchError
 from ..domain.events import Event
 from ..domain.model import Task
 from . import Snapshot, no_attachment
+from .eventpage import EventPage, EventQuery
 from .sqlcoord import CoordinationTx
 from .sqldialect import Dialect
 from .sqltx import EVENT_COLUMNS, current_revision, event_of
@@ -133,6 +134,18 @@ class SqlStore:
             ).fetchall()
         return [event_of(row, self.dialect) for row in reversed(rows)]
 
+    def events_page(self, q: EventQuery) -> EventPage:
+        """One page of the events ``q`` matches (oldest first) and how many match, filtered,
+        counted and paged by the database (``store.eventpage``)."""
+        where, params = _event_filter(q, self.dialect)
+        with self._read_tx() as tx:
+            total = int(tx._x(f"SELECT count(*) FROM events{where}", params).fetchone()[0])
+            rows = tx._x(
+                f"SELECT {EVENT_COLUMNS} FROM events{where} ORDER BY id LIMIT ? OFFSET ?",
+                (*params, q.limit, q.offset),
+            ).fetchall()
+        return EventPage(tuple(event_of(row, self.dialect) for row in rows), total)
+
     def events_after(self, cursor: int | None) -> tuple[list[Event], int]:
         """Events with an id above ``cursor`` (None: none, from now on) and the next cursor."""
         with self._read_tx() as tx:
@@ -157,3 +170,19 @@ class SqlStore:
     def extras(self, capability: str) -> object | None:
         """``coordination``: this store (its transactions have the coordination methods)."""
         return self if capability == "coordination" else None
+
+
+def _event_filter(q: EventQuery, d: Dialect) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE clause of ``q`` and its parameters."""
+    terms: list[tuple[str, Any]] = []
+    if q.task_id is not None:
+        terms.append(("task_id = ?", q.task_id))
+    if q.type:
+        terms.append(("type = ?", q.type))
+    if q.since:
+        terms.append(("occurred_at >= ?", d.time(q.since)))
+    if q.since_id:
+        terms.append(("id > ?", q.since_id))
+    if not terms:
+        return "", ()
+    return " WHERE " + " AND ".join(t for t, _ in terms), tuple(v for _, v in terms)
