@@ -46,6 +46,10 @@ def test_it_serves_health_readiness_and_openapi(orch: Orch) -> None:
         assert document["openapi"].startswith("3.1")
         described = {(m.upper(), p) for p, ops in document["paths"].items() for m in ops}
         assert described == _routes_of_the_app(), "the document and the routes differ"
+        events = document["paths"]["/api/orchestrator/events"]["get"]["parameters"]
+        bounds = {p["name"]: p for p in events if p["name"].startswith("since")}
+        assert bounds["since_id"]["schema"] == {"type": "integer"}  # what a poller passes
+        assert "ISO 8601" in bounds["since"]["description"]
 
 
 def _routes_of_the_app() -> set[tuple[str, str]]:

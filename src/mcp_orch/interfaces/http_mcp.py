@@ -63,10 +63,23 @@ class Orchestrated(Service):
         poll: float = 0.05,
         recheck: float = 1.0,
     ) -> NextAction:
-        """Wait as the plain service waits (reading only: no lease is taken while nothing is
-        there), then ask the orchestrator once, which claims what the wait found."""
-        plain = Service(self.store, self.config, self.clock)
+        """Wait as the plain service waits (no lease is taken while nothing is there; every
+        look counts as the agent's call, so it stays alive and may be pushed work), then ask
+        the orchestrator once, which claims what the wait found."""
+        plain = _Waiting(self.store, self.config, self.clock)
+        plain.touch = self.orchestrator.touch
         waited = plain.wait_next(agent, timeout=timeout, poll=poll, recheck=recheck)
         if not agent or waited.decision.action in ("wait", "idle"):
             return waited
         return self.next_action(agent)
+
+
+class _Waiting(Service):
+    """The plain service whose every look (``next_action``) counts as the agent's call."""
+
+    touch: Any = None
+
+    def next_action(self, agent: str | None) -> NextAction:
+        if agent and self.touch is not None:
+            self.touch(agent)
+        return super().next_action(agent)
