@@ -4,9 +4,10 @@
 ``remote.encode``) runs the service operation NAME, the call the CLI would have made on the
 files, on the service ``make_service`` gives (``orch serve``'s: ``http_mcp.Orchestrated``, so
 a step takes and checks leases as over MCP and the API), and answers ``{"result": ...}`` or
-the API's error body ``{"error": {"code", "message", "hint"}}`` (plus what rebuilds the same ``OrchError`` on the
-CLI's side). Only the service's own token (the one in ``.mcp/service.json``) is accepted: it
-is a person's, like the CLI on the files, which lets anyone name any agent.
+the API's error body ``{"error": {"code", "message", "hint"}}`` (plus what rebuilds the same
+``OrchError`` on the CLI's side). Only the service's own token (the one in
+``.mcp/service.json``) is accepted: it is a person's, like the CLI on the files, which lets
+anyone name any agent.
 
 ``orch serve`` mounts ``routes(...)`` next to the public API. ``run_op`` holds everything but
 the HTTP, so tests call it in-process too.
