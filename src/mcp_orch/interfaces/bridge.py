@@ -69,8 +69,8 @@ class Bridge:
 
         base = self.service
         plain = Service(base.store, base.config, base.clock)
-        if self.orchestrator is None:
-            return plain
+        if self.orchestrator is None or base.store.extras("coordination") is None:
+            return plain  # the file board keeps no leases: its service is the whole story
         from .http_mcp import Orchestrated
 
         return Orchestrated(plain, self.orchestrator)

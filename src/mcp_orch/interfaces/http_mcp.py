@@ -31,24 +31,31 @@ class Orchestrated(Service):
     def _step(self, task_id: str, step: str, agent: str | None, **args: str) -> Any:
         return self.orchestrator.step(task_id, step, agent=check_agent(agent), **args)
 
+    @staticmethod
+    def _task(done: Any) -> Task:
+        """The task a step left: the orchestrator answers a ``StepResult``; the file board's
+        stand-in (``http_board.BoardOrchestrator``, which keeps no leases) the task itself."""
+        task: Task = done if isinstance(done, Task) else done.task
+        return task
+
     def claim(self, task_id: str, *, agent: str | None) -> ClaimResult:
         done = self._step(task_id, "claim", agent)
         return ClaimResult(task=done.task, changed=done.changed)
 
     def submit(self, task_id: str, *, agent: str | None, note: str = "") -> Task:
-        return self._step(task_id, "submit", agent, note=note).task  # type: ignore[no-any-return]
+        return self._task(self._step(task_id, "submit", agent, note=note))
 
     def request_changes(self, task_id: str, *, agent: str | None, text: str) -> Task:
-        return self._step(task_id, "feedback", agent, text=text).task  # type: ignore[no-any-return]
+        return self._task(self._step(task_id, "feedback", agent, text=text))
 
     def complete(self, task_id: str, *, agent: str | None, note: str = "") -> Task:
-        return self._step(task_id, "complete", agent, note=note).task  # type: ignore[no-any-return]
+        return self._task(self._step(task_id, "complete", agent, note=note))
 
     def fail(self, task_id: str, *, agent: str | None, reason: str) -> Task:
-        return self._step(task_id, "fail", agent, reason=reason).task  # type: ignore[no-any-return]
+        return self._task(self._step(task_id, "fail", agent, reason=reason))
 
     def escalate(self, task_id: str, *, agent: str | None, reason: str) -> Task:
-        return self._step(task_id, "escalate", agent, reason=reason).task  # type: ignore[no-any-return]
+        return self._task(self._step(task_id, "escalate", agent, reason=reason))
 
     def next_action(self, agent: str | None) -> NextAction:
         if not agent:  # a server without an agent asks as a person: no leases to take
