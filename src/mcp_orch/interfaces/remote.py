@@ -18,15 +18,16 @@ hand-written extras exactly).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import threading
 
 from ..domain.errors import OrchError, StorageError
 
+# json and threading are imported where they are used: the usual command finds no service
+# file (one stat) and must not pay ~2 ms of imports for the case where one runs.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import threading
     from collections.abc import Callable
 
     from ..service import Service
@@ -70,6 +71,8 @@ def write_service_file(board: str, url: str, token: str, pid: int | None = None)
     Written whole (temp file, rename) with mode 0600 from the start: the token is a person's
     (it may run any step as any agent), so no other user may read it even for a moment.
     """
+    import json
+
     path = service_path(board)
     data = {"url": url.rstrip("/"), "pid": os.getpid() if pid is None else pid, "token": token}
     tmp = f"{path}.{os.getpid()}.tmp"
@@ -96,6 +99,8 @@ def remove_service_file(board: str, token: str) -> bool:
 
 
 def read_service_file(board: str) -> dict[str, object] | None:
+    import json
+
     try:
         with open(service_path(board), encoding="utf-8") as handle:
             data = json.load(handle)
@@ -261,6 +266,7 @@ class Remote:
         happened); once the request is sent, a lost answer is a ``StorageError`` that says the
         step may have happened (it is never retried on the files, which could do it twice).
         """
+        import json
         import socket
 
         body = json.dumps({"op": op, "args": encode(args)}).encode("utf-8")
@@ -286,6 +292,8 @@ class Remote:
         return self._answer(status, data)
 
     def _answer(self, status: int, data: bytes) -> object:
+        import json
+
         try:
             parsed = json.loads(data)
         except ValueError:
@@ -435,6 +443,7 @@ def heartbeats(board: str, agent: str, every: float, stop: threading.Event) -> t
     that ``agent`` is alive: an editor's MCP session (``orch mcp``) is its agent's heartbeat,
     so agents write no code for it. A service that is not there, or refuses, is asked again
     next time; nothing is said (the session works on the files meanwhile)."""
+    import threading
 
     def beat() -> None:
         while not stop.wait(every):
