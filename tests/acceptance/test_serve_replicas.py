@@ -14,6 +14,7 @@ import random
 import re
 import shutil
 import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -27,7 +28,7 @@ import httpx
 import pytest
 
 from tests.acceptance.serve_support import API, start, stop, wait_healthy
-from tests.conftest import Orch, set_roles
+from tests.conftest import ORCH, Orch, clean_env, set_roles
 
 pytestmark = [pytest.mark.server]
 
@@ -279,6 +280,7 @@ def test_a_replica_killed_under_load_loses_nothing_and_the_survivor_takes_over(
                 with lock:
                     tid = random.choice(created[-20:]) if created else None
                 if tid is None:
+                    done.wait(0.01)  # the creators' first answers: not yet
                     continue
                 n += 1
                 answer = post(clients, n, f"{API}/tasks/{tid}/claim", {})
@@ -311,6 +313,10 @@ def test_a_replica_killed_under_load_loses_nothing_and_the_survivor_takes_over(
     # claim that answered 200 is in the events table and holds its task.
     rows = {r[0] for r in _sql(database, "SELECT id FROM tasks")}
     assert set(created) <= rows and len(created) >= 180
+    assert after_kill["claimed"] > 0  # b took steps after the kill too
+    # What a's killed transactions had begun was rolled back whole: no task without its events.
+    logged = {r[0] for r in _sql(database, "SELECT task_id FROM events WHERE type = 'create'")}
+    assert rows <= logged
     events = set(_given(database))
     holders = dict(_sql(database, "SELECT task_id, agent FROM leases"))
     for tid, dev in claimed:
@@ -321,3 +327,33 @@ def test_a_replica_killed_under_load_loses_nothing_and_the_survivor_takes_over(
     _until(lambda: b.ready()["mirror"] == "leader", "b takes the files over", timeout=15)
     assert "writes the board's files now" in (b.log.read_text() if b.log else "")
     _until(lambda: set(created) <= b.task_files(), "every task in b's files", timeout=15)
+
+
+def test_an_agent_waiting_on_one_replica_wakes_for_work_made_on_the_other(
+    replicas: tuple[Replica, Replica, dict[str, str]], database: str
+) -> None:
+    a, b, tokens = replicas
+    assert (b.project / ".mcp" / "service.json").exists()  # b's CLI goes through b
+    waiting = subprocess.Popen(
+        [str(ORCH), "next", "--agent", "dev0", "--wait", "--timeout", "20", "--json"],
+        cwd=b.project,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # b notes dev0's call (alive) just before its wait looks at the board
+        seen = "SELECT 1 FROM agents WHERE name = 'dev0' AND last_seen IS NOT NULL"
+        _until(lambda: _sql(database, seen), "dev0 called b", timeout=15)
+        with _clients((a,), tokens[PLANNER]) as (planner,):
+            made = planner.post(f"{API}/tasks", json=_task("made on a"))
+        assert made.status_code == 201, made.text
+        started = time.monotonic()
+        out, err = waiting.communicate(timeout=20)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.communicate()
+    assert waiting.returncode == 0, err
+    assert made.json()["task_id"] in out and time.monotonic() - started < 5
