@@ -164,7 +164,7 @@ def _run_all(jobs: list[Callable[[], None]]) -> None:
     def guarded(job: Callable[[], None]) -> None:
         try:
             job()
-        except BaseException as exc:  # noqa: BLE001 - said by the test below
+        except BaseException as exc:  # said by the assert below
             failures.append(exc)
 
     threads = [threading.Thread(target=guarded, args=(job,)) for job in jobs]
@@ -192,10 +192,7 @@ def test_two_replicas_racing_never_give_a_task_twice(
     made: list[list[str]] = [[] for _ in range(4)]
     titles = [f"task {n}" for n in range(TASKS - 1)]
     _run_all(
-        [
-            (lambda k=k: _create((a, b), tokens[PLANNER], titles[k::4], made[k]))
-            for k in range(4)
-        ]
+        [(lambda k=k: _create((a, b), tokens[PLANNER], titles[k::4], made[k])) for k in range(4)]
     )
     ids += [tid for part in made for tid in part]
     assert len(set(ids)) == TASKS
@@ -357,3 +354,22 @@ def test_an_agent_waiting_on_one_replica_wakes_for_work_made_on_the_other(
             waiting.communicate()
     assert waiting.returncode == 0, err
     assert made.json()["task_id"] in out and time.monotonic() - started < 5
+
+
+def test_a_leader_whose_lock_session_ends_stops_writing_the_files(
+    replicas: tuple[Replica, Replica, dict[str, str]], database: str
+) -> None:
+    a, b, _ = replicas
+    assert a.ready()["mirror"] == "leader"
+    # The session holding the mirror's lock (a session advisory lock: objsubid 1) ends, as
+    # when the database restarts under a live replica.
+    ended = _sql(
+        database,
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+        "AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) "
+        "= hashtext('mcp-orch:public:mirror')",
+    )
+    assert ended == [(True,)]
+    _until(lambda: b.ready()["mirror"] == "leader", "b takes the lock over", timeout=15)
+    _until(lambda: a.ready()["mirror"] == "standby", "a steps down", timeout=15)
+    assert "the leader lock was lost" in (a.log.read_text() if a.log else "")

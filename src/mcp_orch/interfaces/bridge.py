@@ -20,7 +20,8 @@ the replica holding the store's ``leader("mirror")`` lock (a session advisory lo
 mirrors (``role`` "leader"); the others stand by ("standby") and try again every
 ``LEADER_RETRY`` seconds, so when the leader stops or is killed (PostgreSQL ends its session and
 frees the lock) a survivor takes the board over: it imports its board and starts the mirror,
-whose first pass compares every task with its file.
+whose first pass compares every task with its file. A leader whose lock's session ended (the
+database restarted) finds out at its next look and stops writing the files.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Bridge:
         self.problems: list[Any] = []
         self.role = "off"  # of the mirror: "leader", "standby" (another replica has it), "off"
         self._leader: Any = None
-        self._standby: threading.Thread | None = None
+        self._watcher: threading.Thread | None = None
         self._stopping = threading.Event()
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -101,15 +102,17 @@ class Bridge:
         if leader is None:  # one process per database (SQLite, in memory): it writes the board
             return self._start_mirror()
         self._leader = leader(MIRROR_LOCK)
+        problems: list[Any] = []
         if self._leader.held:
             _tell("this replica writes the board's files (the mirror's leader)")
-            return self._start_mirror()
-        self._leader = None
-        self.role = "standby"
-        _tell("another replica writes the board's files; this one takes over if it stops")
-        self._standby = threading.Thread(target=self._stand_by, name="orch-standby", daemon=True)
-        self._standby.start()
-        return []
+            problems = self._start_mirror()
+        else:
+            self._leader = None
+            self.role = "standby"
+            _tell("another replica writes the board's files; this one takes over if it stops")
+        self._watcher = threading.Thread(target=self._watch, name="orch-leader", daemon=True)
+        self._watcher.start()
+        return problems
 
     def _start_mirror(self) -> list[Any]:
         from ..store.board_import import import_board
@@ -122,33 +125,51 @@ class Bridge:
         self.mirror, self.role = mirror, "leader"
         return problems
 
-    def _stand_by(self) -> None:
-        """Until the service stops: try to take the lock; once held, import and mirror."""
+    def _watch(self) -> None:
+        """Until the service stops, every ``LEADER_RETRY`` seconds: the leader checks it still
+        holds the lock (its session may have ended: then it stops writing the files), a
+        standby tries to take it (then it imports its board and mirrors)."""
         while not self._stopping.wait(LEADER_RETRY):
+            if self._leader is not None:
+                if not self._leader.alive():
+                    _tell(
+                        "the leader lock was lost (its database session ended): this "
+                        "replica stops writing the board's files"
+                    )
+                    self._step_down()
+                continue
             try:
                 leader = self.service.store.leader(MIRROR_LOCK)
             except Exception:  # the database is away: try again later
                 continue
-            if not leader.held:
-                continue
-            self._leader = leader
-            _tell("the mirror's leader stopped: this replica writes the board's files now")
-            try:
-                for problem in self._start_mirror():
-                    _say(problem)
-            except Exception as exc:  # e.g. an unreadable board: let another replica try
-                _tell(f"the board could not be taken over: {type(exc).__name__}: {exc}")
-                self._leader = None
-                leader.release()
-                continue
-            return
+            if leader.held:
+                self._take_over(leader)
+
+    def _take_over(self, leader: Any) -> None:
+        self._leader = leader
+        _tell("the mirror's leader stopped: this replica writes the board's files now")
+        try:
+            for problem in self._start_mirror():
+                _say(problem)
+        except Exception as exc:  # e.g. an unreadable board: let another replica try
+            _tell(f"the board could not be taken over: {type(exc).__name__}: {exc}")
+            self._step_down()
+
+    def _step_down(self) -> None:
+        if self.mirror is not None:
+            self.mirror.stop()
+            self.mirror = None
+        if self._leader is not None:
+            self._leader.release()
+            self._leader = None
+        self.role = "standby"
 
     def stop(self) -> None:
         remote.remove_service_file(self.board, self.token)
         self._stopping.set()
-        if self._standby is not None:
-            self._standby.join()
-            self._standby = None
+        if self._watcher is not None:
+            self._watcher.join()
+            self._watcher = None
         if self.mirror is not None:
             self.mirror.stop()
             self.mirror = None

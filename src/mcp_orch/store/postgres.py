@@ -232,6 +232,17 @@ class Leader:
         if not self.held:
             self.release()
 
+    def alive(self) -> bool:
+        """Whether the lock is still held: its session answers (one query)."""
+        if not self.held or self._conn.closed:
+            return False
+        try:
+            self._conn.execute("SELECT 1")
+        except psycopg.Error:
+            self.release()
+            return False
+        return True
+
     def release(self) -> None:
         if not self._conn.closed:
             self._conn.close()
