@@ -14,18 +14,29 @@
 
 On the file board itself (``--db files``) there is nothing to import or mirror: the store is
 the files; only ``service.json`` and the CLI route are added.
+
+Replicas (several ``orch serve`` on one PostgreSQL database): one board has one writer, so only
+the replica holding the store's ``leader("mirror")`` lock (a session advisory lock) imports and
+mirrors (``role`` "leader"); the others stand by ("standby") and try again every
+``LEADER_RETRY`` seconds, so when the leader stops or is killed (PostgreSQL ends its session and
+frees the lock) a survivor takes the board over: it imports its board and starts the mirror,
+whose first pass compares every task with its file. A leader whose lock's session ended (the
+database restarted) finds out at its next look and stops writing the files.
 """
 
 from __future__ import annotations
 
 import secrets
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import remote, remote_api
 
 WRITES_SKIP = frozenset({"GET", "HEAD", "OPTIONS"})
+MIRROR_LOCK = "mirror"  # the leader lock of the replica that writes the board's files
+LEADER_RETRY = 5.0  # seconds between a standby's tries (one connection each: an idle cost)
 
 
 class Bridge:
@@ -53,6 +64,10 @@ class Bridge:
         self.mirror_on = store.url != "files" if mirror is None else mirror
         self.mirror: Any = None
         self.problems: list[Any] = []
+        self.role = "off"  # of the mirror: "leader", "standby" (another replica has it), "off"
+        self._leader: Any = None
+        self._watcher: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self._run is not None:
@@ -78,28 +93,96 @@ class Bridge:
     # ------------------------------------------------------------------ start, stop
 
     def start(self) -> list[Any]:
-        """Import the board, start the mirror, announce the service; the problems found."""
+        """Import the board, start the mirror (on the leader), announce the service; the
+        problems found."""
         problems: list[Any] = []
         if self.mirror_on:
-            from ..store.board_import import import_board
-            from ..store.mirror import Mirror
-
-            imported = import_board(self.board, self.service.store)
-            problems += list(imported.problems)
-            self.mirror = Mirror(self.service.store, self.board)
-            self.mirror.on_problem = _say
-            problems += self.mirror.start()
+            problems += self._lead_or_stand_by()
         remote.write_service_file(self.board, self.url, self.token)
         self.problems = problems
         for problem in problems:
             _say(problem)
         return problems
 
-    def stop(self) -> None:
-        remote.remove_service_file(self.board, self.token)
+    def _lead_or_stand_by(self) -> list[Any]:
+        leader = getattr(self.service.store, "leader", None)
+        if leader is None:  # one process per database (SQLite, in memory): it writes the board
+            return self._start_mirror()
+        self._leader = leader(MIRROR_LOCK)
+        problems: list[Any] = []
+        if self._leader.held:
+            _tell("this replica writes the board's files (the mirror's leader)")
+            problems = self._start_mirror()
+        else:
+            self._leader = None
+            self.role = "standby"
+            _tell("another replica writes the board's files; this one takes over if it stops")
+        self._watcher = threading.Thread(target=self._watch, name="orch-leader", daemon=True)
+        self._watcher.start()
+        return problems
+
+    def _start_mirror(self) -> list[Any]:
+        from ..store.board_import import import_board
+        from ..store.mirror import Mirror
+
+        imported = import_board(self.board, self.service.store)
+        mirror = Mirror(self.service.store, self.board)
+        mirror.on_problem = _say
+        problems = list(imported.problems) + mirror.start()
+        self.mirror, self.role = mirror, "leader"
+        return problems
+
+    def _watch(self) -> None:
+        """Until the service stops, every ``LEADER_RETRY`` seconds: the leader checks it still
+        holds the lock (its session may have ended: then it stops writing the files), a
+        standby tries to take it (then it imports its board and mirrors)."""
+        while not self._stopping.wait(LEADER_RETRY):
+            if self._leader is not None:
+                if not self._leader.alive():
+                    _tell(
+                        "the leader lock was lost (its database session ended): this "
+                        "replica stops writing the board's files"
+                    )
+                    self._step_down()
+                continue
+            try:
+                leader = self.service.store.leader(MIRROR_LOCK)
+            except Exception:  # the database is away: try again later
+                continue
+            if leader.held:
+                self._take_over(leader)
+
+    def _take_over(self, leader: Any) -> None:
+        self._leader = leader
+        _tell("the mirror's leader stopped: this replica writes the board's files now")
+        try:
+            for problem in self._start_mirror():
+                _say(problem)
+        except Exception as exc:  # e.g. an unreadable board: let another replica try
+            _tell(f"the board could not be taken over: {type(exc).__name__}: {exc}")
+            self._step_down()
+
+    def _step_down(self) -> None:
         if self.mirror is not None:
             self.mirror.stop()
             self.mirror = None
+        if self._leader is not None:
+            self._leader.release()
+            self._leader = None
+        self.role = "standby"
+
+    def stop(self) -> None:
+        remote.remove_service_file(self.board, self.token)
+        self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.join()
+            self._watcher = None
+        if self.mirror is not None:
+            self.mirror.stop()
+            self.mirror = None
+        if self._leader is not None:
+            self._leader.release()  # after the last pass: the next leader starts from it
+            self._leader = None
 
     def notify(self) -> None:
         if self.mirror is not None:
@@ -150,5 +233,9 @@ class Bridge:
 
 
 def _say(problem: Any) -> None:
-    sys.stderr.write(f"orch serve: {problem.message} ({problem.hint})\n")
+    _tell(f"{problem.message} ({problem.hint})")
+
+
+def _tell(text: str) -> None:
+    sys.stderr.write(f"orch serve: {text}\n")
     sys.stderr.flush()

@@ -68,6 +68,8 @@ class Backend:
         self.verifier = Verifier(board)
         self.limiter = anyio.CapacityLimiter(concurrency)
         self.changed: anyio.Event | None = None  # set by a write: the assigner runs at once
+        # Called (from a thread) when another replica committed a change (see http_app).
+        self.on_change: list[Callable[[], None]] = []
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         call = functools.partial(fn, *args, **kwargs)

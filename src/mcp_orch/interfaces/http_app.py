@@ -5,12 +5,21 @@ The chores run in the app's lifespan: the sweeper (expired leases back to the qu
 facade's ``next_wakeup``) and the assigner (``assign_ready``, at once after a write, else on
 the same timer). Between two changes nothing runs more often than every ``IDLE`` seconds, so
 an idle service makes no database query more often than that.
+
+Several replicas on one PostgreSQL database: every replica runs both chores (they are safe
+twice: each pass is a writing transaction, and those take turns; a lease is released under its
+fence). A change committed by another replica reaches this one through ``store.listen``
+(LISTEN/NOTIFY on a connection of its own, in a thread): it wakes the chores (a task made
+ready there, a lease granted there whose expiry this sweeper should now know) and whatever
+else asked (``Backend.on_change``: the file mirror). Without it, or while its connection is
+lost, the ``IDLE`` poll is the fallback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -77,12 +86,40 @@ def _with_chores(
             # ``wake`` from a worker thread): the request answers without waiting for it.
             backend.orchestrator.wake = lambda: loop.call_soon_threadsafe(backend.poke)
             group.start_soon(chores, backend)
+            stop = _listen(backend, loop)
             try:
                 yield state
             finally:
+                stop()
                 group.cancel_scope.cancel()
 
     return lifespan
+
+
+def _listen(backend: Backend, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Wake the chores (and ``backend.on_change``) at every change any replica commits, in a
+    thread, while the store can tell (PostgreSQL); what stops it."""
+    listen = getattr(backend.service.store, "listen", None)
+    if listen is None:
+        return lambda: None
+    done = threading.Event()
+
+    def changed(payload: str) -> None:
+        try:
+            loop.call_soon_threadsafe(backend.poke)
+        except RuntimeError:  # the loop closed as the service stopped: nothing to wake
+            return
+        for hook in backend.on_change:
+            hook()
+
+    thread = threading.Thread(target=listen, args=(changed, done), name="orch-listen", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        done.set()
+        thread.join(5)  # listen looks at ``done`` every second
+
+    return stop
 
 
 async def chores(backend: Backend) -> None:

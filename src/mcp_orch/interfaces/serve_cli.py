@@ -59,6 +59,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             on_write=backend.poke,
         )
         app = bridge.wrap(app)
+        backend.on_change.append(bridge.notify)  # another replica's change: to the files too
+        ready = backend.check_ready
+        backend.check_ready = lambda: {**ready(), "mirror": bridge.role}
     except BaseException:
         sock.close()
         raise

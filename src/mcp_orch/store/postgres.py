@@ -11,7 +11,8 @@ serialization failure is a ``RevisionConflict``: nothing was changed, run the st
 
 Each committed change sends ``NOTIFY orch, '{"revision": N}'`` (from the statement that takes
 the revision, see ``sqldialect``); ``listen`` waits for them on a
-dedicated connection (a caller falls back to polling ``revision()`` when it returns).
+dedicated connection (a caller falls back to polling ``revision()`` when it returns), and
+while it hears them ``change_token`` (what a waiting ``next`` watches) needs no query.
 Migrations run at start under ``pg_advisory_lock``, so replicas starting together apply each
 once; ``leader(name)`` is a session advisory lock for chores one replica should run.
 """
@@ -87,6 +88,10 @@ class PostgresStore(SqlStore):
         self.db_clock = os.environ.get("ORCH_CLOCK") is None if db_clock is None else db_clock
         self.dialect = PostgresDialect()
         self.serialize = serialize  # see _SERIALIZE; False: per-task locks and CAS only
+        # While ``listen`` hears every commit, ``change_token`` counts what it heard instead
+        # of asking the database (a waiting agent looks every 50 ms; see ``listen``).
+        self._heard = 0
+        self._hearing = False
         self._migrate()
         self._pool = ConnectionPool(
             url,
@@ -202,14 +207,27 @@ class PostgresStore(SqlStore):
                 continue
             try:
                 conn.execute(f"LISTEN {CHANNEL}")
+                self._heard += 1  # what was committed while nobody listened: look again
+                self._hearing = True
                 callback("")
                 while not stop.is_set():
                     for note in conn.notifies(timeout=timeout):
+                        self._heard += 1
                         callback(note.payload)
             except psycopg.Error:
+                self._hearing = False
                 stop.wait(timeout)
             finally:
+                self._hearing = False
                 conn.close()
+
+    def change_token(self) -> object:
+        """What changes when anything was committed: while ``listen`` hears every commit
+        (NOTIFY is sent at commit, so a commit after a look is heard after it), the count of
+        what it heard, no query; else the store's revision (polled)."""
+        if self._hearing:
+            return ("heard", self._heard)
+        return self.revision()
 
     def leader(self, name: str) -> Leader:
         """Try to become the one replica that runs chore ``name`` (``Leader.held``)."""
@@ -231,6 +249,17 @@ class Leader:
         self.held = bool(row and row[0])
         if not self.held:
             self.release()
+
+    def alive(self) -> bool:
+        """Whether the lock is still held: its session answers (one query)."""
+        if not self.held or self._conn.closed:
+            return False
+        try:
+            self._conn.execute("SELECT 1")
+        except psycopg.Error:
+            self.release()
+            return False
+        return True
 
     def release(self) -> None:
         if not self._conn.closed:
