@@ -183,7 +183,10 @@ def cmd_log(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     import sys
 
-    from ..demo import run
+    if args.serve:
+        from ..demo_serve import run
+    else:
+        from ..demo import run
 
     if not args.json:
         return 0 if run(keep=args.keep).ok else 1
@@ -296,6 +299,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "orch demo --keep",
     )
     p.add_argument("--keep", action="store_true", help="keep the throwaway repo to look at")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="play it through a real orch serve and its HTTP API (push, review, reassignment)",
+    )
 
 
 cli.EXTRA_COMMANDS.append(register)
