@@ -26,8 +26,12 @@ from typing import Any
 from .demo import Report
 
 API = "/api/orchestrator"
-ROLE_OF = {"chatgpt": "planner", "cursor": "implementer", "claude": "implementer"}
-ROLE_OF["codex"] = "reviewer"
+ROLE_OF = {
+    "chatgpt": "planner",
+    "cursor": "implementer",
+    "claude": "implementer",
+    "codex": "reviewer",
+}
 
 AGENTS_YAML = """\
 agents:
@@ -184,7 +188,10 @@ class Stage:
         assert self.proc is not None
         if self.proc.poll() is not None:
             said = self.log.read_text(errors="replace").strip()[-800:]
-            raise DemoError(f"orch serve exited {self.proc.returncode}: {said}")
+            raise DemoError(
+                f"orch serve exited {self.proc.returncode}: {said} "
+                "(run orch demo --serve again: it picks a new free port each time)"
+            )
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
         try:
             conn.request("GET", "/healthz")
@@ -222,7 +229,7 @@ class Stage:
 
 
 def _task_body(title: str, priority: str, caps: list[str], **more: Any) -> dict[str, Any]:
-    fields = {"title": title, "priority": priority, "goal": f"ship {title.lower()}"}
+    fields: dict[str, Any] = {"title": title, "priority": priority, "goal": f"ship {title.lower()}"}
     fields |= {"acceptance_criteria": ["it works"], "capabilities": caps, **more}
     return {"task": fields}
 
@@ -244,27 +251,39 @@ def play(stage: Stage, api: Api, beats: Heartbeats) -> dict[str, Any]:
     for name in ("cursor", "claude", "codex"):
         say(name, f"POST {API}/agents/{name}/heartbeat", "alive")
     beats.start()
-    echo("\n2. The planner submits four tasks; the service pushes each to a fitting agent")
-    ids: list[str] = []
-    for title, priority, caps in TASKS:
-        answer = api("chatgpt", "POST", "tasks", _task_body(title, priority, caps))
-        ids.append(str(answer["task_id"]))
-        say("chatgpt", f"POST {API}/tasks  {priority} {title!r} needs {caps}", _posted(answer))
-    title, priority, caps = DEPENDENT
-    body = _task_body(title, priority, caps, dependencies=ids[1:2])
-    answer = api("chatgpt", "POST", "tasks", body)
-    later = str(answer["task_id"])
-    say("chatgpt", f"POST {API}/tasks  {priority} {title!r} after {ids[1]}", _posted(answer))
+    ids, later = plan(stage, api)
     echo("\n3. cursor asks what to do: the work pushed to it comes first")
     did = api("cursor", "POST", "next", {})
     task = did.get("task") or {}
-    say("cursor", f"POST {API}/next", f"{did.get('action')} {task.get('id', '')}: {did.get('reason')}")
+    say(
+        "cursor",
+        f"POST {API}/next",
+        f"{did.get('action')} {task.get('id', '')}: {did.get('reason')}",
+    )
     echo(f"\n4. cursor submits {ids[1]}; its review is pushed to the reviewer, who approves")
     review(stage, api, ids[1])
     echo(f"\n5. Its dependency done, {later} is assigned")
     got = until(lambda: _holder(api, later), f"{later} to be assigned once {ids[1]} is done")
     say("orchestrator", f"GET {API}/tasks/{later}", f"{later} assigned to {got}")
     return reassign(stage, api, beats, [*ids, later])
+
+
+def plan(stage: Stage, api: Api) -> tuple[list[str], str]:
+    """The planner's four tasks (the last waits on the second); their IDs and the last's."""
+    stage.echo("\n2. The planner submits four tasks; the service pushes each to a fitting agent")
+    ids: list[str] = []
+    for title, priority, caps in TASKS:
+        answer = api("chatgpt", "POST", "tasks", _task_body(title, priority, caps))
+        ids.append(str(answer["task_id"]))
+        stage.say(
+            "chatgpt", f"POST {API}/tasks  {priority} {title!r} needs {caps}", _posted(answer)
+        )
+    title, priority, caps = DEPENDENT
+    answer = api(
+        "chatgpt", "POST", "tasks", _task_body(title, priority, caps, dependencies=ids[1:2])
+    )
+    stage.say("chatgpt", f"POST {API}/tasks  {priority} {title!r} after {ids[1]}", _posted(answer))
+    return ids, str(answer["task_id"])
 
 
 def _event(api: Api, tid: str, kind: str, agent: str) -> dict[str, Any] | None:
@@ -333,7 +352,9 @@ def run(echo: Callable[[str], None] = print, keep: bool = False) -> Report:
     task: dict[str, Any] = {}
     ok = False
     try:
-        echo(f"mcp-orch demo --serve: four agents and a real orch serve, on a throwaway repo {root}")
+        echo(
+            f"mcp-orch demo --serve: four agents and a real orch serve, on a throwaway repo {root}"
+        )
         api = Api(0, stage.setup())
         api.port = stage.start()
         echo(f"orch serve is up on http://127.0.0.1:{api.port} (SQLite in .mcp/orch.db)\n")
