@@ -363,6 +363,8 @@ def run(echo: Callable[[str], None] = print, keep: bool = False) -> Report:
             task = play(stage, api, beats)
         finally:
             beats.done.set()
+            if beats.is_alive():
+                beats.join(5)  # no heartbeat in flight while the service stops
         echo("\n7. The Markdown board (orch status --all, on the files the mirror keeps):")
         echo("  " + mirrored(stage, api).strip().replace("\n", "\n  "))
         code = stage.stop()
