@@ -36,6 +36,7 @@ Unset ``PYTHONDONTWRITEBYTECODE`` when timing (the service's start-up compiles o
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import subprocess
@@ -44,7 +45,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -104,11 +105,24 @@ class Project:
 
         return open_store(self.url, str(self.root / ".mcp"))
 
-    def start(self) -> float:
-        """Start ``orch serve``; seconds from the spawn to the first 200 of ``/healthz``."""
+    def start(self, timeout: float = 300) -> float:
+        """Start ``orch serve``; seconds from the spawn to the first 200 of ``/healthz`` (a
+        first start on a big database writes every task's file before it serves)."""
+        port = load.free_port()
+        argv = [load.orch_bin(), "serve", "--port", str(port), "--db", self.url]
         t0 = time.perf_counter()
-        self.proc, self.base = load.start_server(self.root, self.url)
-        return time.perf_counter() - t0
+        self.proc = subprocess.Popen(argv, cwd=self.root, stdout=subprocess.DEVNULL)
+        self.base = f"http://127.0.0.1:{port}"
+        while time.perf_counter() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"orch serve exited {self.proc.returncode}")
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return time.perf_counter() - t0
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.01)
+        raise RuntimeError(f"orch serve did not answer /healthz within {timeout:g} s")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -140,9 +154,7 @@ def database(backend: str, tmp: Path, pg: str) -> Iterator[str]:
 
 
 @contextmanager
-def project(
-    backend: str, tmp: Path, pg: str, agents: list[str], **kw: Any
-) -> Iterator[Project]:
+def project(backend: str, tmp: Path, pg: str, agents: list[str], **kw: Any) -> Iterator[Project]:
     root = tmp / uuid.uuid4().hex[:8]
     root.mkdir()
     with database(backend, tmp, pg) as url:
@@ -187,6 +199,8 @@ def http_claims(backend: str, n: int, tmp: Path, pg: str) -> tuple[float, list[f
                     if r.status_code != 200:
                         with lock:
                             bad[0] += 1
+                            if bad[0] == 1:
+                                print(f"  first refused claim: {r.text[:300]}", file=sys.stderr)
             with lock:
                 lats.extend(mine)
 
@@ -199,16 +213,13 @@ def http_claims(backend: str, n: int, tmp: Path, pg: str) -> tuple[float, list[f
         return n / (time.perf_counter() - start), lats, bad[0]
 
 
-def claims_rows(args: argparse.Namespace, tmp: Path) -> list[str]:
-    rows = []
-    for backend in args.backends:
-        bare = bare_rate(backend, args.claims, tmp, args.pg)
-        rate, lats, bad = http_claims(backend, args.claims, tmp, args.pg)
-        rows.append(
-            f"| {backend} | {bare:,.0f} | {rate:,.0f} | {pct(lats, 0.5):.1f} "
-            f"| {pct(lats, 0.99):.1f} | {rate / bare:.0%} | {bad} |"
-        )
-    return rows
+def claims_row(backend: str, args: argparse.Namespace, tmp: Path) -> str:
+    bare = bare_rate(backend, args.claims, tmp, args.pg)
+    rate, lats, bad = http_claims(backend, args.claims, tmp, args.pg)
+    return (
+        f"| {backend} | {bare:,.0f} | {rate:,.0f} | {pct(lats, 0.5):.1f} "
+        f"| {pct(lats, 0.99):.1f} | {rate / bare:.0%} | {bad} |"
+    )
 
 
 # ---------------------------------------------------------------------- assignment
@@ -259,7 +270,7 @@ def assignment_row(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[s
         store = p.store()
         fill_active(store, args.active)
         store.close()
-        p.start()
+        started = p.start()
         stop = threading.Event()
         with p.client() as client:  # every agent alive before the first task arrives
             for name in names:
@@ -280,7 +291,7 @@ def assignment_row(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[s
         row = (
             f"| {backend} | {args.active:,} | {args.agents} | {args.rate:g}/s | {achieved:.0f}/s "
             f"| {pct(lat, 0.5) if lat else 0:.1f} | {pct(lat, 0.99) if lat else 0:.1f} "
-            f"| {unassigned} | {len(tally.errors)} | {peak:.0f} MiB |"
+            f"| {unassigned} | {len(tally.errors)} | {peak:.0f} MiB | {started:.1f} s |"
         )
         return row, peak
 
@@ -354,9 +365,7 @@ def cpu_seconds(pid: int) -> float:
 
 def syscalls(pid: int) -> int:
     """The process's read and write syscalls so far (SQLite's queries are file reads)."""
-    io = dict(
-        line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines() if line
-    )
+    io = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines() if line)
     return int(io["syscr"]) + int(io["syscw"])
 
 
@@ -425,49 +434,58 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def table(title: str, head: str, rows: list[str]) -> None:
+def table(title: str, head: str, rows: Iterable[Callable[[], str]]) -> None:
+    """Print the table's head, then each row as soon as it is measured (a row that fails
+    says why, and the others still run)."""
     cols = head.count("|") - 1
-    print(f"\n**{title}**\n\n{head}\n|{' --- |' * cols}")
+    print(f"\n**{title}**\n\n{head}\n|{' --- |' * cols}", flush=True)
     for row in rows:
-        print(row)
-    sys.stdout.flush()
+        try:
+            print(row(), flush=True)
+        except (RuntimeError, SystemExit, httpx.HTTPError, OSError) as exc:
+            print(f"| failed: {type(exc).__name__}: {exc} |", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = options(argv)
+    peaks = {b: 0.0 for b in args.backends}  # the assignment run's, for the idle table
+
+    def assigned(backend: str, tmp: Path) -> str:
+        row, peaks[backend] = assignment_row(backend, args, tmp)
+        return row
+
     with tempfile.TemporaryDirectory(prefix="orch-bench-serve-") as name:
         tmp = Path(name)
-        run: Callable[[str], bool] = args.only.__contains__
-        if run("claims"):
+
+        def each(fn: Callable[[str, Any, Path], str]) -> list[Callable[[], str]]:
+            return [functools.partial(fn, b, args, tmp) for b in args.backends]
+
+        if "claims" in args.only:
             table(
                 f"HTTP claims ({args.claims} per backend, {CLIENTS} clients)",
-                "| backend | bare SQL claims/s | HTTP claims/s | p50 ms | p99 ms | ratio | refused |",
-                claims_rows(args, tmp),
+                "| backend | bare SQL claims/s | HTTP claims/s | p50 ms | p99 ms | ratio "
+                "| refused |",
+                each(claims_row),
             )
-        peaks = {b: 0.0 for b in args.backends}
-        if run("assign"):
-            rows = []
-            for b in args.backends:
-                row, peaks[b] = assignment_row(b, args, tmp)
-                rows.append(row)
+        if "assign" in args.only:
             table(
                 f"Assignment latency (POST /tasks -> pushed, {args.seconds:g} s open loop)",
                 "| backend | active tasks | agents | rate asked | rate sent | p50 ms | p99 ms "
-                "| unassigned | errors | peak RSS |",
-                rows,
+                "| unassigned | errors | peak RSS | first start |",
+                [functools.partial(assigned, b, tmp) for b in args.backends],
             )
-        if run("reassign"):
+        if "reassign" in args.only:
             table(
                 "Reassignment after an agent dies (from its last heartbeat, default settings)",
                 "| backend | samples | median | max | not moved |",
-                [reassignment_row(b, args, tmp) for b in args.backends],
+                each(reassignment_row),
             )
-        if run("idle"):
+        if "idle" in args.only:
             table(
                 f"Start-up and idle ({args.starts} starts, {args.idle:g} s idle)",
                 "| backend | /healthz after start (median; each) | idle CPU | database work "
                 "idle | RSS idle | peak RSS (assignment run) |",
-                [idle_row(b, args, tmp, peaks[b]) for b in args.backends],
+                [functools.partial(idle_row, b, args, tmp, peaks[b]) for b in args.backends],
             )
     return 0
 

@@ -108,7 +108,7 @@ class Assigner(OrchestratorBase):
             made = self._give(Pick(task_id, choice.agent, choice.action))
             if made is not None:
                 return made
-            return Assignment(task_id, None, None, queued_because="another request took it first")
+            return self._taken(task_id)
         return Assignment(task_id, None, None, queued_because=choice.queued_because)
 
     def _as_seen(self, agents: Sequence[Agent]) -> list[Agent]:
@@ -120,6 +120,16 @@ class Assigner(OrchestratorBase):
         ]
 
     # ------------------------------------------------------------------ one assignment
+
+    def _taken(self, task_id: str) -> Assignment:
+        """A race lost to the assigner loop (or another replica): the task usually went to
+        someone all the same, and the caller is told whom, not that it is queued."""
+        with self.store.transaction() as tx:
+            lease = coord(tx).lease(task_id)
+        if lease is None:
+            return Assignment(task_id, None, None, queued_because="another request took it first")
+        done = self.estimate(lease.agent, lease.acquired_at)
+        return Assignment(task_id, lease.agent, done, fence=lease.fence)
 
     def _give(self, pick: Pick, actor: str = ORCHESTRATOR) -> Assignment | None:
         """Make ``pick`` in one transaction, or nothing if it no longer holds."""
