@@ -75,15 +75,19 @@ class Assigner(OrchestratorBase):
         free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
         waiting = (t for t in board.tasks if t.status in assign.WORK and t.id not in held)
         made: list[Assignment] = []
-        for task in sorted(waiting, key=Summary.sort_key):
+        roles = {a.role for a in free}  # work for a role nobody free plays is not planned:
+        for task in sorted(waiting, key=Summary.sort_key):  # 3,000 reviews, no reviewer
             if not free:
                 break  # everyone is full: the rest waits, and planning it costs for nothing
+            if assign.WORK[task.status][1] not in roles:
+                continue
             choice = _choose(task, free, load, statuses)
             given = self._give(Pick(task.id, choice.agent, choice.action)) if choice.agent else None
             if given is not None:
                 made.append(given)
                 load[choice.agent] = load.get(choice.agent, 0) + 1
                 free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
+                roles = {a.role for a in free}
         return made
 
     def assign_task(self, task_id: str, *, prefer: str = "") -> Assignment:
