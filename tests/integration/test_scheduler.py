@@ -684,3 +684,17 @@ def test_a_submission_that_loses_the_race_to_the_assigner_names_who_got_the_task
     assert world.holder(answer.task_id) == "claude"
     assert answer.assigned_agent == "claude" and answer.queued_because == ""
     assert answer.fence >= 1
+
+
+def test_assigning_a_task_the_assigner_already_gave_names_its_holder(world: World) -> None:
+    world.beat("claude")
+    svc = world.orch.service()
+    task = svc.prep(svc.create("endpoint", agent="chatgpt", goal="do it").id, agent="chatgpt")
+    first = world.orch.assign_ready()  # the loop's pass, before the request's own try
+    assert [a.assigned_agent for a in first] == ["claude"]
+    again = world.orch.assign_task(task.id)
+    assert (again.assigned_agent, again.fence, again.queued_because) == (
+        "claude",
+        first[0].fence,
+        "",
+    )

@@ -98,10 +98,11 @@ class Assigner(OrchestratorBase):
             statuses = tx.statuses(summary.depends)
             c = coord(tx)
             agents, leases = c.agents(), c.leases()
+        held = next((x for x in leases if x.task_id == task_id), None)
+        if held is not None:  # the assigner loop (or a replica) was first: say to whom
+            return self._holder(held)
         if summary.status not in assign.WORK:
             return Assignment(task_id, None, None, queued_because=_not_waiting(summary))
-        if any(x.task_id == task_id for x in leases):
-            return Assignment(task_id, None, None, queued_because=f"{task_id} is held already")
         load = self._load_of(leases, ())
         seen = self._as_seen(agents)
         chosen = [a for a in seen if a.name == prefer] if prefer else []
@@ -132,8 +133,11 @@ class Assigner(OrchestratorBase):
             lease = coord(tx).lease(task_id)
         if lease is None:
             return Assignment(task_id, None, None, queued_because="another request took it first")
+        return self._holder(lease)
+
+    def _holder(self, lease: Lease) -> Assignment:
         done = self.estimate(lease.agent, lease.acquired_at)
-        return Assignment(task_id, lease.agent, done, fence=lease.fence)
+        return Assignment(lease.task_id, lease.agent, done, fence=lease.fence)
 
     def _give(self, pick: Pick, actor: str = ORCHESTRATOR) -> Assignment | None:
         """Make ``pick`` in one transaction, or nothing if it no longer holds."""
