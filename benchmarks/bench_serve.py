@@ -5,7 +5,8 @@ Usage (from the repository root; PostgreSQL on 127.0.0.1:5432 for the postgres r
 
     .venv/bin/python benchmarks/bench_serve.py [--backends sqlite,postgres] [--claims 2000]
         [--active 10000] [--agents 100] [--rate 200] [--seconds 10] [--deaths 3]
-        [--starts 5] [--idle 10] [--quick] [--pg postgresql://postgres@127.0.0.1:5432/test]
+        [--starts 5] [--idle 10] [--only claims,assign,reassign,idle] [--quick]
+        [--pg postgresql://postgres@127.0.0.1:5432/test]
 
 Every measure runs a real ``orch serve`` process on a free port, in a throwaway project, on a
 fresh database (SQLite: ``.mcp/orch.db``; PostgreSQL: a database of its own, dropped after):
