@@ -664,3 +664,37 @@ def test_a_lease_left_by_a_step_outside_the_orchestrator_is_let_go(world: World)
     assert [(a.task_id, a.assigned_agent) for a in again] == [(tid, "cursor")]
     assert world.store.load(tid).agent == "cursor"
     assert "released" in [e.op for e in world.store.events(tid)]
+
+
+def test_a_submission_that_loses_the_race_to_the_assigner_names_who_got_the_task(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``POST /tasks`` and the serve process's assigner loop (or another replica) both try to
+    assign a new task; when the loop wins, the answer names its agent, not 'queued'."""
+    loop = Orchestrator(world.store, Config(), world.clock)  # started before anyone calls in
+    world.beat("claude")
+    give = world.orch._give
+
+    def loop_first(pick: object, *args: object) -> object:
+        loop.assign_ready()  # the loop's pass lands between the read and the give
+        return give(pick, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(world.orch, "_give", loop_first)
+    answer = world.task("endpoint", needs=["backend"])
+    assert world.holder(answer.task_id) == "claude"
+    assert answer.assigned_agent == "claude" and answer.queued_because == ""
+    assert answer.fence >= 1
+
+
+def test_assigning_a_task_the_assigner_already_gave_names_its_holder(world: World) -> None:
+    world.beat("claude")
+    svc = world.orch.service()
+    task = svc.prep(svc.create("endpoint", agent="chatgpt", goal="do it").id, agent="chatgpt")
+    first = world.orch.assign_ready()  # the loop's pass, before the request's own try
+    assert [a.assigned_agent for a in first] == ["claude"]
+    again = world.orch.assign_task(task.id)
+    assert (again.assigned_agent, again.fence, again.queued_because) == (
+        "claude",
+        first[0].fence,
+        "",
+    )

@@ -596,3 +596,34 @@ def test_a_file_that_is_not_a_database_is_one_clear_error(tmp_path: Path) -> Non
         SqliteStore(str(path))
     assert str(path) in info.value.message and "\n" not in info.value.message
     assert path.read_text().startswith("these are my notes")  # left as it was
+
+
+def test_a_snapshot_read_in_a_transaction_is_the_base_of_the_next_and_stays_true(
+    stores: Callable[[], Any],
+) -> None:
+    """The assigner reads the board inside a transaction on every pass: what it read becomes
+    the store's base (the next pass reads only what changed), and neither another store's
+    commits nor a rolled-back write in a later transaction make the base lie."""
+    first, second = stores(), stores()
+    with first.transaction() as tx:
+        for n in range(3):
+            tx.save(task(n), expected=None)
+    with first.transaction() as tx:
+        base = tx.snapshot()
+    assert first._cached() is base  # kept: committed, nothing written before it
+    with second.transaction() as tx:
+        tx.save(task(1, Status.IN_PROGRESS), expected=tx.get("T-00000001").revision)
+        tx.save(task(3), expected=None)
+    with pytest.raises(RuntimeError), first.transaction() as tx:
+        tx.save(task(4), expected=None)
+        assert "T-00000004" in tx.snapshot().by_id()  # its own write, seen but not kept
+        raise RuntimeError("roll back")
+    with first.transaction() as tx:
+        seen = {t.id: t.status for t in tx.snapshot().tasks}
+    assert seen == {
+        "T-00000000": Status.READY,
+        "T-00000001": Status.IN_PROGRESS,
+        "T-00000002": Status.READY,
+        "T-00000003": Status.READY,
+    }
+    assert {t.id for t in first.snapshot().tasks} == set(seen)

@@ -75,15 +75,19 @@ class Assigner(OrchestratorBase):
         free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
         waiting = (t for t in board.tasks if t.status in assign.WORK and t.id not in held)
         made: list[Assignment] = []
-        for task in sorted(waiting, key=Summary.sort_key):
+        roles = {a.role for a in free}  # work for a role nobody free plays is not planned:
+        for task in sorted(waiting, key=Summary.sort_key):  # 3,000 reviews, no reviewer
             if not free:
                 break  # everyone is full: the rest waits, and planning it costs for nothing
+            if assign.WORK[task.status][1] not in roles:
+                continue
             choice = _choose(task, free, load, statuses)
             given = self._give(Pick(task.id, choice.agent, choice.action)) if choice.agent else None
             if given is not None:
                 made.append(given)
                 load[choice.agent] = load.get(choice.agent, 0) + 1
                 free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
+                roles = {a.role for a in free}
         return made
 
     def assign_task(self, task_id: str, *, prefer: str = "") -> Assignment:
@@ -94,10 +98,11 @@ class Assigner(OrchestratorBase):
             statuses = tx.statuses(summary.depends)
             c = coord(tx)
             agents, leases = c.agents(), c.leases()
+        held = next((x for x in leases if x.task_id == task_id), None)
+        if held is not None:  # the assigner loop (or a replica) was first: say to whom
+            return self._holder(held)
         if summary.status not in assign.WORK:
             return Assignment(task_id, None, None, queued_because=_not_waiting(summary))
-        if any(x.task_id == task_id for x in leases):
-            return Assignment(task_id, None, None, queued_because=f"{task_id} is held already")
         load = self._load_of(leases, ())
         seen = self._as_seen(agents)
         chosen = [a for a in seen if a.name == prefer] if prefer else []
@@ -108,7 +113,7 @@ class Assigner(OrchestratorBase):
             made = self._give(Pick(task_id, choice.agent, choice.action))
             if made is not None:
                 return made
-            return Assignment(task_id, None, None, queued_because="another request took it first")
+            return self._taken(task_id)
         return Assignment(task_id, None, None, queued_because=choice.queued_because)
 
     def _as_seen(self, agents: Sequence[Agent]) -> list[Agent]:
@@ -120,6 +125,19 @@ class Assigner(OrchestratorBase):
         ]
 
     # ------------------------------------------------------------------ one assignment
+
+    def _taken(self, task_id: str) -> Assignment:
+        """A race lost to the assigner loop (or another replica): the task usually went to
+        someone all the same, and the caller is told whom, not that it is queued."""
+        with self.store.transaction() as tx:
+            lease = coord(tx).lease(task_id)
+        if lease is None:
+            return Assignment(task_id, None, None, queued_because="another request took it first")
+        return self._holder(lease)
+
+    def _holder(self, lease: Lease) -> Assignment:
+        done = self.estimate(lease.agent, lease.acquired_at)
+        return Assignment(lease.task_id, lease.agent, done, fence=lease.fence)
 
     def _give(self, pick: Pick, actor: str = ORCHESTRATOR) -> Assignment | None:
         """Make ``pick`` in one transaction, or nothing if it no longer holds."""

@@ -56,7 +56,7 @@ class SqlStore:
             return
         with self._writing() as cur:
             tx = CoordinationTx(cur, self.dialect, db_clock=self.db_clock)
-            tx.base = self._cached
+            tx.base, tx.keep = self._cached, self._keep
             self._local.tx = tx
             try:
                 yield tx
@@ -102,10 +102,14 @@ class SqlStore:
             if tx.revision is not None:
                 return tx.snapshot(self._cache)
             snap = tx.snapshot(self._cache)
+        self._keep(snap)
+        return snap
+
+    def _keep(self, snap: Snapshot) -> None:
+        """Keep ``snap`` (committed) as the base of later snapshots, unless one as new is."""
         with self._cache_lock:
             if self._cache is None or self._cache.revision <= snap.revision:
                 self._cache = snap
-        return snap
 
     def load(self, task_id: str) -> Task:
         with self._read_tx() as tx:

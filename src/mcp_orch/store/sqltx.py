@@ -141,6 +141,7 @@ class SqlTx:
         self.d = dialect
         self.lock_row = dialect.lock_row if writing else ""  # a read-only view locks nothing
         self.base: Callable[[], Snapshot | None] | None = None  # the store's last snapshot
+        self.keep: Callable[[Snapshot], None] | None = None  # offers the store a fresh one
         self.db_clock = db_clock  # lease times from the database's now() (PostgreSQL)
         self.revision: int | None = None  # this transaction's revision, once it wrote
 
@@ -227,15 +228,21 @@ class SqlTx:
             base = self.base()
         if base is None or base.revision > rev:
             rows = self._x(f"SELECT {SUMMARY_COLUMNS} FROM tasks").fetchall()
-            return Snapshot(tasks=tuple(summary_of(row, self.d) for row in rows), revision=rev)
-        if base.revision == rev:
+            snap = Snapshot(tasks=tuple(summary_of(row, self.d) for row in rows), revision=rev)
+        elif base.revision == rev:
             return base
-        rows = self._x(
-            f"SELECT {SUMMARY_COLUMNS} FROM tasks WHERE revision > ?", (base.revision,)
-        ).fetchall()
-        changed = {row[0]: summary_of(row, self.d) for row in rows}
-        kept = tuple(changed.pop(t.id, t) for t in base.tasks)
-        return Snapshot(tasks=kept + tuple(changed.values()), revision=rev)
+        else:
+            rows = self._x(
+                f"SELECT {SUMMARY_COLUMNS} FROM tasks WHERE revision > ?", (base.revision,)
+            ).fetchall()
+            changed = {row[0]: summary_of(row, self.d) for row in rows}
+            kept = tuple(changed.pop(t.id, t) for t in base.tasks)
+            snap = Snapshot(tasks=kept + tuple(changed.values()), revision=rev)
+        if self.keep is not None and self.revision is None:
+            # Nothing written here yet: what was read is committed, so the store may keep it
+            # (the assigner's pass then reads only what changed since, not 10,000 rows).
+            self.keep(snap)
+        return snap
 
     # ------------------------------------------------------------------ tasks: writes
 
