@@ -254,8 +254,6 @@ def step_answer(result: object, done: Callable[[str], bool]) -> dict[str, Any]:
     (``changed``, ``fence``)."""
     from ..domain.model import Task
 
-    if isinstance(result, Task):
-        return {"task": task_shape(result, done)}
     shown: dict[str, Any] = {}
     for key, value in result._asdict().items():  # type: ignore[attr-defined]
         shown[key] = task_shape(value, done) if isinstance(value, Task) else io.jsonable(value)

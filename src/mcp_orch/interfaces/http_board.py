@@ -84,20 +84,26 @@ class BoardOrchestrator:
     def step(
         self, task_id: str, step: str, *, agent: str, fence: int | None = None, **args: Any
     ) -> Any:
+        from ..scheduler.steps import StepResult
+
         s = self.service
         note = args.get("note") or ""
-        if step == "claim":
-            return s.claim(task_id, agent=agent)
+        if step == "claim":  # the orchestrator's answer, without a lease (fence 0)
+            claimed = s.claim(task_id, agent=agent)
+            return StepResult(task=claimed.task, changed=claimed.changed)
+        task = None
         if step == "submit":
-            return s.submit(task_id, agent=agent, note=note)
-        if step == "feedback":
-            return s.request_changes(task_id, agent=agent, text=args.get("text") or "")
-        if step == "complete":
-            return s.complete(task_id, agent=agent, note=note)
-        if step == "fail":
-            return s.fail(task_id, agent=agent, reason=args.get("reason") or "")
-        if step == "escalate":
-            return s.escalate(task_id, agent=agent, reason=args.get("reason") or "")
+            task = s.submit(task_id, agent=agent, note=note)
+        elif step == "feedback":
+            task = s.request_changes(task_id, agent=agent, text=args.get("text") or "")
+        elif step == "complete":
+            task = s.complete(task_id, agent=agent, note=note)
+        elif step == "fail":
+            task = s.fail(task_id, agent=agent, reason=args.get("reason") or "")
+        elif step == "escalate":
+            task = s.escalate(task_id, agent=agent, reason=args.get("reason") or "")
+        if task is not None:
+            return StepResult(task=task)
         raise InvalidInput(
             f"{step} needs the orchestrator's leases (this service runs on the file board)",
             "start orch serve with --db sqlite:///.mcp/orch.db",

@@ -33,9 +33,9 @@ class Orchestrated(Service):
 
     @staticmethod
     def _task(done: Any) -> Task:
-        """The task a step left: the orchestrator answers a ``StepResult``; the file board's
-        stand-in (``http_board.BoardOrchestrator``, which keeps no leases) the task itself."""
-        task: Task = done if isinstance(done, Task) else done.task
+        """The task a step left (the facade answers a ``StepResult``, as does the file
+        board's stand-in, ``http_board.BoardOrchestrator``)."""
+        task: Task = done.task
         return task
 
     def claim(self, task_id: str, *, agent: str | None) -> ClaimResult:
