@@ -24,7 +24,7 @@ from typing import Any
 
 from ..domain.events import Event
 from ..domain.model import Task
-from ..domain.policy import Summary
+from ..domain.policy import Summary, summarize
 from .http_io import jsonable
 from .present import task_dict
 
@@ -76,24 +76,9 @@ def task_shape(t: Task, done: Callable[[str], bool]) -> dict[str, Any]:
     moments = {h.op: h.at for h in t.history}
     finished = [h.at for h in t.history if h.to_status == "done"]
     return {
-        "id": t.id,
-        "title": t.title,
-        "type": t.priority.value,
-        "priority": t.priority.rank,
-        "status": spec_status(
-            t.status.value,
-            holder=t.agent,
-            escalated=t.escalated,
-            blocked=not all(done(d) for d in t.depends),
-        ),
-        "board_status": t.status.value,
-        "assigned_agent": t.agent or None,
-        "implementer": t.implementer or None,
-        "dependencies": list(t.depends),
-        "capabilities": list(getattr(t, "capabilities", ()) or ()),
+        **summary_shape(summarize(t), done),
+        "capabilities": list(t.capabilities),
         "files": list(t.files),
-        "created_at": t.created,
-        "updated_at": t.updated,
         "assigned_at": moments.get("assign") or moments.get("claim"),
         "completed_at": finished[-1] if finished else None,
         "metadata": {
@@ -109,7 +94,7 @@ def task_shape(t: Task, done: Callable[[str], bool]) -> dict[str, Any]:
 def event_shape(e: Event) -> dict[str, Any]:
     """The spec's Event (``type`` is the step, ``actor`` who took it), with the board's
     fields in ``payload_json``."""
-    agent = getattr(e, "holder", "") or e.agent  # who has the task after it: the assignee
+    agent = e.holder or e.agent  # who has the task after it: the assignee
     payload = {
         "task_id": e.task,
         "agent_name": agent,
@@ -118,13 +103,10 @@ def event_shape(e: Event) -> dict[str, Any]:
         "outcome": e.outcome,
         "note": e.note,
     }
-    extra = getattr(e, "payload", None)
-    if isinstance(extra, dict):
-        payload.update(extra)
     return {
         "id": int(e.id) if e.id else None,
-        "type": getattr(e, "type", None) or e.op,
-        "practice_id": getattr(e, "practice_id", None) or "system",
+        "type": e.op,
+        "practice_id": "system",
         "actor": e.agent,
         "task_id": e.task or None,
         "agent": agent or None,
