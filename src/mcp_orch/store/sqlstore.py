@@ -100,21 +100,31 @@ class SqlStore:
     @contextmanager
     def _savepoint(self, tx: CoordinationTx) -> Iterator[CoordinationTx]:
         tx.depth += 1
-        name = f"orch_{tx.depth}"
+        depth, release = tx.depth, self.dialect.release_savepoints
+        name = f"orch_{depth}"
         mark = tx.mark()
         try:
-            self._run(tx, f"SAVEPOINT {name}")
+            if depth in tx.lingering:  # the last one of this depth goes in the same round trip
+                self._run(tx, f"RELEASE SAVEPOINT {name}; SAVEPOINT {name}")
+            else:
+                self._run(tx, f"SAVEPOINT {name}")
+            tx.lingering = {d for d in tx.lingering if d < depth}  # released with it
             try:
                 yield tx
             except BaseException:
                 try:
                     tx._x(f"ROLLBACK TO SAVEPOINT {name}")
-                    tx._x(f"RELEASE SAVEPOINT {name}")
+                    if release:
+                        tx._x(f"RELEASE SAVEPOINT {name}")
                 except Exception as undo:
                     tx.broken = undo  # the outermost block will not commit
                 tx.restore(mark)
                 raise
-            self._run(tx, f"RELEASE SAVEPOINT {name}")
+            finally:
+                if not release:  # left established (``Dialect.release_savepoints``)
+                    tx.lingering = {d for d in tx.lingering if d < depth} | {depth}
+            if release:
+                self._run(tx, f"RELEASE SAVEPOINT {name}")
         except Exception as exc:
             mapped = self._db_error(exc)
             if mapped is None:
