@@ -168,13 +168,20 @@ class SqlStore:
             for event in kept:
                 self.record_refused(event)
 
+    def _reading_one(self) -> AbstractContextManager[Any]:
+        """A cursor for one statement, which is consistent by itself (no BEGIN / COMMIT
+        round trips); a backend without one reads in a transaction."""
+        return self._reading()
+
     @contextmanager
-    def _read_tx(self) -> Iterator[CoordinationTx]:
+    def _read_tx(self, one: bool = False) -> Iterator[CoordinationTx]:
+        """A read-only view (``one``: for a single statement); inside a transaction, that
+        transaction (reads see its own writes)."""
         outer: CoordinationTx | None = getattr(self._local, "tx", None)
         if outer is not None:
-            yield outer  # reads inside a transaction see its own writes
+            yield outer
             return
-        with self._reading() as cur:
+        with self._reading_one() if one else self._reading() as cur:
             yield CoordinationTx(
                 cur, self.dialect, db_clock=self.db_clock, writing=False, memos=self._memos
             )
@@ -182,7 +189,7 @@ class SqlStore:
     # ------------------------------------------------------------------ reads
 
     def revision(self) -> int:
-        with self._read_tx() as tx:
+        with self._read_tx(one=True) as tx:
             if tx.revision is not None:
                 return tx.revision
             return current_revision(tx.cur, self.dialect)
@@ -210,7 +217,7 @@ class SqlStore:
                 self._cache = snap
 
     def load(self, task_id: str) -> Task:
-        with self._read_tx() as tx:
+        with self._read_tx(one=True) as tx:
             return tx.load(task_id)
 
     def attachment(self, ref: str) -> str:
@@ -218,7 +225,7 @@ class SqlStore:
         head, _, num = ref.partition(":")
         row = None
         if head == "attachment" and num.isdigit():
-            with self._read_tx() as tx:
+            with self._read_tx(one=True) as tx:
                 row = tx._x("SELECT body FROM attachments WHERE id = ?", (int(num),)).fetchone()
         if row is None:
             raise no_attachment(ref)
@@ -229,7 +236,7 @@ class SqlStore:
         if limit <= 0:
             return []
         where, params = ("WHERE task_id = ? ", (task_id,)) if task_id is not None else ("", ())
-        with self._read_tx() as tx:
+        with self._read_tx(one=True) as tx:
             rows = tx._x(
                 f"SELECT {EVENT_COLUMNS} FROM events {where}ORDER BY id DESC LIMIT ?",
                 (*params, limit),
@@ -249,8 +256,9 @@ class SqlStore:
         return EventPage(tuple(event_of(row, self.dialect) for row in rows), total)
 
     def events_after(self, cursor: int | None) -> tuple[list[Event], int]:
-        """Events with an id above ``cursor`` (None: none, from now on) and the next cursor."""
-        with self._read_tx() as tx:
+        """Events with an id above ``cursor`` (None: none, from now on) and the next cursor.
+        Each statement on its own (``one``): the second only bounds a foreign cursor."""
+        with self._read_tx(one=True) as tx:
             if cursor is None:
                 row = tx._x("SELECT coalesce(max(id), 0) FROM events").fetchone()
                 return [], int(row[0])
