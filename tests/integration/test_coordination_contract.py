@@ -377,3 +377,32 @@ def test_many_nested_blocks_keep_exactly_the_writes_of_blocks_that_did_not_fail(
     with store.transaction() as tx:
         present = [f"T-{n:06d}" for n in range(1, count + 1) if tx.exists(f"T-{n:06d}")]
     assert present == sorted(expected)
+
+
+def test_a_new_or_redefined_agent_moves_the_revision_and_a_refresh_does_not(
+    store: TaskStore,
+) -> None:
+    cursor = Agent(name="cursor", role="implementer", capabilities=("backend",), max_tasks=2)
+    start = store.revision()
+    with store.transaction() as tx:
+        coord: CoordinatedTx = tx  # type: ignore[assignment]
+        coord.put_agent(cursor)
+    registered = store.revision()
+    assert registered > start
+    with store.transaction() as tx:  # a heartbeat: how it is doing, not what it is
+        coord = tx  # type: ignore[assignment]
+        coord.put_agent(cursor._replace(status="busy", last_seen=T1, error="x"))
+    assert store.revision() == registered
+    for changed in (
+        cursor._replace(capabilities=("backend", "ui")),
+        cursor._replace(max_tasks=3),
+        cursor._replace(role="reviewer"),
+    ):
+        before = store.revision()
+        with store.transaction() as tx:
+            coord = tx  # type: ignore[assignment]
+            coord.put_agent(changed)
+        assert store.revision() > before, changed
+        with store.transaction() as tx:
+            coord = tx  # type: ignore[assignment]
+            assert coord.agent("cursor") == changed
