@@ -751,3 +751,25 @@ def test_agents_and_leases_read_through_the_memo_are_always_fresh(
         assert [x.expires_at for x in tx.leases()] == [T9]
         tx.remove_agent("cursor")
         assert tx.agents() == ()
+
+
+def test_a_transaction_reads_its_own_saves_without_parsing_them(
+    stores: Callable[[], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = stores()
+    parsed = _parses(monkeypatch)
+    with store.transaction() as tx:
+        tx.save(task(1), expected=None)
+        first = tx.get("T-00000001")
+        assert first.task == task(1)
+        second = first.task.evolve(title="second")
+        tx.save(second, expected=first.revision)
+        with pytest.raises(Undo), store.transaction() as inner:
+            again = inner.get("T-00000001")
+            inner.save(again.task.evolve(title="undone"), expected=again.revision)
+            assert inner.get("T-00000001").task.title == "undone"
+            raise Undo
+        # the same revision as the undone save: what is read is the save before it
+        assert tx.get("T-00000001").task == second
+    assert parsed == []
+    assert stores().load("T-00000001") == second
