@@ -3,7 +3,8 @@
 A backend says how to open a read and a write transaction (``_reading`` / ``_writing``: each
 yields a cursor and commits or rolls back when the block ends); everything else is here.
 ``transaction()`` nests within a thread: an inner block is a savepoint of the outer one,
-which alone commits.
+which alone commits. The store's ``Memos`` (``sqlmemo``: converted agent and lease rows, parsed
+committed tasks) are shared by all its transactions; every call still reads its rows.
 """
 
 from __future__ import annotations
