@@ -119,10 +119,8 @@ class Assigner(OrchestratorBase):
     def _as_seen(self, agents: Sequence[Agent]) -> list[Agent]:
         """The registry as the rules must see it: alive only if heard from since the service
         started and recently enough (``alive``), whatever the stored status says."""
-        dead = AgentStatus.OFFLINE.value
-        return [
-            a if self.alive(a) else a._replace(status=dead if a.alive else a.status) for a in agents
-        ]
+        dead, alive = AgentStatus.OFFLINE.value, self.liveness().alive
+        return [a if alive(a) else a._replace(status=dead if a.alive else a.status) for a in agents]
 
     # ------------------------------------------------------------------ one assignment
 
@@ -210,7 +208,8 @@ class Assigner(OrchestratorBase):
             c = coord(tx)
             agents, leases = c.agents(), c.leases()
             load = self._load_of(leases, ())
-            room = any(self.alive(a) and load.get(a.name, 0) < a.max_tasks for a in agents)
+            alive = self.liveness().alive
+            room = any(alive(a) and load.get(a.name, 0) < a.max_tasks for a in agents)
             tasks = tx.snapshot().tasks if room else ()
         return Board(tasks=tasks, agents=agents, leases=leases)
 

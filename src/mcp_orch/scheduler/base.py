@@ -88,9 +88,7 @@ class OrchestratorBase:
 
     def beats(self, agent: str) -> bool:
         """``agent`` has sent this process a heartbeat within ``agent_timeout``."""
-        with self._lock:
-            last = self._beats.get(agent, "")
-        return bool(last) and self.seconds_since(last) <= self.config.agent_timeout
+        return self.liveness().beats(agent)
 
     def ttl(self, agent: str) -> float:
         """How long a lease of ``agent`` lasts past its latest sign of life."""
@@ -98,9 +96,17 @@ class OrchestratorBase:
 
     def alive(self, agent: Agent) -> bool:
         """Work may be pushed to ``agent``: heard from since start, and not for too long."""
-        if not agent.alive or agent.last_seen < self.started:
-            return False
-        return self.seconds_since(agent.last_seen) <= self.ttl(agent.name)
+        return self.liveness().alive(agent)
+
+    def liveness(self) -> Liveness:
+        """``alive`` and ``beats`` as of now, for many agents (the cutoffs computed once)."""
+        now = self.clock.now()
+        return Liveness(
+            self.started,
+            since(now, self.config.lease_ttl),
+            since(now, self.config.agent_timeout),
+            self._beats,
+        )
 
     def note_due(self, expires_at: str) -> None:
         """Remember a lease expiry so the sweeper wakes for it (``next_wakeup``)."""
@@ -112,20 +118,23 @@ class OrchestratorBase:
 
     def roles_with(self, agents: Sequence[Agent]) -> dict[str, tuple[str, ...]]:
         """The config's roles, with every registered agent added under its own role."""
-        merged = {role: tuple(names) for role, names in self.config.roles.items()}
+        merged = {role: list(names) for role, names in self.config.roles.items()}
+        known = {role: set(names) for role, names in merged.items()}
         for agent in agents:
-            names = merged.get(agent.role, ())
-            if agent.role in roles.ROLES and agent.name not in names:
-                merged[agent.role] = (*names, agent.name)
-        return merged
+            if agent.role in roles.ROLES and agent.name not in known.setdefault(agent.role, set()):
+                known[agent.role].add(agent.name)
+                merged.setdefault(agent.role, []).append(agent.name)
+        return {role: tuple(names) for role, names in merged.items()}
 
-    def service(self, name: str | None = None) -> Service:
+    def service(self, name: str | None = None, agents: Sequence[Agent] | None = None) -> Service:
         """The service as agent ``name`` sees it: the registry's roles, and its own
-        ``max_tasks`` when it is registered (one read of the registry)."""
-        with self.store.transaction() as tx:
-            agents = coord(tx).agents()
+        ``max_tasks`` when it is registered (one read of the registry, unless the caller
+        read it already: ``agents``)."""
+        if agents is None:
+            with self.store.transaction() as tx:
+                agents = coord(tx).agents()
         config = self.config._replace(roles=self.roles_with(agents))
-        mine = next((a for a in agents if a.name == name), None)
+        mine = next((a for a in agents if a.name == name), None) if name else None
         if mine is not None:
             config = config._replace(max_in_progress=mine.max_tasks)
         return Service(self.store, config, self.clock)
@@ -194,6 +203,35 @@ class OrchestratorBase:
         roles.check_known(name, self.config.roles, lambda: [name] if known(name) else [])
         mine = roles.roles_of(name, self.config.roles)
         return Agent(name=name, role=mine[0], max_tasks=self.config.max_in_progress, source="api")
+
+
+class Liveness:
+    """Who is alive, as of one moment: ISO times compare as text (``format_time``: UTC,
+    milliseconds), so each agent costs two string comparisons, not a parse."""
+
+    def __init__(self, started: str, lease_since: str, call_since: str, beats: dict[str, str]):
+        self.started = started
+        self.lease_since = lease_since  # heard from at or after this: within lease_ttl
+        self.call_since = call_since  # within agent_timeout
+        self._beats = beats  # read without the lock: a dict's get is atomic
+
+    def beats(self, agent: str) -> bool:
+        return self._beats.get(agent, "") >= self.call_since
+
+    def alive(self, agent: Agent) -> bool:
+        if not agent.alive or agent.last_seen < self.started:
+            return False
+        cutoff = self.lease_since if self.beats(agent.name) else self.call_since
+        return agent.last_seen >= cutoff
+
+
+def since(now: datetime, seconds: float) -> str:
+    """The earliest time (as ``format_time`` writes it) no more than ``seconds`` before
+    ``now``: ``now - seconds`` rounded up to the millisecond, so that a time written in
+    milliseconds is at or after it exactly when it is at most ``seconds`` old."""
+    moment = now - timedelta(seconds=seconds)
+    extra = moment.microsecond % 1000
+    return format_time(moment + timedelta(microseconds=1000 - extra) if extra else moment)
 
 
 def coord(tx: object) -> CoordinatedTx:

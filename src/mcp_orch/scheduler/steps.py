@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from ..domain import transitions
-from ..domain.agents import Lease
+from ..domain.agents import Agent, Lease
 from ..domain.errors import InvalidInput, LeaseLost
 from ..domain.ids import normalize_id
 from ..domain.model import Status, Task
@@ -43,7 +43,7 @@ STEPS: dict[str, tuple[str, ...]] = {
 HOLDER_STEPS = frozenset({"progress", "submit", "complete", "feedback"})
 
 Check = Callable[[Task, Tx], None]
-Settle = Callable[[Task, Task, Tx], None]
+Settle = Callable[[Task, Task, Tx], Lease | None]
 
 
 class StepResult(Record):
@@ -58,11 +58,13 @@ class StepResult(Record):
 
 class GuardedService(Service):
     """The service whose every mutation runs ``check`` before the change and ``settle``
-    after it, inside the mutation's transaction (a refusal rolls both back)."""
+    after it, inside the mutation's transaction (a refusal rolls both back); ``settled`` is
+    the task's lease as the last settle left it."""
 
     def __init__(self, base: Service, check: Check, settle: Settle) -> None:
         super().__init__(base.store, base.config, base.clock)
         self._check, self._settle = check, settle
+        self.settled: Lease | None = None
 
     def _mutate_and(
         self, task_id: str, agent: str, op: str, change: Callable[[Task, Tx], tuple[Task, R]]
@@ -70,7 +72,7 @@ class GuardedService(Service):
         def guarded(task: Task, tx: Tx) -> tuple[Task, R]:
             self._check(task, tx)
             after, answer = change(task, tx)
-            self._settle(task, after, tx)
+            self.settled = self._settle(task, after, tx)
             return after, answer
 
         return super()._mutate_and(task_id, agent, op, guarded)
@@ -96,20 +98,30 @@ class Steps(Assigner):
             task = self._progress(svc, tid, who, texts.get("note", ""))
         else:
             task = _run(svc, step, tid, who, texts)
+        lease = svc.settled  # the step's transaction left it so: no read after it
+        fence = lease.fence if lease is not None and lease.agent == who else 0
         handed = self._hand_on(step, task)
-        return StepResult(
-            task=task, changed=changed, fence=self._fence_of(tid, who), assignments=handed
-        )
+        return StepResult(task=task, changed=changed, fence=fence, assignments=handed)
 
     def _guarded(self, who: str, step: str, fence: int | None) -> GuardedService:
         def check(task: Task, tx: Tx) -> None:
             if step != "claim":
                 check_fence(tx, task, who, fence, step)
 
-        def settle(before: Task, after: Task, tx: Tx) -> None:
-            self._settle(tx, before, after, renew=step == "progress")
+        def settle(before: Task, after: Task, tx: Tx) -> Lease | None:
+            return self._settle(tx, before, after, renew=step == "progress")
 
-        return GuardedService(self.service(who), check, settle)
+        return GuardedService(self.service(who, self._registry_for(who)), check, settle)
+
+    def _registry_for(self, who: str) -> tuple[Agent, ...]:
+        """What a step's service needs of the registry: every agent's role when roles are
+        enforced; else (the roles decide nothing) only the agent's own entry, its max_tasks."""
+        with self.store.transaction() as tx:
+            c = coord(tx)
+            if self.config.enforce_roles:
+                return c.agents()
+            mine = c.agent(who)
+        return (mine,) if mine is not None else ()
 
     def _settle(self, tx: Tx, before: Task, after: Task, *, renew: bool) -> Lease | None:
         """Make the task's lease agree with where the step left the task: in progress, the
@@ -161,11 +173,6 @@ class Steps(Assigner):
             else:
                 made.extend(self.assign_ready())  # in the answer: what the step set going
         return tuple(made)
-
-    def _fence_of(self, tid: str, who: str) -> int:
-        with self.store.transaction() as tx:
-            lease: Lease | None = coord(tx).lease(tid)
-        return lease.fence if lease is not None and lease.agent == who else 0
 
 
 def check_fence(tx: Tx, task: Task, agent: str, fence: int | None, step: str) -> None:
