@@ -421,6 +421,21 @@ def test_performance_metrics_come_from_the_events(world: World) -> None:
     assert (m.tasks_completed, m.average_completion_time, m.error_rate) == (1, 2.0, 0.5)
 
 
+def test_performance_metrics_read_on_from_where_they_left_off(world: World) -> None:
+    """Read once, the metrics then count only the events recorded since, and come out as a
+    reading of the whole log from scratch does."""
+    world.beat("cursor", "codex")
+    tid = world.task("endpoint").task_id
+    assert "cursor" not in world.orch.metrics()  # read now: nothing done yet
+    world.clock.advance(60)
+    world.orch.step(tid, "submit", agent="cursor")
+    world.orch.step(tid, "complete", agent="codex")
+    world.clock.advance(2)  # past the metrics' cache
+    later = world.orch.metrics()
+    assert (later["cursor"].tasks_completed, later["cursor"].average_completion_time) == (1, 1.0)
+    assert later == Orchestrator(world.store, Config(), world.clock).metrics()
+
+
 def test_the_events_trail_names_every_handoff(world: World) -> None:
     world.beat("cursor", "codex")
     tid = world.task("endpoint").task_id

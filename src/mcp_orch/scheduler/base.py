@@ -66,6 +66,7 @@ class OrchestratorBase:
         self.clock = clock
         self.started = self.now()  # an agent not heard from since then is not alive
         self._lock = threading.Lock()  # guards the small dicts below (requests run in threads)
+        self._metrics_lock = threading.Lock()  # one request at a time reads new events
         self._beats: dict[str, str] = {}  # agent -> its last heartbeat to this process
         self._touched: dict[str, float] = {}  # agent -> monotonic time of its last registry write
         self._last: dict[str, str] = {}  # agent -> when it was last given work (take turns)
