@@ -61,9 +61,10 @@ def test_migrations_are_recorded_once_and_reopening_applies_nothing(
     stores: Callable[[], Any],
 ) -> None:
     first = stores()
-    assert raw(first, "SELECT id, name FROM _migrations") == [(1, "initial")]
+    every = [(1, "initial"), (2, "assignable index")]
+    assert raw(first, "SELECT id, name FROM _migrations ORDER BY id") == every
     second = stores()
-    assert raw(second, "SELECT id, name FROM _migrations") == [(1, "initial")]
+    assert raw(second, "SELECT id, name FROM _migrations ORDER BY id") == every
     assert second.revision() == 0
 
 
@@ -74,7 +75,7 @@ def test_a_database_with_a_newer_schema_is_refused_with_one_clear_error(
     raw(store, "INSERT INTO _migrations (id, name, applied_at) VALUES (?, ?, ?)", (7, "x", T0))
     with pytest.raises(StorageError) as info:
         stores()
-    assert "has schema 7, this orch knows up to 1" in info.value.message
+    assert "has schema 7, this orch knows up to 2" in info.value.message
     assert "upgrade mcp-orch" in info.value.hint
     assert "\n" not in info.value.message
 
@@ -540,7 +541,7 @@ def test_replicas_starting_together_migrate_once(tmp_path: Path) -> None:
             thread.join(30)
         try:
             assert errors == [] and len(opened) == 4
-            assert raw(opened[0], "SELECT id FROM _migrations") == [(1,)]
+            assert raw(opened[0], "SELECT id FROM _migrations ORDER BY id") == [(1,), (2,)]
         finally:
             for store in opened:
                 store.close()
@@ -627,3 +628,29 @@ def test_a_snapshot_read_in_a_transaction_is_the_base_of_the_next_and_stays_true
         "T-00000003": Status.READY,
     }
     assert {t.id for t in first.snapshot().tasks} == set(seen)
+
+
+def test_sqlite_reads_assignable_work_in_index_order_and_stops_at_the_limit(
+    tmp_path: Path,
+) -> None:
+    """The assigner's read walks the ``tasks_assignable`` partial index (no sort of the whole
+    board, no scan of it), checking each task's lease by the primary key."""
+    from mcp_orch.store.sqlite import SqliteStore
+
+    store = SqliteStore(str(tmp_path / "orch.db"))
+    run: list[str] = []
+    try:
+        with store.transaction() as tx:
+            for n, status in enumerate((Status.READY, Status.REVIEW, Status.DONE) * 20):
+                task = Task(id=f"T-{n:08d}", title="t", status=status, created=T0, updated=T0)
+                tx.save(task, expected=None)
+            store._conn.set_trace_callback(run.append)
+            assert len(tx.assignable(5)) == 5
+            store._conn.set_trace_callback(None)
+            (sql,) = [s for s in run if "NOT EXISTS" in s]
+            plan = " | ".join(str(row[3]) for row in tx._x("EXPLAIN QUERY PLAN " + sql))
+    finally:
+        store.close()
+    assert "SCAN tasks USING INDEX tasks_assignable" in plan, plan
+    assert "SEARCH leases USING COVERING INDEX" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan

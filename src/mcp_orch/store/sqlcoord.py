@@ -20,7 +20,17 @@ from typing import Any
 from ..domain.agents import Agent, Lease
 from ..domain.errors import AlreadyClaimed
 from ..domain.model import parse_time
-from .sqltx import AGENT_COLUMNS, LEASE_COLUMNS, SqlTx, agent_of, lease_of
+from ..domain.policy import Summary
+from .sqlschema import ASSIGNABLE
+from .sqltx import (
+    AGENT_COLUMNS,
+    LEASE_COLUMNS,
+    SUMMARY_COLUMNS,
+    SqlTx,
+    agent_of,
+    lease_of,
+    summary_of,
+)
 
 
 def _definition(agent: Agent) -> tuple[object, ...]:
@@ -91,6 +101,25 @@ class CoordinationTx(SqlTx):
         where, params = ("", ()) if agent is None else (" WHERE agent = ?", (agent,))
         sql = f"SELECT {LEASE_COLUMNS} FROM leases{where} ORDER BY expires_at, task_id"
         return tuple(lease_of(row, self.d) for row in self._x(sql, params).fetchall())
+
+    def lease_counts(self) -> dict[str, int]:
+        """Agent name -> how many leases it holds (one ``GROUP BY``)."""
+        rows = self._x("SELECT agent, count(*) FROM leases GROUP BY agent").fetchall()
+        return {row[0]: int(row[1]) for row in rows}
+
+    def assignable(self, limit: int | None = None) -> tuple[Summary, ...]:
+        """Ready or review tasks, not escalated, with no lease, in ``Summary.sort_key`` order
+        (one query, on the ``tasks_assignable`` partial index)."""
+        c = self.d.collate
+        sql = (
+            f"SELECT {SUMMARY_COLUMNS} FROM tasks WHERE {ASSIGNABLE} AND NOT EXISTS "
+            "(SELECT 1 FROM leases WHERE leases.task_id = tasks.id) "
+            f"ORDER BY priority, created{c}, id{c}"
+        )
+        if limit is None:
+            return tuple(summary_of(row, self.d) for row in self._x(sql).fetchall())
+        rows = self._x(sql + " LIMIT ?", (max(limit, 0),)).fetchall()
+        return tuple(summary_of(row, self.d) for row in rows)
 
     def fence(self, task_id: str) -> int:
         row = self._x("SELECT fence FROM fences WHERE task_id = ?", (task_id,)).fetchone()

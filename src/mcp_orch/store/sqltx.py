@@ -144,6 +144,19 @@ class SqlTx:
         self.keep: Callable[[Snapshot], None] | None = None  # offers the store a fresh one
         self.db_clock = db_clock  # lease times from the database's now() (PostgreSQL)
         self.revision: int | None = None  # this transaction's revision, once it wrote
+        self.depth = 0  # open savepoints (nested ``transaction()`` blocks)
+        self.broken: BaseException | None = None  # a savepoint that could not be undone
+
+        self.saved: list[tuple[int, Task]] = []  # (revision, task) saved here, for the cache
+
+    def mark(self) -> tuple[int | None, int]:
+        """This transaction's own bookkeeping, to go back to when a savepoint rolls back."""
+        return (self.revision, len(self.saved))
+
+    def restore(self, mark: tuple[int | None, int]) -> None:
+        """Back to ``mark``: the database rolled back to the savepoint taken with it."""
+        self.revision, saved = mark
+        del self.saved[saved:]
 
     def _x(self, sql: str, params: Iterable[Any] = ()) -> Any:
         self.cur.execute(self.d.q(sql), tuple(params))
