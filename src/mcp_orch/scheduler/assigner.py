@@ -11,8 +11,7 @@ a second lease on a task (``AlreadyClaimed``) and a save over a newer revision
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from ..domain import assign, transitions
 from ..domain.agents import Agent, AgentStatus, Lease
@@ -31,6 +30,8 @@ from ..domain.record import Record
 from ..store import Tx
 from .base import ORCHESTRATOR, OrchestratorBase, coord
 
+PAGE = 8  # an assigner pass reads this many assignable tasks per free slot at first
+
 
 class Assignment(Record):
     """Where a task went: its agent (None: queued, and why), when it should be done, and the
@@ -41,14 +42,6 @@ class Assignment(Record):
     estimated_completion: str | None
     queued_because: str = ""
     fence: int = 0
-
-
-class Board(Record):
-    """What one assignment decision reads, in one transaction."""
-
-    tasks: tuple[Summary, ...]
-    agents: tuple[Agent, ...]
-    leases: tuple[Lease, ...]
 
 
 class Pick(Record):
@@ -64,56 +57,81 @@ class Assigner(OrchestratorBase):
     """Push and pull, on ``domain.assign``'s rules."""
 
     def assign_ready(self) -> list[Assignment]:
-        """One assigner pass: every assignable task to the best free capable alive agent."""
-        board = self._read_board()
-        free = [a for a in self._as_seen(board.agents) if a.alive]
-        if not free or not board.tasks:
-            return []  # nobody to give anything to: no plan, no writes
-        held = {x.task_id for x in board.leases}
-        statuses = {t.id: t.status for t in board.tasks}
-        load = self._loads(board)
+        """One assigner pass: every assignable task to the best free capable alive agent, in
+        one transaction (each assignment a savepoint of it)."""
+        with self.store.transaction() as tx:
+            return self._pass(tx)
+
+    def _pass(self, tx: Tx) -> list[Assignment]:
+        c = coord(tx)
+        counts = c.lease_counts()
+        alive = self.liveness().alive
+        free = [a for a in c.agents() if alive(a) and counts.get(a.name, 0) < a.max_tasks]
+        if not free:
+            return []  # nobody to give anything to: no plan, no writes, no tasks read
+        load = self._with_unleased(tx, free, counts)
         free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
-        waiting = (t for t in board.tasks if t.status in assign.WORK and t.id not in held)
         made: list[Assignment] = []
-        roles = {a.role for a in free}  # work for a role nobody free plays is not planned:
-        for task in sorted(waiting, key=Summary.sort_key):  # 3,000 reviews, no reviewer
-            if not free:
-                break  # everyone is full: the rest waits, and planning it costs for nothing
-            if assign.WORK[task.status][1] not in roles:
-                continue
-            choice = _choose(task, free, load, statuses)
-            given = self._give(Pick(task.id, choice.agent, choice.action)) if choice.agent else None
-            if given is not None:
-                made.append(given)
-                load[choice.agent] = load.get(choice.agent, 0) + 1
-                free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
-                roles = {a.role for a in free}
+        looked: set[str] = set()
+        limit = max(PAGE, PAGE * sum(a.max_tasks - load.get(a.name, 0) for a in free))
+        while free:
+            roles = {a.role for a in free}  # work for a role nobody free plays is not planned:
+            wanted = [s for s, (_, role) in assign.WORK.items() if role in roles]
+            if not wanted:
+                break  # 3,000 reviews, no reviewer: not even read
+            only = wanted[0] if len(wanted) == 1 else None
+            page = c.assignable(limit, only)  # most urgent first, no lease on any of them
+            fresh = [t for t in page if t.id not in looked]
+            statuses = tx.statuses(d for t in fresh for d in t.depends)
+            for task in fresh:
+                looked.add(task.id)
+                if not free:
+                    break  # everyone is full: the rest waits, and planning it costs for nothing
+                if assign.WORK[task.status][1] not in roles:
+                    continue
+                choice = _choose(task, free, load, statuses)
+                pick = Pick(task.id, choice.agent, choice.action)
+                given = self._give_in(tx, pick) if choice.agent else None
+                if given is not None:
+                    made.append(given)
+                    load[choice.agent] = load.get(choice.agent, 0) + 1
+                    free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
+                    roles = {a.role for a in free}
+            if len(page) < limit:
+                break  # every assignable task was looked at
+            limit *= 4  # agents still free, and more tasks than planned for: look further
         return made
 
     def assign_task(self, task_id: str, *, prefer: str = "") -> Assignment:
         """Assign one task now if anyone may take it (``prefer``: a person's choice of agent,
-        if that agent may); else say why it is queued."""
+        if that agent may); else say why it is queued. One transaction: the plan and the
+        assignment (a savepoint of it, which re-checks what the plan read)."""
         with self.store.transaction() as tx:
-            summary = summarize(tx.load(task_id))
-            statuses = tx.statuses(summary.depends)
-            c = coord(tx)
-            agents, leases = c.agents(), c.leases()
-        held = next((x for x in leases if x.task_id == task_id), None)
+            return self._assign_in(tx, task_id, prefer)
+
+    def _assign_in(
+        self, tx: Tx, task_id: str, prefer: str = "", agents: Sequence[Agent] | None = None
+    ) -> Assignment:
+        """``assign_task`` inside ``tx`` (``agents``: the registry, if the caller read it)."""
+        c = coord(tx)
+        held = c.lease(task_id)
         if held is not None:  # the assigner loop (or a replica) was first: say to whom
             return self._holder(held)
+        summary = summarize(tx.load(task_id))
         if summary.status not in assign.WORK:
             return Assignment(task_id, None, None, queued_because=_not_waiting(summary))
-        load = self._load_of(leases, ())
-        seen = self._as_seen(agents)
+        statuses = tx.statuses(summary.depends)
+        load = c.lease_counts()
+        seen = self._as_seen(c.agents() if agents is None else agents)
         chosen = [a for a in seen if a.name == prefer] if prefer else []
         choice = _choose(summary, chosen, load, statuses) if chosen else None
         if choice is None or not choice.agent:
             choice = _choose(summary, seen, load, statuses)
         if choice.agent:
-            made = self._give(Pick(task_id, choice.agent, choice.action))
+            made = self._give_in(tx, Pick(task_id, choice.agent, choice.action))
             if made is not None:
                 return made
-            return self._taken(task_id)
+            return self._taken(tx, task_id)
         return Assignment(task_id, None, None, queued_because=choice.queued_because)
 
     def _as_seen(self, agents: Sequence[Agent]) -> list[Agent]:
@@ -124,11 +142,10 @@ class Assigner(OrchestratorBase):
 
     # ------------------------------------------------------------------ one assignment
 
-    def _taken(self, task_id: str) -> Assignment:
+    def _taken(self, tx: Tx, task_id: str) -> Assignment:
         """A race lost to the assigner loop (or another replica): the task usually went to
         someone all the same, and the caller is told whom, not that it is queued."""
-        with self.store.transaction() as tx:
-            lease = coord(tx).lease(task_id)
+        lease = coord(tx).lease(task_id)
         if lease is None:
             return Assignment(task_id, None, None, queued_because="another request took it first")
         return self._holder(lease)
@@ -139,8 +156,13 @@ class Assigner(OrchestratorBase):
 
     def _give(self, pick: Pick, actor: str = ORCHESTRATOR) -> Assignment | None:
         """Make ``pick`` in one transaction, or nothing if it no longer holds."""
+        with self.store.transaction() as tx:
+            return self._give_in(tx, pick, actor)
+
+    def _give_in(self, tx: Tx, pick: Pick, actor: str = ORCHESTRATOR) -> Assignment | None:
+        """Make ``pick`` in a savepoint of ``tx``, or nothing if it no longer holds."""
         try:
-            with self.store.transaction() as tx:
+            with self.store.transaction():  # a lost race undoes only this assignment
                 lease = self._take(tx, pick, actor)
         except (AlreadyClaimed, RevisionConflict):
             return None  # another request or replica got there first: not an error
@@ -201,32 +223,22 @@ class Assigner(OrchestratorBase):
 
     # ------------------------------------------------------------------ reading
 
-    def _read_board(self) -> Board:
-        """Agents and leases, and the board only if some alive agent has room by its leases
-        (reading 10,000 tasks for a pass that cannot assign anything is the idle cost)."""
-        with self.store.transaction() as tx:
-            c = coord(tx)
-            agents, leases = c.agents(), c.leases()
-            load = self._load_of(leases, ())
-            alive = self.liveness().alive
-            room = any(alive(a) and load.get(a.name, 0) < a.max_tasks for a in agents)
-            tasks = tx.snapshot().tasks if room else ()
-        return Board(tasks=tasks, agents=agents, leases=leases)
-
-    def _loads(self, board: Board) -> dict[str, int]:
-        leased = {x.task_id for x in board.leases}
-        unleased = (
-            t.agent
-            for t in board.tasks
-            if t.status is Status.IN_PROGRESS and t.agent and t.id not in leased
-        )
-        return self._load_of(board.leases, unleased)
-
-    @staticmethod
-    def _load_of(leases: Iterable[Lease], unleased: Iterable[str]) -> dict[str, int]:
-        """Tasks per agent: its leases, and what it holds on the board without one (a board
-        imported with tasks in progress)."""
-        return dict(Counter([x.agent for x in leases]) + Counter(unleased))
+    def _with_unleased(
+        self, tx: Tx, agents: Sequence[Agent], counts: Mapping[str, int]
+    ) -> dict[str, int]:
+        """Tasks per agent of ``agents``: its leases (``counts``), and what it holds on the
+        board without one (a board imported with tasks in progress)."""
+        c = coord(tx)
+        load = dict(counts)
+        for agent in agents:
+            held = tx.held_by(agent.name)
+            if not held:
+                continue
+            mine = {x.task_id for x in c.leases(agent.name)}
+            extra = sum(1 for t in held if t.id not in mine and c.lease(t.id) is None)
+            if extra:
+                load[agent.name] = load.get(agent.name, 0) + extra
+        return load
 
     def _load_in(self, tx: Tx, name: str) -> int:
         """The agent's leases: the re-check of room must be cheap (it runs in the assigning
