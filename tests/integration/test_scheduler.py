@@ -18,6 +18,7 @@ from mcp_orch.config import Config
 from mcp_orch.domain.agents import Agent
 from mcp_orch.domain.errors import (
     AgentNotFound,
+    AlreadyClaimed,
     IllegalTransition,
     InvalidInput,
     LeaseLost,
@@ -688,13 +689,13 @@ def test_a_submission_that_loses_the_race_to_the_assigner_names_who_got_the_task
     assign a new task; when the loop wins, the answer names its agent, not 'queued'."""
     loop = Orchestrator(world.store, Config(), world.clock)  # started before anyone calls in
     world.beat("claude")
-    give = world.orch._give
+    give = world.orch._give_in
 
-    def loop_first(pick: object, *args: object) -> object:
-        loop.assign_ready()  # the loop's pass lands between the read and the give
-        return give(pick, *args)  # type: ignore[arg-type]
+    def loop_first(tx: object, pick: object, *args: object) -> object:
+        loop.assign_ready()  # the loop's pass lands between the plan and the give
+        return give(tx, pick, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(world.orch, "_give", loop_first)
+    monkeypatch.setattr(world.orch, "_give_in", loop_first)
     answer = world.task("endpoint", needs=["backend"])
     assert world.holder(answer.task_id) == "claude"
     assert answer.assigned_agent == "claude" and answer.queued_because == ""
@@ -713,3 +714,58 @@ def test_assigning_a_task_the_assigner_already_gave_names_its_holder(world: Worl
         first[0].fence,
         "",
     )
+
+
+def test_a_submission_is_one_commit(world: World) -> None:
+    """Create, prep and assign commit together: the store's revision moves by one."""
+    world.beat("cursor")  # max_tasks 3
+    world.task("first")  # the planner's sign of life is written now, not again within 1 s
+    before = world.store.revision()
+    given = world.task("endpoint")
+    assert given.assigned_agent == "cursor"
+    assert world.store.revision() == before + 1
+
+
+def test_a_submission_whose_assignment_fails_still_creates_the_task_queued(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The assignment fails after it wrote its lease and event: those are undone, the task
+    stands (ready), and the answer says it is queued, not that the submission failed."""
+    world.beat("claude")
+    take = world.orch._take
+
+    def take_then_fail(tx: object, pick: object, actor: str) -> object:
+        take(tx, pick, actor)  # type: ignore[arg-type]
+        raise RuntimeError("the disk hiccuped")
+
+    monkeypatch.setattr(world.orch, "_take", take_then_fail)
+    given = world.task("endpoint")
+    assert given.assigned_agent is None and "the disk hiccuped" in given.queued_because
+    assert world.store.load(given.task_id).status is Status.READY
+    assert world.holder(given.task_id) == ""
+    assert [op for op, _, _ in world.ops(given.task_id)] == ["create", "prep"]
+    monkeypatch.undo()
+    assert world.orch.assign_task(given.task_id).assigned_agent == "claude"
+
+
+def test_a_claim_by_an_agent_not_registered_yet_is_one_commit(
+    store: TaskStore, tmp_path: Path
+) -> None:
+    """An HTTP claim by an agent the registry does not know yet: its registration, the claim
+    and its lease commit together; a refused claim leaves one refused event and the task as
+    it was, and the agent still counts as heard from."""
+    roles = {"planner": ("chatgpt",), "implementer": ("newbie", "other")}
+    world = World(store, tmp_path, Config(roles=roles))
+    tid = world.task("endpoint").task_id  # nobody alive: queued
+    before = store.revision()
+    result = world.orch.step(tid, "claim", agent="newbie")
+    assert store.revision() == before + 1
+    assert world.holder(tid) == "newbie" and result.fence >= 1
+    assert world.orch.registered("newbie") is not None
+    task = store.load(tid)
+    with pytest.raises(AlreadyClaimed) as refused:
+        world.orch.step(tid, "claim", agent="other")
+    assert "newbie" in str(refused.value)
+    assert store.load(tid) == task and world.holder(tid) == "newbie"
+    assert [e.agent for e in store.events(tid) if e.outcome == "refused"] == ["other"]
+    assert world.orch.registered("other") is not None

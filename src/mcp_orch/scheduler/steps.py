@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from ..domain import transitions
 from ..domain.agents import Agent, Lease
-from ..domain.errors import InvalidInput, LeaseLost
+from ..domain.errors import InvalidInput, LeaseLost, OrchError
 from ..domain.ids import normalize_id
 from ..domain.model import Status, Task
 from ..domain.ops import op
@@ -84,24 +84,38 @@ class Steps(Assigner):
     def step(
         self, task_id: str, step: str, *, agent: str, fence: int | None = None, **args: str
     ) -> StepResult:
-        """Run ``step`` on the task as ``agent``; ``LeaseLost`` if it no longer holds it."""
+        """Run ``step`` on the task as ``agent``; ``LeaseLost`` if it no longer holds it.
+
+        One transaction: the sign of life, the registry read, the step with its lease settled
+        (a savepoint: a refused step undoes only itself, leaves its one refused event, and
+        the agent counts as heard from as before), then what it hands on."""
         who = check_agent(agent)
         texts = _step_args(step, args)
         tid = normalize_id(task_id)
-        self.touch(who)
-        svc = self._guarded(who, step, fence)
-        changed = True
-        if step == "claim":
-            claimed = svc.claim(tid, agent=who)
-            task, changed = claimed.task, claimed.changed
-        elif step == "progress":
-            task = self._progress(svc, tid, who, texts.get("note", ""))
-        else:
-            task = _run(svc, step, tid, who, texts)
+        refused: OrchError | None = None
+        with self.store.transaction():
+            self.touch(who)
+            svc = self._guarded(who, step, fence)
+            try:
+                task, changed = self._run_step(svc, step, tid, who, texts)
+            except OrchError as exc:
+                refused = exc  # the step's savepoint is undone; the sign of life commits
+        if refused is not None:
+            raise refused
         lease = svc.settled  # the step's transaction left it so: no read after it
         fence = lease.fence if lease is not None and lease.agent == who else 0
         handed = self._hand_on(step, task)
         return StepResult(task=task, changed=changed, fence=fence, assignments=handed)
+
+    def _run_step(
+        self, svc: GuardedService, step: str, tid: str, who: str, texts: Mapping[str, str]
+    ) -> tuple[Task, bool]:
+        if step == "claim":
+            claimed = svc.claim(tid, agent=who)
+            return claimed.task, claimed.changed
+        if step == "progress":
+            return self._progress(svc, tid, who, texts.get("note", "")), True
+        return _run(svc, step, tid, who, texts), True
 
     def _guarded(self, who: str, step: str, fence: int | None) -> GuardedService:
         def check(task: Task, tx: Tx) -> None:

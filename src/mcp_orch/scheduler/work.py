@@ -5,6 +5,9 @@ claimed for it there and then).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from ..domain.agents import Agent
 from ..domain.errors import InvalidInput, OrchError, TaskNotFound
 from ..domain.ids import normalize_id
 from ..domain.model import Priority, Status, Task
@@ -20,6 +23,7 @@ from ..inputs import (
     check_title,
 )
 from ..service import NextAction, Service
+from ..store import Tx
 from .assigner import Assignment, Pick, lost_race
 from .base import coord
 from .registry import Registry
@@ -34,7 +38,11 @@ class Work(Registry):
     def submit_task(
         self, fields: TaskInput, *, actor: str, priority_override: int | None = None
     ) -> Assignment:
-        """Create the task (or update it, when ``fields.id`` names one) and assign it now."""
+        """Create the task (or update it, when ``fields.id`` names one) and assign it now.
+
+        One transaction (one commit): the registry read once, the create and prep (a refusal
+        undoes both), and the assignment in a savepoint of it: should that fail, the task
+        stands all the same and the answer says it is queued."""
         who = check_agent(actor)
         _precheck(fields)
         prio = (
@@ -43,30 +51,44 @@ class Work(Registry):
             else fields.priority
         )
         self.touch(who)
-        svc = self.service(who)
-        if fields.id:
-            task = self._update(svc, normalize_id(fields.id), fields, who, prio)
-        else:
-            task = svc.create(
-                check_title(fields.title),
-                priority=prio.value if prio else None,
-                depends=fields.dependencies or (),
-                agent=who,
-                goal=fields.goal,
-                capabilities=fields.capabilities or (),
-            )
-            if fields.goal.strip() and fields.status != "pending":
-                task = svc.prep(
-                    task.id,
+        with self.store.transaction() as tx:
+            agents = coord(tx).agents()
+            svc = self.service(who, agents)
+            if fields.id:
+                task = self._update(svc, normalize_id(fields.id), fields, who, prio)
+            else:
+                task = svc.create(
+                    check_title(fields.title),
+                    priority=prio.value if prio else None,
+                    depends=fields.dependencies or (),
                     agent=who,
-                    acceptance=fields.acceptance or (),
-                    files=fields.files or (),
+                    goal=fields.goal,
+                    capabilities=fields.capabilities or (),
                 )
-        given = self.assign_task(task.id, prefer=fields.assigned_agent)
+                if fields.goal.strip() and fields.status != "pending":
+                    task = svc.prep(
+                        task.id,
+                        agent=who,
+                        acceptance=fields.acceptance or (),
+                        files=fields.files or (),
+                    )
+            given = self._assign_after(tx, task.id, fields.assigned_agent, agents)
         if given.assigned_agent and fields.estimated_minutes:  # the planner's estimate wins
             done = self.later(fields.estimated_minutes * 60)
             given = given._replace(estimated_completion=done)
         return given
+
+    def _assign_after(
+        self, tx: Tx, task_id: str, prefer: str, agents: Sequence[Agent]
+    ) -> Assignment:
+        """Assign the task just written, in a savepoint: the write took effect, so whatever
+        goes wrong here undoes only the assignment, and the task is queued."""
+        try:
+            with self.store.transaction():
+                return self._assign_in(tx, task_id, prefer, agents)
+        except Exception as exc:  # the task stands, and the assigner tries again
+            why = f"not assigned yet: {exc}"
+            return Assignment(task_id, None, None, queued_because=why)
 
     def _update(
         self, service: Service, tid: str, fields: TaskInput, who: str, prio: Priority | None
