@@ -24,7 +24,7 @@ from ..domain.errors import (
     RevisionConflict,
 )
 from ..domain.events import event_for
-from ..domain.model import Status
+from ..domain.model import Status, Task
 from ..domain.policy import Summary, summarize
 from ..domain.record import Record
 from ..store import Tx
@@ -109,15 +109,33 @@ class Assigner(OrchestratorBase):
         with self.store.transaction() as tx:
             return self._assign_in(tx, task_id, prefer)
 
-    def _assign_in(
-        self, tx: Tx, task_id: str, prefer: str = "", agents: Sequence[Agent] | None = None
+    def _assign_after(
+        self, tx: Tx, task: Task, prefer: str = "", agents: Sequence[Agent] | None = None
     ) -> Assignment:
-        """``assign_task`` inside ``tx`` (``agents``: the registry, if the caller read it)."""
+        """Assign the task just written, in a savepoint: the write took effect, so whatever
+        goes wrong here undoes only the assignment, and the task is queued."""
+        try:
+            with self.store.transaction():
+                return self._assign_in(tx, task.id, prefer, agents, task)
+        except Exception as exc:  # the task stands, and the assigner tries again
+            why = f"not assigned yet: {exc}"
+            return Assignment(task.id, None, None, queued_because=why)
+
+    def _assign_in(
+        self,
+        tx: Tx,
+        task_id: str,
+        prefer: str = "",
+        agents: Sequence[Agent] | None = None,
+        task: Task | None = None,
+    ) -> Assignment:
+        """``assign_task`` inside ``tx`` (``agents``: the registry, ``task``: the task as
+        ``tx`` wrote it, if the caller has them)."""
         c = coord(tx)
         held = c.lease(task_id)
         if held is not None:  # the assigner loop (or a replica) was first: say to whom
             return self._holder(held)
-        summary = summarize(tx.load(task_id))
+        summary = summarize(task if task is not None else tx.load(task_id))
         if summary.status not in assign.WORK:
             return Assignment(task_id, None, None, queued_because=_not_waiting(summary))
         statuses = tx.statuses(summary.depends)

@@ -10,7 +10,7 @@ was reassigned cannot complete it. A person (``human``) is not fenced: that is t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from ..domain import transitions
@@ -93,18 +93,24 @@ class Steps(Assigner):
         texts = _step_args(step, args)
         tid = normalize_id(task_id)
         refused: OrchError | None = None
-        with self.store.transaction():
+        given: Assignment | None = None
+        with self.store.transaction() as tx:
             self.touch(who)
-            svc = self._guarded(who, step, fence)
+            registry = self._registry_for(who)
+            svc = self._guarded(who, step, fence, registry)
             try:
                 task, changed = self._run_step(svc, step, tid, who, texts)
             except OrchError as exc:
                 refused = exc  # the step's savepoint is undone; the sign of life commits
+            else:
+                if step in ("submit", "feedback"):  # the work on to a reviewer, or back
+                    every = registry if self.config.enforce_roles else None
+                    given = self._assign_after(tx, task, agents=every)
         if refused is not None:
             raise refused
         lease = svc.settled  # the step's transaction left it so: no read after it
         fence = lease.fence if lease is not None and lease.agent == who else 0
-        handed = self._hand_on(step, task)
+        handed = self._hand_on(step, given)
         return StepResult(task=task, changed=changed, fence=fence, assignments=handed)
 
     def _run_step(
@@ -117,7 +123,9 @@ class Steps(Assigner):
             return self._progress(svc, tid, who, texts.get("note", "")), True
         return _run(svc, step, tid, who, texts), True
 
-    def _guarded(self, who: str, step: str, fence: int | None) -> GuardedService:
+    def _guarded(
+        self, who: str, step: str, fence: int | None, registry: Sequence[Agent]
+    ) -> GuardedService:
         def check(task: Task, tx: Tx) -> None:
             if step != "claim":
                 check_fence(tx, task, who, fence, step)
@@ -125,7 +133,7 @@ class Steps(Assigner):
         def settle(before: Task, after: Task, tx: Tx) -> Lease | None:
             return self._settle(tx, before, after, renew=step == "progress")
 
-        return GuardedService(self.service(who, self._registry_for(who)), check, settle)
+        return GuardedService(self.service(who, registry), check, settle)
 
     def _registry_for(self, who: str) -> tuple[Agent, ...]:
         """What a step's service needs of the registry: every agent's role when roles are
@@ -172,15 +180,11 @@ class Steps(Assigner):
 
         return svc._mutate(tid, who, "progress", change)
 
-    def _hand_on(self, step: str, task: Task) -> tuple[Assignment, ...]:
-        """Push what the step made assignable: the submitted work to a reviewer, the sent-back
-        task to its implementer; what else it freed (an agent's room, a dependency done) goes
-        to the assigner (``wake``, else a pass at once)."""
-        made: list[Assignment] = []
-        if step in ("submit", "feedback"):
-            given = self.assign_task(task.id)
-            if given.assigned_agent:
-                made.append(given)
+    def _hand_on(self, step: str, given: Assignment | None) -> tuple[Assignment, ...]:
+        """What the step set going: the submitted work pushed to a reviewer, or the sent-back
+        task to its implementer (``given``, in the step's transaction); what else it freed (an
+        agent's room, a dependency done) goes to the assigner (``wake``, else a pass now)."""
+        made: list[Assignment] = [given] if given is not None and given.assigned_agent else []
         if step in ("submit", "complete", "fail", "feedback"):
             if self.wake is not None:
                 self.wake()

@@ -5,9 +5,6 @@ claimed for it there and then).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from ..domain.agents import Agent
 from ..domain.errors import InvalidInput, OrchError, TaskNotFound
 from ..domain.ids import normalize_id
 from ..domain.model import Priority, Status, Task
@@ -23,7 +20,6 @@ from ..inputs import (
     check_title,
 )
 from ..service import NextAction, Service
-from ..store import Tx
 from .assigner import Assignment, Pick, lost_race
 from .base import coord
 from .registry import Registry
@@ -72,23 +68,11 @@ class Work(Registry):
                         acceptance=fields.acceptance or (),
                         files=fields.files or (),
                     )
-            given = self._assign_after(tx, task.id, fields.assigned_agent, agents)
+            given = self._assign_after(tx, task, fields.assigned_agent, agents)
         if given.assigned_agent and fields.estimated_minutes:  # the planner's estimate wins
             done = self.later(fields.estimated_minutes * 60)
             given = given._replace(estimated_completion=done)
         return given
-
-    def _assign_after(
-        self, tx: Tx, task_id: str, prefer: str, agents: Sequence[Agent]
-    ) -> Assignment:
-        """Assign the task just written, in a savepoint: the write took effect, so whatever
-        goes wrong here undoes only the assignment, and the task is queued."""
-        try:
-            with self.store.transaction():
-                return self._assign_in(tx, task_id, prefer, agents)
-        except Exception as exc:  # the task stands, and the assigner tries again
-            why = f"not assigned yet: {exc}"
-            return Assignment(task_id, None, None, queued_because=why)
 
     def _update(
         self, service: Service, tid: str, fields: TaskInput, who: str, prio: Priority | None
@@ -123,6 +107,15 @@ class Work(Registry):
         who = check_agent(agent)
         if is_person(who):
             return self.service().next_action(who)  # a person holds no leases
+        refused: OrchError | None = None
+        with self.store.transaction():  # one commit: the sign of life, the claim or review
+            try:
+                return self._pull(who)
+            except OrchError as exc:
+                refused = exc  # what it tried is undone (savepoints); the sign of life stands
+        raise refused
+
+    def _pull(self, who: str) -> NextAction:
         self.touch(who)
         answer = self._decide(who)
         for _ in range(PULL_TRIES):
