@@ -654,3 +654,98 @@ def test_sqlite_reads_assignable_work_in_index_order_and_stops_at_the_limit(
     assert "SCAN tasks USING INDEX tasks_assignable" in plan, plan
     assert "SEARCH leases USING COVERING INDEX" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+# ---------------------------------------------------------------------- memos and caches
+
+
+class Undo(Exception):
+    pass
+
+
+def _parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The IDs whose Markdown body the SQL stores parse from now on."""
+    from mcp_orch.store import sqltx
+
+    parsed: list[str] = []
+    real = sqltx.parse_body
+
+    def counting(task_id: str, body: str) -> Task:
+        parsed.append(task_id)
+        return real(task_id, body)
+
+    monkeypatch.setattr(sqltx, "parse_body", counting)
+    return parsed
+
+
+def test_a_task_read_again_at_its_revision_is_not_parsed_again(
+    stores: Callable[[], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer, reader = stores(), stores()
+    with writer.transaction() as tx:
+        tx.save(task(1), expected=None)
+    parsed = _parses(monkeypatch)
+    with writer.transaction() as tx:
+        first = tx.get("T-00000001")  # saved and committed by this store: known already
+        assert tx.get("T-00000001").task is first.task
+    assert writer.load("T-00000001") == task(1) and parsed == []
+    assert reader.load("T-00000001") == task(1) and parsed == ["T-00000001"]  # once per store
+    assert reader.load("T-00000001") == task(1) and parsed == ["T-00000001"]
+    with reader.transaction() as tx:
+        stored = tx.get("T-00000001")
+        tx.save(stored.task.evolve(title="changed"), expected=stored.revision)
+    assert writer.load("T-00000001").title == "changed"  # the row is read every time
+    assert parsed == ["T-00000001", "T-00000001"]
+
+
+def test_a_rolled_back_save_never_enters_the_task_cache(stores: Callable[[], Any]) -> None:
+    """A rolled-back transaction's revision number is taken again by the next writer (here
+    another replica): what it saved must not be what a later read at that revision gets."""
+    store, other = stores(), stores()
+    with store.transaction() as tx:
+        tx.save(task(1), expected=None)
+
+    def replace(title: str) -> int:
+        with other.transaction() as tx:
+            stored = tx.get("T-00000001")
+            return tx.save(stored.task.evolve(title=title), expected=stored.revision)
+
+    with pytest.raises(Undo), store.transaction() as tx:
+        stored = tx.get("T-00000001")
+        tx.save(stored.task.evolve(title="rolled back"), expected=stored.revision)
+        assert tx.get("T-00000001").task.title == "rolled back"  # its own write
+        raise Undo
+    assert replace("by the other") == 2  # the rolled-back number, taken again
+    assert store.load("T-00000001").title == "by the other"
+    with store.transaction() as tx:
+        stored = tx.get("T-00000001")
+        with pytest.raises(Undo), store.transaction() as inner:
+            inner.save(stored.task.evolve(title="undone inside"), expected=stored.revision)
+            assert inner.get("T-00000001").task.title == "undone inside"
+            raise Undo
+    assert replace("again") == 3
+    assert store.load("T-00000001").title == "again"
+
+
+def test_agents_and_leases_read_through_the_memo_are_always_fresh(
+    stores: Callable[[], Any],
+) -> None:
+    first, other = stores(), stores()
+    cursor = Agent(name="cursor", role="implementer", capabilities=("backend",), max_tasks=2)
+    with first.transaction() as tx:
+        tx.put_agent(cursor._replace(status="available", last_seen=T0))
+        tx.grant("T-00000001", "cursor", T6, T0)
+    with first.transaction() as tx:
+        assert tx.agents() == (cursor._replace(status="available", last_seen=T0),)
+        (lease,) = tx.leases()
+        assert tx.lease("T-00000001") is lease  # the same row: the same object
+    with other.transaction() as tx:  # another replica changes both rows
+        tx.put_agent(cursor._replace(status="busy", last_seen=T6, capabilities=("ui",)))
+        assert tx.renew("T-00000001", "cursor", 1, T9)
+    with first.transaction() as tx:
+        assert tx.agent("cursor") == cursor._replace(
+            status="busy", last_seen=T6, capabilities=("ui",)
+        )
+        assert [x.expires_at for x in tx.leases()] == [T9]
+        tx.remove_agent("cursor")
+        assert tx.agents() == ()

@@ -27,8 +27,6 @@ from .sqltx import (
     LEASE_COLUMNS,
     SUMMARY_COLUMNS,
     SqlTx,
-    agent_of,
-    lease_of,
     summary_of,
 )
 
@@ -52,11 +50,11 @@ class CoordinationTx(SqlTx):
 
     def agents(self) -> tuple[Agent, ...]:
         rows = self._x(f"SELECT {AGENT_COLUMNS} FROM agents ORDER BY name").fetchall()
-        return tuple(agent_of(row, self.d) for row in rows)
+        return self.memos.agents.many(rows, self.d)
 
     def agent(self, name: str) -> Agent | None:
         row = self._x(f"SELECT {AGENT_COLUMNS} FROM agents WHERE name = ?", (name,)).fetchone()
-        return agent_of(row, self.d) if row else None
+        return self.memos.agents(row, self.d) if row else None
 
     def put_agent(self, agent: Agent) -> None:
         before = self.agent(agent.name)
@@ -94,13 +92,13 @@ class CoordinationTx(SqlTx):
         row = self._x(
             f"SELECT {LEASE_COLUMNS} FROM leases WHERE task_id = ?", (task_id,)
         ).fetchone()
-        return lease_of(row, self.d) if row else None
+        return self.memos.leases(row, self.d) if row else None
 
     def leases(self, agent: str | None = None) -> tuple[Lease, ...]:
         """Every lease (of ``agent``), soonest to expire first."""
         where, params = ("", ()) if agent is None else (" WHERE agent = ?", (agent,))
         sql = f"SELECT {LEASE_COLUMNS} FROM leases{where} ORDER BY expires_at, task_id"
-        return tuple(lease_of(row, self.d) for row in self._x(sql, params).fetchall())
+        return self.memos.leases.many(self._x(sql, params).fetchall(), self.d)
 
     def lease_counts(self) -> dict[str, int]:
         """Agent name -> how many leases it holds (one ``GROUP BY``)."""
@@ -146,7 +144,7 @@ class CoordinationTx(SqlTx):
         row = self._x(*self._lease_insert(task_id, agent, expires_at, now)).fetchone()
         if row is None:
             raise self._held(task_id)
-        return lease_of(row, self.d)
+        return self.memos.leases(row, self.d)
 
     _FENCE_UP = (
         "INSERT INTO fences (task_id, fence) VALUES (?, 1) ON CONFLICT (task_id) "
@@ -213,4 +211,4 @@ class CoordinationTx(SqlTx):
         until, params = ("now()", ()) if self.db_clock else ("?", (self.d.time(now),))
         sql = f"SELECT {LEASE_COLUMNS} FROM leases WHERE expires_at <= {until}"
         rows = self._x(sql + " ORDER BY expires_at, task_id", params).fetchall()
-        return tuple(lease_of(row, self.d) for row in rows)
+        return self.memos.leases.many(rows, self.d)

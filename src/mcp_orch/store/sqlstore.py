@@ -20,7 +20,7 @@ from . import Snapshot, no_attachment
 from .eventpage import EventPage, EventQuery
 from .sqlcoord import CoordinationTx
 from .sqldialect import Dialect
-from .sqltx import EVENT_COLUMNS, current_revision, event_of
+from .sqltx import EVENT_COLUMNS, Memos, current_revision, event_of
 
 EVENTS_AFTER_BATCH = 1000  # one call's worth of new events; the next call reads the rest
 
@@ -37,6 +37,7 @@ class SqlStore:
         self._cache: Snapshot | None = None
         self._cache_lock = threading.Lock()
         self._warnings: list[str] = []
+        self._memos_made: Memos | None = None
 
     # ------------------------------------------------------------------ a backend's part
 
@@ -47,6 +48,18 @@ class SqlStore:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ transactions
+
+    @property
+    def _memos(self) -> Memos:
+        """Rows already converted, tasks already parsed (``sqlmemo``), for every transaction
+        (made at first use: a backend sets its dialect after this class's ``__init__``)."""
+        made = self._memos_made
+        if made is None:
+            with self._cache_lock:
+                if self._memos_made is None:
+                    self._memos_made = Memos(self.dialect)
+                made = self._memos_made
+        return made
 
     def _db_error(self, exc: Exception) -> OrchError | None:
         """The ``OrchError`` a driver's error means (None: not the driver's), so an outer
@@ -66,7 +79,7 @@ class SqlStore:
             return
         try:
             with self._writing() as cur:
-                tx = CoordinationTx(cur, self.dialect, db_clock=self.db_clock)
+                tx = CoordinationTx(cur, self.dialect, db_clock=self.db_clock, memos=self._memos)
                 tx.base, tx.keep = self._cached, self._keep
                 self._local.tx = tx
                 try:
@@ -78,6 +91,9 @@ class SqlStore:
                         f"a part of the transaction could not be undone: {tx.broken}",
                         "nothing was changed; run the command again",
                     ) from tx.broken
+            cache = self._memos.tasks  # committed: what it saved is true for good now
+            for revision, task in tx.saved:
+                cache.put(task.id, revision, task)
         finally:
             self._write_refused()
 
@@ -149,7 +165,9 @@ class SqlStore:
             yield outer  # reads inside a transaction see its own writes
             return
         with self._reading() as cur:
-            yield CoordinationTx(cur, self.dialect, db_clock=self.db_clock, writing=False)
+            yield CoordinationTx(
+                cur, self.dialect, db_clock=self.db_clock, writing=False, memos=self._memos
+            )
 
     # ------------------------------------------------------------------ reads
 
