@@ -51,7 +51,12 @@ from mcp_orch.store import TaskStore
 STATUSES = (Status.READY, Status.PENDING, Status.IN_PROGRESS, Status.REVIEW)
 
 
-def open_store(url: str, tmp: Path, schema: str | None) -> TaskStore:
+def open_store(url: str, tmp: Path, schema: str | None, sync: str = "FULL") -> TaskStore:
+    if url.startswith("sqlite:///") and sync != "FULL":
+        from mcp_orch.store.factory import sqlite_path
+        from mcp_orch.store.sqlite import SqliteStore
+
+        return SqliteStore(sqlite_path(url, str(tmp / ".mcp")), synchronous=sync)
     if url.startswith("postgres") and schema:
         from mcp_orch.store.postgres import PostgresStore
 
@@ -106,11 +111,17 @@ def main() -> int:
     parser.add_argument("--store", default="memory")
     parser.add_argument("--schema", help="PostgreSQL: an empty schema to work in")
     parser.add_argument("--claims", type=int, default=1000, help="claims by new agents")
+    parser.add_argument(
+        "--sync",
+        default="FULL",
+        help="SQLite's synchronous (FULL, as orch serve runs it; NORMAL: commits do not wait "
+        "for the disk, to see the code's cost apart from a busy disk's fsync)",
+    )
     args = parser.parse_args()
     import tempfile
 
     tmp = Path(tempfile.mkdtemp())
-    store = open_store(args.store, tmp, args.schema)
+    store = open_store(args.store, tmp, args.schema, args.sync)
     roles = {"planner": ("chatgpt",), "implementer": (), "reviewer": ()}
     orch = Orchestrator(store, Config(roles=roles), Clock())
     orch.wake = lambda: None  # the serve process's assigner loop takes the global passes

@@ -140,17 +140,36 @@ class Assigner(OrchestratorBase):
             return Assignment(task_id, None, None, queued_because=_not_waiting(summary))
         statuses = tx.statuses(summary.depends)
         load = c.lease_counts()
-        seen = self._as_seen(c.agents() if agents is None else agents)
-        chosen = [a for a in seen if a.name == prefer] if prefer else []
+        registry = c.agents() if agents is None else agents
+        chosen = self._as_seen([a for a in registry if a.name == prefer]) if prefer else []
         choice = _choose(summary, chosen, load, statuses) if chosen else None
         if choice is None or not choice.agent:
-            choice = _choose(summary, seen, load, statuses)
+            choice = self._choose_among(summary, registry, load, statuses)
         if choice.agent:
             made = self._give_in(tx, Pick(task_id, choice.agent, choice.action))
             if made is not None:
                 return made
             return self._taken(tx, task_id)
         return Assignment(task_id, None, None, queued_because=choice.queued_because)
+
+    def _choose_among(
+        self,
+        task: Summary,
+        agents: Sequence[Agent],
+        load: Mapping[str, int],
+        statuses: Mapping[str, Status],
+    ) -> assign.Choice:
+        """``_choose`` over the registry, looking first only at the agents that could take
+        the task at all (its role, alive, with room): the same choice, without judging a
+        thousand agents; only when none of them may take it is everyone judged, for why."""
+        role, alive = assign.WORK[task.status][1], self.liveness().alive
+        ready = [
+            a for a in agents if a.role == role and load.get(a.name, 0) < a.max_tasks and alive(a)
+        ]
+        choice = _choose(task, ready, load, statuses) if ready else None
+        if choice is not None and choice.agent:
+            return choice
+        return _choose(task, self._as_seen(agents), load, statuses)
 
     def _as_seen(self, agents: Sequence[Agent]) -> list[Agent]:
         """The registry as the rules must see it: alive only if heard from since the service
@@ -298,7 +317,10 @@ def _not_waiting(task: Summary) -> str:
 
 
 def _choose(
-    task: Summary, agents: Sequence[Agent], load: dict[str, int], statuses: Mapping[str, Status]
+    task: Summary,
+    agents: Sequence[Agent],
+    load: Mapping[str, int],
+    statuses: Mapping[str, Status],
 ) -> assign.Choice:
     """``domain.assign.choose``, except that a review needs a reviewer, not the capabilities
     the work needed: codex reviews the frontend task cursor implemented."""
