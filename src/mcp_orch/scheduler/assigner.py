@@ -2,11 +2,13 @@
 alive agent) and pull (an agent asks what to do and gets its assigned work first, else claims
 the best task it may take).
 
-Every assignment is its own transaction that re-reads what the plan was made from: the task
-still ready (or in review), no lease on it, the agent still alive with room. A lost race
+Every assignment re-reads, in the transaction that makes it, what the plan was made from: the
+task still ready (or in review), no lease on it, the agent still alive with room. A lost race
 (another request, another replica) is no assignment, never a second holder: the store refuses
 a second lease on a task (``AlreadyClaimed``) and a save over a newer revision
-(``RevisionConflict``), and the transaction rolls back.
+(``RevisionConflict``), and the assignment's savepoint rolls back. ``assign_task`` plans and
+assigns in one transaction (the request's own, when it has one: ``submit_task``, a step's
+hand-on); an ``assign_ready`` pass gives each task in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -57,19 +59,17 @@ class Assigner(OrchestratorBase):
     """Push and pull, on ``domain.assign``'s rules."""
 
     def assign_ready(self) -> list[Assignment]:
-        """One assigner pass: every assignable task to the best free capable alive agent, in
-        one transaction (each assignment a savepoint of it)."""
+        """One assigner pass: every assignable task to the best free capable alive agent.
+        Each assignment is a transaction of its own (one task locked at a time: a pass never
+        holds one task while it waits for another, so passes and steps cannot deadlock)."""
         with self.store.transaction() as tx:
-            return self._pass(tx)
-
-    def _pass(self, tx: Tx) -> list[Assignment]:
-        c = coord(tx)
-        counts = c.lease_counts()
-        alive = self.liveness().alive
-        free = [a for a in c.agents() if alive(a) and counts.get(a.name, 0) < a.max_tasks]
-        if not free:
-            return []  # nobody to give anything to: no plan, no writes, no tasks read
-        load = self._with_unleased(tx, free, counts)
+            c = coord(tx)
+            counts = c.lease_counts()
+            alive = self.liveness().alive
+            free = [a for a in c.agents() if alive(a) and counts.get(a.name, 0) < a.max_tasks]
+            if not free:
+                return []  # nobody to give anything to: no plan, no writes, no tasks read
+            load = self._with_unleased(tx, free, counts)
         free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
         made: list[Assignment] = []
         looked: set[str] = set()
@@ -80,9 +80,10 @@ class Assigner(OrchestratorBase):
             if not wanted:
                 break  # 3,000 reviews, no reviewer: not even read
             only = wanted[0] if len(wanted) == 1 else None
-            page = c.assignable(limit, only)  # most urgent first, no lease on any of them
-            fresh = [t for t in page if t.id not in looked]
-            statuses = tx.statuses(d for t in fresh for d in t.depends)
+            with self.store.transaction() as tx:
+                page = coord(tx).assignable(limit, only)  # most urgent first, none leased
+                fresh = [t for t in page if t.id not in looked]
+                statuses = tx.statuses(d for t in fresh for d in t.depends)
             for task in fresh:
                 looked.add(task.id)
                 if not free:
@@ -90,8 +91,9 @@ class Assigner(OrchestratorBase):
                 if assign.WORK[task.status][1] not in roles:
                     continue
                 choice = _choose(task, free, load, statuses)
-                pick = Pick(task.id, choice.agent, choice.action)
-                given = self._give_in(tx, pick) if choice.agent else None
+                given = (
+                    self._give(Pick(task.id, choice.agent, choice.action)) if choice.agent else None
+                )
                 if given is not None:
                     made.append(given)
                     load[choice.agent] = load.get(choice.agent, 0) + 1

@@ -219,11 +219,14 @@ class Liveness:
     def beats(self, agent: str) -> bool:
         return self._beats.get(agent, "") >= self.call_since
 
+    def cutoff(self, agent: str) -> str:
+        """Heard from at or after this, ``agent`` is within its ``ttl``."""
+        return self.lease_since if self.beats(agent) else self.call_since
+
     def alive(self, agent: Agent) -> bool:
         if not agent.alive or agent.last_seen < self.started:
             return False
-        cutoff = self.lease_since if self.beats(agent.name) else self.call_since
-        return agent.last_seen >= cutoff
+        return agent.last_seen >= self.cutoff(agent.name)
 
 
 def since(now: datetime, seconds: float) -> str:

@@ -23,7 +23,7 @@ from ..domain.events import Event
 from ..domain.model import parse_time
 from ..domain.record import Record
 from ..inputs import check_agent
-from .base import coord
+from .base import Liveness, coord
 from .leases import Sweeper
 
 EDITABLE = ("role", "capabilities", "max_tasks")
@@ -67,8 +67,14 @@ class Registry(Sweeper):
         with self.store.transaction() as tx:
             c = coord(tx)
             registered, leases = c.agents(), c.leases()
-        metrics = self.metrics()
-        return [self._view(a, leases, metrics.get(a.name, Metrics())) for a in registered]
+        metrics, live = self.metrics(), self.liveness()
+        mine: dict[str, list[Lease]] = {}
+        for lease in leases:
+            mine.setdefault(lease.agent, []).append(lease)
+        return [
+            self._view(a, mine.get(a.name, ()), metrics.get(a.name, Metrics()), live)
+            for a in registered
+        ]
 
     def agent_view(self, name: str) -> AgentView:
         with self.store.transaction() as tx:
@@ -78,9 +84,11 @@ class Registry(Sweeper):
             raise _unknown(name)
         return self._view(agent, leases, self.metrics().get(name, Metrics()))
 
-    def _view(self, agent: Agent, leases: Sequence[Lease], metrics: Metrics) -> AgentView:
+    def _view(
+        self, agent: Agent, leases: Sequence[Lease], metrics: Metrics, live: Liveness | None = None
+    ) -> AgentView:
         mine = tuple(x.task_id for x in leases if x.agent == agent.name)
-        status = self.due_status(agent)
+        status = self.due_status(agent, live)
         if status in (AgentStatus.AVAILABLE.value, AgentStatus.BUSY.value):
             full = len(mine) >= agent.max_tasks
             status = (AgentStatus.BUSY if full else AgentStatus.AVAILABLE).value
