@@ -691,9 +691,9 @@ def test_a_submission_that_loses_the_race_to_the_assigner_names_who_got_the_task
     world.beat("claude")
     give = world.orch._give_in
 
-    def loop_first(tx: object, pick: object, *args: object) -> object:
+    def loop_first(tx: object, pick: object, *args: object, **kwargs: bool) -> object:
         loop.assign_ready()  # the loop's pass lands between the plan and the give
-        return give(tx, pick, *args)  # type: ignore[arg-type]
+        return give(tx, pick, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(world.orch, "_give_in", loop_first)
     answer = world.task("endpoint", needs=["backend"])

@@ -117,8 +117,11 @@ class Assigner(OrchestratorBase):
         """Assign the task just written, in a savepoint: the write took effect, so whatever
         goes wrong here undoes only the assignment, and the task is queued."""
         try:
-            with self.store.transaction():
-                return self._assign_in(tx, task.id, prefer, agents, task)
+            try:
+                with self.store.transaction():  # the one savepoint, for a lost race as well
+                    return self._assign_in(tx, task.id, prefer, agents, task, savepoint=False)
+            except (AlreadyClaimed, RevisionConflict):
+                return self._taken(tx, task.id)  # another replica was first: say whom
         except Exception as exc:  # the task stands, and the assigner tries again
             why = f"not assigned yet: {exc}"
             return Assignment(task.id, None, None, queued_because=why)
@@ -130,9 +133,11 @@ class Assigner(OrchestratorBase):
         prefer: str = "",
         agents: Sequence[Agent] | None = None,
         task: Task | None = None,
+        *,
+        savepoint: bool = True,
     ) -> Assignment:
         """``assign_task`` inside ``tx`` (``agents``: the registry, ``task``: the task as
-        ``tx`` wrote it, if the caller has them)."""
+        ``tx`` wrote it, if the caller has them; ``savepoint``: see ``_give_in``)."""
         c = coord(tx)
         held = c.lease(task_id)
         if held is not None:  # the assigner loop (or a replica) was first: say to whom
@@ -148,7 +153,9 @@ class Assigner(OrchestratorBase):
         if choice is None or not choice.agent:
             choice = self._choose_among(summary, registry, load, statuses)
         if choice.agent:
-            made = self._give_in(tx, Pick(task_id, choice.agent, choice.action))
+            made = self._give_in(
+                tx, Pick(task_id, choice.agent, choice.action), savepoint=savepoint
+            )
             if made is not None:
                 return made
             return self._taken(tx, task_id)
@@ -198,13 +205,20 @@ class Assigner(OrchestratorBase):
         with self.store.transaction() as tx:
             return self._give_in(tx, pick, actor)
 
-    def _give_in(self, tx: Tx, pick: Pick, actor: str = ORCHESTRATOR) -> Assignment | None:
-        """Make ``pick`` in a savepoint of ``tx``, or nothing if it no longer holds."""
-        try:
-            with self.store.transaction():  # a lost race undoes only this assignment
-                lease = self._take(tx, pick, actor)
-        except (AlreadyClaimed, RevisionConflict):
-            return None  # another request or replica got there first: not an error
+    def _give_in(
+        self, tx: Tx, pick: Pick, actor: str = ORCHESTRATOR, *, savepoint: bool = True
+    ) -> Assignment | None:
+        """Make ``pick`` in a savepoint of ``tx``, or nothing if it no longer holds. Without
+        ``savepoint`` (the caller has one around it: each costs PostgreSQL two round trips) a
+        lost race (``AlreadyClaimed``, ``RevisionConflict``) is the caller's to undo."""
+        if savepoint:
+            try:
+                with self.store.transaction():  # a lost race undoes only this assignment
+                    lease = self._take(tx, pick, actor)
+            except (AlreadyClaimed, RevisionConflict):
+                return None  # another request or replica got there first: not an error
+        else:
+            lease = self._take(tx, pick, actor)
         if lease is None:
             return None
         self.note_due(lease.expires_at)

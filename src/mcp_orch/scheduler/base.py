@@ -158,8 +158,9 @@ class OrchestratorBase:
     def assign_ready(self) -> list[Any]:
         raise NotImplementedError  # the assigner's (scheduler.assigner)
 
-    def touch(self, agent: str) -> None:
-        """Any call by ``agent`` counts as alive (persons are not agents: nothing to do)."""
+    def touch(self, agent: str, tx: object = None) -> None:
+        """Any call by ``agent`` counts as alive (persons are not agents: nothing to do);
+        ``tx``: the caller's open transaction, to write in (no savepoint of its own)."""
         name = check_agent(agent)
         if roles.is_person(name):
             return
@@ -168,32 +169,42 @@ class OrchestratorBase:
             if clock - self._touched.get(name, float("-inf")) < TOUCH_EVERY:
                 return
             self._touched[name] = clock
-        if self.seen(name).came_alive:
+        if self.seen(name, tx=tx).came_alive:
             self.kick()  # come alive: it may take what waits
 
-    def seen(self, name: str, *, heartbeat: bool = False) -> Seen:
+    def seen(self, name: str, *, heartbeat: bool = False, tx: object = None) -> Seen:
         """Mark ``name`` alive now (registering an agent the config's roles name) and renew
-        its leases: a sign of life is what a lease waits for, a heartbeat or a call."""
+        its leases: a sign of life is what a lease waits for, a heartbeat or a call. In a
+        transaction of its own, or in ``tx`` (the caller's, open)."""
         now = self.now()
         if heartbeat:
             with self._lock:
                 self._beats[name] = now
         expires = self.later(self.ttl(name))
-        with self.store.transaction() as tx:
-            c = coord(tx)
-            before = c.agent(name)
-            agent = before or self._newcomer(name, tx)
-            held = c.leases(name)
-            for lease in held:
-                c.renew(lease.task_id, name, lease.fence, expires)
-            full = len(held) >= agent.max_tasks
-            status = AgentStatus.BUSY if full else AgentStatus.AVAILABLE
-            fresh = agent._replace(last_seen=now, status=status.value, error="")
-            c.put_agent(fresh)
+        if tx is None:
+            with self.store.transaction() as own:
+                before, fresh, held = self._seen_in(own, name, now, expires)
+        else:
+            before, fresh, held = self._seen_in(tx, name, now, expires)
         if held:
             self.note_due(expires)
         woke = before is None or not self.alive(before)
         return Seen(agent=fresh, leases=held, expires_at=expires, came_alive=woke)
+
+    def _seen_in(
+        self, tx: object, name: str, now: str, expires: str
+    ) -> tuple[Agent | None, Agent, tuple[Lease, ...]]:
+        c = coord(tx)
+        before = c.agent(name)
+        agent = before or self._newcomer(name, tx)
+        held = c.leases(name)
+        for lease in held:
+            c.renew(lease.task_id, name, lease.fence, expires)
+        full = len(held) >= agent.max_tasks
+        status = AgentStatus.BUSY if full else AgentStatus.AVAILABLE
+        fresh = agent._replace(last_seen=now, status=status.value, error="")
+        c.put_agent(fresh)
+        return before, fresh, held
 
     def _newcomer(self, name: str, tx: object) -> Agent:
         """The registry entry of an agent heard from but not registered: its config role (an

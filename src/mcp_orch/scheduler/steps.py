@@ -95,7 +95,7 @@ class Steps(Assigner):
         refused: OrchError | None = None
         given: Assignment | None = None
         with self.store.transaction() as tx:
-            self.touch(who)
+            self.touch(who, tx)
             registry = self._registry_for(who)
             svc = self._guarded(who, step, fence, registry)
             try:

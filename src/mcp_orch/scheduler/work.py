@@ -20,6 +20,7 @@ from ..inputs import (
     check_title,
 )
 from ..service import NextAction, Service
+from ..store import Tx
 from .assigner import Assignment, Pick, lost_race
 from .base import coord
 from .registry import Registry
@@ -108,15 +109,15 @@ class Work(Registry):
         if is_person(who):
             return self.service().next_action(who)  # a person holds no leases
         refused: OrchError | None = None
-        with self.store.transaction():  # one commit: the sign of life, the claim or review
+        with self.store.transaction() as tx:  # one commit: the sign of life, the claim
             try:
-                return self._pull(who)
+                return self._pull(who, tx)
             except OrchError as exc:
                 refused = exc  # what it tried is undone (savepoints); the sign of life stands
         raise refused
 
-    def _pull(self, who: str) -> NextAction:
-        self.touch(who)
+    def _pull(self, who: str, tx: Tx) -> NextAction:
+        self.touch(who, tx)
         answer = self._decide(who)
         for _ in range(PULL_TRIES):
             decision = answer.decision
