@@ -769,3 +769,25 @@ def test_a_claim_by_an_agent_not_registered_yet_is_one_commit(
     assert store.load(tid) == task and world.holder(tid) == "newbie"
     assert [e.agent for e in store.events(tid) if e.outcome == "refused"] == ["other"]
     assert world.orch.registered("other") is not None
+
+
+def test_a_step_that_does_not_commit_does_not_count_as_a_sign_of_life(
+    store: TaskStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sign of life is written in the step's transaction: when that rolls back, the
+    agent's next call writes it again (it is not skipped as written less than 1 s ago)."""
+    roles = {"planner": ("chatgpt",), "implementer": ("newbie",)}
+    world = World(store, tmp_path, Config(roles=roles))
+    tid = world.task("endpoint").task_id
+    run = world.orch._run_step
+
+    def crash(*args: object) -> object:
+        raise RuntimeError("the process is going down")
+
+    monkeypatch.setattr(world.orch, "_run_step", crash)
+    with pytest.raises(RuntimeError):
+        world.orch.step(tid, "claim", agent="newbie")
+    assert world.orch.registered("newbie") is None  # rolled back with the step
+    monkeypatch.setattr(world.orch, "_run_step", run)
+    world.orch.step(tid, "claim", agent="newbie")  # at once: the same instant
+    assert world.orch.registered("newbie") is not None and world.holder(tid) == "newbie"

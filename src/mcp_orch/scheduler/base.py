@@ -158,19 +158,28 @@ class OrchestratorBase:
     def assign_ready(self) -> list[Any]:
         raise NotImplementedError  # the assigner's (scheduler.assigner)
 
-    def touch(self, agent: str, tx: object = None) -> None:
+    def touch(self, agent: str, tx: object = None) -> Agent | None:
         """Any call by ``agent`` counts as alive (persons are not agents: nothing to do);
-        ``tx``: the caller's open transaction, to write in (no savepoint of its own)."""
+        ``tx``: the caller's open transaction, to write in (no savepoint of its own: if it
+        does not commit, the caller says so with ``untouch``). The registry entry written,
+        if one was (at most every ``TOUCH_EVERY`` s per agent)."""
         name = check_agent(agent)
         if roles.is_person(name):
-            return
+            return None
         clock = self.clock.monotonic()
         with self._lock:
             if clock - self._touched.get(name, float("-inf")) < TOUCH_EVERY:
-                return
+                return None
             self._touched[name] = clock
-        if self.seen(name, tx=tx).came_alive:
+        seen = self.seen(name, tx=tx)
+        if seen.came_alive:
             self.kick()  # come alive: it may take what waits
+        return seen.agent
+
+    def untouch(self, agent: str) -> None:
+        """The transaction ``touch`` wrote in rolled back: the next call writes again."""
+        with self._lock:
+            self._touched.pop(agent, None)
 
     def seen(self, name: str, *, heartbeat: bool = False, tx: object = None) -> Seen:
         """Mark ``name`` alive now (registering an agent the config's roles name) and renew

@@ -94,18 +94,22 @@ class Steps(Assigner):
         tid = normalize_id(task_id)
         refused: OrchError | None = None
         given: Assignment | None = None
-        with self.store.transaction() as tx:
-            self.touch(who, tx)
-            registry = self._registry_for(who)
-            svc = self._guarded(who, step, fence, registry)
-            try:
-                task, changed = self._run_step(svc, step, tid, who, texts)
-            except OrchError as exc:
-                refused = exc  # the step's savepoint is undone; the sign of life commits
-            else:
-                if step in ("submit", "feedback"):  # the work on to a reviewer, or back
-                    every = registry if self.config.enforce_roles else None
-                    given = self._assign_after(tx, task, agents=every)
+        try:
+            with self.store.transaction() as tx:
+                me = self.touch(who, tx)
+                registry = self._registry_for(who, me)
+                svc = self._guarded(who, step, fence, registry)
+                try:
+                    task, changed = self._run_step(svc, step, tid, who, texts)
+                except OrchError as exc:
+                    refused = exc  # the step's savepoint is undone; the sign of life commits
+                else:
+                    if step in ("submit", "feedback"):  # the work on to a reviewer, or back
+                        every = registry if self.config.enforce_roles else None
+                        given = self._assign_after(tx, task, agents=every)
+        except BaseException:
+            self.untouch(who)  # nothing was committed, the sign of life neither
+            raise
         if refused is not None:
             raise refused
         lease = svc.settled  # the step's transaction left it so: no read after it
@@ -135,9 +139,12 @@ class Steps(Assigner):
 
         return GuardedService(self.service(who, registry), check, settle)
 
-    def _registry_for(self, who: str) -> tuple[Agent, ...]:
+    def _registry_for(self, who: str, me: Agent | None = None) -> tuple[Agent, ...]:
         """What a step's service needs of the registry: every agent's role when roles are
-        enforced; else (the roles decide nothing) only the agent's own entry, its max_tasks."""
+        enforced; else (the roles decide nothing) only the agent's own entry, its max_tasks
+        (``me``: as the step's sign of life just wrote it)."""
+        if me is not None and not self.config.enforce_roles:
+            return (me,)
         with self.store.transaction() as tx:
             c = coord(tx)
             if self.config.enforce_roles:

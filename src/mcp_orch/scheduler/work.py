@@ -109,11 +109,15 @@ class Work(Registry):
         if is_person(who):
             return self.service().next_action(who)  # a person holds no leases
         refused: OrchError | None = None
-        with self.store.transaction() as tx:  # one commit: the sign of life, the claim
-            try:
-                return self._pull(who, tx)
-            except OrchError as exc:
-                refused = exc  # what it tried is undone (savepoints); the sign of life stands
+        try:
+            with self.store.transaction() as tx:  # one commit: the sign of life, the claim
+                try:
+                    return self._pull(who, tx)
+                except OrchError as exc:
+                    refused = exc  # what it tried is undone; the sign of life stands
+        except BaseException:
+            self.untouch(who)  # nothing was committed, the sign of life neither
+            raise
         raise refused
 
     def _pull(self, who: str, tx: Tx) -> NextAction:
