@@ -8,10 +8,14 @@ times (the board's ISO text / ``timestamptz``) and event payloads (JSON text / `
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
 from ..domain.model import format_time, parse_time
+
+# What ``format_time`` writes: such a text is its own normalized form (no parse, no format).
+CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 
 
 class Dialect:
@@ -42,6 +46,8 @@ class Dialect:
 
     def time(self, text: str) -> Any:
         """A time for a column that decides leases: normalized, so text compares as time."""
+        if CANONICAL_TIME.match(text):
+            return text
         moment = parse_time(text) if text else None
         return format_time(moment) if moment is not None else text
 
