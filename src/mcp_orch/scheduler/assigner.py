@@ -62,6 +62,7 @@ class Assigner(OrchestratorBase):
         """One assigner pass: every assignable task to the best free capable alive agent.
         Each assignment is a transaction of its own (one task locked at a time: a pass never
         holds one task while it waits for another, so passes and steps cannot deadlock)."""
+        self.warm()
         with self.store.transaction() as tx:
             c = coord(tx)
             counts = c.lease_counts()
@@ -108,6 +109,7 @@ class Assigner(OrchestratorBase):
         """Assign one task now if anyone may take it (``prefer``: a person's choice of agent,
         if that agent may); else say why it is queued. One transaction: the plan and the
         assignment (a savepoint of it, which re-checks what the plan read)."""
+        self.warm()
         with self.store.transaction() as tx:
             return self._assign_in(tx, task_id, prefer)
 
@@ -315,6 +317,10 @@ class Assigner(OrchestratorBase):
     def average_minutes(self, agent: str) -> float | None:
         """Overridden by the registry (performance metrics); None: no history yet."""
         return None
+
+    def warm(self) -> None:
+        """Bring what ``estimate`` reads up to date now, before a transaction opens, so no
+        transaction (on PostgreSQL: every writer waiting) waits on reading new events."""
 
 
 def lost_race(exc: OrchError) -> bool:

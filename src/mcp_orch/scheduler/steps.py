@@ -94,6 +94,7 @@ class Steps(Assigner):
         tid = normalize_id(task_id)
         refused: OrchError | None = None
         given: Assignment | None = None
+        self.warm()
         try:
             with self.store.transaction() as tx:
                 me = self.touch(who, tx)
