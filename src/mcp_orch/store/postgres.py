@@ -185,11 +185,15 @@ class PostgresStore(SqlStore):
         return f"BEGIN; {_SERIALIZE % _literal(self._lock_key('write'))}"  # no parameters
 
     @contextmanager
-    def _session(self, read_only: bool) -> Iterator[Any]:
-        begin = self._begin(read_only)
+    def _session(self, read_only: bool, one: bool = False) -> Iterator[Any]:
+        """A cursor in a transaction (``one``: in autocommit, for a single statement, which
+        sees one snapshot by itself: no BEGIN and COMMIT round trips)."""
         try:
             with self._pool.connection() as conn, conn.cursor() as cur:
-                cur.execute(begin)
+                if one:
+                    yield cur
+                    return
+                cur.execute(self._begin(read_only))
                 try:
                     yield cur
                 except BaseException:
@@ -219,6 +223,9 @@ class PostgresStore(SqlStore):
 
     def _reading(self) -> Any:
         return self._session(read_only=True)
+
+    def _reading_one(self) -> Any:
+        return self._session(read_only=True, one=True)
 
     # ------------------------------------------------------------------ wake-ups and leaders
 

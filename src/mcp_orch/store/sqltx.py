@@ -192,6 +192,7 @@ class SqlTx:
         self.db_clock = db_clock  # lease times from the database's now() (PostgreSQL)
         self.revision: int | None = None  # this transaction's revision, once it wrote
         self.depth = 0  # open savepoints (nested ``transaction()`` blocks)
+        self.lingering: set[int] = set()  # depths whose last savepoint is still established
         self.broken: BaseException | None = None  # a savepoint that could not be undone
 
         self.saved: list[tuple[int, Task]] = []  # (revision, task) saved here, for the cache
