@@ -196,6 +196,7 @@ class SqlTx:
         self.broken: BaseException | None = None  # a savepoint that could not be undone
 
         self.saved: list[tuple[int, Task]] = []  # (revision, task) saved here, for the cache
+        self.own: dict[str, Task] = {}  # the last task saved here under each ID
 
     def mark(self) -> tuple[int | None, int]:
         """This transaction's own bookkeeping, to go back to when a savepoint rolls back."""
@@ -204,7 +205,9 @@ class SqlTx:
     def restore(self, mark: tuple[int | None, int]) -> None:
         """Back to ``mark``: the database rolled back to the savepoint taken with it."""
         self.revision, saved = mark
-        del self.saved[saved:]
+        if saved < len(self.saved):
+            del self.saved[saved:]
+            self.own = {task.id: task for _, task in self.saved}
 
     def _x(self, sql: str, params: Iterable[Any] = ()) -> Any:
         self.cur.execute(self.d.q(sql), tuple(params))
@@ -226,12 +229,14 @@ class SqlTx:
         if row is None:
             raise not_found(task_id)
         revision = int(row[0])
+        if revision == self.revision:  # this transaction's own save: the task it saved
+            mine = self.own.get(task_id) or parse_body(task_id, row[1])
+            return Stored(task=mine, revision=revision)
         cache = self.memos.tasks
         task = cache.get(task_id, revision)
         if task is None:
             task = parse_body(task_id, row[1])
-            if revision != self.revision:  # committed (not this transaction's own save)
-                cache.put(task_id, revision, task)
+            cache.put(task_id, revision, task)  # committed: true for good
         return Stored(task=task, revision=revision)
 
     def load(self, task_id: str) -> Task:
@@ -358,6 +363,7 @@ class SqlTx:
             if cur.rowcount != 1:
                 raise self._refusal(task.id, expected)
         self.saved.append((revision, task))
+        self.own[task.id] = task
         return revision
 
     def _refusal(self, task_id: str, expected: int | None) -> RevisionConflict:
