@@ -313,6 +313,9 @@ def test_assignable_is_ready_or_review_work_with_no_lease_most_urgent_first(
         assert [t.id for t in c.assignable()] == expected  # its own writes
         assert [t.id for t in c.assignable(2)] == expected[:2]
         assert c.assignable(0) == ()
+        assert [t.id for t in c.assignable(status=Status.READY)] == expected[1:]
+        assert [t.id for t in c.assignable(1, Status.READY)] == ["T-p1a"]
+        assert [t.id for t in c.assignable(status=Status.REVIEW)] == ["T-p0"]
     with store.transaction() as tx:
         c = tx  # type: ignore[assignment]
         found = c.assignable()

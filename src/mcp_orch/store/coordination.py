@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ..domain.agents import Agent, Lease
 from ..domain.errors import AlreadyClaimed
+from ..domain.model import Status
 from ..domain.ops import op
 from ..domain.policy import Summary
 from . import Tx
@@ -76,9 +77,12 @@ class CoordinatedTx(Tx, Protocol):
         """Agent name -> how many leases it holds (agents holding none are absent)."""
         ...
 
-    def assignable(self, limit: int | None = None) -> tuple[Summary, ...]:
-        """The tasks an assigner may hand out: ready or in review, not escalated, with no
-        lease, most urgent first (``Summary.sort_key``), at most ``limit`` (None: all)."""
+    def assignable(
+        self, limit: int | None = None, status: Status | None = None
+    ) -> tuple[Summary, ...]:
+        """The tasks an assigner may hand out: ready or in review (only ``status``, when
+        given), not escalated, with no lease, most urgent first (``Summary.sort_key``), at
+        most ``limit`` (None: all)."""
         ...
 
 

@@ -90,12 +90,15 @@ class MemoryTx(MemoryCoordination):
     def record(self, event: Event) -> None:
         self.events.append(event)
 
-    def assignable(self, limit: int | None = None) -> tuple[Summary, ...]:
+    def assignable(
+        self, limit: int | None = None, status: Status | None = None
+    ) -> tuple[Summary, ...]:
+        wanted = _ASSIGNABLE if status is None else {status} & set(_ASSIGNABLE)
         chosen = sorted(
             (
                 summarize(t)
                 for t, _ in self._all().values()
-                if t.status in _ASSIGNABLE and not t.escalated and self.lease(t.id) is None
+                if t.status in wanted and not t.escalated and self.lease(t.id) is None
             ),
             key=Summary.sort_key,
         )

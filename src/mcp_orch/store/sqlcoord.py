@@ -19,7 +19,7 @@ from typing import Any
 
 from ..domain.agents import Agent, Lease
 from ..domain.errors import AlreadyClaimed
-from ..domain.model import parse_time
+from ..domain.model import Status, parse_time
 from ..domain.policy import Summary
 from .sqlschema import ASSIGNABLE
 from .sqltx import (
@@ -116,18 +116,21 @@ class CoordinationTx(SqlTx):
         rows = self._x("SELECT agent, count(*) FROM leases GROUP BY agent").fetchall()
         return {row[0]: int(row[1]) for row in rows}
 
-    def assignable(self, limit: int | None = None) -> tuple[Summary, ...]:
-        """Ready or review tasks, not escalated, with no lease, in ``Summary.sort_key`` order
-        (one query, on the ``tasks_assignable`` partial index)."""
+    def assignable(
+        self, limit: int | None = None, status: Status | None = None
+    ) -> tuple[Summary, ...]:
+        """Ready or review tasks (only ``status``, when given), not escalated, with no lease,
+        in ``Summary.sort_key`` order (one query, on the ``tasks_assignable`` partial index)."""
         c = self.d.collate
+        only, params = (" AND status = ?", [status.value]) if status is not None else ("", [])
         sql = (
-            f"SELECT {SUMMARY_COLUMNS} FROM tasks WHERE {ASSIGNABLE} AND NOT EXISTS "
+            f"SELECT {SUMMARY_COLUMNS} FROM tasks WHERE {ASSIGNABLE}{only} AND NOT EXISTS "
             "(SELECT 1 FROM leases WHERE leases.task_id = tasks.id) "
             f"ORDER BY priority, created{c}, id{c}"
         )
         if limit is None:
-            return tuple(summary_of(row, self.d) for row in self._x(sql).fetchall())
-        rows = self._x(sql + " LIMIT ?", (max(limit, 0),)).fetchall()
+            return tuple(summary_of(row, self.d) for row in self._x(sql, params).fetchall())
+        rows = self._x(sql + " LIMIT ?", (*params, max(limit, 0))).fetchall()
         return tuple(summary_of(row, self.d) for row in rows)
 
     def fence(self, task_id: str) -> int:
