@@ -128,7 +128,14 @@ class Bridge:
         imported = import_board(self.board, self.service.store)
         mirror = Mirror(self.service.store, self.board)
         mirror.on_problem = _say
-        problems = list(imported.problems) + mirror.start()
+        mirror.on_current = lambda written: _tell(
+            f"the board's files are current ({written} written)"
+        )
+        # Every task is compared with its file in the mirror's thread, so the service answers
+        # at once (a first start on a database of 10,000 tasks writes 10,000 files). The CLI
+        # sends its writes here meanwhile; its reads of the files may show older states.
+        _tell("bringing the board's files up to date in the background")
+        problems = list(imported.problems) + mirror.start(background=True)
         self.mirror, self.role = mirror, "leader"
         return problems
 

@@ -1,18 +1,28 @@
 """The one app of ``orch serve``: the orchestrator's HTTP API, the MCP endpoint (``/mcp``, the
 tools of ``orch mcp`` over the same service) and the timed chores, in one process.
 
-The chores run in the app's lifespan: the sweeper (expired leases back to the queue, at the
-facade's ``next_wakeup``) and the assigner (``assign_ready``, at once after a write, else on
-the same timer). Between two changes nothing runs more often than every ``IDLE`` seconds, so
-an idle service makes no database query more often than that.
+The API's routes (``/api/orchestrator/...``, ``/healthz``, ``/readyz``, ``/openapi.json``) are
+an app of their own in front of the MCP app: a request for them does not go through the MCP
+SDK's middleware (its bearer check and auth context; the routes check the token themselves,
+once), only through Starlette's error and exception handlers. Everything else is the MCP app's
+(``/mcp``, OAuth metadata, and the JSON 404 of an unknown route).
+
+The chores run in the app's lifespan: the assigner (``assign_ready``) after a write that may
+have made work assignable (the writes made while a pass runs wake one pass after it), and the
+sweeper (expired leases back to the queue, silent agents' statuses aged) when the facade says
+one is due (``next_wakeup``, ``due_in``), at the latest every ``IDLE`` seconds. Each sweep
+tick first asks the store whether anything changed (``change_token``: no query on PostgreSQL
+while its notifications are heard, else the revision); when nothing did and no lease or status
+is due, the tick ends there, so an idle service makes that one cheap look every ``IDLE``
+seconds and nothing else.
 
 Several replicas on one PostgreSQL database: every replica runs both chores (they are safe
 twice: each pass is a writing transaction, and those take turns; a lease is released under its
 fence). A change committed by another replica reaches this one through ``store.listen``
-(LISTEN/NOTIFY on a connection of its own, in a thread): it wakes the chores (a task made
-ready there, a lease granted there whose expiry this sweeper should now know) and whatever
-else asked (``Backend.on_change``: the file mirror). Without it, or while its connection is
-lost, the ``IDLE`` poll is the fallback.
+(LISTEN/NOTIFY on a connection of its own, in a thread): it wakes the assigner (a task made
+ready there) and whatever else asked (``Backend.on_change``: the file mirror); the next sweep
+tick sees the change and learns the leases granted there. Without it, or while its connection
+is lost, the ``IDLE`` poll is the fallback.
 """
 
 from __future__ import annotations
@@ -33,20 +43,36 @@ from .http_api import Backend, answer_error, routes
 from .http_errors import HttpError
 
 IDLE = 5.0  # seconds between two chores when nothing changes (the safety poll)
-SOON = 0.05  # the shortest sleep between two chores (a burst of writes is one pass)
+SOON = 0.05  # the shortest sleep between two sweeps
+
+
+API = "/api/orchestrator"
+OWN = frozenset({"/healthz", "/readyz", "/openapi.json", API})  # the API app's, with API/...
 
 
 def build_app(backend: Backend, *, host: str, allow_hosts: list[str]) -> Any:
-    """The MCP app of ``mcp_http`` with the API's routes in front and the chores in its
-    lifespan."""
+    """The API's routes in front of the MCP app of ``mcp_http``, the chores in its lifespan."""
+    from starlette.applications import Starlette
+
     from .http_mcp import Orchestrated
     from .mcp_http import http_app
 
     tools = Orchestrated(backend.service, backend.orchestrator)  # MCP agents are fenced too
-    app = http_app(tools, backend.board, host=host, allow_hosts=allow_hosts)
-    app.router.routes[:0] = routes(backend)
-    app.add_exception_handler(HTTPException, _http_exception)
-    app.router.lifespan_context = _with_chores(app.router.lifespan_context, backend)
+    mcp = http_app(tools, backend.board, host=host, allow_hosts=allow_hosts)
+    mcp.add_exception_handler(HTTPException, _http_exception)
+    mcp.router.lifespan_context = _with_chores(mcp.router.lifespan_context, backend)
+    api = Starlette(routes=routes(backend), exception_handlers={HTTPException: _http_exception})
+    prefix = API + "/"
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path in OWN or path.startswith(prefix)):
+            await api(scope, receive, send)
+        else:
+            await mcp(scope, receive, send)
+            if scope["type"] == "http" and scope.get("method") not in ("GET", "HEAD"):
+                backend.poke()  # an MCP tool (create, prep) may have made work assignable
+
     return app
 
 
@@ -123,16 +149,32 @@ def _listen(backend: Backend, loop: asyncio.AbstractEventLoop) -> Callable[[], N
 
 
 async def chores(backend: Backend) -> None:
-    """Sweep and assign, forever: after a write at once, else when the earliest lease runs
-    out, at the latest every ``IDLE`` seconds. A chore that fails is said once on stderr and
-    tried again next time (the service keeps serving)."""
+    """Assign after every write (coalesced), sweep when due, forever (see the module's
+    docstring). A chore that fails is said once on stderr and tried again next time (the
+    service keeps serving)."""
     said = ""
     orchestrator = backend.orchestrator
+    store = backend.service.store
+    token: object = object()  # the store's change token at the last sweep tick
+    loop = asyncio.get_running_loop()
+    sweep_at = 0.0  # loop time of the next sweep tick (the first: at once)
+    assign = True  # a pass is owed (at start: whatever waits)
     while True:
         try:
-            await backend.run(orchestrator.sweep)
-            await backend.run(orchestrator.assign_ready)
-            wait = float(await backend.run(orchestrator.next_wakeup))
+            if loop.time() >= sweep_at:
+                seen = await backend.run(store.change_token)
+                due = orchestrator.due_in()
+                if seen != token or (due is not None and due <= SOON):
+                    await backend.run(orchestrator.sweep)
+                    assign = True  # a safety pass: work made assignable with no wake-up
+                    wait = float(orchestrator.next_wakeup())
+                else:  # nothing changed, nothing due: the one look was the tick's work
+                    wait = IDLE if due is None else due
+                token = seen
+                sweep_at = loop.time() + min(max(wait, SOON), IDLE)
+            if assign:
+                assign = False
+                await backend.run(orchestrator.assign_ready)
             said = ""
         except Exception as exc:  # a database that went away: keep serving, retry later
             message = f"orch serve: a timed chore failed: {type(exc).__name__}: {exc}"
@@ -140,8 +182,13 @@ async def chores(backend: Backend) -> None:
                 sys.stderr.write(message + "\n")
                 sys.stderr.flush()
                 said = message
-            wait = IDLE
-        with anyio.move_on_after(min(max(wait, SOON), IDLE)):
-            assert backend.changed is not None
+            token, sweep_at = object(), loop.time() + IDLE
+        # A lease granted meanwhile (by a request, or the pass) may run out before the tick.
+        due = orchestrator.due_in()
+        if due is not None:
+            sweep_at = min(sweep_at, loop.time() + max(due, SOON))
+        assert backend.changed is not None
+        with anyio.move_on_after(max(0.0, sweep_at - loop.time())):
             await backend.changed.wait()
+            assign = True  # the writes of a pass's length are one pass
         backend.changed = anyio.Event()

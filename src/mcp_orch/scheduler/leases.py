@@ -95,9 +95,11 @@ class Sweeper(Steps):
         self._age(agents)
         gone = {x.task_id for x in expired}
         live = [x.expires_at for x in leases if x.task_id not in gone]
+        ages = [t for t in map(self.ages_at, agents) if t]
         with self._lock:
             self._due = min(live) if live else None
             self._any_leases = bool(live)
+            self._ages = min(ages) if ages else None
         return self.assign_ready() if requeued or freed else []
 
     def requeue(self, lease: Lease, why: str) -> bool:
@@ -194,6 +196,29 @@ class Sweeper(Steps):
             if agent.last_seen >= self.started:  # the news of a restart is no agent failure
                 op = "agent_failed" if status is AgentStatus.ERROR else "agent_offline"
                 tx.record(Event(at=now, agent=ORCHESTRATOR, op=op, holder=name, note=why))
+
+    _ages: str | None = None  # the earliest moment an agent's status ages (the last sweep's)
+
+    def ages_at(self, agent: Agent) -> str:
+        """When ``agent``'s status next changes by time alone ("" once it is offline)."""
+        status = self.due_status(agent)
+        seen = parse_time(agent.last_seen) if agent.last_seen else None
+        if status == AgentStatus.OFFLINE.value or seen is None:
+            return ""
+        offline = self.later(self.config.agent_timeout, seen)
+        if status == AgentStatus.ERROR.value:
+            return offline
+        return min(self.later(self.ttl(agent.name), seen), offline)
+
+    def due_in(self) -> float | None:
+        """Seconds until the sweeper has work by time alone (the earliest lease expiry known
+        here, an agent's status to age); None: nothing until the store changes."""
+        with self._lock:
+            due = min((t for t in (self._due, self._ages) if t), default=None)
+        when = parse_time(due) if due else None
+        if when is None:
+            return None
+        return max(0.0, (when - self.clock.now()).total_seconds())
 
     def next_wakeup(self) -> float:
         """Seconds until the next sweep is due: the earliest known lease expiry, capped."""
