@@ -30,11 +30,11 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import anyio
+import anyio.to_thread
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -44,6 +44,7 @@ from .http_errors import HttpError
 
 IDLE = 5.0  # seconds between two chores when nothing changes (the safety poll)
 SOON = 0.05  # the shortest sleep between two sweeps
+GRACE = 10.0  # seconds the MCP app's lifespan gets to end at shutdown
 
 
 API = "/api/orchestrator"
@@ -51,29 +52,105 @@ OWN = frozenset({"/healthz", "/readyz", "/openapi.json", API})  # the API app's,
 
 
 def build_app(backend: Backend, *, host: str, allow_hosts: list[str]) -> Any:
-    """The API's routes in front of the MCP app of ``mcp_http``, the chores in its lifespan."""
+    """The API's routes in front of the MCP app of ``mcp_http``, the chores in the lifespan.
+
+    The MCP app (the SDK: the slowest import of the process, over a second) is built in a
+    thread after the service has started, so ``/healthz`` and the API answer at once; a
+    request for ``/mcp`` meanwhile waits for it."""
     from starlette.applications import Starlette
 
-    from .http_mcp import Orchestrated
-    from .mcp_http import http_app
-
-    tools = Orchestrated(backend.service, backend.orchestrator)  # MCP agents are fenced too
-    mcp = http_app(tools, backend.board, host=host, allow_hosts=allow_hosts)
-    mcp.add_exception_handler(HTTPException, _http_exception)
-    mcp.router.lifespan_context = _with_chores(mcp.router.lifespan_context, backend)
     api = Starlette(routes=routes(backend), exception_handlers={HTTPException: _http_exception})
     prefix = API + "/"
+    mcp = _Deferred(backend, host, allow_hosts)
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope.get("path", "")
-        if scope["type"] == "http" and (path in OWN or path.startswith(prefix)):
+        if scope["type"] == "lifespan":
+            await _lifespan(backend, mcp, receive, send)
+        elif scope["type"] == "http" and (path in OWN or path.startswith(prefix)):
             await api(scope, receive, send)
         else:
-            await mcp(scope, receive, send)
+            await (await mcp.app())(scope, receive, send)
             if scope["type"] == "http" and scope.get("method") not in ("GET", "HEAD"):
                 backend.poke()  # an MCP tool (create, prep) may have made work assignable
 
     return app
+
+
+class _Deferred:
+    """The MCP app, built (and its lifespan entered) in the background by ``run``."""
+
+    def __init__(self, backend: Backend, host: str, allow_hosts: list[str]) -> None:
+        self.backend, self.host, self.allow_hosts = backend, host, allow_hosts
+        self.ready = anyio.Event()  # built (or failed): requests may go on
+        self.done = anyio.Event()  # its lifespan ended (or it never started)
+        self.built: Any = None
+
+    def build(self) -> Any:
+        from .http_mcp import Orchestrated
+        from .mcp_http import http_app
+
+        backend = self.backend
+        tools = Orchestrated(backend.service, backend.orchestrator)  # MCP agents are fenced too
+        mcp = http_app(tools, backend.board, host=self.host, allow_hosts=self.allow_hosts)
+        mcp.add_exception_handler(HTTPException, _http_exception)
+        return mcp
+
+    async def run(self, stopping: anyio.Event) -> None:
+        """Build the app in a thread, run its lifespan (the SDK's session manager) until
+        ``stopping``. A failure is said on stderr; ``/mcp`` then answers 503."""
+        try:
+            mcp = await anyio.to_thread.run_sync(self.build)
+            async with mcp.router.lifespan_context(mcp):
+                self.built = mcp
+                self.ready.set()
+                await stopping.wait()
+        except Exception as exc:
+            sys.stderr.write(f"orch serve: /mcp could not start: {type(exc).__name__}: {exc}\n")
+            sys.stderr.flush()
+            self.built = _unavailable
+        finally:
+            self.ready.set()
+            self.done.set()
+
+    async def app(self) -> Any:
+        await self.ready.wait()
+        return self.built
+
+
+async def _unavailable(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "http":
+        error = HttpError("unavailable", "the MCP endpoint did not start", "see the server log")
+        await answer_error(error)(scope, receive, send)
+
+
+async def _lifespan(backend: Backend, mcp: _Deferred, receive: Any, send: Any) -> None:
+    """The ASGI lifespan: the chores, the LISTEN thread and the MCP app run from start-up to
+    shutdown (the requests in flight have finished by then)."""
+    message = await receive()
+    if message["type"] != "lifespan.startup":
+        return
+    loop = asyncio.get_running_loop()
+    stopping = anyio.Event()
+    async with anyio.create_task_group() as group:
+        backend.changed = anyio.Event()
+        # A step hands the assigner's pass to the chores loop (the orchestrator calls ``wake``
+        # from a worker thread): the request answers without waiting for it.
+        backend.orchestrator.wake = lambda: loop.call_soon_threadsafe(backend.poke)
+        group.start_soon(chores, backend)
+        group.start_soon(mcp.run, stopping)
+        stop = _listen(backend, loop)
+        try:
+            await send({"type": "lifespan.startup.complete"})
+            while message["type"] != "lifespan.shutdown":
+                message = await receive()
+        finally:
+            stop()
+            stopping.set()
+            with anyio.move_on_after(GRACE):
+                await mcp.done.wait()  # its lifespan ends before the chores stop
+            group.cancel_scope.cancel()
+    await send({"type": "lifespan.shutdown.complete"})
 
 
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
@@ -98,28 +175,6 @@ async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
             exc.status_code,
         )
     return answer_error(error)
-
-
-def _with_chores(
-    inner: Callable[[Any], AbstractAsyncContextManager[Any]], backend: Backend
-) -> Callable[[Any], AbstractAsyncContextManager[Any]]:
-    @asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[Any]:
-        async with inner(app) as state, anyio.create_task_group() as group:
-            backend.changed = anyio.Event()
-            loop = asyncio.get_running_loop()
-            # A step hands the assigner's pass to the chores loop (the orchestrator calls
-            # ``wake`` from a worker thread): the request answers without waiting for it.
-            backend.orchestrator.wake = lambda: loop.call_soon_threadsafe(backend.poke)
-            group.start_soon(chores, backend)
-            stop = _listen(backend, loop)
-            try:
-                yield state
-            finally:
-                stop()
-                group.cancel_scope.cancel()
-
-    return lifespan
 
 
 def _listen(backend: Backend, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
