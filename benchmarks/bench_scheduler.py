@@ -19,6 +19,11 @@ What it does:
 3. ``submit_task`` latency: the same, but the whole ``POST /api/orchestrator/tasks`` path in
    process (create, prep, assign).
 4. One ``assign_ready`` pass over the whole board and one ``sweep`` with nothing expired.
+5. ``heartbeat`` latency (an agent holding 3 leases names them), ``assign_ready`` with one
+   free agent (the pass that gives it one task), and an HTTP-style claim: ``step(ID,
+   "claim")`` by an agent not registered yet (a new agent per claim, as bench_claims.py's
+   service path and bench_serve's claims do; roles not enforced), which grows the registry
+   by ``--claims`` agents.
 
 The clock is the system's (the leases are 6 s long and nothing expires during a run). Unset
 ``PYTHONDONTWRITEBYTECODE`` is not needed here: everything runs in one process.
@@ -39,13 +44,19 @@ from mcp_orch.config import Config
 from mcp_orch.domain.agents import Agent
 from mcp_orch.domain.model import Priority, Status, Task, format_time
 from mcp_orch.scheduler import Orchestrator, TaskInput
+from mcp_orch.scheduler.base import coord
 from mcp_orch.service.clock import Clock
 from mcp_orch.store import TaskStore
 
 STATUSES = (Status.READY, Status.PENDING, Status.IN_PROGRESS, Status.REVIEW)
 
 
-def open_store(url: str, tmp: Path, schema: str | None) -> TaskStore:
+def open_store(url: str, tmp: Path, schema: str | None, sync: str = "FULL") -> TaskStore:
+    if url.startswith("sqlite:///") and sync != "FULL":
+        from mcp_orch.store.factory import sqlite_path
+        from mcp_orch.store.sqlite import SqliteStore
+
+        return SqliteStore(sqlite_path(url, str(tmp / ".mcp")), synchronous=sync)
     if url.startswith("postgres") and schema:
         from mcp_orch.store.postgres import PostgresStore
 
@@ -99,11 +110,18 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--store", default="memory")
     parser.add_argument("--schema", help="PostgreSQL: an empty schema to work in")
+    parser.add_argument("--claims", type=int, default=1000, help="claims by new agents")
+    parser.add_argument(
+        "--sync",
+        default="FULL",
+        help="SQLite's synchronous (FULL, as orch serve runs it; NORMAL: commits do not wait "
+        "for the disk, to see the code's cost apart from a busy disk's fsync)",
+    )
     args = parser.parse_args()
     import tempfile
 
     tmp = Path(tempfile.mkdtemp())
-    store = open_store(args.store, tmp, args.schema)
+    store = open_store(args.store, tmp, args.schema, args.sync)
     roles = {"planner": ("chatgpt",), "implementer": (), "reviewer": ()}
     orch = Orchestrator(store, Config(roles=roles), Clock())
     orch.wake = lambda: None  # the serve process's assigner loop takes the global passes
@@ -137,7 +155,47 @@ def main() -> int:
             samples.append(timed(lambda tid=task.id: orch.assign_task(tid)))
     print(f"assign_task (ready -> assigned), {len(samples)} runs: {quantiles(samples)}")
     print(f"submit_task (create+prep+assign), {len(whole)} runs: {quantiles(whole)}")
+    beats: list[float] = []
+    for run in range(args.runs):
+        name = names[run % len(names)]
+        with store.transaction() as tx:
+            mine = [(t.id, coord(tx).fence(t.id)) for t in tx.held_by(name)]
+        beats.append(timed(lambda n=name, m=mine: orch.heartbeat(n, m)))
+    print(f"heartbeat (3 leases named), {len(beats)} runs: {quantiles(beats)}")
+    passes: list[float] = []
+    for run in range(args.runs):
+        name = names[run % len(names)]
+        with store.transaction() as tx:
+            held = tx.held_by(name)
+        if held:
+            orch.step(held[0].id, "submit", agent=name)  # one agent with room
+        passes.append(timed(orch.assign_ready))
+    print(f"assign_ready, one free agent, {len(passes)} runs: {quantiles(passes)}")
+    claims = claim_times(store, args.claims)
+    print(f"claim by a new agent (registry grows to {claims[1]}), {args.claims} runs: ", end="")
+    print(quantiles(claims[0]))
     return 0
+
+
+def claim_times(store: TaskStore, count: int) -> tuple[list[float], int]:
+    """``count`` claims of ready tasks, each by an agent not registered yet (roles not
+    enforced), through a second orchestrator on the store (another replica, as it were)."""
+    claimers = tuple(f"a{n}" for n in range(count))
+    roles = {"planner": ("chatgpt",), "implementer": claimers, "reviewer": ()}
+    orch = Orchestrator(store, Config(roles=roles, enforce_roles=False), Clock())
+    orch.wake = lambda: None
+    with store.transaction() as tx:
+        c = coord(tx)
+        leased = {x.task_id for x in c.leases()}
+        ready = [t.id for t in tx.snapshot().tasks if t.status is Status.READY]
+    free = [tid for tid in ready if tid not in leased]
+    samples = [
+        timed(lambda tid=tid, who=who: orch.step(tid, "claim", agent=who))
+        for tid, who in zip(free, claimers, strict=False)
+    ]
+    with store.transaction() as tx:
+        registered = len(coord(tx).agents())
+    return samples, registered
 
 
 if __name__ == "__main__":

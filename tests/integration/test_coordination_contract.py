@@ -5,12 +5,18 @@ backends that keep them (memory first; the SQL stores join with one line each)."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from mcp_orch.config import Config
 from mcp_orch.domain.agents import Agent
-from mcp_orch.domain.errors import AlreadyClaimed
+from mcp_orch.domain.errors import AlreadyClaimed, InvalidInput, OrchError, TaskNotFound
+from mcp_orch.domain.events import Event
+from mcp_orch.domain.model import Note, Priority, Status, Task
+from mcp_orch.domain.policy import Summary
+from mcp_orch.service import ManualClock, Service
 from mcp_orch.store import TaskStore
 from mcp_orch.store.coordination import CoordinatedTx
 from mcp_orch.store.memory import MemoryStore
@@ -133,3 +139,197 @@ def test_a_change_of_holder_moves_the_revision(store: TaskStore) -> None:
         c = tx  # type: ignore[assignment]
         c.release("T-aaaaaa", 1)
     assert store.revision() > granted
+
+
+# ---------------------------------------------------------------------- nested transactions
+
+
+def _task(task_id: str, status: Status = Status.READY, **fields: object) -> Task:
+    base = Task(
+        id=task_id,
+        title=f"task {task_id}",
+        status=status,
+        priority=Priority.P1,
+        created=T0,
+        updated=T0,
+    )
+    return base.evolve(**fields)  # type: ignore[arg-type]
+
+
+def _event(op: str, task: str, **fields: str) -> Event:
+    return Event(at=T0, op=op, task=task, agent="cursor", **fields)
+
+
+def test_an_inner_block_that_raises_undoes_only_its_own_writes(store: TaskStore) -> None:
+    start = store.revision()
+    with store.transaction() as tx:
+        c: CoordinatedTx = tx  # type: ignore[assignment]
+        c.save(_task("T-outer0"), expected=None)
+        c.record(_event("create", "T-outer0"))
+        with pytest.raises(Rollback), store.transaction() as inner:
+            assert inner is tx  # the same transaction object, whatever the depth
+            i: CoordinatedTx = inner  # type: ignore[assignment]
+            i.save(_task("T-inner0"), expected=None)
+            i.save(_task("T-outer0", title="changed inside"), expected=i.get("T-outer0").revision)
+            i.record(_event("create", "T-inner0"))
+            ref = i.attach("T-inner0", "gate", "output")
+            i.put_agent(Agent(name="inner", role="implementer"))
+            i.grant("T-outer0", "inner", T1, T0)
+            raise Rollback
+        assert not c.exists("T-inner0")  # gone at once, within the outer transaction
+        assert c.load("T-outer0").title == "task T-outer0"
+        assert c.lease("T-outer0") is None and c.fence("T-outer0") == 0
+        assert c.agent("inner") is None
+        c.grant("T-outer0", "cursor", T1, T0)  # the outer goes on after catching it
+    with store.transaction() as tx:
+        c = tx  # type: ignore[assignment]
+        assert not c.exists("T-inner0") and c.load("T-outer0").title == "task T-outer0"
+        assert c.agents() == ()
+        lease = c.lease("T-outer0")
+        assert lease is not None and (lease.agent, lease.fence) == ("cursor", 1)
+    assert [(e.op, e.task) for e in store.events()] == [("create", "T-outer0")]
+    with pytest.raises(InvalidInput):
+        store.attachment(ref)
+    assert store.revision() == start + 1  # one commit
+
+
+def test_a_rolled_back_inner_block_that_took_the_revision_gives_it_back(
+    store: TaskStore,
+) -> None:
+    """The inner block's save took the transaction's revision; after the rollback the outer's
+    own save takes it anew, so its task and the store agree on the revision committed."""
+    start = store.revision()
+    with store.transaction() as tx:
+        with pytest.raises(Rollback), store.transaction() as inner:
+            inner.save(_task("T-inner0"), expected=None)
+            raise Rollback
+        revision = tx.save(_task("T-outer0"), expected=None)
+    assert store.revision() == start + 1 == revision
+    with store.transaction() as tx:
+        assert tx.get("T-outer0").revision == revision
+
+
+def test_inner_blocks_commit_only_with_the_outermost(store: TaskStore) -> None:
+    with pytest.raises(Rollback), store.transaction() as tx:
+        with store.transaction() as inner:
+            inner.save(_task("T-inner0"), expected=None)
+        with store.transaction() as middle:
+            with pytest.raises(Rollback), store.transaction() as innermost:
+                innermost.save(_task("T-deeper"), expected=None)
+                raise Rollback
+            middle.save(_task("T-middle"), expected=None)
+        assert tx.exists("T-inner0") and tx.exists("T-middle") and not tx.exists("T-deeper")
+        raise Rollback  # the outermost rolls back: the inner blocks' writes go with it
+    with store.transaction() as tx:
+        assert not any(tx.exists(t) for t in ("T-inner0", "T-middle", "T-deeper"))
+    with store.transaction() as tx:
+        with store.transaction() as inner:
+            inner.save(_task("T-inner0"), expected=None)
+        with pytest.raises(Rollback), store.transaction() as inner:
+            inner.save(_task("T-second"), expected=None)
+            raise Rollback
+    with store.transaction() as tx:
+        assert tx.exists("T-inner0") and not tx.exists("T-second")
+
+
+def test_a_database_error_in_an_inner_block_is_an_orch_error_the_outer_may_survive(
+    store: TaskStore,
+) -> None:
+    """A statement the database refuses (on PostgreSQL this aborts the whole transaction
+    until the savepoint is rolled back to)."""
+    if isinstance(store, MemoryStore):
+        pytest.skip("the memory store has no database to refuse a statement")
+    with store.transaction() as tx:
+        tx.save(_task("T-outer0"), expected=None)
+        with pytest.raises(OrchError), store.transaction() as inner:
+            inner.save(_task("T-inner0"), expected=None)
+            inner._x("INSERT INTO fences (task_id, fence) VALUES ('T-inner0', 0)")  # type: ignore[attr-defined]
+        tx.save(_task("T-outer1"), expected=None)
+    with store.transaction() as tx:
+        assert tx.exists("T-outer0") and tx.exists("T-outer1") and not tx.exists("T-inner0")
+
+
+def _refused(store: TaskStore, task: str) -> list[Event]:
+    return [e for e in store.events() if e.task == task and e.outcome == "refused"]
+
+
+def test_a_refused_step_inside_an_outer_that_rolls_back_keeps_its_one_event(
+    store: TaskStore,
+) -> None:
+    service = Service(store, Config(enforce_roles=False), ManualClock(datetime(2026, 12, 1)))
+    with pytest.raises(Rollback), store.transaction() as tx:
+        tx.save(_task("T-outer0"), expected=None)
+        with pytest.raises(TaskNotFound):
+            service.claim("T-000404", agent="cursor")  # its own (inner) block is refused
+        raise Rollback
+    assert [(e.op, e.agent) for e in _refused(store, "T-000404")] == [("claim", "cursor")]
+    assert [e.task for e in store.events()] == ["T-000404"]  # the outer's work is gone
+    with store.transaction() as tx:
+        assert not tx.exists("T-outer0")
+
+
+def test_a_refused_event_inside_a_committing_outer_is_written_once_after_it(
+    store: TaskStore,
+) -> None:
+    with store.transaction() as tx:
+        tx.record(_event("create", "T-outer0"))
+        store.record_refused(_event("claim", "T-000404", outcome="refused"))
+        tx.record(_event("prep", "T-outer0"))
+    assert [(e.op, e.task) for e in store.events()] == [
+        ("create", "T-outer0"),
+        ("prep", "T-outer0"),
+        ("claim", "T-000404"),  # kept aside, written right after the outer committed
+    ]
+    assert len(_refused(store, "T-000404")) == 1
+    store.record_refused(_event("claim", "T-000405", outcome="refused"))  # no tx: at once
+    assert [e.task for e in store.events()][-1] == "T-000405"
+
+
+# ---------------------------------------------------------------------- the assigner's reads
+
+
+def test_assignable_is_ready_or_review_work_with_no_lease_most_urgent_first(
+    store: TaskStore,
+) -> None:
+    escalation = Note(key="ESC-1", at=T0, author="cursor", body="stuck")
+    with store.transaction() as tx:
+        c: CoordinatedTx = tx  # type: ignore[assignment]
+        for task in (
+            _task("T-p1late", created=T2),
+            _task("T-p1b", created=T1),
+            _task("T-p1a", created=T1),
+            _task("T-p0", status=Status.REVIEW, priority=Priority.P0, created=T2),
+            _task("T-p2", priority=Priority.P2, created=T0),
+            _task("T-leased"),
+            _task("T-escal", escalations=(escalation,)),
+            _task("T-pend", status=Status.PENDING),
+            _task("T-prog", status=Status.IN_PROGRESS, agent="cursor"),
+            _task("T-done", status=Status.DONE),
+        ):
+            c.save(task, expected=None)
+        c.grant("T-leased", "cursor", T1, T0)
+        expected = ["T-p0", "T-p1a", "T-p1b", "T-p1late", "T-p2"]
+        assert [t.id for t in c.assignable()] == expected  # its own writes
+        assert [t.id for t in c.assignable(2)] == expected[:2]
+        assert c.assignable(0) == ()
+    with store.transaction() as tx:
+        c = tx  # type: ignore[assignment]
+        found = c.assignable()
+        assert [t.id for t in found] == expected
+        assert found == tuple(sorted(found, key=Summary.sort_key))
+        assert found[0].status is Status.REVIEW and found[0].priority is Priority.P0
+        c.release("T-leased")
+        assert "T-leased" in [t.id for t in c.assignable()]
+
+
+def test_lease_counts_are_per_agent_holding_any(store: TaskStore) -> None:
+    with store.transaction() as tx:
+        c: CoordinatedTx = tx  # type: ignore[assignment]
+        assert c.lease_counts() == {}
+        for task_id, agent in (("T-a", "cursor"), ("T-b", "cursor"), ("T-c", "claude")):
+            c.grant(task_id, agent, T1, T0)
+        assert c.lease_counts() == {"cursor": 2, "claude": 1}
+        c.release("T-c")
+    with store.transaction() as tx:
+        c = tx  # type: ignore[assignment]
+        assert c.lease_counts() == {"cursor": 2}

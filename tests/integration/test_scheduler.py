@@ -18,6 +18,7 @@ from mcp_orch.config import Config
 from mcp_orch.domain.agents import Agent
 from mcp_orch.domain.errors import (
     AgentNotFound,
+    AlreadyClaimed,
     IllegalTransition,
     InvalidInput,
     LeaseLost,
@@ -421,6 +422,21 @@ def test_performance_metrics_come_from_the_events(world: World) -> None:
     assert (m.tasks_completed, m.average_completion_time, m.error_rate) == (1, 2.0, 0.5)
 
 
+def test_performance_metrics_read_on_from_where_they_left_off(world: World) -> None:
+    """Read once, the metrics then count only the events recorded since, and come out as a
+    reading of the whole log from scratch does."""
+    world.beat("cursor", "codex")
+    tid = world.task("endpoint").task_id
+    assert "cursor" not in world.orch.metrics()  # read now: nothing done yet
+    world.clock.advance(60)
+    world.orch.step(tid, "submit", agent="cursor")
+    world.orch.step(tid, "complete", agent="codex")
+    world.clock.advance(2)  # past the metrics' cache
+    later = world.orch.metrics()
+    assert (later["cursor"].tasks_completed, later["cursor"].average_completion_time) == (1, 1.0)
+    assert later == Orchestrator(world.store, Config(), world.clock).metrics()
+
+
 def test_the_events_trail_names_every_handoff(world: World) -> None:
     world.beat("cursor", "codex")
     tid = world.task("endpoint").task_id
@@ -673,13 +689,13 @@ def test_a_submission_that_loses_the_race_to_the_assigner_names_who_got_the_task
     assign a new task; when the loop wins, the answer names its agent, not 'queued'."""
     loop = Orchestrator(world.store, Config(), world.clock)  # started before anyone calls in
     world.beat("claude")
-    give = world.orch._give
+    give = world.orch._give_in
 
-    def loop_first(pick: object, *args: object) -> object:
-        loop.assign_ready()  # the loop's pass lands between the read and the give
-        return give(pick, *args)  # type: ignore[arg-type]
+    def loop_first(tx: object, pick: object, *args: object, **kwargs: bool) -> object:
+        loop.assign_ready()  # the loop's pass lands between the plan and the give
+        return give(tx, pick, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(world.orch, "_give", loop_first)
+    monkeypatch.setattr(world.orch, "_give_in", loop_first)
     answer = world.task("endpoint", needs=["backend"])
     assert world.holder(answer.task_id) == "claude"
     assert answer.assigned_agent == "claude" and answer.queued_because == ""
@@ -698,3 +714,80 @@ def test_assigning_a_task_the_assigner_already_gave_names_its_holder(world: Worl
         first[0].fence,
         "",
     )
+
+
+def test_a_submission_is_one_commit(world: World) -> None:
+    """Create, prep and assign commit together: the store's revision moves by one."""
+    world.beat("cursor")  # max_tasks 3
+    world.task("first")  # the planner's sign of life is written now, not again within 1 s
+    before = world.store.revision()
+    given = world.task("endpoint")
+    assert given.assigned_agent == "cursor"
+    assert world.store.revision() == before + 1
+
+
+def test_a_submission_whose_assignment_fails_still_creates_the_task_queued(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The assignment fails after it wrote its lease and event: those are undone, the task
+    stands (ready), and the answer says it is queued, not that the submission failed."""
+    world.beat("claude")
+    take = world.orch._take
+
+    def take_then_fail(tx: object, pick: object, actor: str) -> object:
+        take(tx, pick, actor)  # type: ignore[arg-type]
+        raise RuntimeError("the disk hiccuped")
+
+    monkeypatch.setattr(world.orch, "_take", take_then_fail)
+    given = world.task("endpoint")
+    assert given.assigned_agent is None and "the disk hiccuped" in given.queued_because
+    assert world.store.load(given.task_id).status is Status.READY
+    assert world.holder(given.task_id) == ""
+    assert [op for op, _, _ in world.ops(given.task_id)] == ["create", "prep"]
+    monkeypatch.undo()
+    assert world.orch.assign_task(given.task_id).assigned_agent == "claude"
+
+
+def test_a_claim_by_an_agent_not_registered_yet_is_one_commit(
+    store: TaskStore, tmp_path: Path
+) -> None:
+    """An HTTP claim by an agent the registry does not know yet: its registration, the claim
+    and its lease commit together; a refused claim leaves one refused event and the task as
+    it was, and the agent still counts as heard from."""
+    roles = {"planner": ("chatgpt",), "implementer": ("newbie", "other")}
+    world = World(store, tmp_path, Config(roles=roles))
+    tid = world.task("endpoint").task_id  # nobody alive: queued
+    before = store.revision()
+    result = world.orch.step(tid, "claim", agent="newbie")
+    assert store.revision() == before + 1
+    assert world.holder(tid) == "newbie" and result.fence >= 1
+    assert world.orch.registered("newbie") is not None
+    task = store.load(tid)
+    with pytest.raises(AlreadyClaimed) as refused:
+        world.orch.step(tid, "claim", agent="other")
+    assert "newbie" in str(refused.value)
+    assert store.load(tid) == task and world.holder(tid) == "newbie"
+    assert [e.agent for e in store.events(tid) if e.outcome == "refused"] == ["other"]
+    assert world.orch.registered("other") is not None
+
+
+def test_a_step_that_does_not_commit_does_not_count_as_a_sign_of_life(
+    store: TaskStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sign of life is written in the step's transaction: when that rolls back, the
+    agent's next call writes it again (it is not skipped as written less than 1 s ago)."""
+    roles = {"planner": ("chatgpt",), "implementer": ("newbie",)}
+    world = World(store, tmp_path, Config(roles=roles))
+    tid = world.task("endpoint").task_id
+    run = world.orch._run_step
+
+    def crash(*args: object) -> object:
+        raise RuntimeError("the process is going down")
+
+    monkeypatch.setattr(world.orch, "_run_step", crash)
+    with pytest.raises(RuntimeError):
+        world.orch.step(tid, "claim", agent="newbie")
+    assert world.orch.registered("newbie") is None  # rolled back with the step
+    monkeypatch.setattr(world.orch, "_run_step", run)
+    world.orch.step(tid, "claim", agent="newbie")  # at once: the same instant
+    assert world.orch.registered("newbie") is not None and world.holder(tid) == "newbie"

@@ -61,9 +61,10 @@ def test_migrations_are_recorded_once_and_reopening_applies_nothing(
     stores: Callable[[], Any],
 ) -> None:
     first = stores()
-    assert raw(first, "SELECT id, name FROM _migrations") == [(1, "initial")]
+    every = [(1, "initial"), (2, "assignable index")]
+    assert raw(first, "SELECT id, name FROM _migrations ORDER BY id") == every
     second = stores()
-    assert raw(second, "SELECT id, name FROM _migrations") == [(1, "initial")]
+    assert raw(second, "SELECT id, name FROM _migrations ORDER BY id") == every
     assert second.revision() == 0
 
 
@@ -74,7 +75,7 @@ def test_a_database_with_a_newer_schema_is_refused_with_one_clear_error(
     raw(store, "INSERT INTO _migrations (id, name, applied_at) VALUES (?, ?, ?)", (7, "x", T0))
     with pytest.raises(StorageError) as info:
         stores()
-    assert "has schema 7, this orch knows up to 1" in info.value.message
+    assert "has schema 7, this orch knows up to 2" in info.value.message
     assert "upgrade mcp-orch" in info.value.hint
     assert "\n" not in info.value.message
 
@@ -540,7 +541,7 @@ def test_replicas_starting_together_migrate_once(tmp_path: Path) -> None:
             thread.join(30)
         try:
             assert errors == [] and len(opened) == 4
-            assert raw(opened[0], "SELECT id FROM _migrations") == [(1,)]
+            assert raw(opened[0], "SELECT id FROM _migrations ORDER BY id") == [(1,), (2,)]
         finally:
             for store in opened:
                 store.close()
@@ -627,3 +628,124 @@ def test_a_snapshot_read_in_a_transaction_is_the_base_of_the_next_and_stays_true
         "T-00000003": Status.READY,
     }
     assert {t.id for t in first.snapshot().tasks} == set(seen)
+
+
+def test_sqlite_reads_assignable_work_in_index_order_and_stops_at_the_limit(
+    tmp_path: Path,
+) -> None:
+    """The assigner's read walks the ``tasks_assignable`` partial index (no sort of the whole
+    board, no scan of it), checking each task's lease by the primary key."""
+    from mcp_orch.store.sqlite import SqliteStore
+
+    store = SqliteStore(str(tmp_path / "orch.db"))
+    run: list[str] = []
+    try:
+        with store.transaction() as tx:
+            for n, status in enumerate((Status.READY, Status.REVIEW, Status.DONE) * 20):
+                task = Task(id=f"T-{n:08d}", title="t", status=status, created=T0, updated=T0)
+                tx.save(task, expected=None)
+            store._conn.set_trace_callback(run.append)
+            assert len(tx.assignable(5)) == 5
+            store._conn.set_trace_callback(None)
+            (sql,) = [s for s in run if "NOT EXISTS" in s]
+            plan = " | ".join(str(row[3]) for row in tx._x("EXPLAIN QUERY PLAN " + sql))
+    finally:
+        store.close()
+    assert "SCAN tasks USING INDEX tasks_assignable" in plan, plan
+    assert "SEARCH leases USING COVERING INDEX" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
+
+
+# ---------------------------------------------------------------------- memos and caches
+
+
+class Undo(Exception):
+    pass
+
+
+def _parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The IDs whose Markdown body the SQL stores parse from now on."""
+    from mcp_orch.store import sqltx
+
+    parsed: list[str] = []
+    real = sqltx.parse_body
+
+    def counting(task_id: str, body: str) -> Task:
+        parsed.append(task_id)
+        return real(task_id, body)
+
+    monkeypatch.setattr(sqltx, "parse_body", counting)
+    return parsed
+
+
+def test_a_task_read_again_at_its_revision_is_not_parsed_again(
+    stores: Callable[[], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer, reader = stores(), stores()
+    with writer.transaction() as tx:
+        tx.save(task(1), expected=None)
+    parsed = _parses(monkeypatch)
+    with writer.transaction() as tx:
+        first = tx.get("T-00000001")  # saved and committed by this store: known already
+        assert tx.get("T-00000001").task is first.task
+    assert writer.load("T-00000001") == task(1) and parsed == []
+    assert reader.load("T-00000001") == task(1) and parsed == ["T-00000001"]  # once per store
+    assert reader.load("T-00000001") == task(1) and parsed == ["T-00000001"]
+    with reader.transaction() as tx:
+        stored = tx.get("T-00000001")
+        tx.save(stored.task.evolve(title="changed"), expected=stored.revision)
+    assert writer.load("T-00000001").title == "changed"  # the row is read every time
+    assert parsed == ["T-00000001", "T-00000001"]
+
+
+def test_a_rolled_back_save_never_enters_the_task_cache(stores: Callable[[], Any]) -> None:
+    """A rolled-back transaction's revision number is taken again by the next writer (here
+    another replica): what it saved must not be what a later read at that revision gets."""
+    store, other = stores(), stores()
+    with store.transaction() as tx:
+        tx.save(task(1), expected=None)
+
+    def replace(title: str) -> int:
+        with other.transaction() as tx:
+            stored = tx.get("T-00000001")
+            return tx.save(stored.task.evolve(title=title), expected=stored.revision)
+
+    with pytest.raises(Undo), store.transaction() as tx:
+        stored = tx.get("T-00000001")
+        tx.save(stored.task.evolve(title="rolled back"), expected=stored.revision)
+        assert tx.get("T-00000001").task.title == "rolled back"  # its own write
+        raise Undo
+    assert replace("by the other") == 2  # the rolled-back number, taken again
+    assert store.load("T-00000001").title == "by the other"
+    with store.transaction() as tx:
+        stored = tx.get("T-00000001")
+        with pytest.raises(Undo), store.transaction() as inner:
+            inner.save(stored.task.evolve(title="undone inside"), expected=stored.revision)
+            assert inner.get("T-00000001").task.title == "undone inside"
+            raise Undo
+    assert replace("again") == 3
+    assert store.load("T-00000001").title == "again"
+
+
+def test_agents_and_leases_read_through_the_memo_are_always_fresh(
+    stores: Callable[[], Any],
+) -> None:
+    first, other = stores(), stores()
+    cursor = Agent(name="cursor", role="implementer", capabilities=("backend",), max_tasks=2)
+    with first.transaction() as tx:
+        tx.put_agent(cursor._replace(status="available", last_seen=T0))
+        tx.grant("T-00000001", "cursor", T6, T0)
+    with first.transaction() as tx:
+        assert tx.agents() == (cursor._replace(status="available", last_seen=T0),)
+        (lease,) = tx.leases()
+        assert tx.lease("T-00000001") is lease  # the same row: the same object
+    with other.transaction() as tx:  # another replica changes both rows
+        tx.put_agent(cursor._replace(status="busy", last_seen=T6, capabilities=("ui",)))
+        assert tx.renew("T-00000001", "cursor", 1, T9)
+    with first.transaction() as tx:
+        assert tx.agent("cursor") == cursor._replace(
+            status="busy", last_seen=T6, capabilities=("ui",)
+        )
+        assert [x.expires_at for x in tx.leases()] == [T9]
+        tx.remove_agent("cursor")
+        assert tx.agents() == ()

@@ -2,17 +2,18 @@
 alive agent) and pull (an agent asks what to do and gets its assigned work first, else claims
 the best task it may take).
 
-Every assignment is its own transaction that re-reads what the plan was made from: the task
-still ready (or in review), no lease on it, the agent still alive with room. A lost race
+Every assignment re-reads, in the transaction that makes it, what the plan was made from: the
+task still ready (or in review), no lease on it, the agent still alive with room. A lost race
 (another request, another replica) is no assignment, never a second holder: the store refuses
 a second lease on a task (``AlreadyClaimed``) and a save over a newer revision
-(``RevisionConflict``), and the transaction rolls back.
+(``RevisionConflict``), and the assignment's savepoint rolls back. ``assign_task`` plans and
+assigns in one transaction (the request's own, when it has one: ``submit_task``, a step's
+hand-on); an ``assign_ready`` pass gives each task in a transaction of its own.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from ..domain import assign, transitions
 from ..domain.agents import Agent, AgentStatus, Lease
@@ -25,11 +26,13 @@ from ..domain.errors import (
     RevisionConflict,
 )
 from ..domain.events import event_for
-from ..domain.model import Status
+from ..domain.model import Status, Task
 from ..domain.policy import Summary, summarize
 from ..domain.record import Record
 from ..store import Tx
 from .base import ORCHESTRATOR, OrchestratorBase, coord
+
+PAGE = 8  # an assigner pass reads this many assignable tasks per free slot at first
 
 
 class Assignment(Record):
@@ -41,14 +44,6 @@ class Assignment(Record):
     estimated_completion: str | None
     queued_because: str = ""
     fence: int = 0
-
-
-class Board(Record):
-    """What one assignment decision reads, in one transaction."""
-
-    tasks: tuple[Summary, ...]
-    agents: tuple[Agent, ...]
-    leases: tuple[Lease, ...]
 
 
 class Pick(Record):
@@ -64,73 +59,139 @@ class Assigner(OrchestratorBase):
     """Push and pull, on ``domain.assign``'s rules."""
 
     def assign_ready(self) -> list[Assignment]:
-        """One assigner pass: every assignable task to the best free capable alive agent."""
-        board = self._read_board()
-        free = [a for a in self._as_seen(board.agents) if a.alive]
-        if not free or not board.tasks:
-            return []  # nobody to give anything to: no plan, no writes
-        held = {x.task_id for x in board.leases}
-        statuses = {t.id: t.status for t in board.tasks}
-        load = self._loads(board)
-        free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
-        waiting = (t for t in board.tasks if t.status in assign.WORK and t.id not in held)
-        made: list[Assignment] = []
-        roles = {a.role for a in free}  # work for a role nobody free plays is not planned:
-        for task in sorted(waiting, key=Summary.sort_key):  # 3,000 reviews, no reviewer
+        """One assigner pass: every assignable task to the best free capable alive agent.
+        Each assignment is a transaction of its own (one task locked at a time: a pass never
+        holds one task while it waits for another, so passes and steps cannot deadlock)."""
+        with self.store.transaction() as tx:
+            c = coord(tx)
+            counts = c.lease_counts()
+            alive = self.liveness().alive
+            free = [a for a in c.agents() if alive(a) and counts.get(a.name, 0) < a.max_tasks]
             if not free:
-                break  # everyone is full: the rest waits, and planning it costs for nothing
-            if assign.WORK[task.status][1] not in roles:
-                continue
-            choice = _choose(task, free, load, statuses)
-            given = self._give(Pick(task.id, choice.agent, choice.action)) if choice.agent else None
-            if given is not None:
-                made.append(given)
-                load[choice.agent] = load.get(choice.agent, 0) + 1
-                free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
-                roles = {a.role for a in free}
+                return []  # nobody to give anything to: no plan, no writes, no tasks read
+            load = self._with_unleased(tx, free, counts)
+        free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
+        made: list[Assignment] = []
+        looked: set[str] = set()
+        limit = max(PAGE, PAGE * sum(a.max_tasks - load.get(a.name, 0) for a in free))
+        while free:
+            roles = {a.role for a in free}  # work for a role nobody free plays is not planned:
+            wanted = [s for s, (_, role) in assign.WORK.items() if role in roles]
+            if not wanted:
+                break  # 3,000 reviews, no reviewer: not even read
+            only = wanted[0] if len(wanted) == 1 else None
+            with self.store.transaction() as tx:
+                page = coord(tx).assignable(limit, only)  # most urgent first, none leased
+                fresh = [t for t in page if t.id not in looked]
+                statuses = tx.statuses(d for t in fresh for d in t.depends)
+            for task in fresh:
+                looked.add(task.id)
+                if not free:
+                    break  # everyone is full: the rest waits, and planning it costs for nothing
+                if assign.WORK[task.status][1] not in roles:
+                    continue
+                choice = _choose(task, free, load, statuses)
+                given = (
+                    self._give(Pick(task.id, choice.agent, choice.action)) if choice.agent else None
+                )
+                if given is not None:
+                    made.append(given)
+                    load[choice.agent] = load.get(choice.agent, 0) + 1
+                    free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
+                    roles = {a.role for a in free}
+            if len(page) < limit:
+                break  # every assignable task was looked at
+            limit *= 4  # agents still free, and more tasks than planned for: look further
         return made
 
     def assign_task(self, task_id: str, *, prefer: str = "") -> Assignment:
         """Assign one task now if anyone may take it (``prefer``: a person's choice of agent,
-        if that agent may); else say why it is queued."""
+        if that agent may); else say why it is queued. One transaction: the plan and the
+        assignment (a savepoint of it, which re-checks what the plan read)."""
         with self.store.transaction() as tx:
-            summary = summarize(tx.load(task_id))
-            statuses = tx.statuses(summary.depends)
-            c = coord(tx)
-            agents, leases = c.agents(), c.leases()
-        held = next((x for x in leases if x.task_id == task_id), None)
+            return self._assign_in(tx, task_id, prefer)
+
+    def _assign_after(
+        self, tx: Tx, task: Task, prefer: str = "", agents: Sequence[Agent] | None = None
+    ) -> Assignment:
+        """Assign the task just written, in a savepoint: the write took effect, so whatever
+        goes wrong here undoes only the assignment, and the task is queued."""
+        try:
+            try:
+                with self.store.transaction():  # the one savepoint, for a lost race as well
+                    return self._assign_in(tx, task.id, prefer, agents, task, savepoint=False)
+            except (AlreadyClaimed, RevisionConflict):
+                return self._taken(tx, task.id)  # another replica was first: say whom
+        except Exception as exc:  # the task stands, and the assigner tries again
+            why = f"not assigned yet: {exc}"
+            return Assignment(task.id, None, None, queued_because=why)
+
+    def _assign_in(
+        self,
+        tx: Tx,
+        task_id: str,
+        prefer: str = "",
+        agents: Sequence[Agent] | None = None,
+        task: Task | None = None,
+        *,
+        savepoint: bool = True,
+    ) -> Assignment:
+        """``assign_task`` inside ``tx`` (``agents``: the registry, ``task``: the task as
+        ``tx`` wrote it, if the caller has them; ``savepoint``: see ``_give_in``)."""
+        c = coord(tx)
+        held = c.lease(task_id)
         if held is not None:  # the assigner loop (or a replica) was first: say to whom
             return self._holder(held)
+        summary = summarize(task if task is not None else tx.load(task_id))
         if summary.status not in assign.WORK:
             return Assignment(task_id, None, None, queued_because=_not_waiting(summary))
-        load = self._load_of(leases, ())
-        seen = self._as_seen(agents)
-        chosen = [a for a in seen if a.name == prefer] if prefer else []
+        statuses = tx.statuses(summary.depends)
+        load = c.lease_counts()
+        registry = c.agents() if agents is None else agents
+        chosen = self._as_seen([a for a in registry if a.name == prefer]) if prefer else []
         choice = _choose(summary, chosen, load, statuses) if chosen else None
         if choice is None or not choice.agent:
-            choice = _choose(summary, seen, load, statuses)
+            choice = self._choose_among(summary, registry, load, statuses)
         if choice.agent:
-            made = self._give(Pick(task_id, choice.agent, choice.action))
+            made = self._give_in(
+                tx, Pick(task_id, choice.agent, choice.action), savepoint=savepoint
+            )
             if made is not None:
                 return made
-            return self._taken(task_id)
+            return self._taken(tx, task_id)
         return Assignment(task_id, None, None, queued_because=choice.queued_because)
+
+    def _choose_among(
+        self,
+        task: Summary,
+        agents: Sequence[Agent],
+        load: Mapping[str, int],
+        statuses: Mapping[str, Status],
+    ) -> assign.Choice:
+        """``_choose`` over the registry, looking first only at the agents that could take
+        the task at all (its role, alive, with room): the same choice, without judging a
+        thousand agents; only when none of them may take it is everyone judged, for why."""
+        role, alive = assign.WORK[task.status][1], self.liveness().alive
+        ready = [
+            a for a in agents if a.role == role and load.get(a.name, 0) < a.max_tasks and alive(a)
+        ]
+        choice = _choose(task, ready, load, statuses) if ready else None
+        if choice is not None and choice.agent:
+            return choice
+        return _choose(task, self._as_seen(agents), load, statuses)
 
     def _as_seen(self, agents: Sequence[Agent]) -> list[Agent]:
         """The registry as the rules must see it: alive only if heard from since the service
         started and recently enough (``alive``), whatever the stored status says."""
-        dead = AgentStatus.OFFLINE.value
-        return [
-            a if self.alive(a) else a._replace(status=dead if a.alive else a.status) for a in agents
-        ]
+        dead, alive = AgentStatus.OFFLINE.value, self.liveness().alive
+        return [a if alive(a) else a._replace(status=dead if a.alive else a.status) for a in agents]
 
     # ------------------------------------------------------------------ one assignment
 
-    def _taken(self, task_id: str) -> Assignment:
+    def _taken(self, tx: Tx, task_id: str) -> Assignment:
         """A race lost to the assigner loop (or another replica): the task usually went to
         someone all the same, and the caller is told whom, not that it is queued."""
-        with self.store.transaction() as tx:
-            lease = coord(tx).lease(task_id)
+        lease = coord(tx).lease(task_id)
         if lease is None:
             return Assignment(task_id, None, None, queued_because="another request took it first")
         return self._holder(lease)
@@ -141,11 +202,23 @@ class Assigner(OrchestratorBase):
 
     def _give(self, pick: Pick, actor: str = ORCHESTRATOR) -> Assignment | None:
         """Make ``pick`` in one transaction, or nothing if it no longer holds."""
-        try:
-            with self.store.transaction() as tx:
-                lease = self._take(tx, pick, actor)
-        except (AlreadyClaimed, RevisionConflict):
-            return None  # another request or replica got there first: not an error
+        with self.store.transaction() as tx:
+            return self._give_in(tx, pick, actor)
+
+    def _give_in(
+        self, tx: Tx, pick: Pick, actor: str = ORCHESTRATOR, *, savepoint: bool = True
+    ) -> Assignment | None:
+        """Make ``pick`` in a savepoint of ``tx``, or nothing if it no longer holds. Without
+        ``savepoint`` (the caller has one around it: each costs PostgreSQL two round trips) a
+        lost race (``AlreadyClaimed``, ``RevisionConflict``) is the caller's to undo."""
+        if savepoint:
+            try:
+                with self.store.transaction():  # a lost race undoes only this assignment
+                    lease = self._take(tx, pick, actor)
+            except (AlreadyClaimed, RevisionConflict):
+                return None  # another request or replica got there first: not an error
+        else:
+            lease = self._take(tx, pick, actor)
         if lease is None:
             return None
         self.note_due(lease.expires_at)
@@ -203,31 +276,22 @@ class Assigner(OrchestratorBase):
 
     # ------------------------------------------------------------------ reading
 
-    def _read_board(self) -> Board:
-        """Agents and leases, and the board only if some alive agent has room by its leases
-        (reading 10,000 tasks for a pass that cannot assign anything is the idle cost)."""
-        with self.store.transaction() as tx:
-            c = coord(tx)
-            agents, leases = c.agents(), c.leases()
-            load = self._load_of(leases, ())
-            room = any(self.alive(a) and load.get(a.name, 0) < a.max_tasks for a in agents)
-            tasks = tx.snapshot().tasks if room else ()
-        return Board(tasks=tasks, agents=agents, leases=leases)
-
-    def _loads(self, board: Board) -> dict[str, int]:
-        leased = {x.task_id for x in board.leases}
-        unleased = (
-            t.agent
-            for t in board.tasks
-            if t.status is Status.IN_PROGRESS and t.agent and t.id not in leased
-        )
-        return self._load_of(board.leases, unleased)
-
-    @staticmethod
-    def _load_of(leases: Iterable[Lease], unleased: Iterable[str]) -> dict[str, int]:
-        """Tasks per agent: its leases, and what it holds on the board without one (a board
-        imported with tasks in progress)."""
-        return dict(Counter([x.agent for x in leases]) + Counter(unleased))
+    def _with_unleased(
+        self, tx: Tx, agents: Sequence[Agent], counts: Mapping[str, int]
+    ) -> dict[str, int]:
+        """Tasks per agent of ``agents``: its leases (``counts``), and what it holds on the
+        board without one (a board imported with tasks in progress)."""
+        c = coord(tx)
+        load = dict(counts)
+        for agent in agents:
+            held = tx.held_by(agent.name)
+            if not held:
+                continue
+            mine = {x.task_id for x in c.leases(agent.name)}
+            extra = sum(1 for t in held if t.id not in mine and c.lease(t.id) is None)
+            if extra:
+                load[agent.name] = load.get(agent.name, 0) + extra
+        return load
 
     def _load_in(self, tx: Tx, name: str) -> int:
         """The agent's leases: the re-check of room must be cheap (it runs in the assigning
@@ -269,7 +333,10 @@ def _not_waiting(task: Summary) -> str:
 
 
 def _choose(
-    task: Summary, agents: Sequence[Agent], load: dict[str, int], statuses: Mapping[str, Status]
+    task: Summary,
+    agents: Sequence[Agent],
+    load: Mapping[str, int],
+    statuses: Mapping[str, Status],
 ) -> assign.Choice:
     """``domain.assign.choose``, except that a review needs a reviewer, not the capabilities
     the work needed: codex reviews the frontend task cursor implemented."""

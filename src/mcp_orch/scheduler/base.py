@@ -66,6 +66,7 @@ class OrchestratorBase:
         self.clock = clock
         self.started = self.now()  # an agent not heard from since then is not alive
         self._lock = threading.Lock()  # guards the small dicts below (requests run in threads)
+        self._metrics_lock = threading.Lock()  # one request at a time reads new events
         self._beats: dict[str, str] = {}  # agent -> its last heartbeat to this process
         self._touched: dict[str, float] = {}  # agent -> monotonic time of its last registry write
         self._last: dict[str, str] = {}  # agent -> when it was last given work (take turns)
@@ -88,9 +89,7 @@ class OrchestratorBase:
 
     def beats(self, agent: str) -> bool:
         """``agent`` has sent this process a heartbeat within ``agent_timeout``."""
-        with self._lock:
-            last = self._beats.get(agent, "")
-        return bool(last) and self.seconds_since(last) <= self.config.agent_timeout
+        return self.liveness().beats(agent)
 
     def ttl(self, agent: str) -> float:
         """How long a lease of ``agent`` lasts past its latest sign of life."""
@@ -98,9 +97,17 @@ class OrchestratorBase:
 
     def alive(self, agent: Agent) -> bool:
         """Work may be pushed to ``agent``: heard from since start, and not for too long."""
-        if not agent.alive or agent.last_seen < self.started:
-            return False
-        return self.seconds_since(agent.last_seen) <= self.ttl(agent.name)
+        return self.liveness().alive(agent)
+
+    def liveness(self) -> Liveness:
+        """``alive`` and ``beats`` as of now, for many agents (the cutoffs computed once)."""
+        now = self.clock.now()
+        return Liveness(
+            self.started,
+            since(now, self.config.lease_ttl),
+            since(now, self.config.agent_timeout),
+            self._beats,
+        )
 
     def note_due(self, expires_at: str) -> None:
         """Remember a lease expiry so the sweeper wakes for it (``next_wakeup``)."""
@@ -112,20 +119,23 @@ class OrchestratorBase:
 
     def roles_with(self, agents: Sequence[Agent]) -> dict[str, tuple[str, ...]]:
         """The config's roles, with every registered agent added under its own role."""
-        merged = {role: tuple(names) for role, names in self.config.roles.items()}
+        merged = {role: list(names) for role, names in self.config.roles.items()}
+        known = {role: set(names) for role, names in merged.items()}
         for agent in agents:
-            names = merged.get(agent.role, ())
-            if agent.role in roles.ROLES and agent.name not in names:
-                merged[agent.role] = (*names, agent.name)
-        return merged
+            if agent.role in roles.ROLES and agent.name not in known.setdefault(agent.role, set()):
+                known[agent.role].add(agent.name)
+                merged.setdefault(agent.role, []).append(agent.name)
+        return {role: tuple(names) for role, names in merged.items()}
 
-    def service(self, name: str | None = None) -> Service:
+    def service(self, name: str | None = None, agents: Sequence[Agent] | None = None) -> Service:
         """The service as agent ``name`` sees it: the registry's roles, and its own
-        ``max_tasks`` when it is registered (one read of the registry)."""
-        with self.store.transaction() as tx:
-            agents = coord(tx).agents()
+        ``max_tasks`` when it is registered (one read of the registry, unless the caller
+        read it already: ``agents``)."""
+        if agents is None:
+            with self.store.transaction() as tx:
+                agents = coord(tx).agents()
         config = self.config._replace(roles=self.roles_with(agents))
-        mine = next((a for a in agents if a.name == name), None)
+        mine = next((a for a in agents if a.name == name), None) if name else None
         if mine is not None:
             config = config._replace(max_in_progress=mine.max_tasks)
         return Service(self.store, config, self.clock)
@@ -148,42 +158,62 @@ class OrchestratorBase:
     def assign_ready(self) -> list[Any]:
         raise NotImplementedError  # the assigner's (scheduler.assigner)
 
-    def touch(self, agent: str) -> None:
-        """Any call by ``agent`` counts as alive (persons are not agents: nothing to do)."""
+    def touch(self, agent: str, tx: object = None) -> Agent | None:
+        """Any call by ``agent`` counts as alive (persons are not agents: nothing to do);
+        ``tx``: the caller's open transaction, to write in (no savepoint of its own: if it
+        does not commit, the caller says so with ``untouch``). The registry entry written,
+        if one was (at most every ``TOUCH_EVERY`` s per agent)."""
         name = check_agent(agent)
         if roles.is_person(name):
-            return
+            return None
         clock = self.clock.monotonic()
         with self._lock:
             if clock - self._touched.get(name, float("-inf")) < TOUCH_EVERY:
-                return
+                return None
             self._touched[name] = clock
-        if self.seen(name).came_alive:
+        seen = self.seen(name, tx=tx)
+        if seen.came_alive:
             self.kick()  # come alive: it may take what waits
+        return seen.agent
 
-    def seen(self, name: str, *, heartbeat: bool = False) -> Seen:
+    def untouch(self, agent: str) -> None:
+        """The transaction ``touch`` wrote in rolled back: the next call writes again."""
+        with self._lock:
+            self._touched.pop(agent, None)
+
+    def seen(self, name: str, *, heartbeat: bool = False, tx: object = None) -> Seen:
         """Mark ``name`` alive now (registering an agent the config's roles name) and renew
-        its leases: a sign of life is what a lease waits for, a heartbeat or a call."""
+        its leases: a sign of life is what a lease waits for, a heartbeat or a call. In a
+        transaction of its own, or in ``tx`` (the caller's, open)."""
         now = self.now()
         if heartbeat:
             with self._lock:
                 self._beats[name] = now
         expires = self.later(self.ttl(name))
-        with self.store.transaction() as tx:
-            c = coord(tx)
-            before = c.agent(name)
-            agent = before or self._newcomer(name, tx)
-            held = c.leases(name)
-            for lease in held:
-                c.renew(lease.task_id, name, lease.fence, expires)
-            full = len(held) >= agent.max_tasks
-            status = AgentStatus.BUSY if full else AgentStatus.AVAILABLE
-            fresh = agent._replace(last_seen=now, status=status.value, error="")
-            c.put_agent(fresh)
+        if tx is None:
+            with self.store.transaction() as own:
+                before, fresh, held = self._seen_in(own, name, now, expires)
+        else:
+            before, fresh, held = self._seen_in(tx, name, now, expires)
         if held:
             self.note_due(expires)
         woke = before is None or not self.alive(before)
         return Seen(agent=fresh, leases=held, expires_at=expires, came_alive=woke)
+
+    def _seen_in(
+        self, tx: object, name: str, now: str, expires: str
+    ) -> tuple[Agent | None, Agent, tuple[Lease, ...]]:
+        c = coord(tx)
+        before = c.agent(name)
+        agent = before or self._newcomer(name, tx)
+        held = c.leases(name)
+        for lease in held:
+            c.renew(lease.task_id, name, lease.fence, expires)
+        full = len(held) >= agent.max_tasks
+        status = AgentStatus.BUSY if full else AgentStatus.AVAILABLE
+        fresh = agent._replace(last_seen=now, status=status.value, error="")
+        c.put_agent(fresh)
+        return before, fresh, held
 
     def _newcomer(self, name: str, tx: object) -> Agent:
         """The registry entry of an agent heard from but not registered: its config role (an
@@ -194,6 +224,38 @@ class OrchestratorBase:
         roles.check_known(name, self.config.roles, lambda: [name] if known(name) else [])
         mine = roles.roles_of(name, self.config.roles)
         return Agent(name=name, role=mine[0], max_tasks=self.config.max_in_progress, source="api")
+
+
+class Liveness:
+    """Who is alive, as of one moment: ISO times compare as text (``format_time``: UTC,
+    milliseconds), so each agent costs two string comparisons, not a parse."""
+
+    def __init__(self, started: str, lease_since: str, call_since: str, beats: dict[str, str]):
+        self.started = started
+        self.lease_since = lease_since  # heard from at or after this: within lease_ttl
+        self.call_since = call_since  # within agent_timeout
+        self._beats = beats  # read without the lock: a dict's get is atomic
+
+    def beats(self, agent: str) -> bool:
+        return self._beats.get(agent, "") >= self.call_since
+
+    def cutoff(self, agent: str) -> str:
+        """Heard from at or after this, ``agent`` is within its ``ttl``."""
+        return self.lease_since if self.beats(agent) else self.call_since
+
+    def alive(self, agent: Agent) -> bool:
+        if not agent.alive or agent.last_seen < self.started:
+            return False
+        return agent.last_seen >= self.cutoff(agent.name)
+
+
+def since(now: datetime, seconds: float) -> str:
+    """The earliest time (as ``format_time`` writes it) no more than ``seconds`` before
+    ``now``: ``now - seconds`` rounded up to the millisecond, so that a time written in
+    milliseconds is at or after it exactly when it is at most ``seconds`` old."""
+    moment = now - timedelta(seconds=seconds)
+    extra = moment.microsecond % 1000
+    return format_time(moment + timedelta(microseconds=1000 - extra) if extra else moment)
 
 
 def coord(tx: object) -> CoordinatedTx:

@@ -26,7 +26,7 @@ from ..domain.record import Record
 from ..domain.roles import is_person
 from ..inputs import check_agent
 from .assigner import Assignment
-from .base import ORCHESTRATOR, coord
+from .base import ORCHESTRATOR, Liveness, coord
 from .steps import Steps
 
 IDLE_POLL = 5.0  # the longest the sweeper sleeps: an idle service's only database read
@@ -167,20 +167,22 @@ class Sweeper(Steps):
 
     def _age(self, agents: Sequence[Agent]) -> None:
         """Every agent's status as time has made it (silent too long: error, then offline)."""
+        live = self.liveness()
         for agent in agents:
-            due = self.due_status(agent)
+            due = self.due_status(agent, live)
             if due != agent.status:
                 silent = f"not heard from since {agent.last_seen or 'the service started'}"
                 self._set_status(agent.name, AgentStatus(due), silent)
 
-    def due_status(self, agent: Agent) -> str:
-        """What ``agent``'s status should be now, by the time since it was last heard from."""
+    def due_status(self, agent: Agent, live: Liveness | None = None) -> str:
+        """What ``agent``'s status should be now, by the time since it was last heard from
+        (``live``: the cutoffs of now, when the caller judges many agents)."""
         if not agent.last_seen or agent.last_seen < self.started:
             return AgentStatus.OFFLINE.value
-        silent = self.seconds_since(agent.last_seen)
-        if silent > self.config.agent_timeout:
+        live = live or self.liveness()
+        if agent.last_seen < live.call_since:  # silent longer than agent_timeout
             return AgentStatus.OFFLINE.value
-        if agent.status == AgentStatus.ERROR.value or silent > self.ttl(agent.name):
+        if agent.status == AgentStatus.ERROR.value or agent.last_seen < live.cutoff(agent.name):
             return AgentStatus.ERROR.value
         return agent.status
 

@@ -12,7 +12,7 @@ submission (a reviewer's: to its verdict), its errors the tasks it failed or los
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..config import not_yaml
@@ -23,13 +23,14 @@ from ..domain.events import Event
 from ..domain.model import parse_time
 from ..domain.record import Record
 from ..inputs import check_agent
-from .base import coord
+from .base import Liveness, coord
 from .leases import Sweeper
 
 EDITABLE = ("role", "capabilities", "max_tasks")
 YAML_KEYS = frozenset({"name", "role", *EDITABLE})
 METRICS_EVENTS = 10_000  # the newest events the metrics are computed from
-METRICS_TTL = 5.0  # seconds the metrics are kept before they are computed again
+METRICS_TTL = 1.0  # seconds the metrics are kept before the new events are read
+METRICS_BATCHES = 20  # at most this many events_after calls per refresh (the rest: next time)
 
 
 class Metrics(Record):
@@ -59,13 +60,21 @@ class Registry(Sweeper):
     """``agents``, ``add_agent``, ``update_agent``, ``remove_agent``, ``load_agents_yaml``."""
 
     _metrics: tuple[float, dict[str, Metrics]] | None = None
+    _tally: Tally | None = None  # the events read so far, tallied
+    _cursor: int | None = None  # where events_after goes on from
 
     def agents(self) -> list[AgentView]:
         with self.store.transaction() as tx:
             c = coord(tx)
             registered, leases = c.agents(), c.leases()
-        metrics = self.metrics()
-        return [self._view(a, leases, metrics.get(a.name, Metrics())) for a in registered]
+        metrics, live = self.metrics(), self.liveness()
+        mine: dict[str, list[Lease]] = {}
+        for lease in leases:
+            mine.setdefault(lease.agent, []).append(lease)
+        return [
+            self._view(a, mine.get(a.name, ()), metrics.get(a.name, Metrics()), live)
+            for a in registered
+        ]
 
     def agent_view(self, name: str) -> AgentView:
         with self.store.transaction() as tx:
@@ -75,9 +84,11 @@ class Registry(Sweeper):
             raise _unknown(name)
         return self._view(agent, leases, self.metrics().get(name, Metrics()))
 
-    def _view(self, agent: Agent, leases: Sequence[Lease], metrics: Metrics) -> AgentView:
+    def _view(
+        self, agent: Agent, leases: Sequence[Lease], metrics: Metrics, live: Liveness | None = None
+    ) -> AgentView:
         mine = tuple(x.task_id for x in leases if x.agent == agent.name)
-        status = self.due_status(agent)
+        status = self.due_status(agent, live)
         if status in (AgentStatus.AVAILABLE.value, AgentStatus.BUSY.value):
             full = len(mine) >= agent.max_tasks
             status = (AgentStatus.BUSY if full else AgentStatus.AVAILABLE).value
@@ -175,13 +186,32 @@ class Registry(Sweeper):
     # ------------------------------------------------------------------ metrics
 
     def metrics(self) -> dict[str, Metrics]:
-        """Every agent's performance, from the newest events (kept ``METRICS_TTL`` s)."""
+        """Every agent's performance, from the events: at first the newest
+        ``METRICS_EVENTS``, then each one recorded since (read at most every ``METRICS_TTL``
+        s, only what is new: no request pays for re-reading the whole log)."""
         now = self.clock.monotonic()
         cached = self._metrics
         if cached is not None and now - cached[0] < METRICS_TTL:
             return cached[1]
-        computed = metrics_of(self.store.events(None, limit=METRICS_EVENTS))
-        self._metrics = (now, computed)
+        with self._metrics_lock:
+            cached = self._metrics
+            if cached is not None and now - cached[0] < METRICS_TTL:
+                return cached[1]  # another request read them meanwhile
+            tally, new = self._tally, False
+            if tally is None:
+                _, self._cursor = self.store.events_after(None)
+                tally = self._tally = Tally()
+                top = self._cursor
+                tally.add(e for e in self.store.events(None, METRICS_EVENTS) if _upto(e, top))
+                new = True
+            for _ in range(METRICS_BATCHES):
+                events, self._cursor = self.store.events_after(self._cursor)
+                if not events:
+                    break
+                tally.add(events)
+                new = True
+            computed = tally.metrics() if new or cached is None else cached[1]
+            self._metrics = (now, computed)
         return computed
 
     def average_minutes(self, agent: str) -> float | None:
@@ -189,34 +219,60 @@ class Registry(Sweeper):
         return m.average_completion_time if m is not None and m.tasks_completed else None
 
 
-def metrics_of(events: Sequence[Event]) -> dict[str, Metrics]:
+def metrics_of(events: Iterable[Event]) -> dict[str, Metrics]:
     """Tasks completed, their average time (minutes) and the error rate, per agent."""
-    started: dict[tuple[str, str], str] = {}
-    done: dict[str, list[float]] = {}
-    errors: dict[str, int] = {}
-    for e in events:
-        if e.outcome != "ok":
-            continue
-        if e.op in ("assigned", "claim"):
-            started[(e.task, e.holder or e.agent)] = e.at
-        elif e.op in ("submit", "complete", "feedback"):
-            begun = started.pop((e.task, e.agent), "")
-            done.setdefault(e.agent, []).append(_minutes(begun, e.at))
-        elif e.op == "fail":
-            errors[e.agent] = errors.get(e.agent, 0) + 1
-        elif e.op == "reassigned" and e.note.startswith("taken from "):
-            lost = e.note.split()[2].rstrip(":")
-            errors[lost] = errors.get(lost, 0) + 1
-    result = {}
-    for name in {*done, *errors}:
-        times = [t for t in done.get(name, []) if t >= 0]
-        count, failed = len(done.get(name, [])), errors.get(name, 0)
-        result[name] = Metrics(
-            tasks_completed=count,
-            average_completion_time=round(sum(times) / len(times), 2) if times else 0.0,
-            error_rate=round(failed / (count + failed), 3) if count + failed else 0.0,
-        )
-    return result
+    tally = Tally()
+    tally.add(events)
+    return tally.metrics()
+
+
+class Tally:
+    """``metrics_of`` kept up to date one event at a time: per agent, the tasks done, the
+    sum and count of their (known) times, and the errors."""
+
+    def __init__(self) -> None:
+        self.started: dict[tuple[str, str], str] = {}  # (task, agent) -> when it began
+        self.done: dict[str, int] = {}
+        self.timed: dict[str, tuple[float, int]] = {}  # agent -> (minutes, tasks) known
+        self.errors: dict[str, int] = {}
+
+    def add(self, events: Iterable[Event]) -> None:
+        for e in events:
+            if e.outcome != "ok":
+                continue
+            if e.op in ("assigned", "claim"):
+                self.started[(e.task, e.holder or e.agent)] = e.at
+            elif e.op in ("submit", "complete", "feedback"):
+                begun = self.started.pop((e.task, e.agent), "")
+                self.done[e.agent] = self.done.get(e.agent, 0) + 1
+                took = _minutes(begun, e.at)
+                if took >= 0:
+                    total, count = self.timed.get(e.agent, (0.0, 0))
+                    self.timed[e.agent] = (total + took, count + 1)
+            elif e.op == "fail":
+                self.errors[e.agent] = self.errors.get(e.agent, 0) + 1
+            elif e.op == "reassigned" and e.note.startswith("taken from "):
+                lost = e.note.split()[2].rstrip(":")
+                self.errors[lost] = self.errors.get(lost, 0) + 1
+
+    def metrics(self) -> dict[str, Metrics]:
+        result = {}
+        for name in {*self.done, *self.errors}:
+            count, failed = self.done.get(name, 0), self.errors.get(name, 0)
+            total, known = self.timed.get(name, (0.0, 0))
+            result[name] = Metrics(
+                tasks_completed=count,
+                average_completion_time=round(total / known, 2) if known else 0.0,
+                error_rate=round(failed / (count + failed), 3) if count + failed else 0.0,
+            )
+        return result
+
+
+def _upto(event: Event, cursor: int) -> bool:
+    """``event`` (of ``TaskStore.events``) is at or before ``cursor`` (of ``events_after``):
+    SQL events carry their row id. The memory store's carry none: an event recorded between
+    the two reads may be counted twice there (it is not a store that serves replicas)."""
+    return not event.id.isdigit() or int(event.id) <= cursor
 
 
 def _minutes(start: str, end: str) -> float:

@@ -10,12 +10,12 @@ was reassigned cannot complete it. A person (``human``) is not fenced: that is t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from ..domain import transitions
-from ..domain.agents import Lease
-from ..domain.errors import InvalidInput, LeaseLost
+from ..domain.agents import Agent, Lease
+from ..domain.errors import InvalidInput, LeaseLost, OrchError
 from ..domain.ids import normalize_id
 from ..domain.model import Status, Task
 from ..domain.ops import op
@@ -43,7 +43,7 @@ STEPS: dict[str, tuple[str, ...]] = {
 HOLDER_STEPS = frozenset({"progress", "submit", "complete", "feedback"})
 
 Check = Callable[[Task, Tx], None]
-Settle = Callable[[Task, Task, Tx], None]
+Settle = Callable[[Task, Task, Tx], Lease | None]
 
 
 class StepResult(Record):
@@ -58,11 +58,13 @@ class StepResult(Record):
 
 class GuardedService(Service):
     """The service whose every mutation runs ``check`` before the change and ``settle``
-    after it, inside the mutation's transaction (a refusal rolls both back)."""
+    after it, inside the mutation's transaction (a refusal rolls both back); ``settled`` is
+    the task's lease as the last settle left it."""
 
     def __init__(self, base: Service, check: Check, settle: Settle) -> None:
         super().__init__(base.store, base.config, base.clock)
         self._check, self._settle = check, settle
+        self.settled: Lease | None = None
 
     def _mutate_and(
         self, task_id: str, agent: str, op: str, change: Callable[[Task, Tx], tuple[Task, R]]
@@ -70,7 +72,7 @@ class GuardedService(Service):
         def guarded(task: Task, tx: Tx) -> tuple[Task, R]:
             self._check(task, tx)
             after, answer = change(task, tx)
-            self._settle(task, after, tx)
+            self.settled = self._settle(task, after, tx)
             return after, answer
 
         return super()._mutate_and(task_id, agent, op, guarded)
@@ -82,34 +84,73 @@ class Steps(Assigner):
     def step(
         self, task_id: str, step: str, *, agent: str, fence: int | None = None, **args: str
     ) -> StepResult:
-        """Run ``step`` on the task as ``agent``; ``LeaseLost`` if it no longer holds it."""
+        """Run ``step`` on the task as ``agent``; ``LeaseLost`` if it no longer holds it.
+
+        One transaction: the sign of life, the registry read, the step with its lease settled
+        (a savepoint: a refused step undoes only itself, leaves its one refused event, and
+        the agent counts as heard from as before), then what it hands on."""
         who = check_agent(agent)
         texts = _step_args(step, args)
         tid = normalize_id(task_id)
-        self.touch(who)
-        svc = self._guarded(who, step, fence)
-        changed = True
+        refused: OrchError | None = None
+        given: Assignment | None = None
+        try:
+            with self.store.transaction() as tx:
+                me = self.touch(who, tx)
+                registry = self._registry_for(who, me)
+                svc = self._guarded(who, step, fence, registry)
+                try:
+                    task, changed = self._run_step(svc, step, tid, who, texts)
+                except OrchError as exc:
+                    refused = exc  # the step's savepoint is undone; the sign of life commits
+                else:
+                    if step in ("submit", "feedback"):  # the work on to a reviewer, or back
+                        every = registry if self.config.enforce_roles else None
+                        given = self._assign_after(tx, task, agents=every)
+        except BaseException:
+            self.untouch(who)  # nothing was committed, the sign of life neither
+            raise
+        if refused is not None:
+            raise refused
+        lease = svc.settled  # the step's transaction left it so: no read after it
+        fence = lease.fence if lease is not None and lease.agent == who else 0
+        handed = self._hand_on(step, given)
+        return StepResult(task=task, changed=changed, fence=fence, assignments=handed)
+
+    def _run_step(
+        self, svc: GuardedService, step: str, tid: str, who: str, texts: Mapping[str, str]
+    ) -> tuple[Task, bool]:
         if step == "claim":
             claimed = svc.claim(tid, agent=who)
-            task, changed = claimed.task, claimed.changed
-        elif step == "progress":
-            task = self._progress(svc, tid, who, texts.get("note", ""))
-        else:
-            task = _run(svc, step, tid, who, texts)
-        handed = self._hand_on(step, task)
-        return StepResult(
-            task=task, changed=changed, fence=self._fence_of(tid, who), assignments=handed
-        )
+            return claimed.task, claimed.changed
+        if step == "progress":
+            return self._progress(svc, tid, who, texts.get("note", "")), True
+        return _run(svc, step, tid, who, texts), True
 
-    def _guarded(self, who: str, step: str, fence: int | None) -> GuardedService:
+    def _guarded(
+        self, who: str, step: str, fence: int | None, registry: Sequence[Agent]
+    ) -> GuardedService:
         def check(task: Task, tx: Tx) -> None:
             if step != "claim":
                 check_fence(tx, task, who, fence, step)
 
-        def settle(before: Task, after: Task, tx: Tx) -> None:
-            self._settle(tx, before, after, renew=step == "progress")
+        def settle(before: Task, after: Task, tx: Tx) -> Lease | None:
+            return self._settle(tx, before, after, renew=step == "progress")
 
-        return GuardedService(self.service(who), check, settle)
+        return GuardedService(self.service(who, registry), check, settle)
+
+    def _registry_for(self, who: str, me: Agent | None = None) -> tuple[Agent, ...]:
+        """What a step's service needs of the registry: every agent's role when roles are
+        enforced; else (the roles decide nothing) only the agent's own entry, its max_tasks
+        (``me``: as the step's sign of life just wrote it)."""
+        if me is not None and not self.config.enforce_roles:
+            return (me,)
+        with self.store.transaction() as tx:
+            c = coord(tx)
+            if self.config.enforce_roles:
+                return c.agents()
+            mine = c.agent(who)
+        return (mine,) if mine is not None else ()
 
     def _settle(self, tx: Tx, before: Task, after: Task, *, renew: bool) -> Lease | None:
         """Make the task's lease agree with where the step left the task: in progress, the
@@ -146,26 +187,17 @@ class Steps(Assigner):
 
         return svc._mutate(tid, who, "progress", change)
 
-    def _hand_on(self, step: str, task: Task) -> tuple[Assignment, ...]:
-        """Push what the step made assignable: the submitted work to a reviewer, the sent-back
-        task to its implementer; what else it freed (an agent's room, a dependency done) goes
-        to the assigner (``wake``, else a pass at once)."""
-        made: list[Assignment] = []
-        if step in ("submit", "feedback"):
-            given = self.assign_task(task.id)
-            if given.assigned_agent:
-                made.append(given)
+    def _hand_on(self, step: str, given: Assignment | None) -> tuple[Assignment, ...]:
+        """What the step set going: the submitted work pushed to a reviewer, or the sent-back
+        task to its implementer (``given``, in the step's transaction); what else it freed (an
+        agent's room, a dependency done) goes to the assigner (``wake``, else a pass now)."""
+        made: list[Assignment] = [given] if given is not None and given.assigned_agent else []
         if step in ("submit", "complete", "fail", "feedback"):
             if self.wake is not None:
                 self.wake()
             else:
                 made.extend(self.assign_ready())  # in the answer: what the step set going
         return tuple(made)
-
-    def _fence_of(self, tid: str, who: str) -> int:
-        with self.store.transaction() as tx:
-            lease: Lease | None = coord(tx).lease(tid)
-        return lease.fence if lease is not None and lease.agent == who else 0
 
 
 def check_fence(tx: Tx, task: Task, agent: str, fence: int | None, step: str) -> None:

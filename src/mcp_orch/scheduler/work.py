@@ -20,6 +20,7 @@ from ..inputs import (
     check_title,
 )
 from ..service import NextAction, Service
+from ..store import Tx
 from .assigner import Assignment, Pick, lost_race
 from .base import coord
 from .registry import Registry
@@ -34,7 +35,11 @@ class Work(Registry):
     def submit_task(
         self, fields: TaskInput, *, actor: str, priority_override: int | None = None
     ) -> Assignment:
-        """Create the task (or update it, when ``fields.id`` names one) and assign it now."""
+        """Create the task (or update it, when ``fields.id`` names one) and assign it now.
+
+        One transaction (one commit): the registry read once, the create and prep (a refusal
+        undoes both), and the assignment in a savepoint of it: should that fail, the task
+        stands all the same and the answer says it is queued."""
         who = check_agent(actor)
         _precheck(fields)
         prio = (
@@ -43,26 +48,28 @@ class Work(Registry):
             else fields.priority
         )
         self.touch(who)
-        svc = self.service(who)
-        if fields.id:
-            task = self._update(svc, normalize_id(fields.id), fields, who, prio)
-        else:
-            task = svc.create(
-                check_title(fields.title),
-                priority=prio.value if prio else None,
-                depends=fields.dependencies or (),
-                agent=who,
-                goal=fields.goal,
-                capabilities=fields.capabilities or (),
-            )
-            if fields.goal.strip() and fields.status != "pending":
-                task = svc.prep(
-                    task.id,
+        with self.store.transaction() as tx:
+            agents = coord(tx).agents()
+            svc = self.service(who, agents)
+            if fields.id:
+                task = self._update(svc, normalize_id(fields.id), fields, who, prio)
+            else:
+                task = svc.create(
+                    check_title(fields.title),
+                    priority=prio.value if prio else None,
+                    depends=fields.dependencies or (),
                     agent=who,
-                    acceptance=fields.acceptance or (),
-                    files=fields.files or (),
+                    goal=fields.goal,
+                    capabilities=fields.capabilities or (),
                 )
-        given = self.assign_task(task.id, prefer=fields.assigned_agent)
+                if fields.goal.strip() and fields.status != "pending":
+                    task = svc.prep(
+                        task.id,
+                        agent=who,
+                        acceptance=fields.acceptance or (),
+                        files=fields.files or (),
+                    )
+            given = self._assign_after(tx, task, fields.assigned_agent, agents)
         if given.assigned_agent and fields.estimated_minutes:  # the planner's estimate wins
             done = self.later(fields.estimated_minutes * 60)
             given = given._replace(estimated_completion=done)
@@ -101,7 +108,20 @@ class Work(Registry):
         who = check_agent(agent)
         if is_person(who):
             return self.service().next_action(who)  # a person holds no leases
-        self.touch(who)
+        refused: OrchError | None = None
+        try:
+            with self.store.transaction() as tx:  # one commit: the sign of life, the claim
+                try:
+                    return self._pull(who, tx)
+                except OrchError as exc:
+                    refused = exc  # what it tried is undone; the sign of life stands
+        except BaseException:
+            self.untouch(who)  # nothing was committed, the sign of life neither
+            raise
+        raise refused
+
+    def _pull(self, who: str, tx: Tx) -> NextAction:
+        self.touch(who, tx)
         answer = self._decide(who)
         for _ in range(PULL_TRIES):
             decision = answer.decision

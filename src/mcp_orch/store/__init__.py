@@ -162,7 +162,16 @@ class TaskStore(Protocol):
     url: str  # "files", "memory", "sqlite:///...", "postgresql://..."
 
     def transaction(self) -> AbstractContextManager[Tx]:
-        """A unit of work; one writer at a time (the file board's lock, a database's)."""
+        """A unit of work; one writer at a time (the file board's lock, a database's).
+
+        Nested in an open one of the same thread, it yields that same ``Tx`` and is a
+        savepoint of it (memory and SQL stores): an exception leaving the inner block undoes
+        exactly what the inner block did (tasks, events, attachments, agents, leases, fences,
+        the transaction's bookkeeping) and propagates, so the outer block may catch it and go
+        on; only the outermost block commits. The file board has no savepoints: there an inner
+        block joins the outer one (an exception it lets out is the outer's to handle, and the
+        outer's rollback undoes both); the orchestrator, which relies on savepoints, never
+        runs on files."""
         ...
 
     def snapshot(self) -> Snapshot:
@@ -179,7 +188,10 @@ class TaskStore(Protocol):
 
     def record_refused(self, event: Event) -> None:
         """Keep the event of a refused step, outside any transaction (never raises: a line
-        that could not be kept is a warning)."""
+        that could not be kept is a warning). Called while this thread has a transaction
+        open (memory and SQL stores), the event is kept aside and written in a short
+        transaction of its own right after the outermost block ends, committed or rolled
+        back: a refused step inside a bigger unit of work leaves its one event either way."""
         ...
 
     def events(self, task_id: str | None = None, limit: int = 100) -> list[Event]:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from ..domain.agents import Agent, Lease
 from ..domain.errors import AlreadyClaimed
+from ..domain.model import Status
 from ..domain.ops import op
+from ..domain.policy import Summary
 from . import Tx
 
 TYPE_CHECKING = False  # as in store/__init__: the protocol is for type checkers only
@@ -71,6 +73,18 @@ class CoordinatedTx(Tx, Protocol):
         """The task's fence: that of its lease, or of its last one (0: never leased)."""
         ...
 
+    def lease_counts(self) -> dict[str, int]:
+        """Agent name -> how many leases it holds (agents holding none are absent)."""
+        ...
+
+    def assignable(
+        self, limit: int | None = None, status: Status | None = None
+    ) -> tuple[Summary, ...]:
+        """The tasks an assigner may hand out: ready or in review (only ``status``, when
+        given), not escalated, with no lease, most urgent first (``Summary.sort_key``), at
+        most ``limit`` (None: all)."""
+        ...
+
 
 def taken(task_id: str, holder: str) -> AlreadyClaimed:
     return AlreadyClaimed(
@@ -87,6 +101,9 @@ class CoordinationState:
         self.fences: dict[str, int] = {}
 
 
+CoordinationMark = tuple[dict[str, Agent | None], dict[str, Lease | None], dict[str, int], bool]
+
+
 class MemoryCoordination:
     """The coordination methods of one ``MemoryStore`` transaction."""
 
@@ -96,6 +113,14 @@ class MemoryCoordination:
         self._leases: dict[str, Lease | None] = {}  # None: released in this transaction
         self._fences: dict[str, int] = {}
         self.ownership_changed = False  # a grant, a release, an agent added or removed
+
+    def _coordination_mark(self) -> CoordinationMark:
+        """This transaction's pending coordination writes, to go back to (a savepoint)."""
+        return (dict(self._agents), dict(self._leases), dict(self._fences), self.ownership_changed)
+
+    def _coordination_restore(self, mark: CoordinationMark) -> None:
+        agents, leases, fences, self.ownership_changed = mark
+        self._agents, self._leases, self._fences = dict(agents), dict(leases), dict(fences)
 
     def agents(self) -> tuple[Agent, ...]:
         merged = {**self._state.agents, **self._agents}
@@ -155,6 +180,13 @@ class MemoryCoordination:
 
     def expired(self, now: str) -> tuple[Lease, ...]:
         return tuple(x for x in self.leases() if x.expires_at <= now)
+
+    def lease_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for lease in {**self._state.leases, **self._leases}.values():
+            if lease is not None:
+                counts[lease.agent] = counts.get(lease.agent, 0) + 1
+        return counts
 
     def fence(self, task_id: str) -> int:
         return self._fences.get(task_id, self._state.fences.get(task_id, 0))

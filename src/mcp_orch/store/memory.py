@@ -17,8 +17,11 @@ from ..domain.events import Event
 from ..domain.model import Note, Status, Task
 from ..domain.policy import Summary, summarize
 from . import Snapshot, Stored, conflict, knows, no_attachment, not_found
-from .coordination import CoordinationState, MemoryCoordination
+from .coordination import CoordinationMark, CoordinationState, MemoryCoordination
 from .eventpage import EventPage, EventQuery, page_of
+
+_ASSIGNABLE = (Status.READY, Status.REVIEW)
+MemoryMark = tuple[dict[str, tuple[Task, int]], int, dict[str, str], CoordinationMark]
 
 
 class MemoryTx(MemoryCoordination):
@@ -87,6 +90,31 @@ class MemoryTx(MemoryCoordination):
     def record(self, event: Event) -> None:
         self.events.append(event)
 
+    def assignable(
+        self, limit: int | None = None, status: Status | None = None
+    ) -> tuple[Summary, ...]:
+        wanted = _ASSIGNABLE if status is None else {status} & set(_ASSIGNABLE)
+        chosen = sorted(
+            (
+                summarize(t)
+                for t, _ in self._all().values()
+                if t.status in wanted and not t.escalated and self.lease(t.id) is None
+            ),
+            key=Summary.sort_key,
+        )
+        return tuple(chosen if limit is None else chosen[:limit])
+
+    def mark(self) -> MemoryMark:
+        """What this transaction has written so far, to go back to (a savepoint)."""
+        tasks, attachments = dict(self.tasks), dict(self.attachments)
+        return tasks, len(self.events), attachments, self._coordination_mark()
+
+    def restore(self, mark: MemoryMark) -> None:
+        tasks, events, attachments, coordination = mark
+        self.tasks, self.attachments = tasks, attachments
+        del self.events[events:]
+        self._coordination_restore(coordination)
+
     def attach(self, task_id: str, name: str, text: str) -> str:
         ref = f"attachment:{task_id}/{name}"
         self.attachments[ref] = text
@@ -106,19 +134,32 @@ class MemoryStore:
         self._revision = 0
         self._in_tx: MemoryTx | None = None
         self._coordination = CoordinationState()
+        self._refused: list[Event] = []  # refused events kept aside until the tx ends
 
     @contextmanager
     def transaction(self) -> Iterator[MemoryTx]:
+        """A unit of work; inside an open one (this thread's: the lock is held), a savepoint
+        of it (an exception leaving the inner block undoes what it wrote; only the outermost
+        block commits)."""
         with self._lock:
-            if self._in_tx is not None:  # nested: part of the outer unit of work
-                yield self._in_tx
+            if self._in_tx is not None:
+                inner = self._in_tx
+                mark = inner.mark()
+                try:
+                    yield inner
+                except BaseException:
+                    inner.restore(mark)
+                    raise
                 return
             tx = self._in_tx = MemoryTx(self)
             try:
-                yield tx
+                try:
+                    yield tx
+                finally:
+                    self._in_tx = None
+                self._commit(tx)
             finally:
-                self._in_tx = None
-            self._commit(tx)
+                self._write_refused()
 
     def _commit(self, tx: MemoryTx) -> None:
         # A heartbeat's renewal is no news: only a change of holder or registry counts.
@@ -149,8 +190,19 @@ class MemoryStore:
         return text
 
     def record_refused(self, event: Event) -> None:
-        with self.transaction() as tx:
-            tx.record(event)
+        """At once; or, inside this thread's transaction, right after it ends (committed or
+        not), in a transaction of its own."""
+        with self._lock:
+            if self._in_tx is not None:
+                self._refused.append(event)
+                return
+            with self.transaction() as tx:
+                tx.record(event)
+
+    def _write_refused(self) -> None:
+        kept, self._refused = self._refused, []
+        for event in kept:
+            self.record_refused(event)
 
     def events(self, task_id: str | None = None, limit: int = 100) -> list[Event]:
         with self._lock:

@@ -173,17 +173,21 @@ class PostgresStore(SqlStore):
                 yield cur
         except OrchError:
             raise
-        except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
-            raise RevisionConflict(
+        except psycopg.Error as exc:
+            raise self._pg_error(exc) from exc
+
+    def _db_error(self, exc: Exception) -> OrchError | None:
+        return self._pg_error(exc) if isinstance(exc, psycopg.Error) else None
+
+    def _pg_error(self, exc: Exception) -> OrchError:
+        if isinstance(exc, (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)):
+            return RevisionConflict(
                 "another writer changed the same tasks at the same moment; nothing was changed",
                 "run the command again",
-            ) from exc
-        except psycopg.OperationalError as exc:
-            raise _unreachable(self.dsn, exc) from exc
-        except psycopg.Error as exc:
-            raise StorageError(
-                f"PostgreSQL at {self.url} refused: {exc}", "nothing was changed"
-            ) from exc
+            )
+        if isinstance(exc, psycopg.OperationalError):
+            return _unreachable(self.dsn, exc)
+        return StorageError(f"PostgreSQL at {self.url} refused: {exc}", "nothing was changed")
 
     def _writing(self) -> Any:
         return self._session(read_only=False)

@@ -19,8 +19,16 @@ from typing import Any
 
 from ..domain.agents import Agent, Lease
 from ..domain.errors import AlreadyClaimed
-from ..domain.model import parse_time
-from .sqltx import AGENT_COLUMNS, LEASE_COLUMNS, SqlTx, agent_of, lease_of
+from ..domain.model import Status, parse_time
+from ..domain.policy import Summary
+from .sqlschema import ASSIGNABLE
+from .sqltx import (
+    AGENT_COLUMNS,
+    LEASE_COLUMNS,
+    SUMMARY_COLUMNS,
+    SqlTx,
+    summary_of,
+)
 
 
 def _definition(agent: Agent) -> tuple[object, ...]:
@@ -42,11 +50,11 @@ class CoordinationTx(SqlTx):
 
     def agents(self) -> tuple[Agent, ...]:
         rows = self._x(f"SELECT {AGENT_COLUMNS} FROM agents ORDER BY name").fetchall()
-        return tuple(agent_of(row, self.d) for row in rows)
+        return self.memos.agents.many(rows, self.d)
 
     def agent(self, name: str) -> Agent | None:
         row = self._x(f"SELECT {AGENT_COLUMNS} FROM agents WHERE name = ?", (name,)).fetchone()
-        return agent_of(row, self.d) if row else None
+        return self.memos.agents(row, self.d) if row else None
 
     def put_agent(self, agent: Agent) -> None:
         before = self.agent(agent.name)
@@ -84,13 +92,35 @@ class CoordinationTx(SqlTx):
         row = self._x(
             f"SELECT {LEASE_COLUMNS} FROM leases WHERE task_id = ?", (task_id,)
         ).fetchone()
-        return lease_of(row, self.d) if row else None
+        return self.memos.leases(row, self.d) if row else None
 
     def leases(self, agent: str | None = None) -> tuple[Lease, ...]:
         """Every lease (of ``agent``), soonest to expire first."""
         where, params = ("", ()) if agent is None else (" WHERE agent = ?", (agent,))
         sql = f"SELECT {LEASE_COLUMNS} FROM leases{where} ORDER BY expires_at, task_id"
-        return tuple(lease_of(row, self.d) for row in self._x(sql, params).fetchall())
+        return self.memos.leases.many(self._x(sql, params).fetchall(), self.d)
+
+    def lease_counts(self) -> dict[str, int]:
+        """Agent name -> how many leases it holds (one ``GROUP BY``)."""
+        rows = self._x("SELECT agent, count(*) FROM leases GROUP BY agent").fetchall()
+        return {row[0]: int(row[1]) for row in rows}
+
+    def assignable(
+        self, limit: int | None = None, status: Status | None = None
+    ) -> tuple[Summary, ...]:
+        """Ready or review tasks (only ``status``, when given), not escalated, with no lease,
+        in ``Summary.sort_key`` order (one query, on the ``tasks_assignable`` partial index)."""
+        c = self.d.collate
+        only, params = (" AND status = ?", [status.value]) if status is not None else ("", [])
+        sql = (
+            f"SELECT {SUMMARY_COLUMNS} FROM tasks WHERE {ASSIGNABLE}{only} AND NOT EXISTS "
+            "(SELECT 1 FROM leases WHERE leases.task_id = tasks.id) "
+            f"ORDER BY priority, created{c}, id{c}"
+        )
+        if limit is None:
+            return tuple(summary_of(row, self.d) for row in self._x(sql, params).fetchall())
+        rows = self._x(sql + " LIMIT ?", (*params, max(limit, 0))).fetchall()
+        return tuple(summary_of(row, self.d) for row in rows)
 
     def fence(self, task_id: str) -> int:
         row = self._x("SELECT fence FROM fences WHERE task_id = ?", (task_id,)).fetchone()
@@ -114,7 +144,7 @@ class CoordinationTx(SqlTx):
         row = self._x(*self._lease_insert(task_id, agent, expires_at, now)).fetchone()
         if row is None:
             raise self._held(task_id)
-        return lease_of(row, self.d)
+        return self.memos.leases(row, self.d)
 
     _FENCE_UP = (
         "INSERT INTO fences (task_id, fence) VALUES (?, 1) ON CONFLICT (task_id) "
@@ -181,4 +211,4 @@ class CoordinationTx(SqlTx):
         until, params = ("now()", ()) if self.db_clock else ("?", (self.d.time(now),))
         sql = f"SELECT {LEASE_COLUMNS} FROM leases WHERE expires_at <= {until}"
         rows = self._x(sql + " ORDER BY expires_at, task_id", params).fetchall()
-        return tuple(lease_of(row, self.d) for row in rows)
+        return self.memos.leases.many(rows, self.d)

@@ -20,6 +20,7 @@ class Dialect:
     name = "sqlite"
     lock_row = ""  # what ends a SELECT that reads a row the transaction will write
     outcome = "json_extract(payload_json, '$.outcome')"
+    collate = ""  # what makes text sort as Python's str does (SQLite's BINARY already does)
     # The first write of a transaction: take the next store revision (see sqltx.py).
     touch = "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value"
 
@@ -60,6 +61,7 @@ class PostgresDialect(Dialect):
     name = "postgres"
     lock_row = " FOR UPDATE"
     outcome = "payload_json->>'outcome'"
+    collate = ' COLLATE "C"'
 
     def q(self, sql: str) -> str:
         done = self._queries.get(sql)

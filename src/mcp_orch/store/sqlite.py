@@ -115,6 +115,11 @@ class SqliteStore(SqlStore):
             except sqlite3.Error as exc:
                 raise _storage_error(exc, self.path, "run a query") from exc
 
+    def _db_error(self, exc: Exception) -> OrchError | None:
+        if isinstance(exc, sqlite3.Error):
+            return _storage_error(exc, self.path, "run a query")
+        return None
+
     def _writing(self) -> Any:
         return self._guarded("BEGIN IMMEDIATE")
 

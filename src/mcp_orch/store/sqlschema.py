@@ -144,9 +144,25 @@ CREATE INDEX leases_agent ON leases (agent);
 CREATE INDEX leases_expiry ON leases (expires_at);
 """
 
+# What the assigner may hand out (``CoordinationTx.assignable``); the partial index below has
+# this very condition, so the query reads it in order and stops at its LIMIT.
+ASSIGNABLE = "status IN ('ready', 'review') AND NOT escalated"
+
+_SQLITE_2 = f"CREATE INDEX tasks_assignable ON tasks (priority, created, id) WHERE {ASSIGNABLE}"
+_POSTGRES_2 = (
+    'CREATE INDEX tasks_assignable ON tasks (priority, created COLLATE "C", id COLLATE "C") '
+    f"WHERE {ASSIGNABLE}"
+)
+
 # (number, name, SQL); numbers start at 1 and have no gaps.
-SQLITE: tuple[tuple[int, str, str], ...] = ((1, "initial", _SQLITE_1),)
-POSTGRES: tuple[tuple[int, str, str], ...] = ((1, "initial", _POSTGRES_1),)
+SQLITE: tuple[tuple[int, str, str], ...] = (
+    (1, "initial", _SQLITE_1),
+    (2, "assignable index", _SQLITE_2),
+)
+POSTGRES: tuple[tuple[int, str, str], ...] = (
+    (1, "initial", _POSTGRES_1),
+    (2, "assignable index", _POSTGRES_2),
+)
 
 
 def statements(script: str) -> list[str]:

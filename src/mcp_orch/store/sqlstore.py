@@ -2,8 +2,8 @@
 
 A backend says how to open a read and a write transaction (``_reading`` / ``_writing``: each
 yields a cursor and commits or rolls back when the block ends); everything else is here.
-``transaction()`` is re-entrant within a thread: an inner block joins the outer one, which
-alone commits.
+``transaction()`` nests within a thread: an inner block is a savepoint of the outer one,
+which alone commits.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from ..domain.errors import OrchError
+from ..domain.errors import OrchError, StorageError
 from ..domain.events import Event
 from ..domain.model import Task
 from . import Snapshot, no_attachment
 from .eventpage import EventPage, EventQuery
 from .sqlcoord import CoordinationTx
 from .sqldialect import Dialect
-from .sqltx import EVENT_COLUMNS, current_revision, event_of
+from .sqltx import EVENT_COLUMNS, Memos, current_revision, event_of
 
 EVENTS_AFTER_BATCH = 1000  # one call's worth of new events; the next call reads the rest
 
@@ -37,6 +37,7 @@ class SqlStore:
         self._cache: Snapshot | None = None
         self._cache_lock = threading.Lock()
         self._warnings: list[str] = []
+        self._memos_made: Memos | None = None
 
     # ------------------------------------------------------------------ a backend's part
 
@@ -48,29 +49,114 @@ class SqlStore:
 
     # ------------------------------------------------------------------ transactions
 
+    @property
+    def _memos(self) -> Memos:
+        """Rows already converted, tasks already parsed (``sqlmemo``), for every transaction
+        (made at first use: a backend sets its dialect after this class's ``__init__``)."""
+        made = self._memos_made
+        if made is None:
+            with self._cache_lock:
+                if self._memos_made is None:
+                    self._memos_made = Memos(self.dialect)
+                made = self._memos_made
+        return made
+
+    def _db_error(self, exc: Exception) -> OrchError | None:
+        """The ``OrchError`` a driver's error means (None: not the driver's), so an outer
+        block can catch what rolled back a savepoint as it would a whole transaction."""
+        return None
+
     @contextmanager
     def transaction(self) -> Iterator[CoordinationTx]:
+        """A unit of work. Inside an open one (this thread's), a savepoint of it: an exception
+        leaving the inner block undoes what the inner block did and propagates; only the
+        outermost block commits. Refused events kept aside meanwhile (``record_refused``) are
+        written once the outermost block has ended, committed or not."""
         outer: CoordinationTx | None = getattr(self._local, "tx", None)
         if outer is not None:
-            yield outer
+            with self._savepoint(outer):
+                yield outer
             return
-        with self._writing() as cur:
-            tx = CoordinationTx(cur, self.dialect, db_clock=self.db_clock)
-            tx.base, tx.keep = self._cached, self._keep
-            self._local.tx = tx
+        try:
+            with self._writing() as cur:
+                tx = CoordinationTx(cur, self.dialect, db_clock=self.db_clock, memos=self._memos)
+                tx.base, tx.keep = self._cached, self._keep
+                self._local.tx = tx
+                try:
+                    yield tx
+                finally:
+                    self._local.tx = None
+                if tx.broken is not None:  # a savepoint left half undone: commit nothing
+                    raise StorageError(
+                        f"a part of the transaction could not be undone: {tx.broken}",
+                        "nothing was changed; run the command again",
+                    ) from tx.broken
+            cache = self._memos.tasks  # committed: what it saved is true for good now
+            for revision, task in tx.saved:
+                cache.put(task.id, revision, task)
+        finally:
+            self._write_refused()
+
+    @contextmanager
+    def _savepoint(self, tx: CoordinationTx) -> Iterator[CoordinationTx]:
+        tx.depth += 1
+        name = f"orch_{tx.depth}"
+        mark = tx.mark()
+        try:
+            self._run(tx, f"SAVEPOINT {name}")
             try:
                 yield tx
-            finally:
-                self._local.tx = None
+            except BaseException:
+                try:
+                    tx._x(f"ROLLBACK TO SAVEPOINT {name}")
+                    tx._x(f"RELEASE SAVEPOINT {name}")
+                except Exception as undo:
+                    tx.broken = undo  # the outermost block will not commit
+                tx.restore(mark)
+                raise
+            self._run(tx, f"RELEASE SAVEPOINT {name}")
+        except Exception as exc:
+            mapped = self._db_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        finally:
+            tx.depth -= 1
+
+    @staticmethod
+    def _run(tx: CoordinationTx, sql: str) -> None:
+        try:
+            tx._x(sql)
+        except Exception as exc:
+            tx.broken = exc  # the outermost block will not commit
+            raise
 
     def record_refused(self, event: Event) -> None:
-        """Record a refused step's one event in a short transaction of its own. Never raises:
-        the step was refused whatever happens here, and that is what its caller reports."""
+        """Record a refused step's one event in a short transaction of its own: at once, or,
+        while this thread has a transaction open, right after its outermost block ends
+        (whether it commits or not). Never raises: the step was refused whatever happens
+        here, and that is what its caller reports."""
+        if getattr(self._local, "tx", None) is not None:
+            self._refused().append(event)
+            return
         try:
             with self.transaction() as tx:
                 tx.record(event)
         except OrchError as exc:
             self._warnings.append(f"{event.op} refused, but its event was not kept: {exc}")
+
+    def _refused(self) -> list[Event]:
+        kept: list[Event] | None = getattr(self._local, "refused", None)
+        if kept is None:
+            kept = self._local.refused = []
+        return kept
+
+    def _write_refused(self) -> None:
+        kept: list[Event] | None = getattr(self._local, "refused", None)
+        if kept:
+            self._local.refused = []
+            for event in kept:
+                self.record_refused(event)
 
     @contextmanager
     def _read_tx(self) -> Iterator[CoordinationTx]:
@@ -79,7 +165,9 @@ class SqlStore:
             yield outer  # reads inside a transaction see its own writes
             return
         with self._reading() as cur:
-            yield CoordinationTx(cur, self.dialect, db_clock=self.db_clock, writing=False)
+            yield CoordinationTx(
+                cur, self.dialect, db_clock=self.db_clock, writing=False, memos=self._memos
+            )
 
     # ------------------------------------------------------------------ reads
 

@@ -13,7 +13,7 @@ everything before it (``events_after`` never skips an event committed late).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from ..domain.model import Note, Priority, Status, Task, format_time
 from ..domain.policy import Summary
 from . import Snapshot, Stored, not_found
 from .sqldialect import Dialect
+from .sqlmemo import RowMemo, TaskCache
 
 SUMMARY_COLUMNS = (
     "id, title, status, priority, holder, implementer, depends, created, updated, "
@@ -37,6 +38,25 @@ AGENT_COLUMNS = "name, role, capabilities, max_tasks, status, source, last_seen,
 LEASE_COLUMNS = "task_id, agent, fence, expires_at, acquired_at"
 EVENT_COLUMNS = "id, type, actor, task_id, agent, payload_json, occurred_at"
 _PRIORITIES = tuple(Priority)
+_WRITTEN = [c.strip() for c in TASK_COLUMNS.split(",")[1:]]  # what a save writes, in order
+_REV = _WRITTEN.index("revision")
+_SETS = ", ".join(f"{c} = ?" for c in _WRITTEN)
+_INSERT = (
+    f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({', '.join('?' * 14)}) ON CONFLICT (id) DO NOTHING"
+)
+_UPDATE = f"UPDATE tasks SET {_SETS} WHERE id = ? AND revision = ?"
+# After "WITH m AS (<the dialect's touch>) ": the save that also takes the revision (PostgreSQL).
+_REV_FROM_M = "(SELECT value FROM m)"
+_INSERT_TOUCHING = (
+    f"INSERT INTO tasks ({TASK_COLUMNS}) SELECT "
+    + ", ".join(_REV_FROM_M if c == "revision" else "?" for c in ["id", *_WRITTEN])
+    + " ON CONFLICT (id) DO NOTHING RETURNING revision"
+)
+_UPDATE_TOUCHING = (
+    "UPDATE tasks SET "
+    + ", ".join(f"{c} = {_REV_FROM_M if c == 'revision' else '?'}" for c in _WRITTEN)
+    + " WHERE id = ? AND revision = ? RETURNING revision"
+)
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's 32,766 parameters
 
 
@@ -125,6 +145,21 @@ def lease_of(row: Any, d: Dialect) -> Lease:
     )
 
 
+def agent_key(row: Any) -> Hashable:
+    """A PostgreSQL agent row as a dict key (its capabilities come as a list)."""
+    return (*row[:2], tuple(row[2]), *row[3:])
+
+
+class Memos:
+    """What a store remembers across its transactions (``sqlmemo``)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        lists = dialect.name == "postgres"  # its arrays come as lists: not hashable
+        self.agents: RowMemo[Agent] = RowMemo(agent_of, agent_key if lists else None)
+        self.leases: RowMemo[Lease] = RowMemo(lease_of)
+        self.tasks = TaskCache()
+
+
 def current_revision(cur: Any, d: Dialect) -> int:
     cur.execute(d.q("SELECT value FROM meta WHERE key = 'revision'"))
     row = cur.fetchone()
@@ -135,15 +170,35 @@ class SqlTx:
     """The seam's ``Tx`` over one open database transaction (see the module docstring)."""
 
     def __init__(
-        self, cur: Any, dialect: Dialect, *, db_clock: bool = False, writing: bool = True
+        self,
+        cur: Any,
+        dialect: Dialect,
+        *,
+        db_clock: bool = False,
+        writing: bool = True,
+        memos: Memos | None = None,
     ) -> None:
         self.cur = cur
+        self.memos = memos if memos is not None else Memos(dialect)
         self.d = dialect
         self.lock_row = dialect.lock_row if writing else ""  # a read-only view locks nothing
         self.base: Callable[[], Snapshot | None] | None = None  # the store's last snapshot
         self.keep: Callable[[Snapshot], None] | None = None  # offers the store a fresh one
         self.db_clock = db_clock  # lease times from the database's now() (PostgreSQL)
         self.revision: int | None = None  # this transaction's revision, once it wrote
+        self.depth = 0  # open savepoints (nested ``transaction()`` blocks)
+        self.broken: BaseException | None = None  # a savepoint that could not be undone
+
+        self.saved: list[tuple[int, Task]] = []  # (revision, task) saved here, for the cache
+
+    def mark(self) -> tuple[int | None, int]:
+        """This transaction's own bookkeeping, to go back to when a savepoint rolls back."""
+        return (self.revision, len(self.saved))
+
+    def restore(self, mark: tuple[int | None, int]) -> None:
+        """Back to ``mark``: the database rolled back to the savepoint taken with it."""
+        self.revision, saved = mark
+        del self.saved[saved:]
 
     def _x(self, sql: str, params: Iterable[Any] = ()) -> Any:
         self.cur.execute(self.d.q(sql), tuple(params))
@@ -164,7 +219,14 @@ class SqlTx:
         ).fetchone()
         if row is None:
             raise not_found(task_id)
-        return Stored(task=parse_body(task_id, row[1]), revision=int(row[0]))
+        revision = int(row[0])
+        cache = self.memos.tasks
+        task = cache.get(task_id, revision)
+        if task is None:
+            task = parse_body(task_id, row[1])
+            if revision != self.revision:  # committed (not this transaction's own save)
+                cache.put(task_id, revision, task)
+        return Stored(task=task, revision=revision)
 
     def load(self, task_id: str) -> Task:
         return self.get(task_id).task
@@ -267,45 +329,37 @@ class SqlTx:
         )
 
     def save(self, task: Task, *, expected: int | None) -> int:
-        if expected is None:
-            return self._insert(task)
-        columns = [c.strip() for c in TASK_COLUMNS.split(",")[1:]]
+        values = self._task_values(task, 0)  # the revision (0 here) is put in below
         if self.revision is None and self.d.name == "postgres":
             # The transaction's first write: take the revision in the same round trip.
-            values = list(self._task_values(task, 0))
-            del values[columns.index("revision")]
-            sets = ", ".join(f"{c} = ?" for c in columns if c != "revision")
-            sql = (
-                f"WITH m AS ({self.d.touch}) UPDATE tasks SET {sets}, "
-                "revision = (SELECT value FROM m) WHERE id = ? AND revision = ? RETURNING revision"
-            )
-            row = self._x(sql, (*values, task.id, expected)).fetchone()
+            row = self._x(
+                f"WITH m AS ({self.d.touch}) "
+                + (_INSERT_TOUCHING if expected is None else _UPDATE_TOUCHING),
+                (task.id, *values[:_REV], *values[_REV + 1 :])
+                if expected is None
+                else (*values[:_REV], *values[_REV + 1 :], task.id, expected),
+            ).fetchone()
             if row is None:
-                raise self._conflict(task.id)
-            self.revision = int(row[0])
-            return self.revision
-        revision = self._touch()
-        sets = ", ".join(f"{c} = ?" for c in columns)
-        cur = self._x(
-            f"UPDATE tasks SET {sets} WHERE id = ? AND revision = ?",
-            (*self._task_values(task, revision), task.id, expected),
-        )
-        if cur.rowcount != 1:
-            raise self._conflict(task.id)
+                raise self._refusal(task.id, expected)
+            self.revision = revision = int(row[0])
+        else:
+            revision = self._touch()
+            values = (*values[:_REV], revision, *values[_REV + 1 :])
+            if expected is None:
+                cur = self._x(_INSERT, (task.id, *values))
+            else:
+                cur = self._x(_UPDATE, (*values, task.id, expected))
+            if cur.rowcount != 1:
+                raise self._refusal(task.id, expected)
+        self.saved.append((revision, task))
         return revision
 
-    def _insert(self, task: Task) -> int:
-        revision = self._touch()
-        marks = ", ".join("?" * 14)
-        cur = self._x(
-            f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING",
-            (task.id, *self._task_values(task, revision)),
-        )
-        if cur.rowcount != 1:
-            raise RevisionConflict(
-                f"a task {task.id} exists already", "create it again: it gets a new ID"
+    def _refusal(self, task_id: str, expected: int | None) -> RevisionConflict:
+        if expected is None:
+            return RevisionConflict(
+                f"a task {task_id} exists already", "create it again: it gets a new ID"
             )
-        return revision
+        return self._conflict(task_id)
 
     def _conflict(self, task_id: str) -> RevisionConflict:
         if not self.exists(task_id):
