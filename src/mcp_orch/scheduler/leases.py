@@ -95,11 +95,11 @@ class Sweeper(Steps):
         self._age(agents)
         gone = {x.task_id for x in expired}
         live = [x.expires_at for x in leases if x.task_id not in gone]
-        ages = [t for t in map(self.ages_at, agents) if t]
+        ages = self.next_aging(agents)
         with self._lock:
             self._due = min(live) if live else None
             self._any_leases = bool(live)
-            self._ages = min(ages) if ages else None
+            self._ages = ages
         return self.assign_ready() if requeued or freed else []
 
     def requeue(self, lease: Lease, why: str) -> bool:
@@ -201,16 +201,34 @@ class Sweeper(Steps):
 
     _ages: str | None = None  # the earliest moment an agent's status ages (the last sweep's)
 
-    def ages_at(self, agent: Agent) -> str:
-        """When ``agent``'s status next changes by time alone ("" once it is offline)."""
-        status = self.due_status(agent)
-        seen = parse_time(agent.last_seen) if agent.last_seen else None
-        if status == AgentStatus.OFFLINE.value or seen is None:
-            return ""
-        offline = self.later(self.config.agent_timeout, seen)
-        if status == AgentStatus.ERROR.value:
-            return offline
-        return min(self.later(self.ttl(agent.name), seen), offline)
+    def next_aging(self, agents: Sequence[Agent]) -> str | None:
+        """When the first of ``agents``' statuses changes by time alone (silent past its
+        ttl: error; past ``agent_timeout``: offline); None when all are offline. ISO times
+        compare as text: one parse per ttl, not per agent."""
+        live = self.liveness()
+        timeout = self.config.agent_timeout
+        earliest: dict[float, str] = {}  # ttl -> the earliest last_seen it applies to
+        for agent in agents:
+            status = self.due_status(agent, live)
+            if status == AgentStatus.OFFLINE.value or not agent.last_seen:
+                continue
+            ttls = (
+                (timeout,)
+                if status == AgentStatus.ERROR.value
+                else (
+                    self.config.lease_ttl if live.beats(agent.name) else timeout,
+                    timeout,
+                )
+            )
+            for ttl in ttls:
+                if agent.last_seen < earliest.get(ttl, "~"):
+                    earliest[ttl] = agent.last_seen
+        moments = [
+            self.later(ttl, when)
+            for ttl, seen in earliest.items()
+            if (when := parse_time(seen)) is not None
+        ]
+        return min(moments) if moments else None
 
     def due_in(self) -> float | None:
         """Seconds until the sweeper has work by time alone (the earliest lease expiry known
