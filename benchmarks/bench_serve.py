@@ -123,7 +123,12 @@ class Project:
                 raise RuntimeError(f"orch serve exited {self.proc.returncode}")
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return time.perf_counter() - t0
+                    up = time.perf_counter() - t0
+                    # The MCP endpoint is built after the start: the measures begin once it
+                    # answers (a request for it waits until then), as they did when it was
+                    # built before /healthz answered.
+                    httpx.get(f"{self.base}/mcp", timeout=60)
+                    return up
             except httpx.HTTPError:
                 pass
             time.sleep(0.01)
