@@ -191,6 +191,14 @@ class Bridge:
             self._leader.release()  # after the last pass: the next leader starts from it
             self._leader = None
 
+    @property
+    def files(self) -> str:
+        """The board's files: "writing" while a start compares every task with its file (in
+        the background), "current" after, "" where this process does not write them."""
+        if self.mirror is None:
+            return ""
+        return "current" if self.mirror.current.is_set() else "writing"
+
     def notify(self) -> None:
         if self.mirror is not None:
             self.mirror.notify()

@@ -262,7 +262,10 @@ async def task_step(request: Request, backend: Backend) -> Any:
         result = backend.orchestrator.step(tid, step, agent=agent, fence=fence, **args)
         return result, backend.done(result)
 
-    result, done = await backend.act(caller, step_and_deps)
+    # A claim or a progress note frees nothing; the facade wakes the assigner itself after
+    # submit, feedback, complete and fail; the rest (escalate) may free its agent's room.
+    wake = step not in ("claim", "progress", "submit", "feedback", "complete", "fail")
+    result, done = await backend.act(caller, step_and_deps, wake=wake)
     return step_answer(result, done)
 
 

@@ -193,12 +193,16 @@ def _listen(backend: Backend, loop: asyncio.AbstractEventLoop) -> Callable[[], N
         for hook in backend.on_change:
             hook()
 
-    thread = threading.Thread(target=listen, args=(changed, done), name="orch-listen", daemon=True)
+    # Its wait for notifications ends every IDLE seconds (to look at ``done``): each end costs
+    # the database a transaction (psycopg's notifies() with a timeout), so not every second.
+    thread = threading.Thread(
+        target=listen, args=(changed, done, IDLE), name="orch-listen", daemon=True
+    )
     thread.start()
 
     def stop() -> None:
         done.set()
-        thread.join(5)  # listen looks at ``done`` every second
+        thread.join(0.5)  # a daemon: its wait may outlast the service, which does not wait
 
     return stop
 

@@ -38,7 +38,6 @@ from ..board.fsutil import (
     append_line,
     atomic_write,
     board_lock,
-    fsync_dir,
     open_append,
     remove_if_present,
 )
@@ -69,6 +68,7 @@ CHUNK = 500  # task IDs per query of the rows' Markdown
 RECONCILE_BATCH = 2000  # tasks read at once when every file is compared with the store
 FAST_POLL = 0.5  # seconds between looks while the board is busy (a change in the last BUSY_FOR)
 BUSY_FOR = 10.0
+GATHER = 0.25  # seconds: the shortest gap between two passes woken by changes
 
 
 def digest(data: bytes) -> str:
@@ -120,6 +120,7 @@ class Mirror:
         self.on_problem: Callable[[Problem], None] = lambda problem: None
         # Who hears that a background start's files are all current (the count written).
         self.on_current: Callable[[int], None] = lambda written: None
+        self.current = threading.Event()  # every task has been compared with its file
 
     # ------------------------------------------------------------------ state
 
@@ -202,7 +203,7 @@ class Mirror:
         self._note({"t": task.id, "r": new, "h": [digest(data)]})  # the intent, before the write
         with board_lock(os.path.join(self.board, ".lock")):
             if old is None or old == new:
-                atomic_write(self._path(new), data)
+                atomic_write(self._path(new), data, durable=False)
             else:
                 self._move(old, new, data)
             for extra in olds[1:]:  # a copy a merge or a person left: the store has the truth
@@ -244,12 +245,16 @@ class Mirror:
         return [t.id for t in self._rendered(list(dict.fromkeys(ids))) if self._write(t)]
 
     def _move(self, old: str, new: str, data: bytes) -> None:
-        """The board's move protocol (see board/files.py): journal, new copy, unlink, done."""
+        """The board's move protocol (see board/files.py): journal, new copy, unlink, done.
+
+        The mirror's writes are atomic (a reader sees the old file or the new one whole) but
+        not fsynced: the database is the truth, and a start compares every task with its file
+        and rewrites what a power cut took, so an fsync per file (which on SQLite waits behind
+        the commits' own) would buy nothing."""
         journal = os.path.join(self.board, ".journal")
-        atomic_write(journal, json.dumps({"old": old, "new": new}))
-        atomic_write(self._path(new), data)
+        atomic_write(journal, json.dumps({"old": old, "new": new}), durable=False)
+        atomic_write(self._path(new), data, durable=False)
         os.unlink(self._path(old))
-        fsync_dir(os.path.dirname(self._path(old)))
         remove_if_present(journal)
 
     def _remember(self, tid: str, rel: str, data: bytes) -> None:
@@ -401,6 +406,8 @@ class Mirror:
         on a first start on a big database, every file is written), so the caller goes on at
         once; ``on_current`` is called with the count written when that is done."""
         problems = self.open(compare=not background)
+        if not background:
+            self.current.set()
         self._thread = threading.Thread(
             target=self._run, args=(background,), name="orch-mirror", daemon=True
         )
@@ -427,15 +434,21 @@ class Mirror:
             except (OrchError, OSError) as exc:
                 self._failed(exc)  # the loop's passes try again; the next start compares all
             else:
+                self.current.set()
                 self.on_current(len(written))
         next_scan = time.monotonic() + self.scan_every
         busy_until = 0.0  # after a change, look again soon: an assignment follows a request
+        last_pass = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
             poll = FAST_POLL if now < busy_until else self.poll
             if self._wake.wait(max(0.0, min(poll, next_scan - now))):
                 busy_until = time.monotonic() + BUSY_FOR
+                # The wake-ups of a busy service are gathered: one pass per GATHER seconds
+                # reads the events and rows of every task changed meanwhile, at once.
+                self._stop.wait(max(0.0, last_pass + GATHER - time.monotonic()))
             self._wake.clear()
+            last_pass = time.monotonic()
             try:
                 if self.sync():
                     busy_until = time.monotonic() + BUSY_FOR
