@@ -127,6 +127,9 @@ def main() -> int:
     orch.wake = lambda: None  # the serve process's assigner loop takes the global passes
     t = timed(lambda: fill(store, args.tasks))
     print(f"store {args.store}: {args.tasks} tasks written in {t:.1f} s")
+    if args.store.startswith("postgres"):
+        with store.transaction() as tx:  # the planner's statistics, as autovacuum would
+            tx._x("ANALYZE tasks")  # type: ignore[attr-defined]  # have them by now
     names = [f"bot{n:03d}" for n in range(args.agents)]
     for name in names:
         orch.add_agent(Agent(name=name, role="implementer", capabilities=("backend",), max_tasks=3))

@@ -4,6 +4,7 @@ backends that keep them (memory first; the SQL stores join with one line each)."
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from mcp_orch.domain.events import Event
 from mcp_orch.domain.model import Note, Priority, Status, Task
 from mcp_orch.domain.policy import Summary
 from mcp_orch.service import ManualClock, Service
-from mcp_orch.store import TaskStore
+from mcp_orch.store import TaskStore, Tx
 from mcp_orch.store.coordination import CoordinatedTx
 from mcp_orch.store.memory import MemoryStore
 from tests.integration.sql_support import sql_stores
@@ -312,6 +313,9 @@ def test_assignable_is_ready_or_review_work_with_no_lease_most_urgent_first(
         assert [t.id for t in c.assignable()] == expected  # its own writes
         assert [t.id for t in c.assignable(2)] == expected[:2]
         assert c.assignable(0) == ()
+        assert [t.id for t in c.assignable(status=Status.READY)] == expected[1:]
+        assert [t.id for t in c.assignable(1, Status.READY)] == ["T-p1a"]
+        assert [t.id for t in c.assignable(status=Status.REVIEW)] == ["T-p0"]
     with store.transaction() as tx:
         c = tx  # type: ignore[assignment]
         found = c.assignable()
@@ -333,3 +337,75 @@ def test_lease_counts_are_per_agent_holding_any(store: TaskStore) -> None:
     with store.transaction() as tx:
         c = tx  # type: ignore[assignment]
         assert c.lease_counts() == {"cursor": 2}
+
+
+def test_many_nested_blocks_keep_exactly_the_writes_of_blocks_that_did_not_fail(
+    store: TaskStore,
+) -> None:
+    """A seeded mix of inner blocks at several depths, some failing: what is committed is
+    exactly the writes of the blocks whose every enclosing block succeeded (on PostgreSQL the
+    savepoints of finished blocks are released lazily: this checks their names never mix)."""
+    rng = random.Random(20261201)
+    count = 0
+
+    def block(tx: Tx, depth: int) -> list[str]:
+        nonlocal count
+        kept: list[str] = []
+        for _ in range(rng.randint(1, 4)):
+            if depth < 4 and rng.random() < 0.5:
+                fails = rng.random() < 0.35
+                try:
+                    with store.transaction() as inner:
+                        written = block(inner, depth + 1)
+                        if fails:
+                            raise Rollback
+                    kept.extend(written)
+                except Rollback:
+                    pass
+            else:
+                count += 1
+                tx.save(_task(f"T-{count:06d}"), expected=None)
+                kept.append(f"T-{count:06d}")
+        return kept
+
+    with store.transaction() as tx:
+        expected = block(tx, 0)
+        for _ in range(5):
+            try:
+                with store.transaction() as inner:
+                    expected.extend(block(inner, 1))
+            except Rollback:
+                pass
+    assert count > 25 and 0 < len(expected) < count  # the seed makes a real mix
+    with store.transaction() as tx:
+        present = [f"T-{n:06d}" for n in range(1, count + 1) if tx.exists(f"T-{n:06d}")]
+    assert present == sorted(expected)
+
+
+def test_a_new_or_redefined_agent_moves_the_revision_and_a_refresh_does_not(
+    store: TaskStore,
+) -> None:
+    cursor = Agent(name="cursor", role="implementer", capabilities=("backend",), max_tasks=2)
+    start = store.revision()
+    with store.transaction() as tx:
+        coord: CoordinatedTx = tx  # type: ignore[assignment]
+        coord.put_agent(cursor)
+    registered = store.revision()
+    assert registered > start
+    with store.transaction() as tx:  # a heartbeat: how it is doing, not what it is
+        coord = tx  # type: ignore[assignment]
+        coord.put_agent(cursor._replace(status="busy", last_seen=T1, error="x"))
+    assert store.revision() == registered
+    for changed in (
+        cursor._replace(capabilities=("backend", "ui")),
+        cursor._replace(max_tasks=3),
+        cursor._replace(role="reviewer"),
+    ):
+        before = store.revision()
+        with store.transaction() as tx:
+            coord = tx  # type: ignore[assignment]
+            coord.put_agent(changed)
+        assert store.revision() > before, changed
+        with store.transaction() as tx:
+            coord = tx  # type: ignore[assignment]
+            assert coord.agent("cursor") == changed

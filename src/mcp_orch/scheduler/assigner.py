@@ -62,6 +62,7 @@ class Assigner(OrchestratorBase):
         """One assigner pass: every assignable task to the best free capable alive agent.
         Each assignment is a transaction of its own (one task locked at a time: a pass never
         holds one task while it waits for another, so passes and steps cannot deadlock)."""
+        self.warm()
         with self.store.transaction() as tx:
             c = coord(tx)
             counts = c.lease_counts()
@@ -70,21 +71,15 @@ class Assigner(OrchestratorBase):
             if not free:
                 return []  # nobody to give anything to: no plan, no writes, no tasks read
             load = self._with_unleased(tx, free, counts)
-        free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
+            free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
+            limit = max(PAGE, PAGE * sum(a.max_tasks - load.get(a.name, 0) for a in free))
+            page = self._page(tx, free, limit, set())  # the first page in the same reading
         made: list[Assignment] = []
         looked: set[str] = set()
-        limit = max(PAGE, PAGE * sum(a.max_tasks - load.get(a.name, 0) for a in free))
-        while free:
-            roles = {a.role for a in free}  # work for a role nobody free plays is not planned:
-            wanted = [s for s, (_, role) in assign.WORK.items() if role in roles]
-            if not wanted:
-                break  # 3,000 reviews, no reviewer: not even read
-            only = wanted[0] if len(wanted) == 1 else None
-            with self.store.transaction() as tx:
-                page = coord(tx).assignable(limit, only)  # most urgent first, none leased
-                fresh = [t for t in page if t.id not in looked]
-                statuses = tx.statuses(d for t in fresh for d in t.depends)
-            for task in fresh:
+        while page is not None:
+            tasks, statuses, more = page
+            roles = {a.role for a in free}  # work for a role nobody free plays is not planned
+            for task in tasks:
                 looked.add(task.id)
                 if not free:
                     break  # everyone is full: the rest waits, and planning it costs for nothing
@@ -99,17 +94,40 @@ class Assigner(OrchestratorBase):
                     load[choice.agent] = load.get(choice.agent, 0) + 1
                     free = [a for a in free if load.get(a.name, 0) < a.max_tasks]
                     roles = {a.role for a in free}
-            if len(page) < limit:
-                break  # every assignable task was looked at
+            if not free or not more:
+                break  # everyone is full, or every assignable task was looked at
             limit *= 4  # agents still free, and more tasks than planned for: look further
+            with self.store.transaction() as tx:
+                page = self._page(tx, free, limit, looked)
         return made
+
+    def _page(
+        self, tx: Tx, free: Sequence[Agent], limit: int, looked: set[str]
+    ) -> tuple[list[Summary], dict[str, Status], bool] | None:
+        """The next assignable tasks (up to ``limit``) for the roles ``free`` agents play,
+        less those ``looked`` at, their dependencies' statuses, and whether there may be
+        more; None when none of them plays a role any work needs (3,000 reviews, no
+        reviewer: not even read)."""
+        roles = {a.role for a in free}
+        wanted = [s for s, (_, role) in assign.WORK.items() if role in roles]
+        if not wanted:
+            return None
+        only = wanted[0] if len(wanted) == 1 else None
+        found = coord(tx).assignable(limit, only)  # most urgent first, none leased
+        fresh = [t for t in found if t.id not in looked]
+        return fresh, tx.statuses(d for t in fresh for d in t.depends), len(found) >= limit
 
     def assign_task(self, task_id: str, *, prefer: str = "") -> Assignment:
         """Assign one task now if anyone may take it (``prefer``: a person's choice of agent,
         if that agent may); else say why it is queued. One transaction: the plan and the
         assignment (a savepoint of it, which re-checks what the plan read)."""
-        with self.store.transaction() as tx:
-            return self._assign_in(tx, task_id, prefer)
+        self.warm()
+        try:  # the transaction is the assignment's own: a lost race rolls it back whole
+            with self.store.transaction() as tx:
+                return self._assign_in(tx, task_id, prefer, savepoint=False)
+        except (AlreadyClaimed, RevisionConflict):
+            with self.store.transaction() as tx:
+                return self._taken(tx, task_id)  # another replica was first: say whom
 
     def _assign_after(
         self, tx: Tx, task: Task, prefer: str = "", agents: Sequence[Agent] | None = None
@@ -202,8 +220,11 @@ class Assigner(OrchestratorBase):
 
     def _give(self, pick: Pick, actor: str = ORCHESTRATOR) -> Assignment | None:
         """Make ``pick`` in one transaction, or nothing if it no longer holds."""
-        with self.store.transaction() as tx:
-            return self._give_in(tx, pick, actor)
+        try:  # the transaction is the assignment's own: a lost race rolls it back whole
+            with self.store.transaction() as tx:
+                return self._give_in(tx, pick, actor, savepoint=False)
+        except (AlreadyClaimed, RevisionConflict):
+            return None  # another request or replica got there first: not an error
 
     def _give_in(
         self, tx: Tx, pick: Pick, actor: str = ORCHESTRATOR, *, savepoint: bool = True
@@ -315,6 +336,10 @@ class Assigner(OrchestratorBase):
     def average_minutes(self, agent: str) -> float | None:
         """Overridden by the registry (performance metrics); None: no history yet."""
         return None
+
+    def warm(self) -> None:
+        """Bring what ``estimate`` reads up to date now, before a transaction opens, so no
+        transaction (on PostgreSQL: every writer waiting) waits on reading new events."""
 
 
 def lost_race(exc: OrchError) -> bool:

@@ -214,6 +214,9 @@ class Registry(Sweeper):
             self._metrics = (now, computed)
         return computed
 
+    def warm(self) -> None:
+        self.metrics()
+
     def average_minutes(self, agent: str) -> float | None:
         m = self.metrics().get(agent)
         return m.average_completion_time if m is not None and m.tasks_completed else None

@@ -94,10 +94,11 @@ class Steps(Assigner):
         tid = normalize_id(task_id)
         refused: OrchError | None = None
         given: Assignment | None = None
+        self.warm()
         try:
             with self.store.transaction() as tx:
                 me = self.touch(who, tx)
-                registry = self._registry_for(who, me)
+                registry = self._registry_for(tx, who, me)
                 svc = self._guarded(who, step, fence, registry)
                 try:
                     task, changed = self._run_step(svc, step, tid, who, texts)
@@ -139,17 +140,14 @@ class Steps(Assigner):
 
         return GuardedService(self.service(who, registry), check, settle)
 
-    def _registry_for(self, who: str, me: Agent | None = None) -> tuple[Agent, ...]:
-        """What a step's service needs of the registry: every agent's role when roles are
-        enforced; else (the roles decide nothing) only the agent's own entry, its max_tasks
-        (``me``: as the step's sign of life just wrote it)."""
-        if me is not None and not self.config.enforce_roles:
-            return (me,)
-        with self.store.transaction() as tx:
-            c = coord(tx)
-            if self.config.enforce_roles:
-                return c.agents()
-            mine = c.agent(who)
+    def _registry_for(self, tx: Tx, who: str, me: Agent | None = None) -> tuple[Agent, ...]:
+        """What a step's service needs of the registry (read in the step's ``tx``): every
+        agent's role when roles are enforced; else (the roles decide nothing) only the agent's
+        own entry, its max_tasks (``me``: as the step's sign of life just wrote it)."""
+        c = coord(tx)
+        if self.config.enforce_roles:
+            return c.agents()
+        mine = me if me is not None else c.agent(who)
         return (mine,) if mine is not None else ()
 
     def _settle(self, tx: Tx, before: Task, after: Task, *, renew: bool) -> Lease | None:

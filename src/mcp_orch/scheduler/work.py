@@ -48,6 +48,7 @@ class Work(Registry):
             else fields.priority
         )
         self.touch(who)
+        self.warm()
         with self.store.transaction() as tx:
             agents = coord(tx).agents()
             svc = self.service(who, agents)
@@ -109,6 +110,7 @@ class Work(Registry):
         if is_person(who):
             return self.service().next_action(who)  # a person holds no leases
         refused: OrchError | None = None
+        self.warm()
         try:
             with self.store.transaction() as tx:  # one commit: the sign of life, the claim
                 try:

@@ -50,6 +50,19 @@ except ImportError:  # pragma: no cover - the extra is part of the test install
     psycopg = None  # type: ignore[assignment]
 
 
+def _literal(text: str) -> str:
+    """``text`` as an SQL string literal (standard strings: only quotes are special)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _rollback(conn: Any) -> None:
+    """Roll back what the block did; a connection that cannot is dropped by the pool."""
+    try:
+        conn.rollback()
+    except psycopg.Error:
+        pass
+
+
 def masked(url: str) -> str:
     """``url`` without its password (for messages and ``store.url``)."""
     return _PASSWORD.sub(r"\1***@", url)
@@ -162,15 +175,31 @@ class PostgresStore(SqlStore):
         finally:
             conn.close()  # ends the session: the advisory lock goes with it
 
+    def _begin(self, read_only: bool) -> str:
+        """What opens a transaction, in one round trip: a reader's snapshot, or a writer's
+        BEGIN and its turn (``_SERIALIZE``)."""
+        if read_only:
+            return "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        if not self.serialize:
+            return "BEGIN"
+        return f"BEGIN; {_SERIALIZE % _literal(self._lock_key('write'))}"  # no parameters
+
     @contextmanager
-    def _session(self, read_only: bool) -> Iterator[Any]:
+    def _session(self, read_only: bool, one: bool = False) -> Iterator[Any]:
+        """A cursor in a transaction (``one``: in autocommit, for a single statement, which
+        sees one snapshot by itself: no BEGIN and COMMIT round trips)."""
         try:
-            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-                if read_only:
-                    cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                elif self.serialize:
-                    cur.execute(_SERIALIZE, (self._lock_key("write"),))
-                yield cur
+            with self._pool.connection() as conn, conn.cursor() as cur:
+                if one:
+                    yield cur
+                    return
+                cur.execute(self._begin(read_only))
+                try:
+                    yield cur
+                except BaseException:
+                    _rollback(conn)
+                    raise
+                conn.commit()
         except OrchError:
             raise
         except psycopg.Error as exc:
@@ -194,6 +223,9 @@ class PostgresStore(SqlStore):
 
     def _reading(self) -> Any:
         return self._session(read_only=True)
+
+    def _reading_one(self) -> Any:
+        return self._session(read_only=True, one=True)
 
     # ------------------------------------------------------------------ wake-ups and leaders
 

@@ -43,6 +43,16 @@ def _ttl_ms(expires_at: str, now: str) -> int:
     return max(0, int((end - start).total_seconds() * 1000))
 
 
+_DEFINITION = "SELECT role, capabilities, max_tasks, source FROM agents"  # as _definition
+_UPSERT = (
+    f"INSERT INTO agents ({AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET role = excluded.role, "
+    "capabilities = excluded.capabilities, max_tasks = excluded.max_tasks, "
+    "status = excluded.status, source = excluded.source, "
+    "last_seen = excluded.last_seen, error = excluded.error"
+)
+
+
 class CoordinationTx(SqlTx):
     """``SqlTx`` plus seam v2's coordination methods."""
 
@@ -57,27 +67,28 @@ class CoordinationTx(SqlTx):
         return self.memos.agents(row, self.d) if row else None
 
     def put_agent(self, agent: Agent) -> None:
+        d = self.d
+        values = (
+            agent.name,
+            agent.role,
+            d.arr(tuple(agent.capabilities)),
+            agent.max_tasks,
+            agent.status,
+            agent.source,
+            d.time(agent.last_seen) if agent.last_seen else self._no_time(),
+            agent.error,
+        )
+        if d.name == "postgres":
+            # One round trip: the entry as it was (the statement's snapshot) and the upsert.
+            sql = f"WITH old AS ({_DEFINITION} WHERE name = ?), up AS ({_UPSERT}) SELECT * FROM old"
+            row = self._x(sql, (agent.name, *values)).fetchone()
+            if row is None or (row[0], tuple(row[1]), *row[2:]) != _definition(agent):
+                self._touch()  # news for waiters; a heartbeat's refresh of last_seen is not
+            return
         before = self.agent(agent.name)
         if before is None or _definition(before) != _definition(agent):
-            self._touch()  # news for waiters; a heartbeat's refresh of last_seen is not
-        d = self.d
-        self._x(
-            f"INSERT INTO agents ({AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET role = excluded.role, "
-            "capabilities = excluded.capabilities, max_tasks = excluded.max_tasks, "
-            "status = excluded.status, source = excluded.source, "
-            "last_seen = excluded.last_seen, error = excluded.error",
-            (
-                agent.name,
-                agent.role,
-                d.arr(tuple(agent.capabilities)),
-                agent.max_tasks,
-                agent.status,
-                agent.source,
-                d.time(agent.last_seen) if agent.last_seen else self._no_time(),
-                agent.error,
-            ),
-        )
+            self._touch()
+        self._x(_UPSERT, values)
 
     def _no_time(self) -> Any:
         return None if self.d.name == "postgres" else ""

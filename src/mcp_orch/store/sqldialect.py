@@ -8,10 +8,14 @@ times (the board's ISO text / ``timestamptz``) and event payloads (JSON text / `
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
 from ..domain.model import format_time, parse_time
+
+# What ``format_time`` writes: such a text is its own normalized form (no parse, no format).
+CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 
 
 class Dialect:
@@ -21,6 +25,7 @@ class Dialect:
     lock_row = ""  # what ends a SELECT that reads a row the transaction will write
     outcome = "json_extract(payload_json, '$.outcome')"
     collate = ""  # what makes text sort as Python's str does (SQLite's BINARY already does)
+    release_savepoints = True  # RELEASE a savepoint when its block ends (see PostgreSQL's)
     # The first write of a transaction: take the next store revision (see sqltx.py).
     touch = "UPDATE meta SET value = value + 1 WHERE key = 'revision' RETURNING value"
 
@@ -42,6 +47,8 @@ class Dialect:
 
     def time(self, text: str) -> Any:
         """A time for a column that decides leases: normalized, so text compares as time."""
+        if CANONICAL_TIME.match(text):
+            return text
         moment = parse_time(text) if text else None
         return format_time(moment) if moment is not None else text
 
@@ -62,6 +69,11 @@ class PostgresDialect(Dialect):
     lock_row = " FOR UPDATE"
     outcome = "payload_json->>'outcome'"
     collate = ' COLLATE "C"'
+    # A savepoint is left established when its block ends (a RELEASE would be one more round
+    # trip): ROLLBACK TO goes to the newest savepoint of a name, the one its block opened, and
+    # the next block of that depth releases it in the same statement as its own SAVEPOINT (so
+    # the transaction holds at most one per depth; the commit ends those left).
+    release_savepoints = False
 
     def q(self, sql: str) -> str:
         done = self._queries.get(sql)

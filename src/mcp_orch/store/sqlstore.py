@@ -100,21 +100,31 @@ class SqlStore:
     @contextmanager
     def _savepoint(self, tx: CoordinationTx) -> Iterator[CoordinationTx]:
         tx.depth += 1
-        name = f"orch_{tx.depth}"
+        depth, release = tx.depth, self.dialect.release_savepoints
+        name = f"orch_{depth}"
         mark = tx.mark()
         try:
-            self._run(tx, f"SAVEPOINT {name}")
+            if depth in tx.lingering:  # the last one of this depth goes in the same round trip
+                self._run(tx, f"RELEASE SAVEPOINT {name}; SAVEPOINT {name}")
+            else:
+                self._run(tx, f"SAVEPOINT {name}")
+            tx.lingering = {d for d in tx.lingering if d < depth}  # released with it
             try:
                 yield tx
             except BaseException:
                 try:
                     tx._x(f"ROLLBACK TO SAVEPOINT {name}")
-                    tx._x(f"RELEASE SAVEPOINT {name}")
+                    if release:
+                        tx._x(f"RELEASE SAVEPOINT {name}")
                 except Exception as undo:
                     tx.broken = undo  # the outermost block will not commit
                 tx.restore(mark)
                 raise
-            self._run(tx, f"RELEASE SAVEPOINT {name}")
+            finally:
+                if not release:  # left established (``Dialect.release_savepoints``)
+                    tx.lingering = {d for d in tx.lingering if d < depth} | {depth}
+            if release:
+                self._run(tx, f"RELEASE SAVEPOINT {name}")
         except Exception as exc:
             mapped = self._db_error(exc)
             if mapped is None:
@@ -158,13 +168,20 @@ class SqlStore:
             for event in kept:
                 self.record_refused(event)
 
+    def _reading_one(self) -> AbstractContextManager[Any]:
+        """A cursor for one statement, which is consistent by itself (no BEGIN / COMMIT
+        round trips); a backend without one reads in a transaction."""
+        return self._reading()
+
     @contextmanager
-    def _read_tx(self) -> Iterator[CoordinationTx]:
+    def _read_tx(self, one: bool = False) -> Iterator[CoordinationTx]:
+        """A read-only view (``one``: for a single statement); inside a transaction, that
+        transaction (reads see its own writes)."""
         outer: CoordinationTx | None = getattr(self._local, "tx", None)
         if outer is not None:
-            yield outer  # reads inside a transaction see its own writes
+            yield outer
             return
-        with self._reading() as cur:
+        with self._reading_one() if one else self._reading() as cur:
             yield CoordinationTx(
                 cur, self.dialect, db_clock=self.db_clock, writing=False, memos=self._memos
             )
@@ -172,7 +189,7 @@ class SqlStore:
     # ------------------------------------------------------------------ reads
 
     def revision(self) -> int:
-        with self._read_tx() as tx:
+        with self._read_tx(one=True) as tx:
             if tx.revision is not None:
                 return tx.revision
             return current_revision(tx.cur, self.dialect)
@@ -200,7 +217,7 @@ class SqlStore:
                 self._cache = snap
 
     def load(self, task_id: str) -> Task:
-        with self._read_tx() as tx:
+        with self._read_tx(one=True) as tx:
             return tx.load(task_id)
 
     def attachment(self, ref: str) -> str:
@@ -208,7 +225,7 @@ class SqlStore:
         head, _, num = ref.partition(":")
         row = None
         if head == "attachment" and num.isdigit():
-            with self._read_tx() as tx:
+            with self._read_tx(one=True) as tx:
                 row = tx._x("SELECT body FROM attachments WHERE id = ?", (int(num),)).fetchone()
         if row is None:
             raise no_attachment(ref)
@@ -219,7 +236,7 @@ class SqlStore:
         if limit <= 0:
             return []
         where, params = ("WHERE task_id = ? ", (task_id,)) if task_id is not None else ("", ())
-        with self._read_tx() as tx:
+        with self._read_tx(one=True) as tx:
             rows = tx._x(
                 f"SELECT {EVENT_COLUMNS} FROM events {where}ORDER BY id DESC LIMIT ?",
                 (*params, limit),
@@ -239,8 +256,9 @@ class SqlStore:
         return EventPage(tuple(event_of(row, self.dialect) for row in rows), total)
 
     def events_after(self, cursor: int | None) -> tuple[list[Event], int]:
-        """Events with an id above ``cursor`` (None: none, from now on) and the next cursor."""
-        with self._read_tx() as tx:
+        """Events with an id above ``cursor`` (None: none, from now on) and the next cursor.
+        Each statement on its own (``one``): the second only bounds a foreign cursor."""
+        with self._read_tx(one=True) as tx:
             if cursor is None:
                 row = tx._x("SELECT coalesce(max(id), 0) FROM events").fetchone()
                 return [], int(row[0])

@@ -23,7 +23,7 @@ from ..domain.events import Event
 from ..domain.model import Note, Priority, Status, Task, format_time
 from ..domain.policy import Summary
 from . import Snapshot, Stored, not_found
-from .sqldialect import Dialect
+from .sqldialect import CANONICAL_TIME, Dialect
 from .sqlmemo import RowMemo, TaskCache
 
 SUMMARY_COLUMNS = (
@@ -45,6 +45,10 @@ _INSERT = (
     f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({', '.join('?' * 14)}) ON CONFLICT (id) DO NOTHING"
 )
 _UPDATE = f"UPDATE tasks SET {_SETS} WHERE id = ? AND revision = ?"
+_EVENT_INSERT = (
+    "INSERT INTO events (type, actor, task_id, agent, payload_json, occurred_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
 # After "WITH m AS (<the dialect's touch>) ": the save that also takes the revision (PostgreSQL).
 _REV_FROM_M = "(SELECT value FROM m)"
 _INSERT_TOUCHING = (
@@ -96,13 +100,14 @@ def parse_body(task_id: str, body: str) -> Task:
 
 def event_row(event: Event, d: Dialect) -> tuple[Any, ...]:
     """(type, actor, task_id, agent, payload_json, occurred_at) of ``event``."""
-    data = dict(event._asdict())
+    data = event._asdict()  # a new dict
     kind, actor, task, at = data.pop("op"), data.pop("agent"), data.pop("task"), data.pop("at")
     holder = data.pop("holder", "")
     data.pop("id", "")  # the row's own id, given by the database
     payload = {k: v for k, v in data.items() if v not in ("", None, ())}
     occurred = d.time(at)
-    if d.untime(occurred) != at:
+    exact = occurred is not None and CANONICAL_TIME.match(at)  # the column holds it as is
+    if not exact and d.untime(occurred) != at:
         payload["at"] = at  # a time the column cannot hold exactly: keep the original too
     return (kind, actor, task or None, holder or None, d.payload(payload), occurred)
 
@@ -187,9 +192,11 @@ class SqlTx:
         self.db_clock = db_clock  # lease times from the database's now() (PostgreSQL)
         self.revision: int | None = None  # this transaction's revision, once it wrote
         self.depth = 0  # open savepoints (nested ``transaction()`` blocks)
+        self.lingering: set[int] = set()  # depths whose last savepoint is still established
         self.broken: BaseException | None = None  # a savepoint that could not be undone
 
         self.saved: list[tuple[int, Task]] = []  # (revision, task) saved here, for the cache
+        self.own: dict[str, Task] = {}  # the last task saved here under each ID
 
     def mark(self) -> tuple[int | None, int]:
         """This transaction's own bookkeeping, to go back to when a savepoint rolls back."""
@@ -198,7 +205,9 @@ class SqlTx:
     def restore(self, mark: tuple[int | None, int]) -> None:
         """Back to ``mark``: the database rolled back to the savepoint taken with it."""
         self.revision, saved = mark
-        del self.saved[saved:]
+        if saved < len(self.saved):
+            del self.saved[saved:]
+            self.own = {task.id: task for _, task in self.saved}
 
     def _x(self, sql: str, params: Iterable[Any] = ()) -> Any:
         self.cur.execute(self.d.q(sql), tuple(params))
@@ -220,12 +229,14 @@ class SqlTx:
         if row is None:
             raise not_found(task_id)
         revision = int(row[0])
+        if revision == self.revision:  # this transaction's own save: the task it saved
+            mine = self.own.get(task_id) or parse_body(task_id, row[1])
+            return Stored(task=mine, revision=revision)
         cache = self.memos.tasks
         task = cache.get(task_id, revision)
         if task is None:
             task = parse_body(task_id, row[1])
-            if revision != self.revision:  # committed (not this transaction's own save)
-                cache.put(task_id, revision, task)
+            cache.put(task_id, revision, task)  # committed: true for good
         return Stored(task=task, revision=revision)
 
     def load(self, task_id: str) -> Task:
@@ -352,6 +363,7 @@ class SqlTx:
             if cur.rowcount != 1:
                 raise self._refusal(task.id, expected)
         self.saved.append((revision, task))
+        self.own[task.id] = task
         return revision
 
     def _refusal(self, task_id: str, expected: int | None) -> RevisionConflict:
@@ -373,12 +385,15 @@ class SqlTx:
         )
 
     def record(self, event: Event) -> None:
+        values = event_row(event, self.d)
+        if self.revision is None and self.d.name == "postgres":
+            # The transaction's first write (a refused step's one event): take the revision
+            # in the same round trip.
+            sql = f"WITH m AS ({self.d.touch}) {_EVENT_INSERT} RETURNING (SELECT value FROM m)"
+            self.revision = int(self._x(sql, values).fetchone()[0])
+            return
         self._touch()
-        self._x(
-            "INSERT INTO events (type, actor, task_id, agent, payload_json, occurred_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            event_row(event, self.d),
-        )
+        self._x(_EVENT_INSERT, values)
 
     def attach(self, task_id: str, name: str, text: str) -> str:
         self._touch()
