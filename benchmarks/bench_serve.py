@@ -5,7 +5,8 @@ Usage (from the repository root; PostgreSQL on 127.0.0.1:5432 for the postgres r
 
     .venv/bin/python benchmarks/bench_serve.py [--backends sqlite,postgres] [--claims 2000]
         [--active 10000] [--agents 100] [--rate 200] [--seconds 10] [--deaths 3]
-        [--starts 5] [--idle 10] [--only claims,assign,reassign,idle] [--quick]
+        [--starts 5] [--idle 10] [--only claims,assign,reassign,idle,overhead] [--clients 4]
+        [--quick]
         [--pg postgresql://postgres@127.0.0.1:5432/test]
 
 Every measure runs a real ``orch serve`` process on a free port, in a throwaway project, on a
@@ -29,6 +30,9 @@ fresh database (SQLite: ``.mcp/orch.db``; PostgreSQL: a database of its own, dro
   over ``--idle`` seconds with nothing to do, the database work meanwhile (PostgreSQL:
   transactions from ``pg_stat_database``; SQLite: the process's read/write syscalls from
   ``/proc``), RSS idle and the peak RSS of the assignment run.
+
+- **overhead** (not in the default ``--only``): requests/s and p50/p99 of ``/healthz``, ``GET
+  .../agents/{name}`` and a heartbeat, each with ``--clients`` threads for ``--seconds``.
 
 ``--quick`` is a smoke run (small sizes, one death, two starts, 2 s idle).
 Unset ``PYTHONDONTWRITEBYTECODE`` when timing (the service's start-up compiles otherwise).
@@ -100,6 +104,7 @@ class Project:
         self.token = json.loads(made.stdout)["token"]
         self.proc: subprocess.Popen[bytes] | None = None
         self.base = ""
+        self.files_current = 0.0  # seconds from the last start's spawn to its files current
 
     def store(self) -> Any:
         from mcp_orch.store.factory import open_store
@@ -108,7 +113,7 @@ class Project:
 
     def start(self, timeout: float = 300) -> float:
         """Start ``orch serve``; seconds from the spawn to the first 200 of ``/healthz`` (a
-        first start on a big database writes every task's file before it serves)."""
+        first start on a big database answers at once and writes the files in the background)."""
         port = load.free_port()
         argv = [load.orch_bin(), "serve", "--port", str(port), "--db", self.url]
         t0 = time.perf_counter()
@@ -119,11 +124,28 @@ class Project:
                 raise RuntimeError(f"orch serve exited {self.proc.returncode}")
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return time.perf_counter() - t0
+                    up = time.perf_counter() - t0
+                    # The MCP endpoint is built after the start: the measures begin once it
+                    # answers (a request for it waits until then), as they did when it was
+                    # built before /healthz answered.
+                    httpx.get(f"{self.base}/mcp", timeout=60)
+                    self.files_current = self.wait_files(t0, timeout)
+                    return up
             except httpx.HTTPError:
                 pass
             time.sleep(0.01)
         raise RuntimeError(f"orch serve did not answer /healthz within {timeout:g} s")
+
+    def wait_files(self, t0: float, timeout: float) -> float:
+        """Seconds from the spawn until ``/readyz`` says the board's files are current (a
+        first start writes them in the background): the measures begin after, as they did
+        when they were written before the service answered."""
+        while time.perf_counter() - t0 < timeout:
+            ready = httpx.get(f"{self.base}/readyz", timeout=10).json()
+            if ready.get("files") != "writing":
+                return time.perf_counter() - t0
+            time.sleep(0.05)
+        raise RuntimeError(f"the board's files were not current within {timeout:g} s")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -179,8 +201,10 @@ def bare_rate(backend: str, n: int, tmp: Path, pg: str) -> float:
     return float(got[0])
 
 
-def http_claims(backend: str, n: int, tmp: Path, pg: str) -> tuple[float, list[float], int]:
-    """Claims/s through the API with ``CLIENTS`` threads; latencies; refusals."""
+def http_claims(
+    backend: str, n: int, tmp: Path, pg: str, clients: int = CLIENTS
+) -> tuple[float, list[float], int]:
+    """Claims/s through the API with ``clients`` threads; latencies; refusals."""
     with project(backend, tmp, pg, [], claimers=n) as p:
         store = p.store()
         ids = bench_claims.seed(store, n)
@@ -193,7 +217,7 @@ def http_claims(backend: str, n: int, tmp: Path, pg: str) -> tuple[float, list[f
         def worker(k: int) -> None:
             mine: list[float] = []
             with p.client() as client:
-                for i in range(k, n, CLIENTS):
+                for i in range(k, n, clients):
                     t0 = time.perf_counter()
                     r = client.post(f"{API}/tasks/{ids[i]}/claim", json={"agent": f"a{i}"})
                     mine.append(time.perf_counter() - t0)
@@ -205,7 +229,7 @@ def http_claims(backend: str, n: int, tmp: Path, pg: str) -> tuple[float, list[f
             with lock:
                 lats.extend(mine)
 
-        threads = [threading.Thread(target=worker, args=(k,)) for k in range(CLIENTS)]
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
         start = time.perf_counter()
         for t in threads:
             t.start()
@@ -216,7 +240,7 @@ def http_claims(backend: str, n: int, tmp: Path, pg: str) -> tuple[float, list[f
 
 def claims_row(backend: str, args: argparse.Namespace, tmp: Path) -> str:
     bare = bare_rate(backend, args.claims, tmp, args.pg)
-    rate, lats, bad = http_claims(backend, args.claims, tmp, args.pg)
+    rate, lats, bad = http_claims(backend, args.claims, tmp, args.pg, args.clients)
     return (
         f"| {backend} | {bare:,.0f} | {rate:,.0f} | {pct(lats, 0.5):.1f} "
         f"| {pct(lats, 0.99):.1f} | {rate / bare:.0%} | {bad} |"
@@ -292,7 +316,8 @@ def assignment_row(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[s
         row = (
             f"| {backend} | {args.active:,} | {args.agents} | {args.rate:g}/s | {achieved:.0f}/s "
             f"| {pct(lat, 0.5) if lat else 0:.1f} | {pct(lat, 0.99) if lat else 0:.1f} "
-            f"| {unassigned} | {len(tally.errors)} | {peak:.0f} MiB | {started:.1f} s |"
+            f"| {unassigned} | {len(tally.errors)} | {peak:.0f} MiB | {started:.1f} s "
+            f"| {p.files_current:.1f} s |"
         )
         return row, peak
 
@@ -354,6 +379,56 @@ def moved(
                     got[name] = time.monotonic() - last[name]
         time.sleep(0.05)
     return got
+
+
+# ---------------------------------------------------------------------- per-request overhead
+
+
+def hammer(p: Project, method: str, path: str, clients: int, seconds: float) -> str:
+    """``method path`` from ``clients`` threads for ``seconds``: requests/s, p50 / p99 ms and
+    the server's CPU time per request."""
+    lats: list[float] = []
+    lock = threading.Lock()
+    until = time.perf_counter() + seconds
+
+    def worker() -> None:
+        mine: list[float] = []
+        with p.client() as client:
+            while time.perf_counter() < until:
+                t0 = time.perf_counter()
+                r = client.get(path) if method == "GET" else client.post(path, json={})
+                mine.append(time.perf_counter() - t0)
+                r.raise_for_status()
+        with lock:
+            lats.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    assert p.proc is not None
+    start, cpu0 = time.perf_counter(), cpu_seconds(p.proc.pid)
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rate = len(lats) / (time.perf_counter() - start)
+    cpu = (cpu_seconds(p.proc.pid) - cpu0) / max(1, len(lats)) * 1000
+    return f"{rate:,.0f}/s, {pct(lats, 0.5):.1f} / {pct(lats, 0.99):.1f}, {cpu:.2f} ms CPU"
+
+
+def overhead_row(backend: str, args: argparse.Namespace, tmp: Path) -> str:
+    """Cheap routes with ``args.clients`` client threads for ``args.seconds`` each:
+    ``/healthz`` (no token, no store), ``GET .../agents/{name}`` (a token and one read) and a
+    heartbeat (a token, a JSON body, one write)."""
+    with project(backend, tmp, args.pg, ["cursor"]) as p:
+        p.start()
+        cells = [
+            hammer(p, method, path, args.clients, args.seconds)
+            for method, path in (
+                ("GET", "/healthz"),
+                ("GET", f"{API}/agents/cursor"),
+                ("POST", f"{API}/agents/cursor/heartbeat"),
+            )
+        ]
+        return f"| {backend} | {' | '.join(cells)} |"
 
 
 # ---------------------------------------------------------------------- idle
@@ -424,6 +499,9 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--idle", type=float, default=10.0)
     parser.add_argument("--only", default="claims,assign,reassign,idle")
+    parser.add_argument(
+        "--clients", type=int, default=CLIENTS, help="client threads of claims and overhead"
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: small sizes")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args(argv)
@@ -463,16 +541,23 @@ def main(argv: list[str] | None = None) -> int:
 
         if "claims" in args.only:
             table(
-                f"HTTP claims ({args.claims} per backend, {CLIENTS} clients)",
+                f"HTTP claims ({args.claims} per backend, {args.clients} clients)",
                 "| backend | bare SQL claims/s | HTTP claims/s | p50 ms | p99 ms | ratio "
                 "| refused |",
                 each(claims_row),
+            )
+        if "overhead" in args.only:  # not in the default set: the README's tables lack it
+            table(
+                f"Per-request overhead ({args.clients} clients, {args.seconds:g} s each; "
+                "requests/s, p50 / p99 ms, the server's CPU per request)",
+                "| backend | GET /healthz | GET agents/{name} | POST agents/{name}/heartbeat |",
+                each(overhead_row),
             )
         if "assign" in args.only:
             table(
                 f"Assignment latency (POST /tasks -> pushed, {args.seconds:g} s open loop)",
                 "| backend | active tasks | agents | rate asked | rate sent | p50 ms | p99 ms "
-                "| unassigned | errors | peak RSS | first start |",
+                "| unassigned | errors | peak RSS | first start (/healthz) | files current |",
                 [functools.partial(assigned, b, tmp) for b in args.backends],
             )
         if "reassign" in args.only:

@@ -8,6 +8,8 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -50,6 +52,16 @@ def test_it_serves_health_readiness_and_openapi(orch: Orch) -> None:
         bounds = {p["name"]: p for p in events if p["name"].startswith("since")}
         assert bounds["since_id"]["schema"] == {"type": "integer"}  # what a poller passes
         assert "ISO 8601" in bounds["since"]["description"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uvloop is Linux's, /proc too")
+def test_it_runs_on_uvloop_and_httptools(orch: Orch) -> None:
+    """The dependencies uvicorn picks when they are there: the faster loop and HTTP parser
+    are loaded into the serving process (its memory map names their extension modules)."""
+    with serving(orch) as served:
+        assert served.ok(None, "GET", "/healthz") == {"ok": True}
+        maps = Path(f"/proc/{served.process.pid}/maps").read_text()
+        assert "/uvloop/" in maps and "/httptools/" in maps
 
 
 def _routes_of_the_app() -> set[tuple[str, str]]:

@@ -221,3 +221,50 @@ def test_what_orch_did_on_the_files_while_no_service_ran_is_taken_in_whole(
     assert again.problems == {}  # not a hand-edited status: orch did it, the log says so
     assert task_file(orch.cwd, a).parent.name == "review"
     assert [e["op"] for e in orch.json("log", a)["events"]] == ["create", "prep", "claim", "submit"]
+
+
+def test_one_pass_writes_each_changed_task_once_from_its_row(
+    orch: Orch, board: Path, store: SqliteStore
+) -> None:
+    """A burst of changes to a task (claim, progress, submit) is one write of its file in one
+    pass, with the text the store keeps (for SQL: the row's Markdown, no render)."""
+    a, b = orch.ready("Busy one"), orch.ready("Busy two")
+    mirror = _opened(board, store)
+    _step(store, a, "claim", "orchestrator", holder="cursor")
+    _step(store, b, "claim", "orchestrator", holder="cursor")
+    _step(store, a, "submit", "cursor")
+    state = board / ".cache" / "mirror.log"
+    lines = len(state.read_text().splitlines())
+    assert sorted(mirror.sync()) == sorted([a, b])
+    intents = [json.loads(x) for x in state.read_text().splitlines()[lines:]]
+    written = [x["t"] for x in intents if "t" in x and "s" not in x]  # the intent before a write
+    assert sorted(written) == sorted([a, b])  # each task once, though a changed twice
+    assert task_file(orch.cwd, a).parent.name == "review"
+    assert task_file(orch.cwd, a).read_text() == fmt.render(store.load(a))
+    assert task_file(orch.cwd, b).read_text() == fmt.render(store.load(b))
+    assert [e["op"] for e in orch.json("log", a)["events"]] == ["create", "prep", "claim", "submit"]
+    mirror.stop()
+
+
+def test_a_background_start_serves_at_once_and_says_when_every_file_is_current(
+    orch: Orch, board: Path, store: SqliteStore
+) -> None:
+    """``start(background=True)`` returns before the files are compared (a first start on a
+    big database); the thread writes the ones that differ, says so, and goes on mirroring."""
+    import threading
+
+    a = orch.ready("Known")
+    _opened(board, store).stop()  # a service that ran before
+    _step(store, a, "claim", "orchestrator", holder="cursor")  # committed, file not yet right
+    mirror = Mirror(store, str(board))
+    current = threading.Event()
+    counts: list[int] = []
+    mirror.on_current = lambda written: (counts.append(written), current.set())
+    mirror.start(background=True)
+    assert current.wait(30)
+    assert counts == [1]
+    assert task_file(orch.cwd, a).parent.name == "in-progress"
+    assert [e["op"] for e in orch.json("log", a)["events"]] == ["create", "prep", "claim"]
+    _step(store, a, "submit", "cursor")
+    mirror.stop()
+    assert task_file(orch.cwd, a).parent.name == "review"

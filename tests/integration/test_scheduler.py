@@ -332,6 +332,33 @@ def test_a_silent_agent_goes_from_error_to_offline_after_agent_timeout(
     assert {a.name: a.status for a in world.orch.agents()}["cursor"] == "available"
 
 
+def test_due_in_says_when_a_silent_agents_status_ages_and_none_once_all_are_offline(
+    store: TaskStore, tmp_path: Path
+) -> None:
+    """What the serve process's chores sweep on while the store does not change: no lease is
+    held, yet a silent agent's error and offline are due on time, and then nothing is."""
+    world = World(store, tmp_path, Config(lease_ttl=6.0, agent_timeout=60.0))
+    world.orch.sweep()
+    assert world.orch.due_in() is None  # nobody heard from, no lease: nothing until a change
+    world.beat("cursor")
+    world.orch.sweep()
+    due = world.orch.due_in()
+    assert due == pytest.approx(6.0, abs=0.01)  # its error: lease_ttl after its heartbeat
+    world.clock.advance(due + 0.01)
+    world.orch.sweep()
+    assert {a.name: a.status for a in world.orch.agents()}["cursor"] == "error"
+    due = world.orch.due_in()
+    assert due == pytest.approx(60.0 - 6.01, abs=0.02)  # offline: agent_timeout after it
+    world.clock.advance(due + 0.01)
+    world.orch.sweep()
+    assert {a.name: a.status for a in world.orch.agents()}["cursor"] == "offline"
+    assert world.orch.due_in() is None
+    assert [e.op for e in world.store.events() if e.holder == "cursor"] == [
+        "agent_failed",
+        "agent_offline",
+    ]
+
+
 def test_an_agent_that_only_calls_keeps_its_task_until_agent_timeout(
     store: TaskStore, tmp_path: Path
 ) -> None:

@@ -128,7 +128,14 @@ class Bridge:
         imported = import_board(self.board, self.service.store)
         mirror = Mirror(self.service.store, self.board)
         mirror.on_problem = _say
-        problems = list(imported.problems) + mirror.start()
+        mirror.on_current = lambda written: _tell(
+            f"the board's files are current ({written} written)"
+        )
+        # Every task is compared with its file in the mirror's thread, so the service answers
+        # at once (a first start on a database of 10,000 tasks writes 10,000 files). The CLI
+        # sends its writes here meanwhile; its reads of the files may show older states.
+        _tell("bringing the board's files up to date in the background")
+        problems = list(imported.problems) + mirror.start(background=True)
         self.mirror, self.role = mirror, "leader"
         return problems
 
@@ -183,6 +190,14 @@ class Bridge:
         if self._leader is not None:
             self._leader.release()  # after the last pass: the next leader starts from it
             self._leader = None
+
+    @property
+    def files(self) -> str:
+        """The board's files: "writing" while a start compares every task with its file (in
+        the background), "current" after, "" where this process does not write them."""
+        if self.mirror is None:
+            return ""
+        return "current" if self.mirror.current.is_set() else "writing"
 
     def notify(self) -> None:
         if self.mirror is not None:

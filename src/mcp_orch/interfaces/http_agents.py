@@ -44,7 +44,7 @@ async def put_agent(request: Request, backend: Backend) -> Any:
     }
     changes = {k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()}
     changes = {k: v for k, v in changes.items() if v is not None}
-    saved = await backend.act(caller, _upsert_agent, backend.orchestrator, name, changes)
+    saved = await backend.act(caller, _upsert_agent, backend.orchestrator, name, changes, wake=True)
     return agent_shape(saved)
 
 
@@ -70,7 +70,7 @@ async def delete_agent(request: Request, backend: Backend) -> Any:
     caller = backend.caller(request)
     caller.require_admin("removing an agent")
     name = check_agent(request.path_params["name"])
-    requeued = await backend.act(caller, backend.orchestrator.remove_agent, name)
+    requeued = await backend.act(caller, backend.orchestrator.remove_agent, name, wake=True)
     return {"removed": name, "requeued": list(requeued)}
 
 
@@ -91,6 +91,5 @@ async def heartbeat(request: Request, backend: Backend) -> Any:
             io.only(item, ("id", "fence"), "a task of tasks")
             tid = normalize_id(io.text(item, "id", required=True) or "")
             tasks.append((tid, io.integer(item, "fence") or 0))
-    result = await backend.run(backend.orchestrator.heartbeat, name, tasks)
-    backend.poke()
+    result = await backend.run(backend.orchestrator.heartbeat, name, tasks)  # wakes on revival
     return {"agent": name, **io.jsonable(result)}

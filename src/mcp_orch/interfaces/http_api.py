@@ -9,14 +9,15 @@ with the MCP endpoint (``/mcp``), built by ``mcp_http``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -45,10 +46,11 @@ MAX_PAGE = 1000
 
 class Backend:
     """What the routes call: the orchestrator facade, the service beneath it (reads, the MCP
-    tools) and its store. ``concurrency`` worker threads at a time touch them (``run``): one
-    on SQLite and the file board, whose store is the single writer of its file (a short
-    critical section costs less than a pool), several on PostgreSQL, whose pool and row locks
-    let requests overlap."""
+    tools) and its store. ``concurrency`` worker threads touch them (``run``, a thread pool of
+    that size: its queue is the limit, and a hop to it costs less than anyio's ``to_thread``
+    with a ``CapacityLimiter``): one on SQLite and the file board, whose store is the single
+    writer of its file (a short critical section costs less than a pool), several on
+    PostgreSQL, whose pool and row locks let requests overlap."""
 
     def __init__(
         self,
@@ -66,18 +68,24 @@ class Backend:
         self.parse_task = parse_task
         self.check_ready = check_ready
         self.verifier = Verifier(board)
-        self.limiter = anyio.CapacityLimiter(concurrency)
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="orch-worker")
         self.changed: anyio.Event | None = None  # set by a write: the assigner runs at once
         # Called (from a thread) when another replica committed a change (see http_app).
         self.on_change: list[Callable[[], None]] = []
 
     async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        call = functools.partial(fn, *args, **kwargs)
-        return await anyio.to_thread.run_sync(call, limiter=self.limiter)
+        """``fn(*args, **kwargs)`` in a worker thread. A request cancelled meanwhile (its
+        client gone) does not stop it: what it does takes effect whole, or not at all."""
+        call = functools.partial(fn, *args, **kwargs) if args or kwargs else fn
+        return await asyncio.get_running_loop().run_in_executor(self.pool, call)
 
-    async def act(self, caller: io.Caller, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-        """``fn`` for an agent's request: its call counts as a sign of life, then a write may
-        have made work for someone, so the assigner is woken."""
+    async def act(
+        self, caller: io.Caller, fn: Callable[..., Any], *args: Any, wake: bool = False, **kw: Any
+    ) -> Any:
+        """``fn`` for an agent's request: its call counts as a sign of life. The facade wakes
+        the assigner itself when a step or a sign of life made work assignable (``wake`` on
+        the orchestrator); ``wake=True`` pokes it here too, for the registry's changes (an
+        agent with room, a removed agent's tasks back in the queue)."""
 
         def both() -> Any:
             if not caller.admin:
@@ -87,7 +95,8 @@ class Backend:
         try:
             return await self.run(both)
         finally:
-            self.poke()
+            if wake:
+                self.poke()
 
     def poke(self) -> None:
         if self.changed is not None:
@@ -223,8 +232,13 @@ async def list_tasks(request: Request, backend: Backend) -> Any:
 async def get_task(request: Request, backend: Backend) -> Any:
     backend.caller(request)
     tid = normalize_id(request.path_params["task_id"])
-    task = await backend.run(backend.service.show, tid)
-    return task_shape(task, await backend.run(backend.done, task))
+
+    def show() -> tuple[Any, Callable[[str], bool]]:  # one hop to the worker
+        task = backend.service.show(tid)
+        return task, backend.done(task)
+
+    task, done = await backend.run(show)
+    return task_shape(task, done)
 
 
 async def task_step(request: Request, backend: Backend) -> Any:
@@ -239,14 +253,20 @@ async def task_step(request: Request, backend: Backend) -> Any:
     tid = normalize_id(request.path_params["task_id"])
     body = await io.read_json(request)
     io.only(body, ("agent", "fence", *STEPS[step]), f"the body of {step}")
-    args = {k: io.text(body, k) for k in STEPS[step]}
+    texts = {k: io.text(body, k) for k in STEPS[step]}
     fence = io.integer(body, "fence")
     agent = caller.acting(io.text(body, "agent"))
-    args = {k: v for k, v in args.items() if v is not None}
-    result = await backend.act(
-        caller, backend.orchestrator.step, tid, step, agent=agent, fence=fence, **args
-    )
-    return step_answer(result, await backend.run(backend.done, result))
+    args = {k: v for k, v in texts.items() if v is not None}
+
+    def step_and_deps() -> tuple[Any, Callable[[str], bool]]:  # one hop to the worker
+        result = backend.orchestrator.step(tid, step, agent=agent, fence=fence, **args)
+        return result, backend.done(result)
+
+    # A claim or a progress note frees nothing; the facade wakes the assigner itself after
+    # submit, feedback, complete and fail; the rest (escalate) may free its agent's room.
+    wake = step not in ("claim", "progress", "submit", "feedback", "complete", "fail")
+    result, done = await backend.act(caller, step_and_deps, wake=wake)
+    return step_answer(result, done)
 
 
 def step_answer(result: object, done: Callable[[str], bool]) -> dict[str, Any]:

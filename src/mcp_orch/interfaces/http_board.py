@@ -151,3 +151,6 @@ class BoardOrchestrator:
 
     def next_wakeup(self) -> float:
         return 5.0
+
+    def due_in(self) -> float | None:
+        return None  # no leases, no statuses that age

@@ -13,12 +13,12 @@ import socket
 import sys
 from typing import Any
 
-from pydantic import AnyHttpUrl
-
 from ..domain.errors import InvalidInput, OrchError
-from ..oauth.urls import PublicUrl
-from ..service import Service
-from .mcp_server import build_server
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..oauth.urls import PublicUrl
+    from ..service import Service
 
 
 class BoardTokens:
@@ -63,6 +63,9 @@ def http_app(
     (with ``public_url``, OAuth too: see ``oauth_http``)."""
     from mcp.server.auth.settings import AuthSettings
     from mcp.server.transport_security import TransportSecuritySettings
+    from pydantic import AnyHttpUrl
+
+    from .mcp_server import build_server  # the MCP SDK: imported by who serves, when it does
 
     # Without OAuth the issuer is only a required field; tokens come from the CLI.
     verifier: Any = BoardTokens(board)

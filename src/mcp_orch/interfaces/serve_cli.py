@@ -61,7 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         app = bridge.wrap(app)
         backend.on_change.append(bridge.notify)  # another replica's change: to the files too
         ready = backend.check_ready
-        backend.check_ready = lambda: {**ready(), "mirror": bridge.role}
+        backend.check_ready = lambda: {**ready(), "mirror": bridge.role, "files": bridge.files}
     except BaseException:
         sock.close()
         raise

@@ -95,9 +95,11 @@ class Sweeper(Steps):
         self._age(agents)
         gone = {x.task_id for x in expired}
         live = [x.expires_at for x in leases if x.task_id not in gone]
+        ages = self.next_aging(agents)
         with self._lock:
             self._due = min(live) if live else None
             self._any_leases = bool(live)
+            self._ages = ages
         return self.assign_ready() if requeued or freed else []
 
     def requeue(self, lease: Lease, why: str) -> bool:
@@ -196,6 +198,47 @@ class Sweeper(Steps):
             if agent.last_seen >= self.started:  # the news of a restart is no agent failure
                 op = "agent_failed" if status is AgentStatus.ERROR else "agent_offline"
                 tx.record(Event(at=now, agent=ORCHESTRATOR, op=op, holder=name, note=why))
+
+    _ages: str | None = None  # the earliest moment an agent's status ages (the last sweep's)
+
+    def next_aging(self, agents: Sequence[Agent]) -> str | None:
+        """When the first of ``agents``' statuses changes by time alone (silent past its
+        ttl: error; past ``agent_timeout``: offline); None when all are offline. ISO times
+        compare as text: one parse per ttl, not per agent."""
+        live = self.liveness()
+        timeout = self.config.agent_timeout
+        earliest: dict[float, str] = {}  # ttl -> the earliest last_seen it applies to
+        for agent in agents:
+            status = self.due_status(agent, live)
+            if status == AgentStatus.OFFLINE.value or not agent.last_seen:
+                continue
+            ttls = (
+                (timeout,)
+                if status == AgentStatus.ERROR.value
+                else (
+                    self.config.lease_ttl if live.beats(agent.name) else timeout,
+                    timeout,
+                )
+            )
+            for ttl in ttls:
+                if agent.last_seen < earliest.get(ttl, "~"):
+                    earliest[ttl] = agent.last_seen
+        moments = [
+            self.later(ttl, when)
+            for ttl, seen in earliest.items()
+            if (when := parse_time(seen)) is not None
+        ]
+        return min(moments) if moments else None
+
+    def due_in(self) -> float | None:
+        """Seconds until the sweeper has work by time alone (the earliest lease expiry known
+        here, an agent's status to age); None: nothing until the store changes."""
+        with self._lock:
+            due = min((t for t in (self._due, self._ages) if t), default=None)
+        when = parse_time(due) if due else None
+        if when is None:
+            return None
+        return max(0.0, (when - self.clock.now()).total_seconds())
 
     def next_wakeup(self) -> float:
         """Seconds until the next sweep is due: the earliest known lease expiry, capped."""

@@ -32,12 +32,12 @@ import json
 import os
 import threading
 import time
+from typing import NamedTuple
 
 from ..board.fsutil import (
     append_line,
     atomic_write,
     board_lock,
-    fsync_dir,
     open_append,
     remove_if_present,
 )
@@ -64,12 +64,25 @@ if TYPE_CHECKING:
 
 
 STATE = os.path.join(".cache", "mirror.log")
+CHUNK = 500  # task IDs per query of the rows' Markdown
+RECONCILE_BATCH = 2000  # tasks read at once when every file is compared with the store
 FAST_POLL = 0.5  # seconds between looks while the board is busy (a change in the last BUSY_FOR)
 BUSY_FOR = 10.0
+GATHER = 0.25  # seconds: the shortest gap between two passes woken by changes
 
 
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
+
+
+class Rendered(NamedTuple):
+    """A task as its file shows it: where it goes (status folder, title for a new file's
+    name) and its Markdown."""
+
+    id: str
+    status: str
+    title: str
+    text: str
 
 
 class FileRecord:
@@ -96,7 +109,7 @@ class Mirror:
         self.problems: dict[str, Problem] = {}  # task ID -> what is wrong with its file
         self.cursor: int | None = None
         self.log_size: int | None = None  # the board log's size after the mirror's last line
-        self._revision = -1
+        self._revision: object = -1
         self._state_path = os.path.join(board, STATE)
         self._state_fd: int | None = None
         self._wake = threading.Event()
@@ -105,6 +118,9 @@ class Mirror:
         self._files: dict[str, list[str]] = {}  # task ID -> the files that hold it (rel)
         # Who hears of a hand edit that was not (all) taken: the serve process says it on stderr.
         self.on_problem: Callable[[Problem], None] = lambda problem: None
+        # Who hears that a background start's files are all current (the count written).
+        self.on_current: Callable[[int], None] = lambda written: None
+        self.current = threading.Event()  # every task has been compared with its file
 
     # ------------------------------------------------------------------ state
 
@@ -168,21 +184,26 @@ class Mirror:
     def project(self, task: Task) -> bool:
         """Write ``task``'s file if it is not already what the store says; True if written."""
         from ..board import format as fmt
+
+        return self._write(Rendered(task.id, task.status.value, task.title, fmt.render(task)))
+
+    def _write(self, task: Rendered) -> bool:
+        """Write the task's file (its Markdown ``text``) unless it is already that; True if
+        written."""
         from ..board.files import _styled, slug
 
         olds = [r for r in self._files.get(task.id, []) if os.path.isfile(self._path(r))]
         old = olds[0] if olds else None
         name = os.path.basename(old) if old else f"{task.id}-{slug(task.title)}.md"
-        new = f"{task.status.value}/{name}"
-        text = _styled(fmt.render(task), self._path(old) if old else None)
-        data = text.encode("utf-8")
+        new = f"{task.status}/{name}"
+        data = _styled(task.text, self._path(old) if old else None).encode("utf-8")
         if old == new and len(olds) == 1 and _read(self._path(new)) == data:
             self._remember(task.id, new, data)
             return False
         self._note({"t": task.id, "r": new, "h": [digest(data)]})  # the intent, before the write
         with board_lock(os.path.join(self.board, ".lock")):
             if old is None or old == new:
-                atomic_write(self._path(new), data)
+                atomic_write(self._path(new), data, durable=False)
             else:
                 self._move(old, new, data)
             for extra in olds[1:]:  # a copy a merge or a person left: the store has the truth
@@ -192,13 +213,48 @@ class Mirror:
         self._remember(task.id, new, data)
         return True
 
+    def _rendered(self, ids: list[str]) -> list[Rendered]:
+        """The files of the tasks ``ids`` as the store has them now (the ones it has): on a
+        SQL store the rows' Markdown (``tasks.body`` is ``board.format.render``'s text), read
+        in one query per ``CHUNK`` tasks; else each task loaded and rendered."""
+        read = getattr(self.store, "_read_tx", None)
+        if read is None:
+            from ..board import format as fmt
+
+            found = []
+            for tid in ids:
+                try:
+                    task = self.store.load(tid)
+                except OrchError:
+                    continue  # gone from the store, or unreadable there: nothing to write
+                found.append(Rendered(tid, task.status.value, task.title, fmt.render(task)))
+            return found
+        rows: dict[str, Rendered] = {}
+        with read() as tx:
+            for start in range(0, len(ids), CHUNK):
+                part = ids[start : start + CHUNK]
+                marks = ", ".join("?" * len(part))
+                for row in tx._x(
+                    f"SELECT id, status, title, body FROM tasks WHERE id IN ({marks})", part
+                ):
+                    rows[row[0]] = Rendered(*row)
+        return [rows[tid] for tid in ids if tid in rows]
+
+    def _write_all(self, ids: list[str]) -> list[str]:
+        """Write the files of ``ids`` that differ from the store (each once); which were."""
+        return [t.id for t in self._rendered(list(dict.fromkeys(ids))) if self._write(t)]
+
     def _move(self, old: str, new: str, data: bytes) -> None:
-        """The board's move protocol (see board/files.py): journal, new copy, unlink, done."""
+        """The board's move protocol (see board/files.py): journal, new copy, unlink, done.
+
+        The mirror's writes are atomic (a reader sees the old file or the new one whole) but
+        not fsynced: the database is the truth, and a start compares every task with its file
+        and rewrites what a power cut took, so an fsync per file (which on SQLite waits behind
+        the commits' own) would buy nothing."""
         journal = os.path.join(self.board, ".journal")
-        atomic_write(journal, json.dumps({"old": old, "new": new}))
-        atomic_write(self._path(new), data)
+        atomic_write(journal, json.dumps({"old": old, "new": new}), durable=False)
+        atomic_write(self._path(new), data, durable=False)
         os.unlink(self._path(old))
-        fsync_dir(os.path.dirname(self._path(old)))
         remove_if_present(journal)
 
     def _remember(self, tid: str, rel: str, data: bytes) -> None:
@@ -217,11 +273,13 @@ class Mirror:
         the service stops) shows them too."""
         if not events:
             return
+        lines = [  # the database's row id stays there
+            json.dumps(event._replace(id="").to_dict(), sort_keys=True, ensure_ascii=False)
+            for event in events
+        ]
         fd = open_append(self._log_path())
         try:
-            for event in events:
-                line = event._replace(id="").to_dict()  # the database's row id stays there
-                append_line(fd, json.dumps(line, sort_keys=True, ensure_ascii=False))
+            append_line(fd, "\n".join(lines))  # one write: whole lines, or none of them
             size = os.fstat(fd).st_size
         finally:
             os.close(fd)
@@ -261,37 +319,41 @@ class Mirror:
 
     # ------------------------------------------------------------------ the passes
 
-    def open(self) -> list[Problem]:
-        """At start: read the state, take hand edits in, project every task that differs."""
+    def open(self, *, compare: bool = True) -> list[Problem]:
+        """At start: read the state, take hand edits in, project every task that differs
+        (``compare=False``: the caller does that, ``reconcile`` then ``sync``, later)."""
         self._load_state()
         if self.cursor is None:
             _, self.cursor = self.store.events_after(None)
             self._note({"c": self.cursor})
         self._offline()
         self.scan()
-        self.reconcile()
-        self.sync()  # the events since the kept cursor into the log (their files are right now)
+        if compare:
+            self.reconcile()
+            self.sync()  # the events since the kept cursor into the log (their files are right)
         return list(self.problems.values())
 
     def reconcile(self) -> list[str]:
         """Compare every task of the store with its file; write the ones that differ."""
         self._files = self._list_files()
-        written = []
-        for summary in self.store.snapshot().tasks:
-            if self._project_id(summary.id):
-                written.append(summary.id)
+        ids = [summary.id for summary in self.store.snapshot().tasks]
+        written: list[str] = []
+        for start in range(0, len(ids), RECONCILE_BATCH):
+            written += self._write_all(ids[start : start + RECONCILE_BATCH])
         return written
 
     def sync(self) -> list[str]:
-        """Project what changed since the last pass (the store's events, in order)."""
-        revision = self.store.revision()
+        """Project what changed since the last pass (the store's events, in order). What
+        changed is asked first, cheaply: the store's ``change_token`` (no query on PostgreSQL
+        while its notifications are heard), else its revision."""
+        token = getattr(self.store, "change_token", None)
+        revision = token() if token is not None else self.store.revision()
         if revision == self._revision:
             return []
         written: list[str] = []
         while True:
             events, cursor = self.store.events_after(self.cursor)
-            ids = dict.fromkeys(e.task for e in events if e.task and e.outcome == "ok")
-            written += [tid for tid in ids if self._project_id(tid)]
+            written += self._write_all([e.task for e in events if e.task and e.outcome == "ok"])
             self._log(events)
             if cursor == self.cursor:
                 break
@@ -301,11 +363,7 @@ class Mirror:
         return written
 
     def _project_id(self, tid: str) -> bool:
-        try:
-            task = self.store.load(tid)
-        except OrchError:
-            return False  # gone from the store, or unreadable there: nothing to write
-        return self.project(task)
+        return bool(self._write_all([tid]))
 
     def scan(self) -> list[str]:
         """Take in what was edited by hand in the files since the mirror wrote them."""
@@ -342,10 +400,17 @@ class Mirror:
         """Something was committed: project it now (safe from any thread)."""
         self._wake.set()
 
-    def start(self) -> list[Problem]:
-        """``open()``, then keep the files current in a thread until ``stop()``."""
-        problems = self.open()
-        self._thread = threading.Thread(target=self._run, name="orch-mirror", daemon=True)
+    def start(self, *, background: bool = False) -> list[Problem]:
+        """``open()``, then keep the files current in a thread until ``stop()``.
+        ``background``: the thread compares every task with its file first (``reconcile``:
+        on a first start on a big database, every file is written), so the caller goes on at
+        once; ``on_current`` is called with the count written when that is done."""
+        problems = self.open(compare=not background)
+        if not background:
+            self.current.set()
+        self._thread = threading.Thread(
+            target=self._run, args=(background,), name="orch-mirror", daemon=True
+        )
         self._thread.start()
         return problems
 
@@ -361,15 +426,29 @@ class Mirror:
             os.close(self._state_fd)
             self._state_fd = None
 
-    def _run(self) -> None:
+    def _run(self, compare: bool = False) -> None:
+        if compare:
+            try:
+                written = self.reconcile()
+                self.sync()
+            except (OrchError, OSError) as exc:
+                self._failed(exc)  # the loop's passes try again; the next start compares all
+            else:
+                self.current.set()
+                self.on_current(len(written))
         next_scan = time.monotonic() + self.scan_every
         busy_until = 0.0  # after a change, look again soon: an assignment follows a request
+        last_pass = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
             poll = FAST_POLL if now < busy_until else self.poll
             if self._wake.wait(max(0.0, min(poll, next_scan - now))):
                 busy_until = time.monotonic() + BUSY_FOR
+                # The wake-ups of a busy service are gathered: one pass per GATHER seconds
+                # reads the events and rows of every task changed meanwhile, at once.
+                self._stop.wait(max(0.0, last_pass + GATHER - time.monotonic()))
             self._wake.clear()
+            last_pass = time.monotonic()
             try:
                 if self.sync():
                     busy_until = time.monotonic() + BUSY_FOR
@@ -377,13 +456,16 @@ class Mirror:
                     self.scan()
                     next_scan = time.monotonic() + self.scan_every
             except (OrchError, OSError) as exc:  # a full disk, a locked board: try again
-                self.problems["-"] = Problem(
-                    kind="mirror",
-                    message=f"the board's files could not be updated: {exc}",
-                    hint="free the disk or the lock; the service keeps the truth meanwhile",
-                )
+                self._failed(exc)
             else:
                 self.problems.pop("-", None)
+
+    def _failed(self, exc: Exception) -> None:
+        self.problems["-"] = Problem(
+            kind="mirror",
+            message=f"the board's files could not be updated: {exc}",
+            hint="free the disk or the lock; the service keeps the truth meanwhile",
+        )
 
 
 def _read(path: str) -> bytes:
