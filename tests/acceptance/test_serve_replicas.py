@@ -369,7 +369,8 @@ def test_a_leader_whose_lock_session_ends_stops_writing_the_files(
         database,
         "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
         "AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) "
-        "= hashtext('mcp-orch:public:mirror')",
+        "= hashtext('mcp-orch:public:mirror') "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
     )
     assert ended == [(True,)]
     _until(lambda: b.ready()["mirror"] == "leader", "b takes the lock over", timeout=15)
