@@ -106,6 +106,26 @@ def check_capabilities(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+RISKS = ("critical", "standard", "experimental")  # the spec's risk_level
+
+
+def check_risk(text: str) -> str:
+    """A task's risk level ("" when not said): one of ``RISKS``."""
+    risk = text.strip().lower()
+    if risk and risk not in RISKS:
+        raise InvalidInput(f"unknown risk level {text!r}", "use " + ", ".join(RISKS))
+    return risk
+
+
+def check_estimate(text: str) -> str:
+    """How long a task should take ("" when not said), as a duration string (``45m``)."""
+    from .domain.durations import format_duration, parse_duration
+
+    if not text.strip():
+        return ""
+    return format_duration(parse_duration(text, "estimate"))
+
+
 def check_ids(ids: Iterable[str]) -> tuple[str, ...]:
     """Task IDs (dependencies), validated and normalized, without repeats."""
     return tuple(dict.fromkeys(normalize_id(i) for i in ids))

@@ -546,3 +546,15 @@ def test_any_given_text_reads_back_as_given() -> None:
             feedback=(Note("FB-1", "2025-01-01T10:30:00.000Z", "codex", _given(rng), "review"),),
         )
         assert fmt.parse(fmt.render(task)) == task, task
+
+
+def test_risk_and_estimate_are_header_lines_only_when_said() -> None:
+    plain = Task(id="T-7k3m9q2x", title="x", created="c", updated="u")
+    assert "## Risk" not in fmt.render(plain) and "## Estimate" not in fmt.render(plain)
+    said = plain.evolve(capabilities=("backend",), risk="critical", estimate="90m")
+    text = fmt.render(said)
+    assert "## Capabilities: backend\n## Risk: critical\n## Estimate: 90m\n\n## Goal" in text
+    assert fmt.parse(text) == said and fmt.render(fmt.parse(text)) == text
+    line = "## Depends On: none\n"
+    hand = fmt.render(plain).replace(line, line + "## Risk: High\n")
+    assert fmt.parse(hand).risk == "high"  # read as written (lower case); the API shows it

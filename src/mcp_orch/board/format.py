@@ -75,6 +75,10 @@ def render(task: Task) -> str:
     ]
     if task.capabilities:  # absent when none: a file from before the field reads the same
         out.append(f"## Capabilities: {', '.join(task.capabilities)}")
+    if task.risk:  # the same: absent when not said
+        out.append(f"## Risk: {task.risk}")
+    if task.estimate:
+        out.append(f"## Estimate: {task.estimate}")
     out.append("")
     headed, inside = _split_extra(task)
     _render_extras(out, headed.get("", []))

@@ -59,6 +59,8 @@ _FIELDS = (
     "implementer",
     "depends on",
     "capabilities",
+    "risk",
+    "estimate",
 )
 
 _TITLE_RE = re.compile(r"^# Task:\s*(\S+)\s+[-–—]\s+(.*?)\s*$")
@@ -243,6 +245,8 @@ def _build(
         implementer="" if implementer.lower() in ("", "none", "-") else implementer,
         depends=_names(_field(fields, "depends on")),
         capabilities=_names(_field(fields, "capabilities")),
+        risk=_field(fields, "risk").strip().lower(),
+        estimate=_field(fields, "estimate").strip().lower(),
         created=_field(fields, "created").strip(),
         updated=_field(fields, "last updated").strip(),
         **{FIELD_OF[key]: value for key, value in values.items()},  # type: ignore[arg-type]

@@ -120,6 +120,8 @@ if TYPE_CHECKING:
         implementer: str
         depends: tuple[str, ...]
         capabilities: tuple[str, ...]
+        risk: str
+        estimate: str
         created: str
         updated: str
         goal: str
@@ -149,6 +151,8 @@ class Task(Record):
     implementer: str = ""  # who implemented it last: feedback goes back to this agent
     depends: tuple[str, ...] = ()
     capabilities: tuple[str, ...] = ()  # what an agent needs to take it (backend, frontend)
+    risk: str = ""  # the spec's risk_level: critical | standard | experimental ("": not said)
+    estimate: str = ""  # the planner's estimate of its duration, a duration string ("45m")
     created: str = ""
     updated: str = ""
     goal: str = ""

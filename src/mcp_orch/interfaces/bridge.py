@@ -98,11 +98,26 @@ class Bridge:
         problems: list[Any] = []
         if self.mirror_on:
             problems += self._lead_or_stand_by()
+        self._adopt()
         remote.write_service_file(self.board, self.url, self.token)
         self.problems = problems
         for problem in problems:
             _say(problem)
         return problems
+
+    def _adopt(self) -> None:
+        """Lease the work in progress the board came with (``scheduler.orphans``), so a
+        holder that never calls in loses it like any other."""
+        if self.orchestrator is None or self.service.store.extras("coordination") is None:
+            return  # the file board's stand-in: no leases
+        from ..scheduler import adopt_orphans
+
+        adopted = adopt_orphans(self.orchestrator)  # type: ignore[arg-type]
+        if adopted:
+            _tell(
+                f"{len(adopted)} task(s) in progress leased to their holders: each keeps its "
+                "task while it calls in (a heartbeat or any call)"
+            )
 
     def _lead_or_stand_by(self) -> list[Any]:
         leader = getattr(self.service.store, "leader", None)

@@ -84,11 +84,25 @@ def task_shape(t: Task, done: Callable[[str], bool]) -> dict[str, Any]:
         "metadata": {
             "goal": t.goal,
             "acceptance_criteria": [c.text for c in t.acceptance],
-            "estimated_duration": None,
-            "risk_level": "standard",
+            "estimated_duration": _minutes(t.estimate),
+            "risk_level": t.risk or "standard",
         },
         "board": task_dict(t),
     }
+
+
+def _minutes(estimate: str) -> float | None:
+    """A task's estimate (a duration string) as the spec's minutes; None when not said."""
+    from ..domain.durations import parse_duration
+    from ..domain.errors import InvalidInput
+
+    if not estimate:
+        return None
+    try:
+        minutes = parse_duration(estimate) / 60
+    except InvalidInput:  # a hand-edited file's odd value: not an estimate
+        return None
+    return int(minutes) if minutes == int(minutes) else round(minutes, 2)
 
 
 def event_shape(e: Event) -> dict[str, Any]:

@@ -29,6 +29,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import threading
     from collections.abc import Callable
+    from contextlib import AbstractContextManager
 
     from ..service import Service
 
@@ -68,33 +69,36 @@ def service_path(board: str) -> str:
 def write_service_file(board: str, url: str, token: str, pid: int | None = None) -> str:
     """Announce a running service to the CLI (``orch serve`` calls this once it listens).
 
-    Written whole (temp file, rename) with mode 0600 from the start: the token is a person's
-    (it may run any step as any agent), so no other user may read it even for a moment.
+    Several replicas may serve one project folder (PostgreSQL): the file lists every one still
+    running: the newest at its top level (``url``, ``pid``, ``token``: what older readers
+    read), the others under ``others``, so when one replica stops the CLI goes on through
+    another instead of writing the files under a running service. Updated under the board's
+    lock, written whole (temp file, rename) with mode 0600 from the start: the token is a
+    person's (it may run any step as any agent), so no other user may read it even for a
+    moment.
     """
-    import json
-
-    path = service_path(board)
-    data = {"url": url.rstrip("/"), "pid": os.getpid() if pid is None else pid, "token": token}
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    return path
+    me = {"url": url.rstrip("/"), "pid": os.getpid() if pid is None else pid, "token": token}
+    with _locked(board):
+        others = [e for e in _entries(read_service_file(board)) if e.get("token") != token]
+        _write(board, [me, *(e for e in others if _alive(e.get("pid")))])
+    return service_path(board)
 
 
 def remove_service_file(board: str, token: str) -> bool:
-    """Remove the file if it is still this service's (another may have started since)."""
-    info = read_service_file(board)
-    if info is None or info.get("token") != token:
-        return False
-    try:
-        os.unlink(service_path(board))
-    except FileNotFoundError:
-        return False
+    """Take this service out of the file (removed when it was the last one running); False
+    if the file does not name it."""
+    with _locked(board):
+        entries = _entries(read_service_file(board))
+        rest = [e for e in entries if e.get("token") != token and _alive(e.get("pid"))]
+        if len(rest) == len(entries) and all(e.get("token") != token for e in entries):
+            return False
+        if rest:
+            _write(board, rest)
+            return True
+        try:
+            os.unlink(service_path(board))
+        except FileNotFoundError:
+            return False
     return True
 
 
@@ -111,6 +115,37 @@ def read_service_file(board: str) -> dict[str, object] | None:
     return data
 
 
+def _entries(info: dict[str, object] | None) -> list[dict[str, object]]:
+    """The services a file lists: its top level first, then ``others``."""
+    if info is None:
+        return []
+    listed = info.get("others")
+    others = listed if isinstance(listed, list) else []
+    top = {k: info.get(k) for k in ("url", "pid", "token")}
+    return [top, *(e for e in others if isinstance(e, dict) and isinstance(e.get("url"), str))]
+
+
+def _write(board: str, entries: list[dict[str, object]]) -> None:
+    import json
+
+    path = service_path(board)
+    data = {**entries[0], "others": entries[1:]}
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _locked(board: str) -> AbstractContextManager[None]:
+    from ..board.fsutil import board_lock
+
+    return board_lock(os.path.join(board, ".lock"))
+
+
 def _alive(pid: object) -> bool:
     if not isinstance(pid, int) or pid <= 0:
         return False
@@ -124,13 +159,14 @@ def _alive(pid: object) -> bool:
 
 
 def find_service(board: str) -> Remote | None:
-    """The service running for ``board``, or None (no file, or a stale one: pid gone)."""
+    """The service running for ``board``, or None (no file, or a stale one: pid gone). With
+    several replicas listed, the first one still running."""
     if not os.path.exists(service_path(board)):
         return None  # the usual case: one stat, nothing imported
-    info = read_service_file(board)
-    if info is None or not _alive(info.get("pid")):
-        return None
-    return Remote(str(info["url"]), str(info.get("token", "")))
+    for info in _entries(read_service_file(board)):
+        if _alive(info.get("pid")):
+            return Remote(str(info["url"]), str(info.get("token", "")))
+    return None
 
 
 # ---------------------------------------------------------------------- the wire format

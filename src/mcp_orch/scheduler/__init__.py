@@ -12,7 +12,8 @@ fences). Built in layers, each a module:
 - ``leases``: ``heartbeat``, ``sweep``, ``next_wakeup``;
 - ``registry``: agents.yaml and the live registry, statuses and performance metrics;
 - ``work``: ``submit_task`` (create and assign at once) and ``next_for`` (pull);
-- ``tasks``: ``TaskInput``, the spec's Post-MVP Task as the API receives it.
+- ``tasks``: ``TaskInput``, the spec's Post-MVP Task as the API receives it;
+- ``orphans``: ``adopt_orphans``, leases for work in progress that nobody handed out.
 
 Time comes only from the clock it is given: a test drives leases, heartbeats and the sweeper
 with a ``ManualClock`` and never sleeps. The serve process runs ``sweep`` whenever
@@ -28,6 +29,7 @@ from ..store import TaskStore
 from .assigner import Assignment
 from .base import ORCHESTRATOR, NoCoordination
 from .leases import HeartbeatResult
+from .orphans import adopt_orphans
 from .registry import AgentView, Metrics, agents_yaml, read_agents_yaml
 from .steps import STEPS, StepResult
 from .tasks import TaskInput
@@ -56,6 +58,7 @@ __all__ = [
     "Orchestrator",
     "StepResult",
     "TaskInput",
+    "adopt_orphans",
     "agents_yaml",
     "read_agents_yaml",
 ]

@@ -62,6 +62,8 @@ class Work(Registry):
                     agent=who,
                     goal=fields.goal,
                     capabilities=fields.capabilities or (),
+                    risk=fields.risk,
+                    estimate=_estimate(fields),
                 )
                 if fields.goal.strip() and fields.status != "pending":
                     task = svc.prep(
@@ -99,6 +101,8 @@ class Work(Registry):
             depends=fields.dependencies,
             priority=prio.value if prio else None,
             capabilities=fields.capabilities,
+            risk=fields.risk or None,
+            estimate=_estimate(fields) or None,
         )
 
     # ------------------------------------------------------------------ pull
@@ -176,6 +180,14 @@ def _review(task: Summary, who: str) -> Decision:
         reason=f"{task.id} ({task.title}) was given to you for review{by}",
         ops=(op("complete", task.id, who), op("feedback", task.id, who, "text")),
     )
+
+
+def _estimate(fields: TaskInput) -> str:
+    """The planner's ``metadata.estimated_duration`` (minutes) as the task's estimate."""
+    from ..domain.durations import format_duration
+
+    minutes = fields.estimated_minutes
+    return format_duration(minutes * 60) if minutes else ""
 
 
 def _precheck(fields: TaskInput) -> None:

@@ -25,9 +25,11 @@ from ..domain.record import Record
 from ..inputs import (
     check_agent,
     check_capabilities,
+    check_estimate,
     check_ids,
     check_items,
     check_path,
+    check_risk,
     check_text,
     check_title,
     parse_priority,
@@ -54,10 +56,13 @@ class HandoffOps(ServiceBase):
         agent: str | None = None,
         goal: str = "",
         capabilities: Sequence[str] = (),
+        risk: str = "",
+        estimate: str = "",
     ) -> Task:
         who = check_agent(agent, required=False)
         name = check_title(title)
         needs = check_capabilities(capabilities)
+        risk, estimate = check_risk(risk), check_estimate(estimate)
         prio = parse_priority(priority)
         deps = check_ids(depends)
         text = check_text(goal, "goal", required=False)
@@ -75,6 +80,8 @@ class HandoffOps(ServiceBase):
                 priority=prio,
                 depends=deps,
                 capabilities=needs,
+                risk=risk,
+                estimate=estimate,
                 created=now,
                 updated=now,
                 goal=text,
@@ -98,6 +105,8 @@ class HandoffOps(ServiceBase):
         depends: Sequence[str] | None = None,
         priority: str | None = None,
         capabilities: Sequence[str] | None = None,
+        risk: str | None = None,
+        estimate: str | None = None,
     ) -> Task:
         """Flesh out a task (the planner). Only what is given changes; pending -> ready."""
         who = check_agent(agent, required=False)
@@ -110,6 +119,8 @@ class HandoffOps(ServiceBase):
         prio = parse_priority(priority) if priority else None
         deps = check_ids(depends) if depends else None
         needs = check_capabilities(capabilities) if capabilities is not None else None
+        new_risk = check_risk(risk) if risk is not None else None
+        new_estimate = check_estimate(estimate) if estimate is not None else None
 
         def change(task: Task, tx: Tx) -> Task:
             self._allow(who, "prep", task, tx)
@@ -125,6 +136,8 @@ class HandoffOps(ServiceBase):
                 depends=deps if deps is not None else task.depends,
                 priority=prio or task.priority,
                 capabilities=needs if needs is not None else task.capabilities,
+                risk=new_risk if new_risk is not None else task.risk,
+                estimate=new_estimate if new_estimate is not None else task.estimate,
             )
             if not updated.goal:
                 raise InvalidInput(

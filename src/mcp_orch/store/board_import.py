@@ -58,6 +58,8 @@ DEFINITION = (
     "files",
     "notes",
     "capabilities",
+    "risk",
+    "estimate",
     "extra",
 )
 HAND = "-"  # the actor of a change noticed in the files (as for a file moved by hand)
