@@ -105,6 +105,26 @@ def test_renew_only_the_agents_lease_of_that_fence(store: TaskStore) -> None:
         assert lease is not None and lease.expires_at == T2
 
 
+def test_renew_all_moves_every_lease_of_the_agent_and_no_other(store: TaskStore) -> None:
+    with store.transaction() as tx:
+        c: CoordinatedTx = tx  # type: ignore[assignment]
+        c.grant("T-bbbbbb", "cursor", T1, T0)
+        c.grant("T-aaaaaa", "cursor", T0, T0)
+        c.grant("T-cccccc", "claude", T1, T0)
+    with store.transaction() as tx:
+        c = tx  # type: ignore[assignment]
+        renewed = c.renew_all("cursor", T2)
+        assert [(x.task_id, x.fence, x.expires_at) for x in renewed] == [
+            ("T-aaaaaa", 1, T2),
+            ("T-bbbbbb", 1, T2),
+        ]
+        assert c.renew_all("nobody", T2) == ()
+    with store.transaction() as tx:
+        c = tx  # type: ignore[assignment]
+        assert [x.expires_at for x in c.leases("cursor")] == [T2, T2]
+        assert [x.expires_at for x in c.leases("claude")] == [T1]
+
+
 def test_expired_lists_the_leases_run_out_soonest_first(store: TaskStore) -> None:
     with store.transaction() as tx:
         c: CoordinatedTx = tx  # type: ignore[assignment]

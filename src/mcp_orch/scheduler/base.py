@@ -206,9 +206,7 @@ class OrchestratorBase:
         c = coord(tx)
         before = c.agent(name)
         agent = before or self._newcomer(name, tx)
-        held = c.leases(name)
-        for lease in held:
-            c.renew(lease.task_id, name, lease.fence, expires)
+        held = c.renew_all(name, expires)  # one statement, however many it holds
         full = len(held) >= agent.max_tasks
         status = AgentStatus.BUSY if full else AgentStatus.AVAILABLE
         fresh = agent._replace(last_seen=now, status=status.value, error="")

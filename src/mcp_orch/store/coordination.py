@@ -61,6 +61,11 @@ class CoordinatedTx(Tx, Protocol):
         """Move the expiry of ``agent``'s lease of that fence; False: the lease is lost."""
         ...
 
+    def renew_all(self, agent: str, expires_at: str) -> tuple[Lease, ...]:
+        """Move the expiry of every lease ``agent`` holds (one statement: a heartbeat's);
+        the leases as renewed, by task ID."""
+        ...
+
     def release(self, task_id: str, fence: int | None = None) -> bool:
         """End the task's lease (only the one of ``fence``, when given); False: none."""
         ...
@@ -169,6 +174,12 @@ class MemoryCoordination:
             return False
         self._leases[task_id] = current._replace(expires_at=expires_at)
         return True
+
+    def renew_all(self, agent: str, expires_at: str) -> tuple[Lease, ...]:
+        renewed = tuple(x._replace(expires_at=expires_at) for x in self.leases(agent))
+        for lease in renewed:
+            self._leases[lease.task_id] = lease
+        return tuple(sorted(renewed, key=lambda x: x.task_id))
 
     def release(self, task_id: str, fence: int | None = None) -> bool:
         current = self.lease(task_id)

@@ -207,6 +207,18 @@ class CoordinationTx(SqlTx):
             cur = self._x("UPDATE leases SET expires_at = ?" + where, params)
         return bool(cur.rowcount == 1)
 
+    def renew_all(self, agent: str, expires_at: str) -> tuple[Lease, ...]:
+        # One UPDATE however many leases the agent holds (a heartbeat's renewal).
+        back = f" WHERE agent = ? RETURNING {LEASE_COLUMNS}"
+        if self.db_clock:
+            rows = self._x("UPDATE leases SET expires_at = now() + ttl" + back, (agent,))
+        else:
+            rows = self._x(
+                "UPDATE leases SET expires_at = ?" + back, (self.d.time(expires_at), agent)
+            )
+        renewed = self.memos.leases.many(rows.fetchall(), self.d)
+        return tuple(sorted(renewed, key=lambda x: x.task_id))
+
     def release(self, task_id: str, fence: int | None = None) -> bool:
         if fence is None:
             cur = self._x("DELETE FROM leases WHERE task_id = ?", (task_id,))
