@@ -91,5 +91,5 @@ async def heartbeat(request: Request, backend: Backend) -> Any:
             io.only(item, ("id", "fence"), "a task of tasks")
             tid = normalize_id(io.text(item, "id", required=True) or "")
             tasks.append((tid, io.integer(item, "fence") or 0))
-    result = await backend.run(backend.orchestrator.heartbeat, name, tasks)  # wakes on revival
+    result = await backend.write(backend.orchestrator.heartbeat, name, tasks)  # wakes on revival
     return {"agent": name, **io.jsonable(result)}

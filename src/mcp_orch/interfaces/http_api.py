@@ -26,6 +26,7 @@ from ..domain.errors import InternalError, InvalidInput, OrchError
 from ..domain.ids import normalize_id
 from ..tokens import Verifier
 from . import http_io as io
+from .http_batch import GroupCommit
 from .http_errors import HttpError, error_body, http_call, status_of
 from .http_shapes import event_shape, summary_shape, task_shape
 from .present import decision_dict
@@ -69,6 +70,9 @@ class Backend:
         self.check_ready = check_ready
         self.verifier = Verifier(board)
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="orch-worker")
+        # SQLite (one writer): every call on one thread that commits the agents' writes in
+        # groups (``http_batch``); set by the serve process.
+        self.group: GroupCommit | None = None
         self.changed: anyio.Event | None = None  # set by a write: the assigner runs at once
         # Called (from a thread) when another replica committed a change (see http_app).
         self.on_change: list[Callable[[], None]] = []
@@ -77,7 +81,17 @@ class Backend:
         """``fn(*args, **kwargs)`` in a worker thread. A request cancelled meanwhile (its
         client gone) does not stop it: what it does takes effect whole, or not at all."""
         call = functools.partial(fn, *args, **kwargs) if args or kwargs else fn
+        if self.group is not None:
+            return await asyncio.wrap_future(self.group.submit(call))
         return await asyncio.get_running_loop().run_in_executor(self.pool, call)
+
+    async def write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``run`` for an agent's short write (a step, a submission, a heartbeat, ``next``):
+        with group commit, gathered with the others queued into one transaction."""
+        if self.group is None:
+            return await self.run(fn, *args, **kwargs)
+        call = functools.partial(fn, *args, **kwargs) if args or kwargs else fn
+        return await asyncio.wrap_future(self.group.submit(call, batch=True))
 
     async def act(
         self, caller: io.Caller, fn: Callable[..., Any], *args: Any, wake: bool = False, **kw: Any
@@ -93,7 +107,7 @@ class Backend:
             return fn(*args, **kw)
 
         try:
-            return await self.run(both)
+            return await self.write(both)
         finally:
             if wake:
                 self.poke()

@@ -83,7 +83,7 @@ def open_backend(board: str, url: str) -> Backend:
         return {"store": _shown(store.url), "revision": store.revision()}
 
     overlap = PG_CONCURRENCY if store.url.startswith("postgres") else 1
-    return Backend(
+    backend = Backend(
         orchestrator,
         service,
         board,
@@ -91,6 +91,11 @@ def open_backend(board: str, url: str) -> Backend:
         check_ready=ready,
         concurrency=overlap,
     )
+    if store.url.startswith("sqlite"):  # one writer: group commit (interfaces/http_batch)
+        from .http_batch import GroupCommit
+
+        backend.group = GroupCommit(store)
+    return backend
 
 
 def opened(make: Callable[[], Service], url: str) -> Service:

@@ -1,0 +1,115 @@
+"""Group commit on SQLite (``interfaces.http_batch``): writes that queue up while one runs are
+committed together in one transaction, each undone alone when it fails, and answered only
+after the commit; a call that is not batchable runs alone, in its turn. Real SQLite."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcp_orch.domain.errors import InvalidInput
+from mcp_orch.domain.model import Task
+from mcp_orch.interfaces.http_batch import GroupCommit
+from mcp_orch.store.sqlite import SqliteStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    made = SqliteStore(str(tmp_path / "orch.db"))
+    yield made
+    made.close()
+
+
+def saver(store: SqliteStore, tid: str, *, fail: bool = False) -> Any:
+    def save() -> str:
+        with store.transaction() as tx:
+            tx.save(Task(id=tid, title=tid, created="c", updated="u"), expected=None)
+            if fail:
+                raise InvalidInput(f"{tid} refused after its save", "")
+        return tid
+
+    return save
+
+
+def test_queued_writes_commit_together_and_a_failing_one_is_undone_alone(
+    store: SqliteStore,
+) -> None:
+    group = GroupCommit(store)
+    gate, began = threading.Event(), threading.Event()
+
+    def blocker() -> str:
+        began.set()
+        gate.wait(10)
+        return "first"
+
+    first = group.submit(blocker)
+    assert began.wait(10)
+    futures = [group.submit(saver(store, f"T-batch{n:03d}"), batch=True) for n in range(5)]
+    bad = group.submit(saver(store, "T-refused", fail=True), batch=True)
+    last = group.submit(saver(store, "T-after"), batch=True)
+    gate.set()
+    assert first.result(10) == "first"
+    assert [f.result(10) for f in futures] == [f"T-batch{n:03d}" for n in range(5)]
+    with pytest.raises(InvalidInput, match="T-refused refused"):
+        bad.result(10)
+    assert last.result(10) == "T-after"
+    ids = {t.id for t in store.snapshot().tasks}
+    assert ids == {*(f"T-batch{n:03d}" for n in range(5)), "T-after"}  # not the refused one
+    assert group.batches == 1  # the seven queued calls: one transaction
+    group.shutdown()
+
+
+def test_a_call_that_is_not_batchable_runs_alone_in_its_turn(store: SqliteStore) -> None:
+    group = GroupCommit(store)
+    gate, began = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def blocker() -> None:
+        began.set()
+        gate.wait(10)
+
+    def alone() -> int:
+        order.append("alone")
+        return len(store.snapshot().tasks)  # sees what the batch before it committed
+
+    group.submit(blocker)
+    assert began.wait(10)
+    a = group.submit(saver(store, "T-one"), batch=True)
+    b = group.submit(saver(store, "T-two"), batch=True)
+    c = group.submit(alone)
+    d = group.submit(saver(store, "T-three"), batch=True)
+    gate.set()
+    assert (a.result(10), b.result(10), c.result(10), d.result(10)) == (
+        "T-one",
+        "T-two",
+        2,
+        "T-three",
+    )
+    assert group.batches == 1 and order == ["alone"]
+    group.shutdown()
+
+
+def test_a_request_cancelled_while_queued_is_skipped_and_the_worker_goes_on(
+    store: SqliteStore,
+) -> None:
+    group = GroupCommit(store)
+    gate, began = threading.Event(), threading.Event()
+
+    def blocker() -> None:
+        began.set()
+        gate.wait(10)
+
+    group.submit(blocker)
+    assert began.wait(10)
+    gone = group.submit(saver(store, "T-gone"), batch=True)
+    kept = group.submit(saver(store, "T-kept"), batch=True)
+    assert gone.cancel()  # its client went away before it began
+    gate.set()
+    assert kept.result(10) == "T-kept"
+    assert group.submit(saver(store, "T-later")).result(10) == "T-later"  # still working
+    assert {t.id for t in store.snapshot().tasks} == {"T-kept", "T-later"}
+    group.shutdown()
