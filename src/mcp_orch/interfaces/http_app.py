@@ -224,7 +224,7 @@ async def chores(backend: Backend) -> None:
                 seen = await backend.run(store.change_token)
                 due = orchestrator.due_in()
                 if seen != token or (due is not None and due <= SOON):
-                    await backend.run(orchestrator.sweep)
+                    await backend.chore(orchestrator.sweep)
                     assign = True  # a safety pass: work made assignable with no wake-up
                     wait = float(orchestrator.next_wakeup())
                 else:  # nothing changed, nothing due: the one look was the tick's work
@@ -233,7 +233,7 @@ async def chores(backend: Backend) -> None:
                 sweep_at = loop.time() + min(max(wait, SOON), IDLE)
             if assign:
                 assign = False
-                await backend.run(orchestrator.assign_ready)
+                await backend.chore(orchestrator.assign_ready)
             said = ""
         except Exception as exc:  # a database that went away: keep serving, retry later
             message = f"orch serve: a timed chore failed: {type(exc).__name__}: {exc}"
