@@ -20,33 +20,25 @@ from .base import OrchestratorBase, coord
 
 
 def adopt_orphans(orch: OrchestratorBase) -> list[str]:
-    """Lease every task in progress that has a holder and no lease to that holder; the IDs."""
-    with orch.store.transaction() as tx:
-        snap = tx.snapshot()
-        leased = {x.task_id for x in coord(tx).leases()}
-    orphans = [
-        t
-        for t in snap.tasks
-        if t.status is Status.IN_PROGRESS
-        and t.agent
-        and not is_person(t.agent)
-        and t.id not in leased
-    ]
+    """Lease every task in progress that has a holder and no lease to that holder; the IDs.
+    One transaction: the look and the grants (a board may hold thousands: one commit)."""
     adopted: list[str] = []
-    for task in orphans:
-        now = orch.now()
-        expires = orch.later(orch.config.agent_timeout)
-        try:
-            with orch.store.transaction() as tx:
-                c = coord(tx)
-                current = tx.get(task.id).task
-                if current.status is not Status.IN_PROGRESS or current.agent != task.agent:
-                    continue  # it moved since the look: not an orphan any more
-                if c.lease(task.id) is not None:
-                    continue
-                c.grant(task.id, task.agent, expires, now)
-        except AlreadyClaimed:
-            continue  # another replica adopted it first
+    now = orch.now()
+    expires = orch.later(orch.config.agent_timeout)
+    with orch.store.transaction() as tx:
+        c = coord(tx)
+        leased = {x.task_id for x in c.leases()}
+        for task in tx.snapshot().tasks:
+            if task.status is not Status.IN_PROGRESS or not task.agent or task.id in leased:
+                continue
+            if is_person(task.agent):
+                continue  # a person is not fenced: nothing to take back
+            try:
+                with orch.store.transaction():  # a savepoint: a lost race undoes this one
+                    c.grant(task.id, task.agent, expires, now)
+            except AlreadyClaimed:
+                continue  # another replica adopted it first
+            adopted.append(task.id)
+    if adopted:
         orch.note_due(expires)
-        adopted.append(task.id)
     return adopted
