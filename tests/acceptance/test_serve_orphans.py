@@ -5,6 +5,8 @@ crosses the time on a ManualClock)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.acceptance.serve_support import serving
@@ -17,8 +19,11 @@ def test_work_in_progress_on_the_board_is_leased_to_its_holder_at_start(orch: Or
     tid = orch.ready("claimed before the service ran")
     orch("claim", tid, "--agent", "cursor")
     with serving(orch, agents=("cursor",)) as served:
+        deadline = time.monotonic() + 30  # the leases are granted in the background
+        while "leased to their holders" not in served.log.read_text():
+            assert time.monotonic() < deadline, served.log.read_text()
+            time.sleep(0.05)
         beat = served.ok("cursor", "POST", "agents/cursor/heartbeat", json={})
         assert beat["renewed"] == [tid]  # its lease, renewed by its first sign of life
         cursor = served.ok("admin", "GET", "agents/cursor")
         assert cursor["current_tasks"] == [tid]
-        assert "leased to their holders" in served.log.read_text()

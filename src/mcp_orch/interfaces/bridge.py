@@ -98,7 +98,8 @@ class Bridge:
         problems: list[Any] = []
         if self.mirror_on:
             problems += self._lead_or_stand_by()
-        self._adopt()
+        # In the background: a board with thousands in progress must not delay the start.
+        threading.Thread(target=self._adopt, name="orch-adopt", daemon=True).start()
         remote.write_service_file(self.board, self.url, self.token)
         self.problems = problems
         for problem in problems:
