@@ -331,11 +331,11 @@ def reassign(stage: Stage, api: Api, beats: Heartbeats, ids: list[str]) -> dict[
 def mirrored(stage: Stage, api: Api) -> str:
     """``orch status --all`` on the files, once they show what the service holds."""
     listed = api("chatgpt", "GET", "tasks?status=pending,ready,in-progress,review,done&limit=100")
-    want = {t["id"]: t["board_status"] for t in listed["tasks"]}
+    want = {t["id"]: (t["board_status"], t["assigned_agent"]) for t in listed["tasks"]}
 
-    def current() -> bool:
+    def current() -> bool:  # status and holder: a reassignment keeps the status
         files = json.loads(stage.orch("status", "--all", "--json"))["tasks"]
-        return {t["id"]: t["status"] for t in files} == want
+        return {t["id"]: (t["status"], t["agent"]) for t in files} == want
 
     until(current, "the files to show the service's board")
     stage.echo(f"  the files show all {len(want)} tasks as the service holds them:")
