@@ -41,7 +41,7 @@ class GroupCommit:
     def __init__(self, store: Any, *, max_batch: int = MAX_BATCH) -> None:
         self.store = store
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Call | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="orch-worker", daemon=True)
         self._thread.start()
         self.batches = 0  # transactions that gathered more than one call (for benchmarks)
@@ -52,16 +52,16 @@ class GroupCommit:
         return call.future
 
     def shutdown(self) -> None:
-        self._queue.put(None)
+        self._queue.put(_STOP)
         self._thread.join(10)
 
     def _loop(self) -> None:
-        held: _Call | object | None = None  # a call taken while gathering, not batchable
+        held: object = None  # what gathering took that is not batchable (or the stop)
         while True:
             call = held if held is not None else self._queue.get()
             held = None
             if not isinstance(call, _Call):
-                return  # shutdown
+                return  # _STOP: shutdown
             if not call.future.set_running_or_notify_cancel():
                 continue  # its request was cancelled before it began: nothing to do
             calls = [call]
@@ -71,7 +71,7 @@ class GroupCommit:
                 except queue.Empty:
                     break
                 if not isinstance(more, _Call) or not more.batch:
-                    held = more if more is not None else _STOP
+                    held = more
                     break
                 if more.future.set_running_or_notify_cancel():
                     calls.append(more)

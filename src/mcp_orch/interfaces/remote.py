@@ -89,9 +89,9 @@ def remove_service_file(board: str, token: str) -> bool:
     if the file does not name it."""
     with _locked(board):
         entries = _entries(read_service_file(board))
-        rest = [e for e in entries if e.get("token") != token and _alive(e.get("pid"))]
-        if len(rest) == len(entries) and all(e.get("token") != token for e in entries):
+        if all(e.get("token") != token for e in entries):
             return False
+        rest = [e for e in entries if e.get("token") != token and _alive(e.get("pid"))]
         if rest:
             _write(board, rest)
             return True
