@@ -157,6 +157,11 @@ class Project:
         headers = {"Authorization": f"Bearer {self.token}"}
         return httpx.Client(base_url=self.base, headers=headers, timeout=60)
 
+    def conn(self) -> load.Conn:
+        """A keep-alive connection for the measured requests (cheaper for the client than
+        httpx: the client shares the server's cores)."""
+        return load.Conn(self.base, self.token)
+
 
 @contextmanager
 def database(backend: str, tmp: Path, pg: str) -> Iterator[str]:
@@ -203,8 +208,9 @@ def bare_rate(backend: str, n: int, tmp: Path, pg: str) -> float:
 
 def http_claims(
     backend: str, n: int, tmp: Path, pg: str, clients: int = CLIENTS
-) -> tuple[float, list[float], int]:
-    """Claims/s through the API with ``clients`` threads; latencies; refusals."""
+) -> tuple[float, list[float], int, float]:
+    """Claims/s through the API with ``clients`` threads; latencies; refusals; the server's
+    CPU seconds per claim."""
     with project(backend, tmp, pg, [], claimers=n) as p:
         store = p.store()
         ids = bench_claims.seed(store, n)
@@ -216,34 +222,41 @@ def http_claims(
 
         def worker(k: int) -> None:
             mine: list[float] = []
-            with p.client() as client:
-                for i in range(k, n, clients):
-                    t0 = time.perf_counter()
-                    r = client.post(f"{API}/tasks/{ids[i]}/claim", json={"agent": f"a{i}"})
-                    mine.append(time.perf_counter() - t0)
-                    if r.status_code != 200:
-                        with lock:
-                            bad[0] += 1
-                            if bad[0] == 1:
-                                print(f"  first refused claim: {r.text[:300]}", file=sys.stderr)
+            client = p.conn()
+            asks = [
+                (f"{API}/tasks/{ids[i]}/claim", load.encode({"agent": f"a{i}"}))
+                for i in range(k, n, clients)
+            ]
+            for path, body in asks:
+                t0 = time.perf_counter()
+                status, text = client.post(path, body)
+                mine.append(time.perf_counter() - t0)
+                if status != 200:
+                    with lock:
+                        bad[0] += 1
+                        if bad[0] == 1:
+                            print(f"  first refused claim: {text[:300]!r}", file=sys.stderr)
+            client.close()
             with lock:
                 lats.extend(mine)
 
         threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
-        start = time.perf_counter()
+        assert p.proc is not None
+        start, cpu0 = time.perf_counter(), cpu_seconds(p.proc.pid)
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        return n / (time.perf_counter() - start), lats, bad[0]
+        cpu = (cpu_seconds(p.proc.pid) - cpu0) / n
+        return n / (time.perf_counter() - start), lats, bad[0], cpu
 
 
 def claims_row(backend: str, args: argparse.Namespace, tmp: Path) -> str:
     bare = bare_rate(backend, args.claims, tmp, args.pg)
-    rate, lats, bad = http_claims(backend, args.claims, tmp, args.pg, args.clients)
+    rate, lats, bad, cpu = http_claims(backend, args.claims, tmp, args.pg, args.clients)
     return (
         f"| {backend} | {bare:,.0f} | {rate:,.0f} | {pct(lats, 0.5):.1f} "
-        f"| {pct(lats, 0.99):.1f} | {rate / bare:.0%} | {bad} |"
+        f"| {pct(lats, 0.99):.1f} | {rate / bare:.0%} | {bad} | {cpu * 1000:.2f} ms |"
     )
 
 
@@ -278,15 +291,19 @@ def fill_active(store: Any, count: int) -> None:
 
 def beating(p: Project, names: list[str], stop: threading.Event, every: float = 2.0) -> None:
     """Heartbeats for ``names`` every ``every`` seconds (spread out), until ``stop``."""
-    with p.client() as client:
+    client = p.conn()
+    paths = [f"{API}/agents/{name}/heartbeat" for name in names]
+    try:
         while not stop.is_set():
             began = time.monotonic()
-            for name in names:
+            for path in paths:
                 if stop.is_set():
                     return
-                client.post(f"{API}/agents/{name}/heartbeat", json={})
+                client.post(path)
                 stop.wait(max(0.0, every / len(names) - 0.001))
             stop.wait(max(0.0, every - (time.monotonic() - began)))
+    finally:
+        client.close()
 
 
 def assignment_row(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[str, float]:
@@ -300,14 +317,23 @@ def assignment_row(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[s
         with p.client() as client:  # every agent alive before the first task arrives
             for name in names:
                 client.post(f"{API}/agents/{name}/heartbeat", json={})
-        beat = threading.Thread(target=beating, args=(p, names, stop), daemon=True)
-        beat.start()
+        # 4 threads, 25 agents each: one slow answer does not hold up every agent's beat
+        beats = [
+            threading.Thread(target=beating, args=(p, names[k::4], stop), daemon=True)
+            for k in range(4)
+        ]
+        for beat in beats:
+            beat.start()
         tally = load.Tally()
+        assert p.proc is not None
+        cpu0 = cpu_seconds(p.proc.pid)
         try:
             load.producer(p.base, p.token, args.rate, args.seconds, tally)
         finally:
+            cpu = cpu_seconds(p.proc.pid) - cpu0
             stop.set()
-            beat.join(10)
+            for beat in beats:
+                beat.join(10)
         peak = load.peak_rss_mib(p.proc.pid if p.proc else None) or 0.0
         lat = [tally.assigned[t] - s for t, s in tally.sent.items() if t in tally.assigned]
         sent = len(tally.sent)
@@ -317,7 +343,7 @@ def assignment_row(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[s
             f"| {backend} | {args.active:,} | {args.agents} | {args.rate:g}/s | {achieved:.0f}/s "
             f"| {pct(lat, 0.5) if lat else 0:.1f} | {pct(lat, 0.99) if lat else 0:.1f} "
             f"| {unassigned} | {len(tally.errors)} | {peak:.0f} MiB | {started:.1f} s "
-            f"| {p.files_current:.1f} s |"
+            f"| {p.files_current:.1f} s | {cpu / max(1, sent) * 1000:.1f} ms |"
         )
         return row, peak
 
@@ -393,12 +419,15 @@ def hammer(p: Project, method: str, path: str, clients: int, seconds: float) -> 
 
     def worker() -> None:
         mine: list[float] = []
-        with p.client() as client:
-            while time.perf_counter() < until:
-                t0 = time.perf_counter()
-                r = client.get(path) if method == "GET" else client.post(path, json={})
-                mine.append(time.perf_counter() - t0)
-                r.raise_for_status()
+        client = p.conn()
+        body = None if method == "GET" else b"{}"
+        while time.perf_counter() < until:
+            t0 = time.perf_counter()
+            status, text = client.request(method, path, body)
+            mine.append(time.perf_counter() - t0)
+            if status >= 400:
+                raise RuntimeError(f"{method} {path}: {status} {text[:200]!r}")
+        client.close()
         with lock:
             lats.extend(mine)
 
@@ -543,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
             table(
                 f"HTTP claims ({args.claims} per backend, {args.clients} clients)",
                 "| backend | bare SQL claims/s | HTTP claims/s | p50 ms | p99 ms | ratio "
-                "| refused |",
+                "| refused | server CPU per claim |",
                 each(claims_row),
             )
         if "overhead" in args.only:  # not in the default set: the README's tables lack it
@@ -557,7 +586,8 @@ def main(argv: list[str] | None = None) -> int:
             table(
                 f"Assignment latency (POST /tasks -> pushed, {args.seconds:g} s open loop)",
                 "| backend | active tasks | agents | rate asked | rate sent | p50 ms | p99 ms "
-                "| unassigned | errors | peak RSS | first start (/healthz) | files current |",
+                "| unassigned | errors | peak RSS | first start (/healthz) | files current "
+                "| server CPU per POST |",
                 [functools.partial(assigned, b, tmp) for b in args.backends],
             )
         if "reassign" in args.only:

@@ -18,6 +18,7 @@ failed or a task was never assigned.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import re
@@ -49,6 +50,46 @@ def per_second(text: str) -> float:
     return float(match[1]) / UNITS[match[2]]
 
 
+class Conn:
+    """One keep-alive HTTP/1.1 connection (``http.client``) with the bearer token: the load
+    generator shares the server's 2 cores, so each request costs it as little CPU as it can
+    (no client library's layers; bodies encoded once, before the run). Not thread-safe: one
+    per thread. A connection the server closed is opened again once."""
+
+    def __init__(self, url: str, token: str, timeout: float = 60.0) -> None:
+        host, _, port = url.removeprefix("http://").rstrip("/").rpartition(":")
+        self.host, self.port, self.timeout = host, int(port), timeout
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.conn: http.client.HTTPConnection | None = None
+
+    def request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        """The answer's status and body; ``OSError``/``HTTPException`` when there is none."""
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                self.conn.request(method, path, body, self.headers)
+                answer = self.conn.getresponse()
+                return answer.status, answer.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def post(self, path: str, body: bytes = b"{}") -> tuple[int, bytes]:
+        return self.request("POST", path, body)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def encode(body: object) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
 class Tally:
     """What the run saw, shared by the threads."""
 
@@ -68,19 +109,21 @@ class Tally:
         with self.lock:
             self.assigned.setdefault(task_id, at)
 
-    def call(self, client: httpx.Client, method: str, path: str, body: object = None) -> dict:
+    def call(self, client: Conn, method: str, path: str, body: bytes | None = None) -> dict:
+        """``body`` is the JSON already encoded (``encode``)."""
         with self.lock:
             self.requests += 1
         try:
-            answer = client.request(method, path, json=body)
-        except httpx.HTTPError as exc:
+            status, text = client.request(method, path, body)
+        except (OSError, http.client.HTTPException) as exc:
+            client.close()
             self.error(f"{method} {path}: {type(exc).__name__}: {exc}")
             return {}
-        if answer.status_code >= 500 or answer.status_code in (400, 401, 413):
-            self.error(f"{method} {path}: {answer.status_code} {answer.text[:200]}")
+        if status >= 500 or status in (400, 401, 413):
+            self.error(f"{method} {path}: {status} {text[:200]!r}")
             return {}
-        data = answer.json()
-        return data if answer.status_code < 300 else {"refused": data}
+        data = json.loads(text)
+        return data if status < 300 else {"refused": data}
 
 
 def producer(url: str, token: str, rate: float, duration: float, tally: Tally) -> None:
@@ -89,19 +132,15 @@ def producer(url: str, token: str, rate: float, duration: float, tally: Tally) -
     from concurrent.futures import ThreadPoolExecutor
 
     local = threading.local()
+    count = int(rate * duration) + 1
+    # Encoded before the run: the client's CPU is the server's too.
+    bodies = [encode({"task": task_fields(n), "agent": "planner"}) for n in range(count)]
 
     def send(n: int) -> None:
         if not hasattr(local, "client"):
-            local.client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"})
-        task = {
-            "title": f"load task {n}",
-            "priority": f"P{n % 3}",
-            "goal": "load",
-            "acceptance_criteria": ["done"],
-            "capabilities": ["backend"],
-        }
+            local.client = Conn(url, token)
         sent = time.monotonic()
-        made = tally.call(local.client, "POST", f"{API}/tasks", {"task": task, "agent": "planner"})
+        made = tally.call(local.client, "POST", f"{API}/tasks", bodies[n])
         if made.get("task_id"):
             with tally.lock:
                 tally.sent[made["task_id"]] = sent
@@ -118,27 +157,41 @@ def producer(url: str, token: str, rate: float, duration: float, tally: Tally) -
     tally.behind = time.monotonic() - (start + duration)
 
 
+def task_fields(n: int) -> dict[str, object]:
+    return {
+        "title": f"load task {n}",
+        "priority": f"P{n % 3}",
+        "goal": "load",
+        "acceptance_criteria": ["done"],
+        "capabilities": ["backend"],
+    }
+
+
 def agent(url: str, name: str, token: str, stop: threading.Event, tally: Tally) -> None:
     """Heartbeat every 2 s; ask next; claim what it offers or continue what was pushed; submit."""
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
-        beat = 0.0
+    client = Conn(url, token)
+    done = encode({"note": "done"})
+    beat = 0.0
+    try:
         while not stop.is_set():
             if time.monotonic() - beat > 2:
                 beat = time.monotonic()
-                hb = tally.call(client, "POST", f"{API}/agents/{name}/heartbeat", {})
+                hb = tally.call(client, "POST", f"{API}/agents/{name}/heartbeat", b"{}")
                 for tid in hb.get("assigned", ()):
                     tally.mark(tid, time.monotonic())
-            nxt = tally.call(client, "POST", f"{API}/next", {})
+            nxt = tally.call(client, "POST", f"{API}/next", b"{}")
             task = (nxt.get("task") or {}).get("id")
             if nxt.get("action") == "claim" and task:
-                if "task" in tally.call(client, "POST", f"{API}/tasks/{task}/claim", {}):
+                if "task" in tally.call(client, "POST", f"{API}/tasks/{task}/claim", b"{}"):
                     tally.mark(task, time.monotonic())
-                    tally.call(client, "POST", f"{API}/tasks/{task}/submit", {"note": "done"})
+                    tally.call(client, "POST", f"{API}/tasks/{task}/submit", done)
             elif nxt.get("action") == "continue" and task:
                 tally.mark(task, time.monotonic())
-                tally.call(client, "POST", f"{API}/tasks/{task}/submit", {"note": "done"})
+                tally.call(client, "POST", f"{API}/tasks/{task}/submit", done)
             else:
                 stop.wait(0.1)
+    finally:
+        client.close()
 
 
 def free_port() -> int:
