@@ -22,7 +22,10 @@ wrote) is imported.
 ``Mirror(store, board).sync()`` projects what changed; ``start()`` / ``stop()`` run it in a
 thread that wakes on ``notify()`` (the serve process calls it after a commit), at the latest
 every ``poll`` seconds (one query when nothing changed), and scans the files for hand edits
-every ``scan_every`` seconds (stats only: no query).
+every ``scan_every`` seconds (stats only: no query; ``BUSY_SCAN`` times that while changes keep
+coming). A pass writes its files under one hold of the board's lock, its state in two appends
+(the intents before the writes, the stats after), and a file the mirror wrote and nobody
+touched since is known unchanged by its stat, without reading it.
 """
 
 from __future__ import annotations
@@ -69,6 +72,11 @@ RECONCILE_BATCH = 2000  # tasks read at once when every file is compared with th
 FAST_POLL = 0.5  # seconds between looks while the board is busy (a change in the last BUSY_FOR)
 BUSY_FOR = 10.0
 GATHER = 0.25  # seconds: the shortest gap between two passes woken by changes
+BUSY_SCAN = 3  # while busy, the scan for hand edits runs every BUSY_SCAN * scan_every seconds
+
+
+# One encoder for the board log's lines (``json.dumps`` with options builds one per call).
+_LOG_LINE = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
 
 
 def digest(data: bytes) -> str:
@@ -83,6 +91,18 @@ class Rendered(NamedTuple):
     status: str
     title: str
     text: str
+
+
+class _Plan(NamedTuple):
+    """A file to write: the task, the files that hold it now (``old`` the first), where it
+    goes (``new``, relative to the tasks folder) and its bytes."""
+
+    id: str
+    old: str | None
+    olds: list[str]
+    new: str
+    data: bytes
+    hash: str
 
 
 class FileRecord:
@@ -160,9 +180,14 @@ class Mirror:
 
     def _note(self, entry: dict[str, object]) -> None:
         """Keep one line of state (appended: a kill loses at most this line)."""
-        self._apply_state(entry)
-        if self._state_fd is not None:
-            append_line(self._state_fd, json.dumps(entry))
+        self._note_many([entry])
+
+    def _note_many(self, entries: list[dict[str, object]]) -> None:
+        """Keep lines of state in one append (whole lines: a kill loses at most the last)."""
+        for entry in entries:
+            self._apply_state(entry)
+        if self._state_fd is not None and entries:
+            append_line(self._state_fd, "\n".join(map(json.dumps, entries)))
 
     # ------------------------------------------------------------------ projecting
 
@@ -190,6 +215,11 @@ class Mirror:
     def _write(self, task: Rendered) -> bool:
         """Write the task's file (its Markdown ``text``) unless it is already that; True if
         written."""
+        return bool(self._write_many([task]))
+
+    def _plan(self, task: Rendered) -> _Plan | None:
+        """Where the task's file goes and its bytes; None when the file is already that (a
+        file the mirror wrote and nobody touched since is known by its stat: no read)."""
         from ..board.files import _styled, slug
 
         olds = [r for r in self._files.get(task.id, []) if os.path.isfile(self._path(r))]
@@ -197,21 +227,45 @@ class Mirror:
         name = os.path.basename(old) if old else f"{task.id}-{slug(task.title)}.md"
         new = f"{task.status}/{name}"
         data = _styled(task.text, self._path(old) if old else None).encode("utf-8")
-        if old == new and len(olds) == 1 and _read(self._path(new)) == data:
-            self._remember(task.id, new, data)
-            return False
-        self._note({"t": task.id, "r": new, "h": [digest(data)]})  # the intent, before the write
+        hashed = digest(data)
+        if old == new and len(olds) == 1:
+            rec = self.records.get(task.id)
+            path = self._path(new)
+            ours = rec is not None and rec.rel == new and rec.hashes[:1] == (hashed,)
+            if ours and rec is not None and _stat(path) == rec.stat:
+                return None  # the mirror's own last write, untouched: it is this
+            if _read(path) == data:
+                self._remember(task.id, new, data)
+                return None
+        return _Plan(task.id, old, olds, new, data, hashed)
+
+    def _write_many(self, tasks: list[Rendered]) -> list[str]:
+        """Write the files of ``tasks`` that differ from what they hold: the intents kept in
+        one append first (a kill between them and the writes leaves files the next start
+        knows as the mirror's), the files under one hold of the board's lock, then what was
+        written (hash and stat) in one append. The IDs written."""
+        plans = [plan for plan in map(self._plan, tasks) if plan is not None]
+        if not plans:
+            return []
+        self._note_many([{"t": p.id, "r": p.new, "h": [p.hash]} for p in plans])
         with board_lock(os.path.join(self.board, ".lock")):
-            if old is None or old == new:
-                atomic_write(self._path(new), data, durable=False)
-            else:
-                self._move(old, new, data)
-            for extra in olds[1:]:  # a copy a merge or a person left: the store has the truth
-                if extra != new:
-                    os.unlink(self._path(extra))
-        self._files[task.id] = [new]
-        self._remember(task.id, new, data)
-        return True
+            for p in plans:
+                if p.old is None or p.old == p.new:
+                    atomic_write(self._path(p.new), p.data, durable=False)
+                else:
+                    self._move(p.old, p.new, p.data)
+                for extra in p.olds[1:]:  # a copy a merge or a person left: the store has it
+                    if extra != p.new:
+                        os.unlink(self._path(extra))
+        kept = []
+        for p in plans:
+            self._files[p.id] = [p.new]
+            st = os.stat(self._path(p.new))
+            kept.append(
+                {"t": p.id, "r": p.new, "h": [p.hash], "s": [st.st_ino, st.st_mtime_ns, st.st_size]}
+            )
+        self._note_many(kept)
+        return [p.id for p in plans]
 
     def _rendered(self, ids: list[str]) -> list[Rendered]:
         """The files of the tasks ``ids`` as the store has them now (the ones it has): on a
@@ -242,7 +296,7 @@ class Mirror:
 
     def _write_all(self, ids: list[str]) -> list[str]:
         """Write the files of ``ids`` that differ from the store (each once); which were."""
-        return [t.id for t in self._rendered(list(dict.fromkeys(ids))) if self._write(t)]
+        return self._write_many(self._rendered(list(dict.fromkeys(ids))))
 
     def _move(self, old: str, new: str, data: bytes) -> None:
         """The board's move protocol (see board/files.py): journal, new copy, unlink, done.
@@ -273,11 +327,11 @@ class Mirror:
         the service stops) shows them too."""
         if not events:
             return
-        lines = [  # the database's row id stays there
-            json.dumps(event._replace(id="").to_dict(), sort_keys=True, ensure_ascii=False)
-            for event in events
-        ]
-        fd = open_append(self._log_path())
+        lines = [_LOG_LINE(event._replace(id="").to_dict()) for event in events]  # no row id
+        try:
+            fd = os.open(self._log_path(), os.O_RDWR | os.O_APPEND)
+        except FileNotFoundError:
+            fd = open_append(self._log_path())  # its folder too
         try:
             append_line(fd, "\n".join(lines))  # one write: whole lines, or none of them
             size = os.fstat(fd).st_size
@@ -454,7 +508,10 @@ class Mirror:
                     busy_until = time.monotonic() + BUSY_FOR
                 if time.monotonic() >= next_scan:
                     self.scan()
-                    next_scan = time.monotonic() + self.scan_every
+                    # A busy board's scans are spaced out: each stats every file (10,000 on
+                    # a big board), and hand edits are rare while agents write 200 a second.
+                    busy = time.monotonic() < busy_until
+                    next_scan = time.monotonic() + self.scan_every * (BUSY_SCAN if busy else 1)
             except (OrchError, OSError) as exc:  # a full disk, a locked board: try again
                 self._failed(exc)
             else:
