@@ -8,9 +8,11 @@ once), only through Starlette's error and exception handlers. Everything else is
 (``/mcp``, OAuth metadata, and the JSON 404 of an unknown route).
 
 The chores run in the app's lifespan: the assigner (``assign_ready``) after a write that may
-have made work assignable (the writes made while a pass runs wake one pass after it), and the
-sweeper (expired leases back to the queue, silent agents' statuses aged) when the facade says
-one is due (``next_wakeup``, ``due_in``), at the latest every ``IDLE`` seconds. Each sweep
+have made work assignable (the writes made while a pass runs wake one pass after it, at least
+that pass's length later; a POST that assigned its own task wakes none), a safety pass every
+``IDLE`` seconds while the store changes, and the sweeper (expired leases back to the queue,
+silent agents' statuses aged) when the facade says one is due (``next_wakeup``, ``due_in``), at
+the latest every ``IDLE`` seconds. Each sweep
 tick first asks the store whether anything changed (``change_token``: no query on PostgreSQL
 while its notifications are heard, else the revision); when nothing did and no lease or status
 is due, the tick ends there, so an idle service makes that one cheap look every ``IDLE``
@@ -218,14 +220,16 @@ async def chores(backend: Backend) -> None:
     loop = asyncio.get_running_loop()
     sweep_at = 0.0  # loop time of the next sweep tick (the first: at once)
     assign = True  # a pass is owed (at start: whatever waits)
+    passed, took = float("-inf"), 0.0  # loop time of the last pass's end; how long it took
     while True:
         try:
             if loop.time() >= sweep_at:
                 seen = await backend.run(store.change_token)
                 due = orchestrator.due_in()
                 if seen != token or (due is not None and due <= SOON):
-                    await backend.chore(orchestrator.sweep)
-                    assign = True  # a safety pass: work made assignable with no wake-up
+                    await backend.chore(orchestrator.sweep)  # assigns what it freed itself
+                    # A safety pass (work made assignable with no wake-up), every IDLE s.
+                    assign = assign or loop.time() - passed >= IDLE
                     wait = float(orchestrator.next_wakeup())
                 else:  # nothing changed, nothing due: the one look was the tick's work
                     wait = IDLE if due is None else due
@@ -233,7 +237,10 @@ async def chores(backend: Backend) -> None:
                 sweep_at = loop.time() + min(max(wait, SOON), IDLE)
             if assign:
                 assign = False
+                began = loop.time()
                 await backend.chore(orchestrator.assign_ready)
+                passed = loop.time()
+                took = passed - began
             said = ""
         except Exception as exc:  # a database that went away: keep serving, retry later
             message = f"orch serve: a timed chore failed: {type(exc).__name__}: {exc}"
@@ -251,3 +258,6 @@ async def chores(backend: Backend) -> None:
             await backend.changed.wait()
             assign = True  # the writes of a pass's length are one pass
         backend.changed = anyio.Event()
+        if assign:  # passes woken by writes are a pass's length apart (at least SOON): the
+            # chores take at most half the worker's time, the requests the rest
+            await anyio.sleep(max(0.0, passed + max(took, SOON) - loop.time()))
