@@ -113,3 +113,33 @@ def test_a_request_cancelled_while_queued_is_skipped_and_the_worker_goes_on(
     assert group.submit(saver(store, "T-later")).result(10) == "T-later"  # still working
     assert {t.id for t in store.snapshot().tasks} == {"T-kept", "T-later"}
     group.shutdown()
+
+
+def test_on_postgresql_queued_writes_commit_together_and_a_failing_one_is_undone_alone(
+    tmp_path: Path,
+) -> None:
+    from .sql_support import sql_stores
+
+    with sql_stores("postgres", tmp_path) as make:
+        pg = make()
+        group = GroupCommit(pg)
+        gate, began = threading.Event(), threading.Event()
+
+        def blocker() -> None:
+            began.set()
+            gate.wait(10)
+
+        group.submit(blocker)
+        assert began.wait(10)
+        good = [group.submit(saver(pg, f"T-pg{n}"), batch=True) for n in range(3)]
+        bad = group.submit(saver(pg, "T-pgbad", fail=True), batch=True)
+        after = group.submit(saver(pg, "T-pgafter"), batch=True)
+        gate.set()
+        assert [f.result(10) for f in good] == ["T-pg0", "T-pg1", "T-pg2"]
+        with pytest.raises(InvalidInput, match="T-pgbad refused"):
+            bad.result(10)
+        assert after.result(10) == "T-pgafter"
+        assert group.batches == 1
+        other = make()  # another connection sees the batch committed, without the refused one
+        assert {t.id for t in other.snapshot().tasks} == {"T-pg0", "T-pg1", "T-pg2", "T-pgafter"}
+        group.shutdown()

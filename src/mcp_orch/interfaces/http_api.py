@@ -70,9 +70,12 @@ class Backend:
         self.check_ready = check_ready
         self.verifier = Verifier(board)
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="orch-worker")
-        # SQLite (one writer): every call on one thread that commits the agents' writes in
-        # groups (``http_batch``); set by the serve process.
+        # Group commit (``http_batch``), set by the serve process: the agents' writes that
+        # queue up are committed together, the chores run whole on its thread. SQLite (one
+        # writer): every call goes there (``group_reads``). PostgreSQL (writers take turns on
+        # the database's lock anyway): the writes; reads go on overlapping in ``pool``.
         self.group: GroupCommit | None = None
+        self.group_reads = True
         self.changed: anyio.Event | None = None  # set by a write: the assigner runs at once
         # Called (from a thread) when another replica committed a change (see http_app).
         self.on_change: list[Callable[[], None]] = []
@@ -81,7 +84,7 @@ class Backend:
         """``fn(*args, **kwargs)`` in a worker thread. A request cancelled meanwhile (its
         client gone) does not stop it: what it does takes effect whole, or not at all."""
         call = functools.partial(fn, *args, **kwargs) if args or kwargs else fn
-        if self.group is not None:
+        if self.group is not None and self.group_reads:
             return await asyncio.wrap_future(self.group.submit(call))
         return await asyncio.get_running_loop().run_in_executor(self.pool, call)
 
@@ -97,7 +100,7 @@ class Backend:
             with store.transaction():
                 return fn()
 
-        return await self.run(whole)
+        return await asyncio.wrap_future(self.group.submit(whole))
 
     async def write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``run`` for an agent's short write (a step, a submission, a heartbeat, ``next``):

@@ -1,7 +1,10 @@
-"""Group commit for a store with one writer (SQLite): the requests that queue up while one
-runs are run together in ONE transaction, each in a savepoint of it, and answered after its
-one commit, so 200 writes a second cost a handful of fsyncs, not 200, and nothing is answered
-before it is durable.
+"""Group commit for a store whose writers take turns (SQLite: one writer; PostgreSQL: each
+writing transaction holds the database's write lock from its first statement): the requests
+that queue up while one runs are run together in ONE transaction, each in a savepoint of it,
+and answered after its one commit, so 200 writes a second cost a handful of fsyncs (and, on
+PostgreSQL, of lock turns and BEGIN/COMMIT round trips), not 200, and nothing is answered
+before it is durable. Two replicas stay as safe as with one transaction per call: a batch is
+one writing transaction like any other.
 
 A call that fails is undone alone (its savepoint rolls back) and answers its own error; the
 others in the batch go on. If the commit itself fails, nothing of the batch took effect and

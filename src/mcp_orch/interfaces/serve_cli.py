@@ -31,7 +31,7 @@ DEFAULT_DB = "sqlite:///.mcp/orch.db"
 ENV_DB = "ORCH_DB_URL"
 AGENTS_FILE = "agents.yaml"
 GRACE = 10  # seconds the requests in flight get to finish after SIGTERM
-PG_CONCURRENCY = 4  # requests in flight at once on PostgreSQL (its pool holds 8 connections)
+PG_CONCURRENCY = 4  # reads in flight at once on PostgreSQL (its pool holds 8 connections)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -91,10 +91,12 @@ def open_backend(board: str, url: str) -> Backend:
         check_ready=ready,
         concurrency=overlap,
     )
-    if store.url.startswith("sqlite"):  # one writer: group commit (interfaces/http_batch)
+    if store.url.startswith(("sqlite", "postgres")):  # group commit (interfaces/http_batch)
         from .http_batch import GroupCommit
 
         backend.group = GroupCommit(store)
+        # PostgreSQL: the writes take turns on its lock anyway; reads overlap in the pool.
+        backend.group_reads = not store.url.startswith("postgres")
     return backend
 
 
