@@ -71,9 +71,9 @@ class Backend:
         self.verifier = Verifier(board)
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="orch-worker")
         # Group commit (``http_batch``), set by the serve process: the agents' writes that
-        # queue up are committed together, the chores run whole on its thread. SQLite (one
-        # writer): every call goes there (``group_reads``). PostgreSQL (writers take turns on
-        # the database's lock anyway): the writes; reads go on overlapping in ``pool``.
+        # queue up are committed together. SQLite (one writer): every call goes there
+        # (``group_reads``), the chores whole. PostgreSQL (writers take turns on the
+        # database's lock anyway): the agents' writes; reads and chores overlap in ``pool``.
         self.group: GroupCommit | None = None
         self.group_reads = True
         self.changed: anyio.Event | None = None  # set by a write: the assigner runs at once
@@ -89,10 +89,12 @@ class Backend:
         return await asyncio.get_running_loop().run_in_executor(self.pool, call)
 
     async def chore(self, fn: Callable[[], Any]) -> Any:
-        """``run`` for a timed chore (a sweep, an assigner pass): with group commit, all its
-        transactions in one (savepoints of it), so a pass that gives out fifty tasks is one
-        fsync, not fifty, and the requests queued behind it wait that much less."""
-        if self.group is None:
+        """``run`` for a timed chore (a sweep, an assigner pass): with group commit on
+        SQLite, all its transactions in one (savepoints of it), so a pass that gives out fifty
+        tasks is one fsync, not fifty, and the requests queued behind it wait that much less.
+        On PostgreSQL in the pool, each of its transactions taking its turn with the
+        requests' (a pass that gives out thousands does not hold the writes up meanwhile)."""
+        if self.group is None or not self.group_reads:
             return await self.run(fn)
         store = self.service.store
 
@@ -100,7 +102,7 @@ class Backend:
             with store.transaction():
                 return fn()
 
-        return await asyncio.wrap_future(self.group.submit(whole))
+        return await self.run(whole)
 
     async def write(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``run`` for an agent's short write (a step, a submission, a heartbeat, ``next``):
