@@ -104,7 +104,7 @@ class Project:
             )
             + "".join(  # agents that hold the board's work in progress and take nothing new
                 f"  - name: {a}\n    role: implementer\n    capabilities: [held]\n"
-                "    max_tasks: 100000\n"
+                "    max_tasks: 1000\n"
                 for a in holders
             )
             if agents
