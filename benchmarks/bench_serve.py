@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import http.client
 import os
 import statistics
 import subprocess
@@ -79,13 +78,7 @@ class Project:
     agents file, a person's token; its database (``url``) and the server once started."""
 
     def __init__(
-        self,
-        root: Path,
-        url: str,
-        agents: list[str],
-        max_tasks: int = 1000,
-        claimers: int = 0,
-        holders: tuple[str, ...] = (),
+        self, root: Path, url: str, agents: list[str], max_tasks: int = 1000, claimers: int = 0
     ) -> None:
         self.root, self.url = root, url
         run: dict[str, Any] = {"cwd": root, "check": True, "capture_output": True, "text": True}
@@ -102,11 +95,6 @@ class Project:
                 f"    max_tasks: {max_tasks}\n"
                 for a in agents
             )
-            + "".join(  # agents that hold the board's work in progress and take nothing new
-                f"  - name: {a}\n    role: implementer\n    capabilities: [held]\n"
-                "    max_tasks: 1000\n"
-                for a in holders
-            )
             if agents
             else "agents: []\n"
         )
@@ -114,8 +102,6 @@ class Project:
         import json
 
         self.token = json.loads(made.stdout)["token"]
-        self.holders = holders
-        self.holding = threading.Event()  # set: the holders' heartbeats (from the start) stop
         self.proc: subprocess.Popen[bytes] | None = None
         self.base = ""
         self.files_current = 0.0  # seconds from the last start's spawn to its files current
@@ -139,9 +125,6 @@ class Project:
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
                     up = time.perf_counter() - t0
-                    if self.holders:  # from the start: their adopted leases must not run out
-                        self.holding.clear()
-                        threading.Thread(target=self.hold, daemon=True).start()
                     # The MCP endpoint is built after the start: the measures begin once it
                     # answers (a request for it waits until then), as they did when it was
                     # built before /healthz answered.
@@ -164,19 +147,7 @@ class Project:
             time.sleep(0.05)
         raise RuntimeError(f"the board's files were not current within {timeout:g} s")
 
-    def hold(self) -> None:
-        """The holders' heartbeats every second until ``holding`` is set."""
-        client = self.conn()
-        while not self.holding.wait(1.0):
-            for name in self.holders:
-                try:
-                    client.post(f"{API}/agents/{name}/heartbeat")
-                except (OSError, http.client.HTTPException):
-                    client.close()
-        client.close()
-
     def stop(self) -> None:
-        self.holding.set()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(30)
@@ -337,22 +308,18 @@ def beating(p: Project, names: list[str], stop: threading.Event, every: float = 
 
 def assignment_row(backend: str, args: argparse.Namespace, tmp: Path) -> tuple[str, float]:
     names = [f"bot{n:03d}" for n in range(args.agents)]
-    # The in-progress third of the active tasks is held by "filler", which beats too: the
-    # board stays as it was (its leases, adopted at start, do not run out and send thousands
-    # of tasks to the bots in the middle of the measure).
-    with project(backend, tmp, args.pg, names, max_tasks=1000, holders=("filler",)) as p:
+    with project(backend, tmp, args.pg, names, max_tasks=1000) as p:
         store = p.store()
         fill_active(store, args.active)
         store.close()
         started = p.start()
         stop = threading.Event()
-        beaters = [*names, "filler"]
         with p.client() as client:  # every agent alive before the first task arrives
-            for name in beaters:
+            for name in names:
                 client.post(f"{API}/agents/{name}/heartbeat", json={})
         # 4 threads, 25 agents each: one slow answer does not hold up every agent's beat
         beats = [
-            threading.Thread(target=beating, args=(p, beaters[k::4], stop), daemon=True)
+            threading.Thread(target=beating, args=(p, names[k::4], stop), daemon=True)
             for k in range(4)
         ]
         for beat in beats:
