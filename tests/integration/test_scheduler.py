@@ -761,8 +761,8 @@ def test_a_submission_whose_assignment_fails_still_creates_the_task_queued(
     world.beat("claude")
     take = world.orch._take
 
-    def take_then_fail(tx: object, pick: object, actor: str) -> object:
-        take(tx, pick, actor)  # type: ignore[arg-type]
+    def take_then_fail(tx: object, pick: object, actor: str, *known: object) -> object:
+        take(tx, pick, actor, *known)  # type: ignore[arg-type]
         raise RuntimeError("the disk hiccuped")
 
     monkeypatch.setattr(world.orch, "_take", take_then_fail)

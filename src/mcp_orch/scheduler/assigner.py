@@ -13,7 +13,7 @@ hand-on); an ``assign_ready`` pass gives each task in a transaction of its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ..domain import assign, transitions
 from ..domain.agents import Agent, AgentStatus, Lease
@@ -29,7 +29,7 @@ from ..domain.events import event_for
 from ..domain.model import Status, Task
 from ..domain.policy import Summary, summarize
 from ..domain.record import Record
-from ..store import Tx
+from ..store import Stored, Tx
 from .base import ORCHESTRATOR, OrchestratorBase, coord
 
 PAGE = 8  # an assigner pass reads this many assignable tasks per free slot at first
@@ -44,6 +44,16 @@ class Assignment(Record):
     estimated_completion: str | None
     queued_because: str = ""
     fence: int = 0
+
+
+class Known(Record):
+    """What the transaction making an assignment read for its plan, in that transaction:
+    the agent's registry entry, its leases, the task, its dependencies' statuses."""
+
+    agent: Agent
+    load: int
+    stored: Stored
+    statuses: Mapping[str, Status]
 
 
 class Pick(Record):
@@ -160,7 +170,8 @@ class Assigner(OrchestratorBase):
         held = c.lease(task_id)
         if held is not None:  # the assigner loop (or a replica) was first: say to whom
             return self._holder(held)
-        summary = summarize(task if task is not None else tx.load(task_id))
+        stored = tx.get(task_id)  # free for a task ``tx`` wrote
+        summary = summarize(task if task is not None else stored.task)
         if summary.status not in assign.WORK:
             return Assignment(task_id, None, None, queued_because=_not_waiting(summary))
         statuses = tx.statuses(summary.depends)
@@ -171,8 +182,10 @@ class Assigner(OrchestratorBase):
         if choice is None or not choice.agent:
             choice = self._choose_among(summary, registry, load, statuses)
         if choice.agent:
+            entry = next(a for a in registry if a.name == choice.agent)
+            known = Known(entry, load.get(entry.name, 0), stored, statuses)
             made = self._give_in(
-                tx, Pick(task_id, choice.agent, choice.action), savepoint=savepoint
+                tx, Pick(task_id, choice.agent, choice.action), savepoint=savepoint, known=known
             )
             if made is not None:
                 return made
@@ -227,19 +240,26 @@ class Assigner(OrchestratorBase):
             return None  # another request or replica got there first: not an error
 
     def _give_in(
-        self, tx: Tx, pick: Pick, actor: str = ORCHESTRATOR, *, savepoint: bool = True
+        self,
+        tx: Tx,
+        pick: Pick,
+        actor: str = ORCHESTRATOR,
+        *,
+        savepoint: bool = True,
+        known: Known | None = None,
     ) -> Assignment | None:
         """Make ``pick`` in a savepoint of ``tx``, or nothing if it no longer holds. Without
         ``savepoint`` (the caller has one around it: each costs PostgreSQL two round trips) a
-        lost race (``AlreadyClaimed``, ``RevisionConflict``) is the caller's to undo."""
+        lost race (``AlreadyClaimed``, ``RevisionConflict``) is the caller's to undo.
+        ``known``: what ``tx`` itself read for the plan (not read again)."""
         if savepoint:
             try:
                 with self.store.transaction():  # a lost race undoes only this assignment
-                    lease = self._take(tx, pick, actor)
+                    lease = self._take(tx, pick, actor, known)
             except (AlreadyClaimed, RevisionConflict):
                 return None  # another request or replica got there first: not an error
         else:
-            lease = self._take(tx, pick, actor)
+            lease = self._take(tx, pick, actor, known)
         if lease is None:
             return None
         self.note_due(lease.expires_at)
@@ -252,18 +272,27 @@ class Assigner(OrchestratorBase):
             fence=lease.fence,
         )
 
-    def _take(self, tx: Tx, pick: Pick, actor: str) -> Lease | None:
+    def _take(self, tx: Tx, pick: Pick, actor: str, known: Known | None = None) -> Lease | None:
+        """The lease of ``pick``, granted if the pick still holds, else None. What the plan
+        read is read again here (the task's lease always), unless ``known``: the plan was
+        made in ``tx``, where no other writer changed anything since (writers take turns)."""
         c = coord(tx)
-        agent = c.agent(pick.agent)
-        if agent is None or c.lease(pick.task_id) is not None:
+        if c.lease(pick.task_id) is not None:
             return None
+        if known is None:
+            agent = c.agent(pick.agent)
+            if agent is None:
+                return None
+            load = self._load_in(tx, agent.name)
+        else:  # the plan saw this agent and its leases in ``tx``
+            agent, load = known.agent, known.load
         if actor == ORCHESTRATOR and not self.alive(agent):
             return None  # pushed only to the living; an agent that asks is alive
-        if self._load_in(tx, agent.name) >= agent.max_tasks:
+        if load >= agent.max_tasks:
             return None
-        stored = tx.get(pick.task_id)
+        stored = known.stored if known is not None else tx.get(pick.task_id)
         task, now = stored.task, self.now()
-        if not self._still(tx, task.status, pick, task.implementer, task.escalated, task.depends):
+        if not _still(task, pick, lambda: known.statuses if known else tx.statuses(task.depends)):
             return None
         after = task
         if pick.action == "claim":
@@ -275,25 +304,6 @@ class Assigner(OrchestratorBase):
         event = event_for(task, after, actor=actor, op="assigned", at=now, note=note)
         tx.record(event._replace(holder=agent.name))
         return lease
-
-    def _still(
-        self,
-        tx: Tx,
-        status: Status,
-        pick: Pick,
-        implementer: str,
-        escalated: bool,
-        depends: Sequence[str],
-    ) -> bool:
-        """The task still offers the work the pick was made for."""
-        if escalated:
-            return False
-        if pick.action == "review":
-            return status is Status.REVIEW and implementer != pick.agent
-        if status is not Status.READY:
-            return False
-        done = tx.statuses(depends)
-        return all(done.get(d) is Status.DONE for d in depends)
 
     # ------------------------------------------------------------------ reading
 
@@ -349,6 +359,19 @@ def lost_race(exc: OrchError) -> bool:
     return isinstance(
         exc, AlreadyClaimed | RevisionConflict | DependencyError | IllegalTransition | AgentBusy
     )
+
+
+def _still(task: Task, pick: Pick, statuses: Callable[[], Mapping[str, Status]]) -> bool:
+    """The task still offers the work the pick was made for (``statuses``: of its
+    dependencies, asked only for a claim)."""
+    if task.escalated:
+        return False
+    if pick.action == "review":
+        return task.status is Status.REVIEW and task.implementer != pick.agent
+    if task.status is not Status.READY:
+        return False
+    done = statuses()
+    return all(done.get(d) is Status.DONE for d in task.depends)
 
 
 def _not_waiting(task: Summary) -> str:

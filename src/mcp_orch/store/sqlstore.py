@@ -75,6 +75,9 @@ class SqlStore:
         written once the outermost block has ended, committed or not."""
         outer: CoordinationTx | None = getattr(self._local, "tx", None)
         if outer is not None:
+            if getattr(self._local, "joined", 0):  # see ``joined``
+                yield outer
+                return
             with self._savepoint(outer):
                 yield outer
             return
@@ -97,6 +100,18 @@ class SqlStore:
                 cache.put(task.id, revision, task)
         finally:
             self._write_refused()
+
+    @contextmanager
+    def joined(self) -> Iterator[None]:
+        """Inside, this thread's nested ``transaction()`` blocks join the open transaction
+        with no savepoint of their own: for a caller that lets their failure propagate out of
+        the outermost block (which then rolls everything back), a savepoint would be two
+        statements (on PostgreSQL, round trips) for nothing."""
+        self._local.joined = getattr(self._local, "joined", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.joined -= 1
 
     @contextmanager
     def _savepoint(self, tx: CoordinationTx) -> Iterator[CoordinationTx]:

@@ -223,6 +223,9 @@ class SqlTx:
     # ------------------------------------------------------------------ tasks: reads
 
     def get(self, task_id: str) -> Stored:
+        mine = self.own.get(task_id)
+        if mine is not None:  # saved here: the row is this transaction's (and locked by it)
+            return Stored(task=mine, revision=self._touch())
         row = self._x(
             "SELECT revision, body FROM tasks WHERE id = ?" + self.lock_row, (task_id,)
         ).fetchone()
