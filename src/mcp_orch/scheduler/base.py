@@ -72,6 +72,7 @@ class OrchestratorBase:
         self._last: dict[str, str] = {}  # agent -> when it was last given work (take turns)
         self._due: str | None = None  # the earliest lease expiry known here (next_wakeup)
         self._any_leases = False  # the last sweep saw leases (another replica's, maybe)
+        self._roles_memo: tuple[object, object, dict[str, tuple[str, ...]]] | None = None
 
     # ------------------------------------------------------------------ time
 
@@ -118,14 +119,21 @@ class OrchestratorBase:
     # ------------------------------------------------------------------ roles and services
 
     def roles_with(self, agents: Sequence[Agent]) -> dict[str, tuple[str, ...]]:
-        """The config's roles, with every registered agent added under its own role."""
+        """The config's roles, with every registered agent added under its own role (the
+        last answer again for the same ``agents``: the store hands out one tuple per
+        registry state)."""
+        memo = self._roles_memo
+        if memo is not None and memo[0] is agents and memo[1] is self.config.roles:
+            return memo[2]
         merged = {role: list(names) for role, names in self.config.roles.items()}
         known = {role: set(names) for role, names in merged.items()}
         for agent in agents:
             if agent.role in roles.ROLES and agent.name not in known.setdefault(agent.role, set()):
                 known[agent.role].add(agent.name)
                 merged.setdefault(agent.role, []).append(agent.name)
-        return {role: tuple(names) for role, names in merged.items()}
+        found = {role: tuple(names) for role, names in merged.items()}
+        self._roles_memo = (agents, self.config.roles, found)
+        return found
 
     def service(self, name: str | None = None, agents: Sequence[Agent] | None = None) -> Service:
         """The service as agent ``name`` sees it: the registry's roles, and its own

@@ -60,9 +60,18 @@ class CoordinationTx(SqlTx):
 
     def agents(self) -> tuple[Agent, ...]:
         rows = self._x(f"SELECT {AGENT_COLUMNS} FROM agents ORDER BY name").fetchall()
-        return self.memos.agents.many(rows, self.d)
+        last = self.memos.registry
+        if last is not None and last[0] == rows:
+            return last[1]  # the same rows: the same tuple (``roles_with`` knows it then)
+        made = self.memos.agents.many(rows, self.d)
+        self.memos.registry = (rows, made)
+        return made
 
     def agent(self, name: str) -> Agent | None:
+        found = self.agents_read[name] = self._agent(name)  # for ``put_agent``, if it is next
+        return found
+
+    def _agent(self, name: str) -> Agent | None:
         row = self._x(f"SELECT {AGENT_COLUMNS} FROM agents WHERE name = ?", (name,)).fetchone()
         return self.memos.agents(row, self.d) if row else None
 
@@ -85,7 +94,8 @@ class CoordinationTx(SqlTx):
             if row is None or (row[0], tuple(row[1]), *row[2:]) != _definition(agent):
                 self._touch()  # news for waiters; a heartbeat's refresh of last_seen is not
             return
-        before = self.agent(agent.name)
+        read = self.agents_read  # the entry as this transaction read it last: no query
+        before = read.pop(agent.name) if agent.name in read else self._agent(agent.name)
         if before is None or _definition(before) != _definition(agent):
             self._touch()
         self._x(_UPSERT, values)
@@ -94,6 +104,7 @@ class CoordinationTx(SqlTx):
         return None if self.d.name == "postgres" else ""
 
     def remove_agent(self, name: str) -> None:
+        self.agents_read.pop(name, None)
         if self._x("DELETE FROM agents WHERE name = ?", (name,)).rowcount:
             self._touch()
 

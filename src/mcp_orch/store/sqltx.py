@@ -163,6 +163,9 @@ class Memos:
         self.agents: RowMemo[Agent] = RowMemo(agent_of, agent_key if lists else None)
         self.leases: RowMemo[Lease] = RowMemo(lease_of)
         self.tasks = TaskCache()
+        # The registry's rows as last read and the agents made of them (one pair: swapped
+        # whole, so a reader in another thread sees an old pair or the new one).
+        self.registry: tuple[list[Any], tuple[Agent, ...]] | None = None
 
 
 def current_revision(cur: Any, d: Dialect) -> int:
@@ -197,6 +200,7 @@ class SqlTx:
 
         self.saved: list[tuple[int, Task]] = []  # (revision, task) saved here, for the cache
         self.own: dict[str, Task] = {}  # the last task saved here under each ID
+        self.agents_read: dict[str, Agent | None] = {}  # registry entries read, not written since
 
     def mark(self) -> tuple[int | None, int]:
         """This transaction's own bookkeeping, to go back to when a savepoint rolls back."""
@@ -205,6 +209,7 @@ class SqlTx:
     def restore(self, mark: tuple[int | None, int]) -> None:
         """Back to ``mark``: the database rolled back to the savepoint taken with it."""
         self.revision, saved = mark
+        self.agents_read.clear()  # a write undone: what was read since may be stale
         if saved < len(self.saved):
             del self.saved[saved:]
             self.own = {task.id: task for _, task in self.saved}
