@@ -312,16 +312,9 @@ class Assigner(OrchestratorBase):
     ) -> dict[str, int]:
         """Tasks per agent of ``agents``: its leases (``counts``), and what it holds on the
         board without one (a board imported with tasks in progress)."""
-        c = coord(tx)
         load = dict(counts)
-        for agent in agents:
-            held = tx.held_by(agent.name)
-            if not held:
-                continue
-            mine = {x.task_id for x in c.leases(agent.name)}
-            extra = sum(1 for t in held if t.id not in mine and c.lease(t.id) is None)
-            if extra:
-                load[agent.name] = load.get(agent.name, 0) + extra
+        for name, extra in coord(tx).unleased_held(a.name for a in agents).items():
+            load[name] = load.get(name, 0) + extra
         return load
 
     def _load_in(self, tx: Tx, name: str) -> int:

@@ -16,6 +16,8 @@ applying them), under the store's one lock.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..domain.agents import Agent, Lease
 from ..domain.errors import AlreadyClaimed
 from ..domain.model import Status
@@ -80,6 +82,11 @@ class CoordinatedTx(Tx, Protocol):
 
     def lease_counts(self) -> dict[str, int]:
         """Agent name -> how many leases it holds (agents holding none are absent)."""
+        ...
+
+    def unleased_held(self, agents: Iterable[str]) -> dict[str, int]:
+        """Agent name (of ``agents``) -> how many tasks it holds on the board (``held_by``)
+        with no lease on them (a board imported with work in progress); none: absent."""
         ...
 
     def assignable(

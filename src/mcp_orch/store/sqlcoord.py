@@ -15,6 +15,7 @@ replicas whose clocks disagree still agree on which leases ran out.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from ..domain.agents import Agent, Lease
@@ -24,6 +25,7 @@ from ..domain.policy import Summary
 from .sqlschema import ASSIGNABLE
 from .sqltx import (
     AGENT_COLUMNS,
+    CHUNK,
     LEASE_COLUMNS,
     SUMMARY_COLUMNS,
     SqlTx,
@@ -126,6 +128,20 @@ class CoordinationTx(SqlTx):
         """Agent name -> how many leases it holds (one ``GROUP BY``)."""
         rows = self._x("SELECT agent, count(*) FROM leases GROUP BY agent").fetchall()
         return {row[0]: int(row[1]) for row in rows}
+
+    def unleased_held(self, agents: Iterable[str]) -> dict[str, int]:
+        """One query per 500 agents (not two per agent: ``held_by`` and ``leases``)."""
+        wanted = list(dict.fromkeys(agents))
+        out: dict[str, int] = {}
+        for start in range(0, len(wanted), CHUNK):
+            part = wanted[start : start + CHUNK]
+            sql = (
+                f"SELECT holder, count(*) FROM tasks WHERE holder IN ({', '.join('?' * len(part))})"
+                " AND NOT EXISTS (SELECT 1 FROM leases WHERE leases.task_id = tasks.id)"
+                " GROUP BY holder"
+            )
+            out.update({row[0]: int(row[1]) for row in self._x(sql, part).fetchall()})
+        return out
 
     def assignable(
         self, limit: int | None = None, status: Status | None = None

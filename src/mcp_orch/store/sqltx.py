@@ -61,7 +61,7 @@ _UPDATE_TOUCHING = (
     + ", ".join(f"{c} = {_REV_FROM_M if c == 'revision' else '?'}" for c in _WRITTEN)
     + " WHERE id = ? AND revision = ? RETURNING revision"
 )
-_CHUNK = 500  # ids per IN (...) list: well under SQLite's 32,766 parameters
+CHUNK = 500  # ids per IN (...) list: well under SQLite's 32,766 parameters
 
 
 _STATUSES = {s.value: s for s in Status}
@@ -256,8 +256,8 @@ class SqlTx:
     def statuses(self, ids: Iterable[str]) -> dict[str, Status]:
         wanted = list(dict.fromkeys(ids))
         out: dict[str, Status] = {}
-        for start in range(0, len(wanted), _CHUNK):
-            part = wanted[start : start + _CHUNK]
+        for start in range(0, len(wanted), CHUNK):
+            part = wanted[start : start + CHUNK]
             marks = ", ".join("?" * len(part))
             for row in self._x(f"SELECT id, status FROM tasks WHERE id IN ({marks})", part):
                 out[row[0]] = Status(row[1])
