@@ -113,10 +113,14 @@ class CoordinationTx(SqlTx):
     # ------------------------------------------------------------------ leases
 
     def lease(self, task_id: str) -> Lease | None:
+        read = self.leases_read  # read here already, and not written since: no query
+        if task_id in read:
+            return read[task_id]
         row = self._x(
             f"SELECT {LEASE_COLUMNS} FROM leases WHERE task_id = ?", (task_id,)
         ).fetchone()
-        return self.memos.leases(row, self.d) if row else None
+        found = read[task_id] = self.memos.leases(row, self.d) if row else None
+        return found
 
     def leases(self, agent: str | None = None) -> tuple[Lease, ...]:
         """Every lease (of ``agent``), soonest to expire first."""
@@ -174,6 +178,7 @@ class CoordinationTx(SqlTx):
 
     def grant(self, task_id: str, agent: str, expires_at: str, now: str) -> Lease:
         self._touch()
+        self.leases_read.pop(task_id, None)
         # One statement: the fence goes up and the lease is inserted with it. No look first:
         # the primary key decides (on PostgreSQL a concurrent grant waits for the first to
         # commit, then inserts nothing), and the refusal rolls the fence back with the tx.
@@ -182,7 +187,8 @@ class CoordinationTx(SqlTx):
         row = self._x(*self._lease_insert(task_id, agent, expires_at, now)).fetchone()
         if row is None:
             raise self._held(task_id)
-        return self.memos.leases(row, self.d)
+        granted = self.leases_read[task_id] = self.memos.leases(row, self.d)
+        return granted
 
     _FENCE_UP = (
         "INSERT INTO fences (task_id, fence) VALUES (?, 1) ON CONFLICT (task_id) "
@@ -224,6 +230,7 @@ class CoordinationTx(SqlTx):
 
     def renew(self, task_id: str, agent: str, fence: int, expires_at: str) -> bool:
         # Not a revision bump: a heartbeat changes no task, and must not wake every waiter.
+        self.leases_read.pop(task_id, None)
         where = " WHERE task_id = ? AND agent = ? AND fence = ?"
         if self.db_clock:
             cur = self._x(
@@ -236,6 +243,7 @@ class CoordinationTx(SqlTx):
 
     def renew_all(self, agent: str, expires_at: str) -> tuple[Lease, ...]:
         # One UPDATE however many leases the agent holds (a heartbeat's renewal).
+        self.leases_read.clear()
         back = f" WHERE agent = ? RETURNING {LEASE_COLUMNS}"
         if self.db_clock:
             rows = self._x("UPDATE leases SET expires_at = now() + ttl" + back, (agent,))
@@ -247,6 +255,7 @@ class CoordinationTx(SqlTx):
         return tuple(sorted(renewed, key=lambda x: x.task_id))
 
     def release(self, task_id: str, fence: int | None = None) -> bool:
+        self.leases_read.pop(task_id, None)
         if fence is None:
             cur = self._x("DELETE FROM leases WHERE task_id = ?", (task_id,))
         else:

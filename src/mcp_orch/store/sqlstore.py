@@ -88,6 +88,7 @@ class SqlStore:
                 self._local.tx = tx
                 try:
                     yield tx
+                    tx.flush()  # the events kept aside go in before the commit
                 finally:
                     self._local.tx = None
                 if tx.broken is not None:  # a savepoint left half undone: commit nothing
@@ -195,6 +196,7 @@ class SqlStore:
         transaction (reads see its own writes)."""
         outer: CoordinationTx | None = getattr(self._local, "tx", None)
         if outer is not None:
+            outer.flush()  # a read of the events sees those the transaction recorded
             yield outer
             return
         with self._reading_one() if one else self._reading() as cur:

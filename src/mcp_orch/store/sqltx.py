@@ -200,16 +200,22 @@ class SqlTx:
 
         self.saved: list[tuple[int, Task]] = []  # (revision, task) saved here, for the cache
         self.own: dict[str, Task] = {}  # the last task saved here under each ID
-        self.agents_read: dict[str, Agent | None] = {}  # registry entries read, not written since
+        # Registry entries and leases read here and not written since (what re-reading them
+        # in this transaction would return: no other writer commits meanwhile).
+        self.agents_read: dict[str, Agent | None] = {}
+        self.leases_read: dict[str, Lease | None] = {}
+        self.pending: list[tuple[Any, ...]] = []  # events recorded, not yet inserted (``flush``)
 
-    def mark(self) -> tuple[int | None, int]:
+    def mark(self) -> tuple[int | None, int, int]:
         """This transaction's own bookkeeping, to go back to when a savepoint rolls back."""
-        return (self.revision, len(self.saved))
+        return (self.revision, len(self.saved), len(self.pending))
 
-    def restore(self, mark: tuple[int | None, int]) -> None:
+    def restore(self, mark: tuple[int | None, int, int]) -> None:
         """Back to ``mark``: the database rolled back to the savepoint taken with it."""
-        self.revision, saved = mark
+        self.revision, saved, pending = mark
+        del self.pending[pending:]
         self.agents_read.clear()  # a write undone: what was read since may be stale
+        self.leases_read.clear()
         if saved < len(self.saved):
             del self.saved[saved:]
             self.own = {task.id: task for _, task in self.saved}
@@ -274,6 +280,7 @@ class SqlTx:
         return {row[0]: self.d.unarr(row[1]) for row in rows}
 
     def knows_agent(self, name: str) -> bool:
+        self.flush()
         if self._x(
             "SELECT 1 FROM tasks WHERE holder = ? OR implementer = ? LIMIT 1", (name, name)
         ).fetchone():
@@ -401,7 +408,14 @@ class SqlTx:
             self.revision = int(self._x(sql, values).fetchone()[0])
             return
         self._touch()
-        self._x(_EVENT_INSERT, values)
+        self.pending.append(values)  # inserted with the others before anything reads events
+
+    def flush(self) -> None:
+        """Insert the events recorded since the last flush, in one ``executemany`` (on
+        PostgreSQL one round trip): before the commit, and before a read of the events."""
+        if self.pending:
+            rows, self.pending = self.pending, []
+            self.cur.executemany(self.d.q(_EVENT_INSERT), rows)
 
     def attach(self, task_id: str, name: str, text: str) -> str:
         self._touch()
