@@ -175,12 +175,14 @@ class Assigner(OrchestratorBase):
         if summary.status not in assign.WORK:
             return Assignment(task_id, None, None, queued_because=_not_waiting(summary))
         statuses = tx.statuses(summary.depends)
-        load = c.lease_counts()
         registry = c.agents() if agents is None else agents
-        chosen = self._as_seen([a for a in registry if a.name == prefer]) if prefer else []
-        choice = _choose(summary, chosen, load, statuses) if chosen else None
+        role, alive = assign.WORK[summary.status][1], self.liveness().alive  # judged once
+        # The loads the rules look at: of the agents that play the role and are alive.
+        load = c.lease_counts([a.name for a in registry if a.role == role and alive(a)])
+        chosen = [a for a in registry if a.name == prefer] if prefer else []
+        choice = _choose(summary, _as_seen(chosen, alive), load, statuses) if chosen else None
         if choice is None or not choice.agent:
-            choice = self._choose_among(summary, registry, load, statuses)
+            choice = _choose_among(summary, registry, load, statuses, alive)
         if choice.agent:
             entry = next(a for a in registry if a.name == choice.agent)
             known = Known(entry, load.get(entry.name, 0), stored, statuses)
@@ -191,31 +193,6 @@ class Assigner(OrchestratorBase):
                 return made
             return self._taken(tx, task_id)
         return Assignment(task_id, None, None, queued_because=choice.queued_because)
-
-    def _choose_among(
-        self,
-        task: Summary,
-        agents: Sequence[Agent],
-        load: Mapping[str, int],
-        statuses: Mapping[str, Status],
-    ) -> assign.Choice:
-        """``_choose`` over the registry, looking first only at the agents that could take
-        the task at all (its role, alive, with room): the same choice, without judging a
-        thousand agents; only when none of them may take it is everyone judged, for why."""
-        role, alive = assign.WORK[task.status][1], self.liveness().alive
-        ready = [
-            a for a in agents if a.role == role and load.get(a.name, 0) < a.max_tasks and alive(a)
-        ]
-        choice = _choose(task, ready, load, statuses) if ready else None
-        if choice is not None and choice.agent:
-            return choice
-        return _choose(task, self._as_seen(agents), load, statuses)
-
-    def _as_seen(self, agents: Sequence[Agent]) -> list[Agent]:
-        """The registry as the rules must see it: alive only if heard from since the service
-        started and recently enough (``alive``), whatever the stored status says."""
-        dead, alive = AgentStatus.OFFLINE.value, self.liveness().alive
-        return [a if alive(a) else a._replace(status=dead if a.alive else a.status) for a in agents]
 
     # ------------------------------------------------------------------ one assignment
 
@@ -365,6 +342,31 @@ def _still(task: Task, pick: Pick, statuses: Callable[[], Mapping[str, Status]])
         return False
     done = statuses()
     return all(done.get(d) is Status.DONE for d in task.depends)
+
+
+def _choose_among(
+    task: Summary,
+    agents: Sequence[Agent],
+    load: Mapping[str, int],
+    statuses: Mapping[str, Status],
+    alive: Callable[[Agent], bool],
+) -> assign.Choice:
+    """``_choose`` over the registry, looking first only at the agents that could take the
+    task at all (its role, alive, with room): the same choice, without judging a thousand
+    agents; only when none of them may take it is everyone judged, for why."""
+    role = assign.WORK[task.status][1]
+    ready = [a for a in agents if a.role == role and load.get(a.name, 0) < a.max_tasks and alive(a)]
+    choice = _choose(task, ready, load, statuses) if ready else None
+    if choice is not None and choice.agent:
+        return choice
+    return _choose(task, _as_seen(agents, alive), load, statuses)
+
+
+def _as_seen(agents: Sequence[Agent], alive: Callable[[Agent], bool]) -> list[Agent]:
+    """The registry as the rules must see it: alive only if heard from since the service
+    started and recently enough (``alive``), whatever the stored status says."""
+    dead = AgentStatus.OFFLINE.value
+    return [a if alive(a) else a._replace(status=dead if a.alive else a.status) for a in agents]
 
 
 def _not_waiting(task: Summary) -> str:

@@ -80,8 +80,9 @@ class CoordinatedTx(Tx, Protocol):
         """The task's fence: that of its lease, or of its last one (0: never leased)."""
         ...
 
-    def lease_counts(self) -> dict[str, int]:
-        """Agent name -> how many leases it holds (agents holding none are absent)."""
+    def lease_counts(self, agents: Iterable[str] | None = None) -> dict[str, int]:
+        """Agent name (of ``agents``; None: every agent) -> how many leases it holds (agents
+        holding none are absent)."""
         ...
 
     def unleased_held(self, agents: Iterable[str]) -> dict[str, int]:
@@ -199,10 +200,11 @@ class MemoryCoordination:
     def expired(self, now: str) -> tuple[Lease, ...]:
         return tuple(x for x in self.leases() if x.expires_at <= now)
 
-    def lease_counts(self) -> dict[str, int]:
+    def lease_counts(self, agents: Iterable[str] | None = None) -> dict[str, int]:
+        wanted = None if agents is None else set(agents)
         counts: dict[str, int] = {}
         for lease in {**self._state.leases, **self._leases}.values():
-            if lease is not None:
+            if lease is not None and (wanted is None or lease.agent in wanted):
                 counts[lease.agent] = counts.get(lease.agent, 0) + 1
         return counts
 

@@ -128,22 +128,29 @@ class CoordinationTx(SqlTx):
         sql = f"SELECT {LEASE_COLUMNS} FROM leases{where} ORDER BY expires_at, task_id"
         return self.memos.leases.many(self._x(sql, params).fetchall(), self.d)
 
-    def lease_counts(self) -> dict[str, int]:
-        """Agent name -> how many leases it holds (one ``GROUP BY``)."""
-        rows = self._x("SELECT agent, count(*) FROM leases GROUP BY agent").fetchall()
-        return {row[0]: int(row[1]) for row in rows}
+    def lease_counts(self, agents: Iterable[str] | None = None) -> dict[str, int]:
+        """One ``GROUP BY`` (of ``agents`` only: their index entries, not every lease)."""
+        if agents is None:
+            rows = self._x("SELECT agent, count(*) FROM leases GROUP BY agent").fetchall()
+            return {row[0]: int(row[1]) for row in rows}
+        return self._counts("SELECT agent, count(*) FROM leases WHERE agent IN ({}) ", agents)
 
     def unleased_held(self, agents: Iterable[str]) -> dict[str, int]:
         """One query per 500 agents (not two per agent: ``held_by`` and ``leases``)."""
-        wanted = list(dict.fromkeys(agents))
+        sql = (
+            "SELECT holder, count(*) FROM tasks WHERE holder IN ({}) AND NOT EXISTS "
+            "(SELECT 1 FROM leases WHERE leases.task_id = tasks.id) "
+        )
+        return self._counts(sql, agents)
+
+    def _counts(self, head: str, names: Iterable[str]) -> dict[str, int]:
+        """Name -> count of ``head`` (a SELECT of a name and a count whose ``{}`` is the
+        names' marks) grouped by name, 500 names a query."""
+        wanted = list(dict.fromkeys(names))
         out: dict[str, int] = {}
         for start in range(0, len(wanted), CHUNK):
             part = wanted[start : start + CHUNK]
-            sql = (
-                f"SELECT holder, count(*) FROM tasks WHERE holder IN ({', '.join('?' * len(part))})"
-                " AND NOT EXISTS (SELECT 1 FROM leases WHERE leases.task_id = tasks.id)"
-                " GROUP BY holder"
-            )
+            sql = head.format(", ".join("?" * len(part))) + "GROUP BY 1"
             out.update({row[0]: int(row[1]) for row in self._x(sql, part).fetchall()})
         return out
 
