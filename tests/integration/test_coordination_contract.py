@@ -16,7 +16,7 @@ from mcp_orch.domain.agents import Agent
 from mcp_orch.domain.errors import AlreadyClaimed, InvalidInput, OrchError, TaskNotFound
 from mcp_orch.domain.events import Event
 from mcp_orch.domain.model import Note, Priority, Status, Task
-from mcp_orch.domain.policy import Summary
+from mcp_orch.domain.policy import Summary, summarize
 from mcp_orch.service import ManualClock, Service
 from mcp_orch.store import TaskStore, Tx, joined
 from mcp_orch.store.coordination import CoordinatedTx
@@ -408,6 +408,34 @@ def test_what_a_transaction_read_follows_its_own_writes_and_rollbacks(store: Tas
             raise Rollback
         c.record(_event("submit", "T-a"))
     assert [e.op for e in store.events("T-a")] == ["create", "submit"]
+
+
+def test_the_columns_a_listing_reads_follow_every_save(store: TaskStore) -> None:
+    """A save writes what changed since the row was read (SQL stores: only those columns):
+    after each kind of change, in one transaction and across them, the listing's columns say
+    what the task's body says."""
+    with store.transaction() as tx:
+        tx.save(_task("T-dep"), expected=None)
+        tx.save(_task("T-a"), expected=None)
+        got = tx.get("T-a")
+        tx.save(got.task.evolve(status=Status.IN_PROGRESS, agent="cursor"), expected=got.revision)
+    changes: list[dict[str, object]] = [
+        {"priority": Priority.P0, "capabilities": ("backend",)},
+        {"depends": ("T-dep",), "title": "renamed"},
+        {"status": Status.REVIEW, "agent": "", "implementer": "cursor"},
+        {},  # nothing that a column shows
+        {"status": Status.READY, "implementer": "", "capabilities": ()},
+    ]
+    for change in changes:
+        with store.transaction() as tx:
+            got = tx.get("T-a")
+            tx.save(got.task.evolve(**change), expected=got.revision)  # type: ignore[arg-type]
+            again = tx.get("T-a")  # saved twice in one transaction
+            tx.save(again.task.evolve(updated=T2), expected=again.revision)
+        summary = {t.id: t for t in store.snapshot().tasks}["T-a"]
+        assert summary == summarize(store.load("T-a"))
+    assert summary.status is Status.READY and summary.priority is Priority.P0
+    assert summary.depends == ("T-dep",) and summary.title == "renamed"
 
 
 def test_blocks_joined_to_the_transaction_commit_and_roll_back_with_it(store: TaskStore) -> None:
