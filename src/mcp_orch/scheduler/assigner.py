@@ -177,12 +177,12 @@ class Assigner(OrchestratorBase):
         statuses = tx.statuses(summary.depends)
         registry = c.agents() if agents is None else agents
         role, alive = assign.WORK[summary.status][1], self.liveness().alive  # judged once
-        able = [a for a in registry if a.role == role and alive(a)]
-        load = c.lease_counts([a.name for a in able])  # the only loads the rules look at
+        players = [a for a in registry if a.role == role]
+        load = c.lease_counts([a.name for a in players])  # the only loads the rules look at
         chosen = [a for a in registry if a.name == prefer] if prefer else []
         choice = _choose(summary, _as_seen(chosen, alive), load, statuses) if chosen else None
         if choice is None or not choice.agent:
-            choice = _choose_among(summary, registry, able, load, statuses, alive)
+            choice = _choose_among(summary, registry, players, load, statuses, alive)
         if choice.agent:
             entry = next(a for a in registry if a.name == choice.agent)
             known = Known(entry, load.get(entry.name, 0), stored, statuses)
@@ -347,15 +347,16 @@ def _still(task: Task, pick: Pick, statuses: Callable[[], Mapping[str, Status]])
 def _choose_among(
     task: Summary,
     agents: Sequence[Agent],
-    able: Sequence[Agent],
+    players: Sequence[Agent],
     load: Mapping[str, int],
     statuses: Mapping[str, Status],
     alive: Callable[[Agent], bool],
 ) -> assign.Choice:
     """``_choose`` over the registry ``agents``, looking first only at those that could take
-    the task at all (``able``: its role, alive; with room): the same choice, without judging
-    a thousand agents; only when none of them may take it is everyone judged, for why."""
-    ready = [a for a in able if load.get(a.name, 0) < a.max_tasks]
+    the task at all (of ``players``, the agents of its role: with room, alive): the same
+    choice, without judging a thousand agents; only when none of them may take it is
+    everyone judged, for why."""
+    ready = [a for a in players if load.get(a.name, 0) < a.max_tasks and alive(a)]
     choice = _choose(task, ready, load, statuses) if ready else None
     if choice is not None and choice.agent:
         return choice
