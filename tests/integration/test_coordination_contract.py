@@ -16,9 +16,9 @@ from mcp_orch.domain.agents import Agent
 from mcp_orch.domain.errors import AlreadyClaimed, InvalidInput, OrchError, TaskNotFound
 from mcp_orch.domain.events import Event
 from mcp_orch.domain.model import Note, Priority, Status, Task
-from mcp_orch.domain.policy import Summary
+from mcp_orch.domain.policy import Summary, summarize
 from mcp_orch.service import ManualClock, Service
-from mcp_orch.store import TaskStore, Tx
+from mcp_orch.store import TaskStore, Tx, joined
 from mcp_orch.store.coordination import CoordinatedTx
 from mcp_orch.store.memory import MemoryStore
 from tests.integration.sql_support import sql_stores
@@ -357,6 +357,106 @@ def test_lease_counts_are_per_agent_holding_any(store: TaskStore) -> None:
     with store.transaction() as tx:
         c = tx  # type: ignore[assignment]
         assert c.lease_counts() == {"cursor": 2}
+
+
+def test_lease_counts_of_some_agents_and_their_held_tasks_without_a_lease(
+    store: TaskStore,
+) -> None:
+    with store.transaction() as tx:
+        c: CoordinatedTx = tx  # type: ignore[assignment]
+        for task_id, agent in (("T-a", "cursor"), ("T-b", "cursor"), ("T-c", "claude")):
+            c.save(_task(task_id, Status.IN_PROGRESS, agent=agent), expected=None)
+        c.save(_task("T-d", Status.IN_PROGRESS, agent="claude"), expected=None)  # unleased
+        c.save(_task("T-e", Status.IN_PROGRESS, agent="codex"), expected=None)  # unleased
+        for task_id, agent in (("T-a", "cursor"), ("T-b", "cursor"), ("T-c", "claude")):
+            c.grant(task_id, agent, T1, T0)
+        assert c.lease_counts(["cursor", "nobody"]) == {"cursor": 2}
+        assert c.lease_counts([]) == {}
+        assert c.unleased_held(["cursor", "claude", "codex"]) == {"claude": 1, "codex": 1}
+        assert c.unleased_held(["cursor"]) == {}
+        c.release("T-a")
+        assert c.unleased_held(["cursor"]) == {"cursor": 1}
+        assert c.lease_counts(["cursor", "claude"]) == {"cursor": 1, "claude": 1}
+
+
+def test_what_a_transaction_read_follows_its_own_writes_and_rollbacks(store: TaskStore) -> None:
+    """Reads of a lease, an agent and the events within one transaction, read again after
+    writes of it, inner blocks that fail, and (the events) before anything is committed."""
+    with store.transaction() as tx:
+        c: CoordinatedTx = tx  # type: ignore[assignment]
+        c.save(_task("T-a"), expected=None)
+        assert c.lease("T-a") is None and c.agent("cursor") is None
+        with pytest.raises(Rollback), store.transaction():
+            c.grant("T-a", "cursor", T1, T0)
+            c.put_agent(Agent(name="cursor", role="implementer"))
+            assert c.lease("T-a") is not None and c.agent("cursor") is not None
+            raise Rollback
+        assert c.lease("T-a") is None and c.agent("cursor") is None
+        lease = c.grant("T-a", "cursor", T1, T0)
+        assert c.lease("T-a") == lease
+        c.renew("T-a", "cursor", lease.fence, T2)
+        renewed = c.lease("T-a")
+        assert renewed is not None and renewed.expires_at == T2
+        c.release("T-a")
+        assert c.lease("T-a") is None
+        c.record(_event("create", "T-a"))
+        if not isinstance(store, MemoryStore):  # a SQL store reads in the open transaction
+            assert [e.op for e in store.events("T-a")] == ["create"]  # its own, uncommitted
+        assert c.knows_agent("cursor")  # from that event
+        with pytest.raises(Rollback), store.transaction():
+            c.record(_event("claim", "T-a"))
+            raise Rollback
+        c.record(_event("submit", "T-a"))
+    assert [e.op for e in store.events("T-a")] == ["create", "submit"]
+
+
+def test_the_columns_a_listing_reads_follow_every_save(store: TaskStore) -> None:
+    """A save writes what changed since the row was read (SQL stores: only those columns):
+    after each kind of change, in one transaction and across them, the listing's columns say
+    what the task's body says."""
+    with store.transaction() as tx:
+        tx.save(_task("T-dep"), expected=None)
+        tx.save(_task("T-a"), expected=None)
+        got = tx.get("T-a")
+        tx.save(got.task.evolve(status=Status.IN_PROGRESS, agent="cursor"), expected=got.revision)
+    changes: list[dict[str, object]] = [
+        {"priority": Priority.P0, "capabilities": ("backend",)},
+        {"depends": ("T-dep",), "title": "renamed"},
+        {"status": Status.REVIEW, "agent": "", "implementer": "cursor"},
+        {},  # nothing that a column shows
+        {"status": Status.READY, "implementer": "", "capabilities": ()},
+    ]
+    for change in changes:
+        with store.transaction() as tx:
+            got = tx.get("T-a")
+            tx.save(got.task.evolve(**change), expected=got.revision)  # type: ignore[arg-type]
+            again = tx.get("T-a")  # saved twice in one transaction
+            tx.save(again.task.evolve(updated=T2), expected=again.revision)
+        summary = {t.id: t for t in store.snapshot().tasks}["T-a"]
+        assert summary == summarize(store.load("T-a"))
+    assert summary.status is Status.READY and summary.priority is Priority.P0
+    assert summary.depends == ("T-dep",) and summary.title == "renamed"
+
+
+def test_blocks_joined_to_the_transaction_commit_and_roll_back_with_it(store: TaskStore) -> None:
+    """``joined``: a nested block inside is the outer transaction itself (no savepoint, on
+    the SQL stores not even a nesting level): it commits with the outermost block, and what
+    it lets out rolls the outermost back whole."""
+    with store.transaction() as tx:
+        with joined(store), store.transaction() as inner:
+            assert inner is tx
+            assert getattr(tx, "depth", 0) == 0
+            inner.save(_task("T-in"), expected=None)
+        with store.transaction() as other:  # outside ``joined``: nested as ever
+            other.save(_task("T-after"), expected=None)
+    with pytest.raises(Rollback), store.transaction() as tx:
+        tx.save(_task("T-gone"), expected=None)
+        with joined(store), store.transaction() as inner:
+            inner.save(_task("T-gone2"), expected=None)
+            raise Rollback
+    with store.transaction() as tx:
+        assert tx.exists("T-in") and tx.exists("T-after")
+        assert not tx.exists("T-gone") and not tx.exists("T-gone2")
 
 
 def test_many_nested_blocks_keep_exactly_the_writes_of_blocks_that_did_not_fail(

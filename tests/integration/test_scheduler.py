@@ -753,6 +753,32 @@ def test_a_submission_is_one_commit(world: World) -> None:
     assert world.store.revision() == before + 1
 
 
+def test_a_task_created_ready_is_written_once_with_both_events(world: World) -> None:
+    """``create`` with its prep (what a submission makes): the stored task is ready and
+    prepped, its log says create then prep, as a create followed by a prep would."""
+    svc = world.orch.service()
+    prep = svc.prep_change("chatgpt", acceptance=["it works"], files=["src/app.py"])
+    task = svc.create("endpoint", agent="chatgpt", goal="do it", then=prep)
+    stored = world.store.load(task.id)
+    assert stored == task and stored.status is Status.READY
+    assert [c.text for c in stored.acceptance] == ["it works"] and stored.files == ("src/app.py",)
+    assert [h.op for h in stored.history] == ["create", "prep"]
+    assert [op for op, _, _ in world.ops(task.id)] == ["create", "prep"]
+
+
+def test_a_create_whose_prep_is_refused_creates_nothing_and_logs_the_refusal(
+    world: World,
+) -> None:
+    svc = world.orch.service()
+    before = {t.id for t in world.store.snapshot().tasks}
+    with pytest.raises(InvalidInput, match="has no goal yet"):
+        svc.create("endpoint", agent="chatgpt", then=svc.prep_change("chatgpt"))
+    assert {t.id for t in world.store.snapshot().tasks} == before
+    refused = [e for e in world.store.events() if e.outcome == "refused"]
+    assert [(e.op, e.agent) for e in refused] == [("prep", "chatgpt")]
+    assert refused[0].task not in before
+
+
 def test_a_submission_whose_assignment_fails_still_creates_the_task_queued(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -761,8 +787,8 @@ def test_a_submission_whose_assignment_fails_still_creates_the_task_queued(
     world.beat("claude")
     take = world.orch._take
 
-    def take_then_fail(tx: object, pick: object, actor: str) -> object:
-        take(tx, pick, actor)  # type: ignore[arg-type]
+    def take_then_fail(tx: object, pick: object, actor: str, *known: object) -> object:
+        take(tx, pick, actor, *known)  # type: ignore[arg-type]
         raise RuntimeError("the disk hiccuped")
 
     monkeypatch.setattr(world.orch, "_take", take_then_fail)

@@ -210,7 +210,10 @@ class Task(Record):
 
 def format_time(moment: datetime) -> str:
     """The board's one timestamp format: UTC, milliseconds, ``Z`` (sorts as text)."""
-    moment = moment.astimezone(UTC)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    if moment.year >= 1000:  # isoformat: the same text, a third of strftime's cost
+        return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

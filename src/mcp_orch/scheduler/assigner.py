@@ -13,7 +13,7 @@ hand-on); an ``assign_ready`` pass gives each task in a transaction of its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from ..domain import assign, transitions
 from ..domain.agents import Agent, AgentStatus, Lease
@@ -29,7 +29,7 @@ from ..domain.events import event_for
 from ..domain.model import Status, Task
 from ..domain.policy import Summary, summarize
 from ..domain.record import Record
-from ..store import Tx
+from ..store import Stored, Tx
 from .base import ORCHESTRATOR, OrchestratorBase, coord
 
 PAGE = 8  # an assigner pass reads this many assignable tasks per free slot at first
@@ -44,6 +44,16 @@ class Assignment(Record):
     estimated_completion: str | None
     queued_because: str = ""
     fence: int = 0
+
+
+class Known(Record):
+    """What the transaction making an assignment read for its plan, in that transaction:
+    the agent's registry entry, its leases, the task, its dependencies' statuses."""
+
+    agent: Agent
+    load: int
+    stored: Stored
+    statuses: Mapping[str, Status]
 
 
 class Pick(Record):
@@ -160,49 +170,29 @@ class Assigner(OrchestratorBase):
         held = c.lease(task_id)
         if held is not None:  # the assigner loop (or a replica) was first: say to whom
             return self._holder(held)
-        summary = summarize(task if task is not None else tx.load(task_id))
+        stored = tx.get(task_id)  # free for a task ``tx`` wrote
+        summary = summarize(task if task is not None else stored.task)
         if summary.status not in assign.WORK:
             return Assignment(task_id, None, None, queued_because=_not_waiting(summary))
         statuses = tx.statuses(summary.depends)
-        load = c.lease_counts()
         registry = c.agents() if agents is None else agents
-        chosen = self._as_seen([a for a in registry if a.name == prefer]) if prefer else []
-        choice = _choose(summary, chosen, load, statuses) if chosen else None
+        role, alive = assign.WORK[summary.status][1], self.liveness().alive  # judged once
+        players = [a for a in registry if a.role == role]
+        load = c.lease_counts([a.name for a in players])  # the only loads the rules look at
+        chosen = [a for a in registry if a.name == prefer] if prefer else []
+        choice = _choose(summary, _as_seen(chosen, alive), load, statuses) if chosen else None
         if choice is None or not choice.agent:
-            choice = self._choose_among(summary, registry, load, statuses)
+            choice = _choose_among(summary, registry, players, load, statuses, alive)
         if choice.agent:
+            entry = next(a for a in registry if a.name == choice.agent)
+            known = Known(entry, load.get(entry.name, 0), stored, statuses)
             made = self._give_in(
-                tx, Pick(task_id, choice.agent, choice.action), savepoint=savepoint
+                tx, Pick(task_id, choice.agent, choice.action), savepoint=savepoint, known=known
             )
             if made is not None:
                 return made
             return self._taken(tx, task_id)
         return Assignment(task_id, None, None, queued_because=choice.queued_because)
-
-    def _choose_among(
-        self,
-        task: Summary,
-        agents: Sequence[Agent],
-        load: Mapping[str, int],
-        statuses: Mapping[str, Status],
-    ) -> assign.Choice:
-        """``_choose`` over the registry, looking first only at the agents that could take
-        the task at all (its role, alive, with room): the same choice, without judging a
-        thousand agents; only when none of them may take it is everyone judged, for why."""
-        role, alive = assign.WORK[task.status][1], self.liveness().alive
-        ready = [
-            a for a in agents if a.role == role and load.get(a.name, 0) < a.max_tasks and alive(a)
-        ]
-        choice = _choose(task, ready, load, statuses) if ready else None
-        if choice is not None and choice.agent:
-            return choice
-        return _choose(task, self._as_seen(agents), load, statuses)
-
-    def _as_seen(self, agents: Sequence[Agent]) -> list[Agent]:
-        """The registry as the rules must see it: alive only if heard from since the service
-        started and recently enough (``alive``), whatever the stored status says."""
-        dead, alive = AgentStatus.OFFLINE.value, self.liveness().alive
-        return [a if alive(a) else a._replace(status=dead if a.alive else a.status) for a in agents]
 
     # ------------------------------------------------------------------ one assignment
 
@@ -227,19 +217,26 @@ class Assigner(OrchestratorBase):
             return None  # another request or replica got there first: not an error
 
     def _give_in(
-        self, tx: Tx, pick: Pick, actor: str = ORCHESTRATOR, *, savepoint: bool = True
+        self,
+        tx: Tx,
+        pick: Pick,
+        actor: str = ORCHESTRATOR,
+        *,
+        savepoint: bool = True,
+        known: Known | None = None,
     ) -> Assignment | None:
         """Make ``pick`` in a savepoint of ``tx``, or nothing if it no longer holds. Without
         ``savepoint`` (the caller has one around it: each costs PostgreSQL two round trips) a
-        lost race (``AlreadyClaimed``, ``RevisionConflict``) is the caller's to undo."""
+        lost race (``AlreadyClaimed``, ``RevisionConflict``) is the caller's to undo.
+        ``known``: what ``tx`` itself read for the plan (not read again)."""
         if savepoint:
             try:
                 with self.store.transaction():  # a lost race undoes only this assignment
-                    lease = self._take(tx, pick, actor)
+                    lease = self._take(tx, pick, actor, known)
             except (AlreadyClaimed, RevisionConflict):
                 return None  # another request or replica got there first: not an error
         else:
-            lease = self._take(tx, pick, actor)
+            lease = self._take(tx, pick, actor, known)
         if lease is None:
             return None
         self.note_due(lease.expires_at)
@@ -252,18 +249,27 @@ class Assigner(OrchestratorBase):
             fence=lease.fence,
         )
 
-    def _take(self, tx: Tx, pick: Pick, actor: str) -> Lease | None:
+    def _take(self, tx: Tx, pick: Pick, actor: str, known: Known | None = None) -> Lease | None:
+        """The lease of ``pick``, granted if the pick still holds, else None. What the plan
+        read is read again here (the task's lease always), unless ``known``: the plan was
+        made in ``tx``, where no other writer changed anything since (writers take turns)."""
         c = coord(tx)
-        agent = c.agent(pick.agent)
-        if agent is None or c.lease(pick.task_id) is not None:
+        if c.lease(pick.task_id) is not None:
             return None
+        if known is None:
+            agent = c.agent(pick.agent)
+            if agent is None:
+                return None
+            load = self._load_in(tx, agent.name)
+        else:  # the plan saw this agent and its leases in ``tx``
+            agent, load = known.agent, known.load
         if actor == ORCHESTRATOR and not self.alive(agent):
             return None  # pushed only to the living; an agent that asks is alive
-        if self._load_in(tx, agent.name) >= agent.max_tasks:
+        if load >= agent.max_tasks:
             return None
-        stored = tx.get(pick.task_id)
+        stored = known.stored if known is not None else tx.get(pick.task_id)
         task, now = stored.task, self.now()
-        if not self._still(tx, task.status, pick, task.implementer, task.escalated, task.depends):
+        if not _still(task, pick, lambda: known.statuses if known else tx.statuses(task.depends)):
             return None
         after = task
         if pick.action == "claim":
@@ -276,25 +282,6 @@ class Assigner(OrchestratorBase):
         tx.record(event._replace(holder=agent.name))
         return lease
 
-    def _still(
-        self,
-        tx: Tx,
-        status: Status,
-        pick: Pick,
-        implementer: str,
-        escalated: bool,
-        depends: Sequence[str],
-    ) -> bool:
-        """The task still offers the work the pick was made for."""
-        if escalated:
-            return False
-        if pick.action == "review":
-            return status is Status.REVIEW and implementer != pick.agent
-        if status is not Status.READY:
-            return False
-        done = tx.statuses(depends)
-        return all(done.get(d) is Status.DONE for d in depends)
-
     # ------------------------------------------------------------------ reading
 
     def _with_unleased(
@@ -302,16 +289,9 @@ class Assigner(OrchestratorBase):
     ) -> dict[str, int]:
         """Tasks per agent of ``agents``: its leases (``counts``), and what it holds on the
         board without one (a board imported with tasks in progress)."""
-        c = coord(tx)
         load = dict(counts)
-        for agent in agents:
-            held = tx.held_by(agent.name)
-            if not held:
-                continue
-            mine = {x.task_id for x in c.leases(agent.name)}
-            extra = sum(1 for t in held if t.id not in mine and c.lease(t.id) is None)
-            if extra:
-                load[agent.name] = load.get(agent.name, 0) + extra
+        for name, extra in coord(tx).unleased_held(a.name for a in agents).items():
+            load[name] = load.get(name, 0) + extra
         return load
 
     def _load_in(self, tx: Tx, name: str) -> int:
@@ -349,6 +329,45 @@ def lost_race(exc: OrchError) -> bool:
     return isinstance(
         exc, AlreadyClaimed | RevisionConflict | DependencyError | IllegalTransition | AgentBusy
     )
+
+
+def _still(task: Task, pick: Pick, statuses: Callable[[], Mapping[str, Status]]) -> bool:
+    """The task still offers the work the pick was made for (``statuses``: of its
+    dependencies, asked only for a claim)."""
+    if task.escalated:
+        return False
+    if pick.action == "review":
+        return task.status is Status.REVIEW and task.implementer != pick.agent
+    if task.status is not Status.READY:
+        return False
+    done = statuses()
+    return all(done.get(d) is Status.DONE for d in task.depends)
+
+
+def _choose_among(
+    task: Summary,
+    agents: Sequence[Agent],
+    players: Sequence[Agent],
+    load: Mapping[str, int],
+    statuses: Mapping[str, Status],
+    alive: Callable[[Agent], bool],
+) -> assign.Choice:
+    """``_choose`` over the registry ``agents``, looking first only at those that could take
+    the task at all (of ``players``, the agents of its role: with room, alive): the same
+    choice, without judging a thousand agents; only when none of them may take it is
+    everyone judged, for why."""
+    ready = [a for a in players if load.get(a.name, 0) < a.max_tasks and alive(a)]
+    choice = _choose(task, ready, load, statuses) if ready else None
+    if choice is not None and choice.agent:
+        return choice
+    return _choose(task, _as_seen(agents, alive), load, statuses)
+
+
+def _as_seen(agents: Sequence[Agent], alive: Callable[[Agent], bool]) -> list[Agent]:
+    """The registry as the rules must see it: alive only if heard from since the service
+    started and recently enough (``alive``), whatever the stored status says."""
+    dead = AgentStatus.OFFLINE.value
+    return [a if alive(a) else a._replace(status=dead if a.alive else a.status) for a in agents]
 
 
 def _not_waiting(task: Summary) -> str:

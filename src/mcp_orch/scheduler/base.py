@@ -72,6 +72,10 @@ class OrchestratorBase:
         self._last: dict[str, str] = {}  # agent -> when it was last given work (take turns)
         self._due: str | None = None  # the earliest lease expiry known here (next_wakeup)
         self._any_leases = False  # the last sweep saw leases (another replica's, maybe)
+        self._roles_memo: tuple[object, object, dict[str, tuple[str, ...]]] | None = None
+        self._config_memo: (
+            tuple[object, dict[str, tuple[str, ...]], dict[str, frozenset[str]]] | None
+        ) = None
 
     # ------------------------------------------------------------------ time
 
@@ -118,14 +122,40 @@ class OrchestratorBase:
     # ------------------------------------------------------------------ roles and services
 
     def roles_with(self, agents: Sequence[Agent]) -> dict[str, tuple[str, ...]]:
-        """The config's roles, with every registered agent added under its own role."""
-        merged = {role: list(names) for role, names in self.config.roles.items()}
-        known = {role: set(names) for role, names in merged.items()}
-        for agent in agents:
-            if agent.role in roles.ROLES and agent.name not in known.setdefault(agent.role, set()):
-                known[agent.role].add(agent.name)
-                merged.setdefault(agent.role, []).append(agent.name)
-        return {role: tuple(names) for role, names in merged.items()}
+        """The config's roles, with every registered agent added under its own role (the
+        last answer again for the same ``agents``: the store hands out one tuple per
+        registry state)."""
+        memo = self._roles_memo
+        if memo is not None and memo[0] is agents and memo[1] is self.config.roles:
+            return memo[2]
+        config, known = self._config_roles()
+        news = [
+            a
+            for a in agents
+            if a.role in roles.ROLES and a.name not in known.get(a.role, frozenset())
+        ]
+        found = config
+        if news:  # some agent its config role does not name: added after the config's names
+            merged = {role: list(names) for role, names in config.items()}
+            seen = {role: set(names) for role, names in config.items()}
+            for agent in news:
+                if agent.name not in seen.setdefault(agent.role, set()):
+                    seen[agent.role].add(agent.name)
+                    merged.setdefault(agent.role, []).append(agent.name)
+            found = {role: tuple(names) for role, names in merged.items()}
+        self._roles_memo = (agents, self.config.roles, found)
+        return found
+
+    def _config_roles(
+        self,
+    ) -> tuple[dict[str, tuple[str, ...]], dict[str, frozenset[str]]]:
+        """The config's roles, and their names as sets (made once per config)."""
+        made = self._config_memo
+        if made is None or made[0] is not self.config.roles:
+            names = {role: tuple(names) for role, names in self.config.roles.items()}
+            made = (self.config.roles, names, {r: frozenset(n) for r, n in names.items()})
+            self._config_memo = made
+        return made[1], made[2]
 
     def service(self, name: str | None = None, agents: Sequence[Agent] | None = None) -> Service:
         """The service as agent ``name`` sees it: the registry's roles, and its own

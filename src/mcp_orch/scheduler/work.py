@@ -20,7 +20,7 @@ from ..inputs import (
     check_title,
 )
 from ..service import NextAction, Service
-from ..store import Tx
+from ..store import Tx, joined
 from .assigner import Assignment, Pick, lost_race
 from .base import coord
 from .registry import Registry
@@ -37,8 +37,8 @@ class Work(Registry):
     ) -> Assignment:
         """Create the task (or update it, when ``fields.id`` names one) and assign it now.
 
-        One transaction (one commit): the registry read once, the create and prep (a refusal
-        undoes both), and the assignment in a savepoint of it: should that fail, the task
+        One transaction (one commit): the registry read once, the create and prep (one write;
+        a refusal undoes both), and the assignment in a savepoint of it: should that fail, the task
         stands all the same and the answer says it is queued."""
         who = check_agent(actor)
         _precheck(fields)
@@ -55,22 +55,25 @@ class Work(Registry):
             if fields.id:
                 task = self._update(svc, normalize_id(fields.id), fields, who, prio)
             else:
-                task = svc.create(
-                    check_title(fields.title),
-                    priority=prio.value if prio else None,
-                    depends=fields.dependencies or (),
-                    agent=who,
-                    goal=fields.goal,
-                    capabilities=fields.capabilities or (),
-                    risk=fields.risk,
-                    estimate=_estimate(fields),
+                ready = fields.goal.strip() and fields.status != "pending"
+                then = (
+                    svc.prep_change(
+                        who, acceptance=fields.acceptance or (), files=fields.files or ()
+                    )
+                    if ready
+                    else None
                 )
-                if fields.goal.strip() and fields.status != "pending":
-                    task = svc.prep(
-                        task.id,
+                with joined(self.store):  # a refusal undoes the whole request: no savepoint
+                    task = svc.create(
+                        check_title(fields.title),
+                        priority=prio.value if prio else None,
+                        depends=fields.dependencies or (),
                         agent=who,
-                        acceptance=fields.acceptance or (),
-                        files=fields.files or (),
+                        goal=fields.goal,
+                        capabilities=fields.capabilities or (),
+                        risk=fields.risk,
+                        estimate=_estimate(fields),
+                        then=then,  # created and prepped in one write
                     )
             given = self._assign_after(tx, task, fields.assigned_agent, agents)
         if given.assigned_agent and fields.estimated_minutes:  # the planner's estimate wins

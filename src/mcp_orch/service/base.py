@@ -124,7 +124,7 @@ class ServiceBase:
                 after, answer = change(stored.task, tx)
                 if after is not stored.task:
                     tx.save(after, expected=stored.revision)
-                    tx.record(self._event(agent, op, stored.task, after, _last_note(after)))
+                    tx.record(self._event(agent, op, stored.task, after, last_note(after)))
         except OrchError as exc:
             if begun:
                 self._refused(agent, op, tid, exc)
@@ -250,7 +250,7 @@ def first_line(text: str) -> str:
     return line if len(line) <= 120 else line[:117] + "..."
 
 
-def _last_note(task: Task) -> str:
+def last_note(task: Task) -> str:
     return task.history[-1].note if task.history else ""
 
 

@@ -7,7 +7,7 @@ holds it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..domain import transitions
 from ..domain.errors import (
@@ -16,6 +16,7 @@ from ..domain.errors import (
     DependencyError,
     IllegalTransition,
     InvalidInput,
+    OrchError,
 )
 from ..domain.ids import new_id
 from ..domain.model import CheckItem, Status, Task
@@ -36,7 +37,9 @@ from ..inputs import (
     parse_status,
 )
 from ..store import Tx
-from .base import ServiceBase, first_line, resolve_all
+from .base import ServiceBase, first_line, last_note, resolve_all
+
+Change = Callable[[Task, Tx], Task]  # a task as a step leaves it (read and written in ``tx``)
 
 
 class ClaimResult(Record):
@@ -58,7 +61,11 @@ class HandoffOps(ServiceBase):
         capabilities: Sequence[str] = (),
         risk: str = "",
         estimate: str = "",
+        then: Change | None = None,
     ) -> Task:
+        """A new task (pending). ``then``: a prep of it (``prep_change``) made in the same
+        write, as a planner's create and prep would be (one save, both events; a refused prep
+        refuses the create too and leaves its refused event)."""
         who = check_agent(agent, required=False)
         name = check_title(title)
         needs = check_capabilities(capabilities)
@@ -87,8 +94,18 @@ class HandoffOps(ServiceBase):
                 goal=text,
             )
             task = transitions.apply(task, "create", actor=who, now=now, note=name)
+            events = [self._event(who, "create", None, task, name)]
+            if then is not None:
+                try:
+                    ready = then(task, tx)
+                except OrchError as exc:
+                    self._refused(who, "prep", task_id, exc)
+                    raise
+                events.append(self._event(who, "prep", task, ready, last_note(ready)))
+                task = ready
             tx.save(task, expected=None)
-            tx.record(self._event(who, "create", None, task, name))
+            for event in events:
+                tx.record(event)
         return task
 
     def prep(
@@ -110,6 +127,39 @@ class HandoffOps(ServiceBase):
     ) -> Task:
         """Flesh out a task (the planner). Only what is given changes; pending -> ready."""
         who = check_agent(agent, required=False)
+        change = self.prep_change(
+            who,
+            goal=goal,
+            acceptance=acceptance,
+            ready_def=ready_def,
+            done_def=done_def,
+            files=files,
+            notes=notes,
+            depends=depends,
+            priority=priority,
+            capabilities=capabilities,
+            risk=risk,
+            estimate=estimate,
+        )
+        return self._mutate(task_id, who, "prep", change)
+
+    def prep_change(
+        self,
+        who: str,
+        *,
+        goal: str | None = None,
+        acceptance: Sequence[str] = (),
+        ready_def: Sequence[str] = (),
+        done_def: Sequence[str] = (),
+        files: Sequence[str] = (),
+        notes: str | None = None,
+        depends: Sequence[str] | None = None,
+        priority: str | None = None,
+        capabilities: Sequence[str] | None = None,
+        risk: str | None = None,
+        estimate: str | None = None,
+    ) -> Change:
+        """``prep``'s change of a task, its input checked now (before any transaction)."""
         new_goal = check_text(goal, "goal", required=False) if goal is not None else None
         new_notes = check_text(notes, "notes", required=False) if notes is not None else None
         file_list = tuple(check_path(f) for f in files)
@@ -146,7 +196,7 @@ class HandoffOps(ServiceBase):
                 )
             return transitions.apply(updated, "prep", actor=who, now=self.now())
 
-        return self._mutate(task_id, who, "prep", change)
+        return change
 
     def claim(self, task_id: str, *, agent: str | None) -> ClaimResult:
         """ready -> in-progress for ``agent``, exclusively. Claiming again is a no-op success."""

@@ -12,7 +12,7 @@ raw files doctor repairs) is reached through ``extras("board")``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 
 from ..domain.errors import InvalidInput, RevisionConflict, TaskNotFound
 from ..domain.events import Event
@@ -221,3 +221,14 @@ class TaskStore(Protocol):
         """A declared capability beyond the seam (``"board"``: the file board's files, for
         doctor), or None when this store has none."""
         ...
+
+
+def joined(store: TaskStore) -> AbstractContextManager[object]:
+    """A block whose nested ``transaction()`` blocks need no savepoint: the caller lets
+    their failure out of the outermost block, whose rollback undoes them anyway (SQL stores:
+    no SAVEPOINT statements; other stores nest as they always do)."""
+    join = getattr(store, "joined", None)
+    if join is None:
+        return nullcontext()
+    block: AbstractContextManager[object] = join()
+    return block

@@ -16,6 +16,8 @@ applying them), under the store's one lock.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..domain.agents import Agent, Lease
 from ..domain.errors import AlreadyClaimed
 from ..domain.model import Status
@@ -78,8 +80,14 @@ class CoordinatedTx(Tx, Protocol):
         """The task's fence: that of its lease, or of its last one (0: never leased)."""
         ...
 
-    def lease_counts(self) -> dict[str, int]:
-        """Agent name -> how many leases it holds (agents holding none are absent)."""
+    def lease_counts(self, agents: Iterable[str] | None = None) -> dict[str, int]:
+        """Agent name (of ``agents``; None: every agent) -> how many leases it holds (agents
+        holding none are absent)."""
+        ...
+
+    def unleased_held(self, agents: Iterable[str]) -> dict[str, int]:
+        """Agent name (of ``agents``) -> how many tasks it holds on the board (``held_by``)
+        with no lease on them (a board imported with work in progress); none: absent."""
         ...
 
     def assignable(
@@ -192,10 +200,11 @@ class MemoryCoordination:
     def expired(self, now: str) -> tuple[Lease, ...]:
         return tuple(x for x in self.leases() if x.expires_at <= now)
 
-    def lease_counts(self) -> dict[str, int]:
+    def lease_counts(self, agents: Iterable[str] | None = None) -> dict[str, int]:
+        wanted = None if agents is None else set(agents)
         counts: dict[str, int] = {}
         for lease in {**self._state.leases, **self._leases}.values():
-            if lease is not None:
+            if lease is not None and (wanted is None or lease.agent in wanted):
                 counts[lease.agent] = counts.get(lease.agent, 0) + 1
         return counts
 

@@ -64,6 +64,14 @@ class MemoryTx(MemoryCoordination):
             if t.status is Status.IN_PROGRESS and t.agent == agent
         )
 
+    def unleased_held(self, agents: Iterable[str]) -> dict[str, int]:
+        wanted = set(agents)
+        out: dict[str, int] = {}
+        for t, _ in self._all().values():
+            if t.status is Status.IN_PROGRESS and t.agent in wanted and self.lease(t.id) is None:
+                out[t.agent] = out.get(t.agent, 0) + 1
+        return out
+
     def graph(self) -> dict[str, tuple[str, ...]]:
         return {tid: t.depends for tid, (t, _) in self._all().items()}
 

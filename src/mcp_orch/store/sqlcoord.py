@@ -15,6 +15,7 @@ replicas whose clocks disagree still agree on which leases ran out.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from ..domain.agents import Agent, Lease
@@ -24,6 +25,7 @@ from ..domain.policy import Summary
 from .sqlschema import ASSIGNABLE
 from .sqltx import (
     AGENT_COLUMNS,
+    CHUNK,
     LEASE_COLUMNS,
     SUMMARY_COLUMNS,
     SqlTx,
@@ -60,9 +62,18 @@ class CoordinationTx(SqlTx):
 
     def agents(self) -> tuple[Agent, ...]:
         rows = self._x(f"SELECT {AGENT_COLUMNS} FROM agents ORDER BY name").fetchall()
-        return self.memos.agents.many(rows, self.d)
+        last = self.memos.registry
+        if last is not None and last[0] == rows:
+            return last[1]  # the same rows: the same tuple (``roles_with`` knows it then)
+        made = self.memos.agents.many(rows, self.d)
+        self.memos.registry = (rows, made)
+        return made
 
     def agent(self, name: str) -> Agent | None:
+        found = self.agents_read[name] = self._agent(name)  # for ``put_agent``, if it is next
+        return found
+
+    def _agent(self, name: str) -> Agent | None:
         row = self._x(f"SELECT {AGENT_COLUMNS} FROM agents WHERE name = ?", (name,)).fetchone()
         return self.memos.agents(row, self.d) if row else None
 
@@ -85,7 +96,8 @@ class CoordinationTx(SqlTx):
             if row is None or (row[0], tuple(row[1]), *row[2:]) != _definition(agent):
                 self._touch()  # news for waiters; a heartbeat's refresh of last_seen is not
             return
-        before = self.agent(agent.name)
+        read = self.agents_read  # the entry as this transaction read it last: no query
+        before = read.pop(agent.name) if agent.name in read else self._agent(agent.name)
         if before is None or _definition(before) != _definition(agent):
             self._touch()
         self._x(_UPSERT, values)
@@ -94,16 +106,21 @@ class CoordinationTx(SqlTx):
         return None if self.d.name == "postgres" else ""
 
     def remove_agent(self, name: str) -> None:
+        self.agents_read.pop(name, None)
         if self._x("DELETE FROM agents WHERE name = ?", (name,)).rowcount:
             self._touch()
 
     # ------------------------------------------------------------------ leases
 
     def lease(self, task_id: str) -> Lease | None:
+        read = self.leases_read  # read here already, and not written since: no query
+        if task_id in read:
+            return read[task_id]
         row = self._x(
             f"SELECT {LEASE_COLUMNS} FROM leases WHERE task_id = ?", (task_id,)
         ).fetchone()
-        return self.memos.leases(row, self.d) if row else None
+        found = read[task_id] = self.memos.leases(row, self.d) if row else None
+        return found
 
     def leases(self, agent: str | None = None) -> tuple[Lease, ...]:
         """Every lease (of ``agent``), soonest to expire first."""
@@ -111,10 +128,31 @@ class CoordinationTx(SqlTx):
         sql = f"SELECT {LEASE_COLUMNS} FROM leases{where} ORDER BY expires_at, task_id"
         return self.memos.leases.many(self._x(sql, params).fetchall(), self.d)
 
-    def lease_counts(self) -> dict[str, int]:
-        """Agent name -> how many leases it holds (one ``GROUP BY``)."""
-        rows = self._x("SELECT agent, count(*) FROM leases GROUP BY agent").fetchall()
-        return {row[0]: int(row[1]) for row in rows}
+    def lease_counts(self, agents: Iterable[str] | None = None) -> dict[str, int]:
+        """One ``GROUP BY`` (of ``agents`` only: their index entries, not every lease)."""
+        if agents is None:
+            rows = self._x("SELECT agent, count(*) FROM leases GROUP BY agent").fetchall()
+            return {row[0]: int(row[1]) for row in rows}
+        return self._counts("SELECT agent, count(*) FROM leases WHERE agent IN ({}) ", agents)
+
+    def unleased_held(self, agents: Iterable[str]) -> dict[str, int]:
+        """One query per 500 agents (not two per agent: ``held_by`` and ``leases``)."""
+        sql = (
+            "SELECT holder, count(*) FROM tasks WHERE holder IN ({}) AND NOT EXISTS "
+            "(SELECT 1 FROM leases WHERE leases.task_id = tasks.id) "
+        )
+        return self._counts(sql, agents)
+
+    def _counts(self, head: str, names: Iterable[str]) -> dict[str, int]:
+        """Name -> count of ``head`` (a SELECT of a name and a count whose ``{}`` is the
+        names' marks) grouped by name, 500 names a query."""
+        wanted = list(dict.fromkeys(names))
+        out: dict[str, int] = {}
+        for start in range(0, len(wanted), CHUNK):
+            part = wanted[start : start + CHUNK]
+            sql = head.format(", ".join("?" * len(part))) + "GROUP BY 1"
+            out.update({row[0]: int(row[1]) for row in self._x(sql, part).fetchall()})
+        return out
 
     def assignable(
         self, limit: int | None = None, status: Status | None = None
@@ -147,6 +185,7 @@ class CoordinationTx(SqlTx):
 
     def grant(self, task_id: str, agent: str, expires_at: str, now: str) -> Lease:
         self._touch()
+        self.leases_read.pop(task_id, None)
         # One statement: the fence goes up and the lease is inserted with it. No look first:
         # the primary key decides (on PostgreSQL a concurrent grant waits for the first to
         # commit, then inserts nothing), and the refusal rolls the fence back with the tx.
@@ -155,7 +194,8 @@ class CoordinationTx(SqlTx):
         row = self._x(*self._lease_insert(task_id, agent, expires_at, now)).fetchone()
         if row is None:
             raise self._held(task_id)
-        return self.memos.leases(row, self.d)
+        granted = self.leases_read[task_id] = self.memos.leases(row, self.d)
+        return granted
 
     _FENCE_UP = (
         "INSERT INTO fences (task_id, fence) VALUES (?, 1) ON CONFLICT (task_id) "
@@ -197,6 +237,7 @@ class CoordinationTx(SqlTx):
 
     def renew(self, task_id: str, agent: str, fence: int, expires_at: str) -> bool:
         # Not a revision bump: a heartbeat changes no task, and must not wake every waiter.
+        self.leases_read.pop(task_id, None)
         where = " WHERE task_id = ? AND agent = ? AND fence = ?"
         if self.db_clock:
             cur = self._x(
@@ -209,6 +250,7 @@ class CoordinationTx(SqlTx):
 
     def renew_all(self, agent: str, expires_at: str) -> tuple[Lease, ...]:
         # One UPDATE however many leases the agent holds (a heartbeat's renewal).
+        self.leases_read.clear()
         back = f" WHERE agent = ? RETURNING {LEASE_COLUMNS}"
         if self.db_clock:
             rows = self._x("UPDATE leases SET expires_at = now() + ttl" + back, (agent,))
@@ -220,6 +262,7 @@ class CoordinationTx(SqlTx):
         return tuple(sorted(renewed, key=lambda x: x.task_id))
 
     def release(self, task_id: str, fence: int | None = None) -> bool:
+        self.leases_read.pop(task_id, None)
         if fence is None:
             cur = self._x("DELETE FROM leases WHERE task_id = ?", (task_id,))
         else:

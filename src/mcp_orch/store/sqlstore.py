@@ -75,6 +75,9 @@ class SqlStore:
         written once the outermost block has ended, committed or not."""
         outer: CoordinationTx | None = getattr(self._local, "tx", None)
         if outer is not None:
+            if getattr(self._local, "joined", 0):  # see ``joined``
+                yield outer
+                return
             with self._savepoint(outer):
                 yield outer
             return
@@ -85,6 +88,7 @@ class SqlStore:
                 self._local.tx = tx
                 try:
                     yield tx
+                    tx.flush()  # the events kept aside go in before the commit
                 finally:
                     self._local.tx = None
                 if tx.broken is not None:  # a savepoint left half undone: commit nothing
@@ -97,6 +101,18 @@ class SqlStore:
                 cache.put(task.id, revision, task)
         finally:
             self._write_refused()
+
+    @contextmanager
+    def joined(self) -> Iterator[None]:
+        """Inside, this thread's nested ``transaction()`` blocks join the open transaction
+        with no savepoint of their own: for a caller that lets their failure propagate out of
+        the outermost block (which then rolls everything back), a savepoint would be two
+        statements (on PostgreSQL, round trips) for nothing."""
+        self._local.joined = getattr(self._local, "joined", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.joined -= 1
 
     @contextmanager
     def _savepoint(self, tx: CoordinationTx) -> Iterator[CoordinationTx]:
@@ -180,6 +196,7 @@ class SqlStore:
         transaction (reads see its own writes)."""
         outer: CoordinationTx | None = getattr(self._local, "tx", None)
         if outer is not None:
+            outer.flush()  # a read of the events sees those the transaction recorded
             yield outer
             return
         with self._reading_one() if one else self._reading() as cur:

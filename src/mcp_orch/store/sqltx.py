@@ -40,11 +40,9 @@ EVENT_COLUMNS = "id, type, actor, task_id, agent, payload_json, occurred_at"
 _PRIORITIES = tuple(Priority)
 _WRITTEN = [c.strip() for c in TASK_COLUMNS.split(",")[1:]]  # what a save writes, in order
 _REV = _WRITTEN.index("revision")
-_SETS = ", ".join(f"{c} = ?" for c in _WRITTEN)
 _INSERT = (
     f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({', '.join('?' * 14)}) ON CONFLICT (id) DO NOTHING"
 )
-_UPDATE = f"UPDATE tasks SET {_SETS} WHERE id = ? AND revision = ?"
 _EVENT_INSERT = (
     "INSERT INTO events (type, actor, task_id, agent, payload_json, occurred_at) "
     "VALUES (?, ?, ?, ?, ?, ?)"
@@ -56,12 +54,26 @@ _INSERT_TOUCHING = (
     + ", ".join(_REV_FROM_M if c == "revision" else "?" for c in ["id", *_WRITTEN])
     + " ON CONFLICT (id) DO NOTHING RETURNING revision"
 )
-_UPDATE_TOUCHING = (
-    "UPDATE tasks SET "
-    + ", ".join(f"{c} = {_REV_FROM_M if c == 'revision' else '?'}" for c in _WRITTEN)
-    + " WHERE id = ? AND revision = ? RETURNING revision"
-)
-_CHUNK = 500  # ids per IN (...) list: well under SQLite's 32,766 parameters
+_COLUMNS = _WRITTEN[:_REV]  # what a task's columns say of it (then its revision and body)
+_GET = f"SELECT revision, body, {', '.join(_COLUMNS)} FROM tasks WHERE id = ?"
+_UPDATES: dict[tuple[tuple[int, ...], bool], str] = {}  # (columns set, touching) -> statement
+
+
+def _update(changed: tuple[int, ...], touching: bool) -> str:
+    """The UPDATE of a task's ``changed`` columns (indexes into ``_COLUMNS``), its revision
+    (``touching``: taken in the same statement, PostgreSQL's first write) and its body: an
+    index on a column left out is not touched (SQLite, and PostgreSQL's HOT updates)."""
+    sql = _UPDATES.get((changed, touching))
+    if sql is None:
+        sets = [f"{_COLUMNS[i]} = ?" for i in changed]
+        sets += [f"revision = {_REV_FROM_M if touching else '?'}", "body = ?"]
+        back = " RETURNING revision" if touching else ""
+        sql = f"UPDATE tasks SET {', '.join(sets)} WHERE id = ? AND revision = ?{back}"
+        _UPDATES[(changed, touching)] = sql
+    return sql
+
+
+CHUNK = 500  # ids per IN (...) list: well under SQLite's 32,766 parameters
 
 
 _STATUSES = {s.value: s for s in Status}
@@ -163,6 +175,9 @@ class Memos:
         self.agents: RowMemo[Agent] = RowMemo(agent_of, agent_key if lists else None)
         self.leases: RowMemo[Lease] = RowMemo(lease_of)
         self.tasks = TaskCache()
+        # The registry's rows as last read and the agents made of them (one pair: swapped
+        # whole, so a reader in another thread sees an old pair or the new one).
+        self.registry: tuple[list[Any], tuple[Agent, ...]] | None = None
 
 
 def current_revision(cur: Any, d: Dialect) -> int:
@@ -197,14 +212,25 @@ class SqlTx:
 
         self.saved: list[tuple[int, Task]] = []  # (revision, task) saved here, for the cache
         self.own: dict[str, Task] = {}  # the last task saved here under each ID
+        # Task ID -> (revision, its columns as the row holds them): read or written here.
+        self.columns: dict[str, tuple[int, tuple[Any, ...]]] = {}
+        # Registry entries and leases read here and not written since (what re-reading them
+        # in this transaction would return: no other writer commits meanwhile).
+        self.agents_read: dict[str, Agent | None] = {}
+        self.leases_read: dict[str, Lease | None] = {}
+        self.pending: list[tuple[Any, ...]] = []  # events recorded, not yet inserted (``flush``)
 
-    def mark(self) -> tuple[int | None, int]:
+    def mark(self) -> tuple[int | None, int, int]:
         """This transaction's own bookkeeping, to go back to when a savepoint rolls back."""
-        return (self.revision, len(self.saved))
+        return (self.revision, len(self.saved), len(self.pending))
 
-    def restore(self, mark: tuple[int | None, int]) -> None:
+    def restore(self, mark: tuple[int | None, int, int]) -> None:
         """Back to ``mark``: the database rolled back to the savepoint taken with it."""
-        self.revision, saved = mark
+        self.revision, saved, pending = mark
+        del self.pending[pending:]
+        self.agents_read.clear()  # a write undone: what was read since may be stale
+        self.leases_read.clear()
+        self.columns.clear()  # (the rows are read again before a save needs them)
         if saved < len(self.saved):
             del self.saved[saved:]
             self.own = {task.id: task for _, task in self.saved}
@@ -223,12 +249,14 @@ class SqlTx:
     # ------------------------------------------------------------------ tasks: reads
 
     def get(self, task_id: str) -> Stored:
-        row = self._x(
-            "SELECT revision, body FROM tasks WHERE id = ?" + self.lock_row, (task_id,)
-        ).fetchone()
+        mine = self.own.get(task_id)
+        if mine is not None:  # saved here: the row is this transaction's (and locked by it)
+            return Stored(task=mine, revision=self._touch())
+        row = self._x(_GET + self.lock_row, (task_id,)).fetchone()
         if row is None:
             raise not_found(task_id)
         revision = int(row[0])
+        self.columns[task_id] = (revision, tuple(row[2:]))  # what a save needs not write
         if revision == self.revision:  # this transaction's own save: the task it saved
             mine = self.own.get(task_id) or parse_body(task_id, row[1])
             return Stored(task=mine, revision=revision)
@@ -248,8 +276,8 @@ class SqlTx:
     def statuses(self, ids: Iterable[str]) -> dict[str, Status]:
         wanted = list(dict.fromkeys(ids))
         out: dict[str, Status] = {}
-        for start in range(0, len(wanted), _CHUNK):
-            part = wanted[start : start + _CHUNK]
+        for start in range(0, len(wanted), CHUNK):
+            part = wanted[start : start + CHUNK]
             marks = ", ".join("?" * len(part))
             for row in self._x(f"SELECT id, status FROM tasks WHERE id IN ({marks})", part):
                 out[row[0]] = Status(row[1])
@@ -266,6 +294,7 @@ class SqlTx:
         return {row[0]: self.d.unarr(row[1]) for row in rows}
 
     def knows_agent(self, name: str) -> bool:
+        self.flush()
         if self._x(
             "SELECT 1 FROM tasks WHERE holder = ? OR implementer = ? LIMIT 1", (name, name)
         ).fetchone():
@@ -319,9 +348,8 @@ class SqlTx:
 
     # ------------------------------------------------------------------ tasks: writes
 
-    def _task_values(self, task: Task, revision: int) -> tuple[Any, ...]:
-        from ..board import format as fmt
-
+    def _columns(self, task: Task) -> tuple[Any, ...]:
+        """The values of ``_COLUMNS`` for ``task``."""
         d = self.d
         return (
             task.status.value,
@@ -335,35 +363,37 @@ class SqlTx:
             d.arr(tuple(getattr(task, "capabilities", ()))),
             len(task.open_feedback),
             d.flag(task.escalated),
-            revision,
-            fmt.render(task),
         )
 
     def save(self, task: Task, *, expected: int | None) -> int:
-        values = self._task_values(task, 0)  # the revision (0 here) is put in below
-        if self.revision is None and self.d.name == "postgres":
-            # The transaction's first write: take the revision in the same round trip.
-            row = self._x(
-                f"WITH m AS ({self.d.touch}) "
-                + (_INSERT_TOUCHING if expected is None else _UPDATE_TOUCHING),
-                (task.id, *values[:_REV], *values[_REV + 1 :])
-                if expected is None
-                else (*values[:_REV], *values[_REV + 1 :], task.id, expected),
-            ).fetchone()
+        from ..board import format as fmt
+
+        columns, body = self._columns(task), fmt.render(task)
+        touching = self.revision is None and self.d.name == "postgres"
+        if expected is None:
+            sql = _INSERT_TOUCHING if touching else _INSERT
+            params: tuple[Any, ...] = (task.id, *columns, *(() if touching else (0,)), body)
+        else:  # only the columns that changed: an index on another is left alone
+            known = self.columns.get(task.id)
+            old = known[1] if known is not None and known[0] == expected else ()
+            changed = tuple(i for i, v in enumerate(columns) if not old or old[i] != v)
+            sql = _update(changed, touching)
+            rev = () if touching else (0,)
+            params = (*(columns[i] for i in changed), *rev, body, task.id, expected)
+        if touching:  # the transaction's first write: the revision in the same round trip
+            row = self._x(f"WITH m AS ({self.d.touch}) " + sql, params).fetchone()
             if row is None:
                 raise self._refusal(task.id, expected)
             self.revision = revision = int(row[0])
         else:
             revision = self._touch()
-            values = (*values[:_REV], revision, *values[_REV + 1 :])
-            if expected is None:
-                cur = self._x(_INSERT, (task.id, *values))
-            else:
-                cur = self._x(_UPDATE, (*values, task.id, expected))
-            if cur.rowcount != 1:
+            at = len(columns) + 1 if expected is None else len(params) - 4
+            params = (*params[:at], revision, *params[at + 1 :])
+            if self._x(sql, params).rowcount != 1:
                 raise self._refusal(task.id, expected)
         self.saved.append((revision, task))
         self.own[task.id] = task
+        self.columns[task.id] = (revision, columns)
         return revision
 
     def _refusal(self, task_id: str, expected: int | None) -> RevisionConflict:
@@ -393,7 +423,14 @@ class SqlTx:
             self.revision = int(self._x(sql, values).fetchone()[0])
             return
         self._touch()
-        self._x(_EVENT_INSERT, values)
+        self.pending.append(values)  # inserted with the others before anything reads events
+
+    def flush(self) -> None:
+        """Insert the events recorded since the last flush, in one ``executemany`` (on
+        PostgreSQL one round trip): before the commit, and before a read of the events."""
+        if self.pending:
+            rows, self.pending = self.pending, []
+            self.cur.executemany(self.d.q(_EVENT_INSERT), rows)
 
     def attach(self, task_id: str, name: str, text: str) -> str:
         self._touch()
