@@ -257,7 +257,7 @@ class Mirror:
                 for extra in p.olds[1:]:  # a copy a merge or a person left: the store has it
                     if extra != p.new:
                         os.unlink(self._path(extra))
-        kept = []
+        kept: list[dict[str, object]] = []
         for p in plans:
             self._files[p.id] = [p.new]
             st = os.stat(self._path(p.new))
