@@ -91,7 +91,9 @@ class Sweeper(Steps):
             x for x in leases if statuses.get(x.task_id) not in held and self._let_go(x, statuses)
         ]
         by_name = {a.name: a for a in agents}
-        requeued = [x for x in expired if self._requeue(x, by_name.get(x.agent))]
+        requeued = [
+            x for x in expired if self._requeue(x, by_name.get(x.agent), statuses.get(x.task_id))
+        ]
         self._age(agents)
         gone = {x.task_id for x in expired}
         live = [x.expires_at for x in leases if x.task_id not in gone]
@@ -152,12 +154,15 @@ class Sweeper(Steps):
             tx.record(event._replace(task=lease.task_id))
         return True
 
-    def _requeue(self, lease: Lease, agent: Agent | None) -> bool:
-        """An expired lease: its task back to the queue, its agent in ``error``."""
+    def _requeue(self, lease: Lease, agent: Agent | None, status: Status | None) -> bool:
+        """An expired lease: its task back to the queue, its agent in ``error``. A review
+        stays in review, its lease gone: the assigner gives it to another reviewer (never
+        its implementer: ``Assigner._still``)."""
         last = agent.last_seen if agent is not None and agent.last_seen else "never"
         sign = "heartbeat" if self.beats(lease.agent) else "call"
-        why = (
-            f"taken from {lease.agent} (fence {lease.fence}): its lease expired at "
+        what = "lease on the review" if status is Status.REVIEW else "lease"
+        why = (  # "taken from NAME" first: the metrics count it as that agent's error
+            f"taken from {lease.agent} (fence {lease.fence}): its {what} expired at "
             f"{lease.expires_at}, no {sign} since {last}"
         )
         if not self.take_back(lease.task_id, lease.agent, lease.fence, why, expired=True):
