@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -97,6 +99,7 @@ def test_malformed_and_leftover_temp_files(orch: Orch) -> None:
     bad.write_text("# nothing like a task\n")
     tmp = orch.cwd / ".mcp" / "tasks" / "pending" / ".T-abc123-x.md.4242.tmp"
     tmp.write_text("half a fi")
+    _aged(tmp, 120)  # left by a write killed two minutes ago
     code, report = doctor(orch, "--fix")
     assert code != 0
     by_kind = {f["kind"]: f for f in report["findings"]}  # type: ignore[union-attr]
@@ -276,3 +279,70 @@ def test_merge_of_two_branches_that_moved_the_same_task(orch: Orch, later: str) 
     git(orch.cwd, "add", "-A", ".mcp/tasks")
     git(orch.cwd, "commit", "-qm", "merged")  # git accepts the repaired board
     assert doctor(orch)[1]["findings"] == []
+
+
+# ---------------------------------------------------------------------------- temp files
+
+
+def _aged(path: Path, seconds: float) -> Path:
+    """``path`` as a write killed ``seconds`` ago left it (its mtime)."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+    return path
+
+
+def test_temp_files_of_killed_writes_outside_tasks_are_named_and_the_stale_ones_removed(
+    orch: Orch,
+) -> None:
+    """A crash while writing an escalation, a feedback attachment, the log, a cache or a
+    secrets file leaves its temp file (``.NAME.PID.tmp``) there: doctor names each one, and
+    ``--fix`` removes those older than the grace period, never a younger one (a write that
+    may still be going on) and never a file that is not a temp file."""
+    tid = orch.ready("hard one")
+    orch("escalate", tid, "--reason", "the spec contradicts itself", "--agent", "cursor")
+    mcp = orch.cwd / ".mcp"
+    escalation = mcp / "escalations" / f"{tid}.md"
+    kept = escalation.read_text()
+    attachments = mcp / "feedback" / tid
+    attachments.mkdir(parents=True)
+    (attachments / "pytest.txt").write_text("3 failed\n")
+    (mcp / ".secrets").mkdir(exist_ok=True)
+    stale = [
+        _aged(_write(mcp / "escalations" / f".{tid}.md.4242.tmp", "# Escalated: half"), 120),
+        _aged(_write(attachments / ".pytest.txt.4243.tmp", "3 fai"), 120),
+        _aged(_write(mcp / "log" / ".orch.jsonl.4244.tmp", '{"op": "cl'), 3600),
+        _aged(_write(mcp / ".cache" / ".index.marshal.4245.tmp", "x"), 120),
+        _aged(_write(mcp / ".secrets" / ".tokens.json.4246.tmp", "{"), 120),
+    ]
+    fresh = attachments / ".review.md.4246.tmp"
+    fresh.write_text("being written")  # now: a write that may still be going on
+    lookalikes = [  # not temp files: nothing a write of orch leaves, never removed
+        escalation,
+        attachments / "pytest.txt",
+        _aged(_write(attachments / ".notes.tmp", "mine"), 120),
+        _aged(_write(mcp / "escalations" / "draft.1.tmp", "mine"), 120),
+    ]
+    code, report = doctor(orch)
+    assert code == 1 and report["ok"] is False
+    found = {str(f["path"]): f for f in report["findings"]}  # type: ignore[union-attr]
+    rels = sorted(str(p.relative_to(mcp)) for p in stale)
+    assert sorted(p for p, f in found.items() if f["kind"] == "leftover") == rels
+    recent = found[str(fresh.relative_to(mcp))]
+    assert recent["kind"] == "leftover-recent" and "may still be in progress" in str(
+        recent["message"]
+    )
+    assert all(p.exists() for p in stale)  # only reported
+    code, report = doctor(orch, "--fix")
+    assert code == 0 and report["ok"] is True, report
+    assert not any(p.exists() for p in stale)
+    assert fresh.exists() and all(p.exists() for p in lookalikes)
+    assert escalation.read_text() == kept
+    notes = sorted(e["note"] for e in orch.json("log")["events"] if e["op"] == "doctor")  # type: ignore[union-attr]
+    assert notes == sorted(f"removed .mcp/{r}, left by an interrupted write" for r in rels)
+    text = orch("doctor", check=False).out
+    assert "may still be in progress" in text and "[found] leftover-recent" in text
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path

@@ -1,7 +1,9 @@
 """``orch doctor``: find what is wrong with a file board, and repair what is safe to repair.
 
 Safe repairs: merge copies of one task (a git merge), read through conflict markers, rewrite a
-status line to match its folder, rename a file to the ID it holds, finish an interrupted move.
+status line to match its folder, rename a file to the ID it holds, finish an interrupted move,
+remove the temp files killed writes left (in the task folders, ``.mcp/`` itself, escalations/,
+feedback/<ID>/, log/, .cache/ and .secrets/), once older than ``LEFTOVER_GRACE_S``.
 Every repair is one event in the operation log (op ``doctor``). Everything else (unparseable
 files, unknown dependencies, cycles, task files git still lists as unmerged) is reported with
 what to do: no file that could not be parsed is ever rewritten, moved or deleted, and git's
@@ -14,6 +16,7 @@ import os
 import re
 import shlex
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,9 +31,15 @@ from .files import FileStore, in_folder, leftovers, noticed_at, slug
 from .index import not_utf8
 from .merge import OTHER_SIDE, Merged, merge, parse_versions
 
-_TMP_RE = re.compile(r"^\..+\.\d+\.tmp$")
+_TMP_RE = re.compile(r"^\..+\.\d+\.tmp$")  # what ``fsutil.atomic_write`` writes aside
+# A temp file younger than this may be a write still going on (a cache is written without
+# the board's lock): --fix leaves it alone. A write takes milliseconds, even with its fsyncs.
+LEFTOVER_GRACE_S = 60.0
+# Besides tasks/<status>/ and .mcp/ itself, the folders orch writes atomically into (and
+# every feedback/<ID>/ folder): where a killed write leaves its temp file.
+_WRITTEN = ("escalations", "log", ".cache", ".secrets")
 # Advice rather than a fault of the board: reported, but the board is healthy without it.
-_ADVICE = frozenset({"git-unmerged"})
+_ADVICE = frozenset({"git-unmerged", "leftover-recent"})
 
 
 Finding = Problem  # doctor's findings are the store's problems (``fixed``: repaired)
@@ -142,23 +151,70 @@ def _check_layout(store: FileStore, report: Report, *, fix: bool, now: str) -> N
                 _leftover(store, report, leftover, f"tasks/{status.value}/", fix=fix, now=now)
     for name in leftovers(store.root):
         _leftover(store, report, Path(store.root) / name, "", fix=fix, now=now)
+    for folder in _written_folders(Path(store.root)):
+        where = folder.relative_to(store.root).as_posix() + "/"
+        for leftover in _temp_files(folder):
+            _leftover(store, report, leftover, where, fix=fix, now=now)
+
+
+def _written_folders(root: Path) -> list[Path]:
+    """The folders besides the task folders where a write may leave a temp file."""
+    folders = [root / name for name in _WRITTEN]
+    try:
+        feedback = sorted(os.scandir(root / "feedback"), key=lambda e: e.name)
+    except OSError:
+        feedback = []  # no attachments yet
+    folders += [Path(e.path) for e in feedback if e.is_dir(follow_symlinks=False)]
+    return folders
+
+
+def _temp_files(folder: Path) -> list[Path]:
+    """The temp files ``atomic_write`` may have left in ``folder`` (regular files only: a
+    symlink or a folder of that name is not one of ours)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    return sorted(
+        Path(e.path) for e in entries if _TMP_RE.match(e.name) and e.is_file(follow_symlinks=False)
+    )
 
 
 def _leftover(
     store: FileStore, report: Report, leftover: Path, where: str, *, fix: bool, now: str
 ) -> None:
-    """A temp file of a write killed before it finished: named, and removed with --fix."""
+    """A temp file of a write killed before it finished: named, and removed with --fix once
+    it is older than the grace period (a younger one may be a write still going on)."""
     rel = where + leftover.name
+    try:
+        age = time.time() - leftover.lstat().st_mtime  # the file system's clock, as its mtime
+    except OSError:
+        return  # gone meanwhile: its write finished
+    board = not where or where.startswith("tasks/")  # a task's write (or the move journal's)
+    path = rel.removeprefix("tasks/") if board else rel
+    if age < LEFTOVER_GRACE_S:
+        report.findings.append(
+            Problem(
+                kind="leftover-recent",
+                path=path,
+                message=f".mcp/{rel}: temp file of a write {max(age, 0):.0f} s old; it may "
+                "still be in progress, so it is left alone",
+                hint=f"if it is still there {LEFTOVER_GRACE_S:.0f} s after it was written, "
+                "'orch doctor --fix' removes it",
+            )
+        )
+        return
+    intact = "the task itself is intact" if board else "the file it was writing is intact"
     finding = Problem(
         kind="leftover",
-        path=rel.removeprefix("tasks/"),
-        message=f".mcp/{rel}: temp file of an interrupted write (the task itself is intact)",
+        path=path,
+        message=f".mcp/{rel}: temp file of an interrupted write ({intact})",
         hint="'orch doctor --fix' removes it",
     )
     if fix:
         leftover.unlink(missing_ok=True)
         finding = finding._replace(fixed=True)
-        shown = finding.path if where else f".mcp/{rel}"
+        shown = finding.path if where.startswith("tasks/") else f".mcp/{rel}"
         _log(store, now, f"removed {shown}, left by an interrupted write")
     report.findings.append(finding)
 

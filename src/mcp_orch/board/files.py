@@ -43,7 +43,6 @@ from ..domain.ops import op
 from ..domain.policy import summarize
 from ..store import Problem, Snapshot, no_attachment, not_found
 from .eventlog import EventLog
-from .filetx import FileTx
 from .fsutil import (
     atomic_write,
     board_lock,
@@ -64,6 +63,10 @@ from .index import (
     save_index,
     scan,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # FileTx is imported by ``transaction``: a command that only reads skips it
+    from .filetx import FileTx
 
 # ``*.tmp``: what a killed write leaves behind (``..journal.PID.tmp``, ``.NAME.md.PID.tmp``);
 # service.json: a running service's address and token; orch.db*: its default SQLite database.
@@ -392,6 +395,8 @@ class FileStore(EventLog):
             # The log is opened before anything changes: a log that cannot be written stops
             # the command while "nothing was changed" is still true.
             self._log_fd = open_append(self.log_path)
+            from .filetx import FileTx
+
             tx = self._tx = FileTx(self)
             self._snap = None
             try:

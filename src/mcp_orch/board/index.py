@@ -56,7 +56,9 @@ def encode(s: Summary) -> list[object]:
 
 
 def _decode(row: list[Any]) -> Summary:
-    """The summary ``encode`` stored (this runs once per task on every command)."""
+    """The summary ``encode`` stored (this runs once per task on every command): the named
+    tuple made by ``tuple.__new__`` from the fields in order, as its own ``__new__`` would
+    (which is a Python function: a frame per task)."""
     (
         tid,
         title,
@@ -71,7 +73,7 @@ def _decode(row: list[Any]) -> Summary:
         escalated,
         capabilities,
     ) = row
-    return Summary(
+    fields = (
         tid,
         title,
         STATUS_BY_VALUE[status],
@@ -85,6 +87,10 @@ def _decode(row: list[Any]) -> Summary:
         escalated,
         tuple(capabilities),
     )
+    return _tuple_new(Summary, fields)
+
+
+_tuple_new = tuple.__new__
 
 
 def read_text(path: str) -> str:
@@ -263,10 +269,12 @@ def _one_copy_each(
     tasks: list[Summary] = []
     paths: Paths = {}
     for task_id, copies in found.items():
-        paths[task_id] = tuple(rel for rel, _ in copies)
-        if len(copies) == 1:
-            tasks.append(copies[0][1])
+        if len(copies) == 1:  # every task but a duplicate: no generator made for it
+            rel, summary = copies[0]
+            paths[task_id] = (rel,)
+            tasks.append(summary)
         else:
+            paths[task_id] = tuple(rel for rel, _ in copies)
             where = " and ".join(rel for rel, _ in copies)
             problems.append(
                 Problem(

@@ -7,14 +7,15 @@ Each handler calls one service (or board) function and prints the result as text
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Callable
 
 from . import cli
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # types only: typing costs an import on every command
+if TYPE_CHECKING:  # types only: typing (and argparse: see cli_parser) cost an import
+    import argparse
+
     from .shapes import LogJSON, StatusJSON
 
 

@@ -6,7 +6,6 @@ imports heavy things (YAML, the MCP SDK) only inside the commands that need them
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -16,7 +15,8 @@ from ..domain.errors import InternalError, InvalidInput, OrchError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs an import at start-up; the annotations need it only here
-    from typing import Any, NoReturn
+    import argparse
+    from typing import NoReturn
 
     from ..service import Service
     from ..service.clock import Clock
@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # typing costs an import at start-up; the annotations need it
 ENV_AGENT = "ORCH_AGENT"
 ENV_CLOCK = "ORCH_CLOCK"  # tests only: a fixed ISO time instead of the system clock
 
-Handler = Callable[[argparse.Namespace], int]
+if TYPE_CHECKING:
+    Handler = Callable[[argparse.Namespace], int]
 
 
 # ---------------------------------------------------------------------- plumbing
@@ -125,34 +126,13 @@ def task_line(t: object) -> str:
 
 
 # ---------------------------------------------------------------------- the parser
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """Help text at a fixed width: argparse otherwise imports shutil (and bz2, lzma, ...) to ask
-    the terminal its size every time a parser is built, even when no help is printed."""
-
-    def __init__(
-        self,
-        prog: str,
-        indent_increment: int = 2,
-        max_help_position: int = 24,
-        width: int | None = None,
-    ) -> None:
-        columns = os.environ.get("COLUMNS", "")
-        width = width or (int(columns) - 2 if columns.isdigit() else 98)
-        super().__init__(prog, indent_increment, max_help_position, width)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage mistake as one line (JSON with --json), exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        # Unknown arguments are reported by the top-level parser; point at the command's help.
-        prog = f"orch {_ONLY[0]}" if self.prog == "orch" and _ONLY else self.prog
-        fail(InvalidInput(message, f"see '{prog} --help'"), "--json" in sys.argv)
+# argparse itself (~5 ms to import) is imported only when a parser is built: its subclasses
+# are in ``cli_parser``. ``orch status`` with plain flags needs none (``_quick_status``).
 
 
 def _json_flag(p: argparse.ArgumentParser) -> None:
+    import argparse
+
     p.add_argument(
         "--json",
         action="store_true",
@@ -163,9 +143,17 @@ def _json_flag(p: argparse.ArgumentParser) -> None:
 
 def positive_int(text: str) -> int:
     """An argparse type: a whole number >= 1."""
-    if not text.strip().isdigit() or int(text) < 1:
+    value = _whole(text)
+    if value is None:
+        import argparse
+
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return int(text)
+    return value
+
+
+def _whole(text: str) -> int | None:
+    """``text`` as a whole number >= 1, or None."""
+    return int(text) if text.strip().isdigit() and int(text) >= 1 else None
 
 
 def seconds(text: str) -> float:
@@ -175,6 +163,8 @@ def seconds(text: str) -> float:
     except ValueError:
         value = -1.0
     if not 0 <= value < float("inf"):  # also refuses nan, which compares false to everything
+        import argparse
+
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
     return value
 
@@ -192,28 +182,11 @@ def id_arg(
     )
 
 
-class _Items(argparse._ExtendAction):
-    """``--ac A B ...``: several values to a flag, remembering where each run of them ended, so
-    a task ID typed after them (``orch prep --ac x T-7k3m9q2x``) can be given back (see
-    ``take_id``)."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: str | Sequence[Any] | None,
-        option_string: str | None = None,
-    ) -> None:
-        super().__call__(parser, namespace, values, option_string)
-        runs: list[tuple[str, int, int]] = getattr(namespace, "item_runs", [])
-        count = len(values) if isinstance(values, list) else 1
-        runs.append((self.dest, len(getattr(namespace, self.dest)) - 1, count))
-        namespace.item_runs = runs
-
-
 def items_flag(p: argparse.ArgumentParser, *flags: str, metavar: str, help: str) -> None:
     """A flag taking one or more values (repeatable); see ``take_id``."""
-    p.add_argument(*flags, action=_Items, nargs="+", metavar=metavar, help=help)
+    from .cli_parser import Items
+
+    p.add_argument(*flags, action=Items, nargs="+", metavar=metavar, help=help)
 
 
 def take_id(args: argparse.Namespace) -> str:
@@ -247,6 +220,11 @@ COMMANDS: dict[str, tuple[str, str]] = {}  # name -> (summary, example), for doc
 _ONLY: list[str] = []  # when set, the one command being run: only its parser is built
 
 
+def running_only() -> str:
+    """The one command whose parser is being built ("" when every parser is)."""
+    return _ONLY[0] if _ONLY else ""
+
+
 class _Unbuilt:
     """Stands in for the parser of a command that is not being run (building all ~20 argparse
     parsers costs ~10 ms on every call)."""
@@ -268,12 +246,14 @@ def add_command(
     COMMANDS[name] = (summary, example)
     if _ONLY and _ONLY[0] != name:
         return _Unbuilt()  # type: ignore[return-value]
+    from .cli_parser import Formatter
+
     p: argparse.ArgumentParser = sub.add_parser(
         name,
         help=summary,
         description=summary,
         epilog="example:\n  " + example,
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
     )
     _json_flag(p)
     p.set_defaults(handler=handler, command=name)
@@ -282,8 +262,10 @@ def add_command(
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser, or (``only``) the top level plus the one command being run."""
+    from .cli_parser import Formatter, Parser
+
     _ONLY[:] = [only] if only else []
-    parser = _Parser(
+    parser = Parser(
         prog="orch",
         description="A task board through which AI coding agents hand work to each other.\n"
         "The planner creates and preps tasks, the implementer claims and submits them, the\n"
@@ -298,7 +280,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "  orch complete T-7k3m9q2x --agent codex                  # reviewer: -> done\n"
         "every command takes --json; the agent may come from $ORCH_AGENT (else: a person).\n"
         "'orch review' is the old name of 'orch submit' and still works.",
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
     )
     parser.add_argument("--version", action="version", version=f"orch {__version__}")
     parser.add_argument(
@@ -307,7 +289,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         default=False,
         help="print one JSON document (errors: JSON on stderr)",
     )
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
 
     for hook in EXTRA_COMMANDS:
         hook(sub)
@@ -339,12 +321,72 @@ def fail(error: OrchError, as_json: bool) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    quick = _quick_status(args_list)
+    if quick is not None:
+        from .board_cli import cmd_status
+
+        _RUNNING[:] = ["status"]
+        return guarded(lambda: cmd_status(quick), as_json=quick.json)
     _load_extras()
     first = next((a for a in args_list if not a.startswith("-")), None)
     parser = build_parser(first)
     if first not in COMMANDS:  # not a command name: the full parser says what is wrong
         parser = build_parser()
     return guarded(lambda: _dispatch(parser, args_list), as_json="--json" in args_list)
+
+
+def _quick_status(args_list: Sequence[str]) -> argparse.Namespace | None:
+    """``orch status`` with only its own flags, spelt out in full, parsed as argparse would;
+    None for anything else (help, an abbreviation, a bad value, another command), which
+    argparse then parses and words. What agents run most does not wait for argparse to be
+    imported and the parser built (every command module imported, argparse's texts looked
+    up for translation): ~6 ms of a ~45 ms command."""
+    if "status" not in args_list:
+        return None
+    args = QuickArgs()
+    words = list(args_list)
+    named = False
+    while words:
+        word = words.pop(0)
+        if word == "--json":
+            args.json = True
+        elif not named:
+            if word != "status":
+                return None  # a global flag other than --json, or another command
+            named = True
+        elif word == "--all":
+            args.all = True
+        else:
+            flag, given, value = word.partition("=")
+            if flag not in ("--status", "--agent", "--limit"):
+                return None
+            if not given:
+                if not words or words[0].startswith("-"):
+                    return None  # argparse says what is missing
+                value = words.pop(0)
+            if flag == "--status":
+                args.status = [*(args.status or []), value]
+            elif flag == "--agent":
+                args.agent = value
+            elif (limit := _whole(value)) is not None:
+                args.limit = limit
+            else:
+                return None
+    # A stand-in with the attributes the handler reads, as argparse's Namespace has them.
+    return args if named else None  # type: ignore[return-value]
+
+
+class QuickArgs:
+    """What argparse would make of ``orch status`` and its flags (``_quick_status``)."""
+
+    command = "status"
+
+    def __init__(self) -> None:
+        self.json = False
+        self.all = False
+        self.status: list[str] | None = None
+        self.agent: str | None = None
+        self.limit: int | None = None
 
 
 def _dispatch(parser: argparse.ArgumentParser, args_list: list[str]) -> int:

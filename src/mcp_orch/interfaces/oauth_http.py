@@ -77,7 +77,11 @@ def oauth(
     board: str, public: PublicUrl, clock: Callable[[], float]
 ) -> tuple[Any, Any, list[Route]]:
     """The token verifier, auth settings and routes of an OAuth-enabled server."""
-    provider = BoardOAuth(board, public, clock, _agents(board))
+    from ..oauth.cimd import networks_setting
+
+    loaded = config.load(board)
+    networks = networks_setting(loaded.raw.get("oauth"))  # a bad one: an error at start
+    provider = BoardOAuth(board, public, clock, _agents(loaded), networks)
     settings = AuthSettings.model_validate(
         {
             "issuer_url": public.issuer,
@@ -88,9 +92,9 @@ def oauth(
     return BoardAccess(board, public, clock), settings, routes(provider)
 
 
-def _agents(board: str) -> list[str]:
+def _agents(loaded: config.Config) -> list[str]:
     """The agents the consent page offers: planners first (ChatGPT plans), then the rest."""
-    roles = config.load(board).roles
+    roles = loaded.roles
     names = [*roles.get("planner", ()), "chatgpt", *(n for ns in roles.values() for n in ns)]
     return list(dict.fromkeys(names))
 

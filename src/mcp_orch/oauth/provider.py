@@ -12,7 +12,7 @@ import hmac
 import secrets
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,7 +34,7 @@ from .. import secretfiles
 from ..domain.errors import InvalidInput
 from ..domain.record import Record
 from . import store
-from .cimd import Documents, is_document_url
+from .cimd import Documents, Network, is_document_url
 from .urls import PublicUrl, same_resource
 
 PENDING_S = 600  # how long a consent page stays open
@@ -54,13 +54,20 @@ class BoardOAuth:
     """``OAuthAuthorizationServerProvider`` for one board (see the module's docstring)."""
 
     def __init__(
-        self, board: str, public: PublicUrl, clock: Callable[[], float], agents: list[str]
+        self,
+        board: str,
+        public: PublicUrl,
+        clock: Callable[[], float],
+        agents: list[str],
+        networks: Sequence[Network] = (),
     ) -> None:
         self.board = board
         self.public = public
         self.clock = clock
         self.agents = agents  # the agents offered on the consent page; the first is the default
-        self.documents = Documents()
+        # Metadata documents: from public addresses only (and loopback when this server is
+        # on loopback), or the networks the config opens (``cimd.networks_setting``).
+        self.documents = Documents(loopback=public.loopback, networks=networks)
         self.pending: dict[str, Pending] = {}
 
     # ------------------------------------------------------------------ clients

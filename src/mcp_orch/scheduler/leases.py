@@ -90,12 +90,12 @@ class Sweeper(Steps):
         freed = [
             x for x in leases if statuses.get(x.task_id) not in held and self._let_go(x, statuses)
         ]
-        by_name = {a.name: a for a in agents}
-        requeued = [x for x in expired if self._requeue(x, by_name.get(x.agent))]
-        self._age(agents)
+        by_name = {a.name: a for a in agents}  # as this sweep read them, and then changed them
+        requeued = [x for x in expired if self._requeue(x, by_name, statuses.get(x.task_id))]
+        self._age(by_name)
         gone = {x.task_id for x in expired}
         live = [x.expires_at for x in leases if x.task_id not in gone]
-        ages = self.next_aging(agents)
+        ages = self.next_aging(list(by_name.values()))
         with self._lock:
             self._due = min(live) if live else None
             self._any_leases = bool(live)
@@ -152,32 +152,42 @@ class Sweeper(Steps):
             tx.record(event._replace(task=lease.task_id))
         return True
 
-    def _requeue(self, lease: Lease, agent: Agent | None) -> bool:
-        """An expired lease: its task back to the queue, its agent in ``error``."""
+    def _requeue(self, lease: Lease, agents: dict[str, Agent], status: Status | None) -> bool:
+        """An expired lease: its task back to the queue, its agent in ``error`` (``agents``:
+        the registry as the sweep read it, updated). A review stays in review, its lease
+        gone: the assigner gives it to another reviewer (never its implementer:
+        ``Assigner._still``)."""
+        agent = agents.get(lease.agent)
         last = agent.last_seen if agent is not None and agent.last_seen else "never"
         sign = "heartbeat" if self.beats(lease.agent) else "call"
-        why = (
-            f"taken from {lease.agent} (fence {lease.fence}): its lease expired at "
+        what = "lease on the review" if status is Status.REVIEW else "lease"
+        why = (  # "taken from NAME" first: the metrics count it as that agent's error
+            f"taken from {lease.agent} (fence {lease.fence}): its {what} expired at "
             f"{lease.expires_at}, no {sign} since {last}"
         )
         if not self.take_back(lease.task_id, lease.agent, lease.fence, why, expired=True):
             return False
-        self._set_status(lease.agent, AgentStatus.ERROR, why)
+        if agent is not None:
+            self._set_status(agents, agent, AgentStatus.ERROR, why)
         return True
 
-    def _age(self, agents: Sequence[Agent]) -> None:
+    def _age(self, agents: dict[str, Agent]) -> None:
         """Every agent's status as time has made it (silent too long: error, then offline)."""
         live = self.liveness()
-        for agent in agents:
+        for agent in list(agents.values()):
             due = self.due_status(agent, live)
             if due != agent.status:
                 silent = f"not heard from since {agent.last_seen or 'the service started'}"
-                self._set_status(agent.name, AgentStatus(due), silent)
+                self._set_status(agents, agent, AgentStatus(due), silent)
 
     def due_status(self, agent: Agent, live: Liveness | None = None) -> str:
         """What ``agent``'s status should be now, by the time since it was last heard from
         (``live``: the cutoffs of now, when the caller judges many agents)."""
         if not agent.last_seen or agent.last_seen < self.started:
+            return AgentStatus.OFFLINE.value
+        if agent.status == AgentStatus.OFFLINE.value:
+            # Time alone only ages a status; a sign of life (``seen``) revives it. A replica
+            # whose clock runs behind the one that made it offline must not make it error.
             return AgentStatus.OFFLINE.value
         live = live or self.liveness()
         if agent.last_seen < live.call_since:  # silent longer than agent_timeout
@@ -186,18 +196,23 @@ class Sweeper(Steps):
             return AgentStatus.ERROR.value
         return agent.status
 
-    def _set_status(self, name: str, status: AgentStatus, why: str) -> None:
-        now = self.now()
+    def _set_status(
+        self, agents: dict[str, Agent], seen: Agent, status: AgentStatus, why: str
+    ) -> None:
+        """``seen`` (the entry as this sweep read it) to ``status``, with its event, only if
+        the entry is still as read: a compare-and-set, so of two replicas aging one agent
+        (or a sweep and the agent's heartbeat) one changes it and says why, once."""
+        if seen.status == status.value:
+            return
+        error = why if status is AgentStatus.ERROR else seen.error
         with self.store.transaction() as tx:
-            c = coord(tx)
-            agent: Agent | None = c.agent(name)
-            if agent is None or agent.status == status.value:
-                return
-            error = why if status is AgentStatus.ERROR else agent.error
-            c.put_agent(agent._replace(status=status.value, error=error))
-            if agent.last_seen >= self.started:  # the news of a restart is no agent failure
+            if not coord(tx).set_agent_status(seen, status.value, error):
+                return  # changed since this sweep read it: whoever changed it said why
+            if seen.last_seen >= self.started:  # the news of a restart is no agent failure
                 op = "agent_failed" if status is AgentStatus.ERROR else "agent_offline"
-                tx.record(Event(at=now, agent=ORCHESTRATOR, op=op, holder=name, note=why))
+                note = Event(at=self.now(), agent=ORCHESTRATOR, op=op, holder=seen.name, note=why)
+                tx.record(note)
+        agents[seen.name] = seen._replace(status=status.value, error=error)
 
     _ages: str | None = None  # the earliest moment an agent's status ages (the last sweep's)
 

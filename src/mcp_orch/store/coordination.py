@@ -45,6 +45,12 @@ class CoordinatedTx(Tx, Protocol):
         """Register ``agent`` or replace its entry."""
         ...
 
+    def set_agent_status(self, seen: Agent, status: str, error: str) -> bool:
+        """Set the entry's ``status`` and ``error`` if its status and ``last_seen`` are still
+        those of ``seen`` (a compare-and-set); False: it changed since it was read (another
+        replica aged it, the agent was heard from), or is gone, and nothing was written."""
+        ...
+
     def remove_agent(self, name: str) -> None:
         """Drop the entry (its leases are the caller's to release first)."""
         ...
@@ -147,6 +153,13 @@ class MemoryCoordination:
         if before is None or _definition(before) != _definition(agent):
             self.ownership_changed = True  # a heartbeat's refresh is no news to a waiter
         self._agents[agent.name] = agent
+
+    def set_agent_status(self, seen: Agent, status: str, error: str) -> bool:
+        now = self.agent(seen.name)
+        if now is None or (now.status, now.last_seen) != (seen.status, seen.last_seen):
+            return False
+        self._agents[seen.name] = now._replace(status=status, error=error)
+        return True
 
     def remove_agent(self, name: str) -> None:
         if self.agent(name) is not None:

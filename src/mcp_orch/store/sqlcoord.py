@@ -102,6 +102,18 @@ class CoordinationTx(SqlTx):
             self._touch()
         self._x(_UPSERT, values)
 
+    def set_agent_status(self, seen: Agent, status: str, error: str) -> bool:
+        # One conditional UPDATE: of two replicas aging one agent, the second finds the row
+        # changed (on PostgreSQL it waits for the first's commit, then re-checks the WHERE).
+        same = "IS NOT DISTINCT FROM" if self.d.name == "postgres" else "IS"
+        last = self.d.time(seen.last_seen) if seen.last_seen else self._no_time()
+        cur = self._x(
+            f"UPDATE agents SET status = ?, error = ? WHERE name = ? AND status = ? "
+            f"AND last_seen {same} ?",
+            (status, error, seen.name, seen.status, last),
+        )
+        return bool(cur.rowcount == 1)
+
     def _no_time(self) -> Any:
         return None if self.d.name == "postgres" else ""
 
