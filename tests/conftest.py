@@ -17,10 +17,36 @@ from pathlib import Path
 
 import pytest
 
+# The tests' temp directories on tmpfs when the machine has one: the board fsyncs each write
+# (as it must), and on a shared disk those fsyncs were a large part of the suite's time. The
+# files are as real; only a power cut, which no test makes, would tell the two apart.
+# ORCH_TEST_TMP (or pytest's own --basetemp / PYTEST_DEBUG_TEMPROOT) chooses another place.
+_TMP = os.environ.get("ORCH_TEST_TMP", "/dev/shm")
+if (
+    "PYTEST_DEBUG_TEMPROOT" not in os.environ
+    and os.path.isdir(_TMP)
+    and os.access(_TMP, os.W_OK | os.X_OK)
+):
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = _TMP
+
 BIN = Path(sys.executable).parent
 ORCH = shutil.which("orch", path=str(BIN)) or shutil.which("orch")
 if ORCH is None:  # pragma: no cover - a broken install
     raise RuntimeError("the orch executable is not installed; run: pip install -e '.[test]'")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Byte-compile the package once, before any test: with PYTHONDONTWRITEBYTECODE set (as
+    some shells and CI set it) no ``orch`` process would write its ``__pycache__``, and each
+    of the suite's thousands would compile every module it imports again, about five times
+    the CPU of a run that reads them. compileall writes them whatever that variable says."""
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller did it
+        return
+    import compileall
+
+    import mcp_orch
+
+    compileall.compile_dir(os.path.dirname(mcp_orch.__file__), quiet=2)
 
 
 @dataclass
@@ -125,24 +151,48 @@ def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
     )
 
 
+@dataclass(frozen=True)
+class Templates:
+    """Made once per session (per worker): a repository and a board, copied into each test."""
+
+    repo: Path  # an empty git repository with one commit
+    board: Path  # the ``.mcp/`` that ``orch init --no-detect`` made in a copy of ``repo``
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    """The real ``git init`` + commit and the real ``orch init --no-detect``, run once: each
+    test copies the result (files, the ``.git`` directory and the times of the files, which the
+    board's config cache is keyed on) instead of running the same three ``git`` and one
+    ``orch`` processes again. ``orch init`` writes nothing but ``.mcp/`` (its own tests, which
+    run it themselves, check what it writes)."""
+    base = tmp_path_factory.mktemp("templates")
+    repo = base / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README.md").write_text("# demo project\n")
+    git(repo, "add", "README.md")
+    git(repo, "commit", "-q", "-m", "initial")
+    initialised = base / "initialised"
+    shutil.copytree(repo, initialised, symlinks=True)
+    Orch(initialised)("init", "--no-detect")
+    return Templates(repo, initialised / ".mcp")
+
+
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(tmp_path: Path, templates: Templates) -> Path:
     """An empty git repository (one commit) to work in."""
     root = tmp_path / "project"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    (root / "README.md").write_text("# demo project\n")
-    git(root, "add", "README.md")
-    git(root, "commit", "-q", "-m", "initial")
+    shutil.copytree(templates.repo, root, symlinks=True)
     return root
 
 
 @pytest.fixture
-def orch(project: Path) -> Iterator[Orch]:
-    """``orch`` in an initialised board inside ``project``."""
-    runner = Orch(project)
-    runner("init", "--no-detect")
-    yield runner
+def orch(project: Path, templates: Templates) -> Iterator[Orch]:
+    """``orch`` in an initialised board inside ``project`` (what ``orch init --no-detect``
+    makes, copied from the session's template)."""
+    shutil.copytree(templates.board, project / ".mcp", symlinks=True)
+    yield Orch(project)
 
 
 def task_file(project: Path, task_id: str) -> Path:
