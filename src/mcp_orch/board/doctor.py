@@ -3,7 +3,8 @@
 Safe repairs: merge copies of one task (a git merge), read through conflict markers, rewrite a
 status line to match its folder, rename a file to the ID it holds, finish an interrupted move,
 remove the temp files killed writes left (in the task folders, ``.mcp/`` itself, escalations/,
-feedback/<ID>/, log/, .cache/ and .secrets/), once older than ``LEFTOVER_GRACE_S``.
+feedback/<ID>/, log/, .cache/ and .secrets/; in .cache/, written without the board's lock,
+only once older than ``LEFTOVER_GRACE_S``).
 Every repair is one event in the operation log (op ``doctor``). Everything else (unparseable
 files, unknown dependencies, cycles, task files git still lists as unmerged) is reported with
 what to do: no file that could not be parsed is ever rewritten, moved or deleted, and git's
@@ -32,12 +33,15 @@ from .index import not_utf8
 from .merge import OTHER_SIDE, Merged, merge, parse_versions
 
 _TMP_RE = re.compile(r"^\..+\.\d+\.tmp$")  # what ``fsutil.atomic_write`` writes aside
-# A temp file younger than this may be a write still going on (a cache is written without
-# the board's lock): --fix leaves it alone. A write takes milliseconds, even with its fsyncs.
-LEFTOVER_GRACE_S = 60.0
 # Besides tasks/<status>/ and .mcp/ itself, the folders orch writes atomically into (and
 # every feedback/<ID>/ folder): where a killed write leaves its temp file.
 _WRITTEN = ("escalations", "log", ".cache", ".secrets")
+# Every write into those folders holds the board's lock, as --fix does, so no write can be
+# going on while it runs: a temp file there is a killed write's. Except in these, written
+# without the lock (the config's cache): there a temp file younger than the grace period may
+# be a write still going on, and --fix leaves it alone (a write takes milliseconds).
+_UNLOCKED = (".cache",)
+LEFTOVER_GRACE_S = 60.0
 # Advice rather than a fault of the board: reported, but the board is healthy without it.
 _ADVICE = frozenset({"git-unmerged", "leftover-recent"})
 
@@ -183,15 +187,18 @@ def _temp_files(folder: Path) -> list[Path]:
 def _leftover(
     store: FileStore, report: Report, leftover: Path, where: str, *, fix: bool, now: str
 ) -> None:
-    """A temp file of a write killed before it finished: named, and removed with --fix once
-    it is older than the grace period (a younger one may be a write still going on)."""
+    """A temp file of a write killed before it finished: named, and removed with --fix (in a
+    folder written without the board's lock, once older than the grace period: a younger one
+    may be a write still going on)."""
     rel = where + leftover.name
-    try:
-        age = time.time() - leftover.lstat().st_mtime  # the file system's clock, as its mtime
-    except OSError:
-        return  # gone meanwhile: its write finished
     board = not where or where.startswith("tasks/")  # a task's write (or the move journal's)
     path = rel.removeprefix("tasks/") if board else rel
+    age = LEFTOVER_GRACE_S
+    if where.rstrip("/") in _UNLOCKED:
+        try:
+            age = time.time() - leftover.lstat().st_mtime  # the file system's clock
+        except OSError:
+            return  # gone meanwhile: its write finished
     if age < LEFTOVER_GRACE_S:
         report.findings.append(
             Problem(
