@@ -100,7 +100,7 @@ class HttpServer:
 def http_server(
     project: Path,
     *args: str,
-    timeout: float = 30,
+    timeout: float = 60,  # a deadline, not a wait: generous for a machine under load
     port: int | None = None,
     env: dict[str, str] | None = None,
 ) -> Iterator[HttpServer]:
