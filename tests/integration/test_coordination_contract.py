@@ -410,6 +410,22 @@ def test_what_a_transaction_read_follows_its_own_writes_and_rollbacks(store: Tas
     assert [e.op for e in store.events("T-a")] == ["create", "submit"]
 
 
+def test_events_recorded_before_an_inner_block_survive_its_rollback(store: TaskStore) -> None:
+    """An event recorded by the outer block, then read (so inserted) inside an inner block
+    that rolls back, still commits with the outer block's writes: no task without its
+    events (as group commit runs one call after another, each in a savepoint)."""
+    with store.transaction() as tx:
+        tx.save(_task("T-a"), expected=None)
+        tx.record(_event("create", "T-a"))
+        with pytest.raises(Rollback), store.transaction() as inner:
+            seen = [e.op for e in store.events("T-a")]  # a read inside
+            assert seen == ([] if isinstance(store, MemoryStore) else ["create"])
+            inner.record(_event("claim", "T-a"))
+            raise Rollback
+        tx.record(_event("submit", "T-a"))
+    assert [e.op for e in store.events("T-a")] == ["create", "submit"]
+
+
 def test_the_columns_a_listing_reads_follow_every_save(store: TaskStore) -> None:
     """A save writes what changed since the row was read (SQL stores: only those columns):
     after each kind of change, in one transaction and across them, the listing's columns say

@@ -116,6 +116,11 @@ class SqlStore:
 
     @contextmanager
     def _savepoint(self, tx: CoordinationTx) -> Iterator[CoordinationTx]:
+        # The events recorded before the savepoint go in before it: if an inner read flushed
+        # them after it and the inner block then rolled back, the database would undo their
+        # insert while the mark (which keeps only what is still pending) could not restore
+        # them, and the outer transaction would commit its writes without their events.
+        tx.flush()
         tx.depth += 1
         depth, release = tx.depth, self.dialect.release_savepoints
         name = f"orch_{depth}"
