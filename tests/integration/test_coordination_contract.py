@@ -426,6 +426,43 @@ def test_events_recorded_before_an_inner_block_survive_its_rollback(store: TaskS
     assert [e.op for e in store.events("T-a")] == ["create", "submit"]
 
 
+def test_the_registry_and_lease_counts_read_follow_the_transactions_own_writes(
+    store: TaskStore,
+) -> None:
+    """Read once, then read again after each write of the same transaction (a grant, a
+    release, a registry change, an inner block rolled back): always what is written."""
+    with store.transaction() as tx:
+        c: CoordinatedTx = tx  # type: ignore[assignment]
+        for n in range(3):
+            c.save(_task(f"T-{n}"), expected=None)
+        c.put_agent(Agent(name="cursor", role="implementer"))
+        assert [a.name for a in c.agents()] == ["cursor"]
+        assert c.lease_counts(["cursor", "codex"]) == {}
+        c.grant("T-0", "cursor", T1, T0)
+        c.grant("T-1", "cursor", T1, T0)
+        assert c.lease_counts(["cursor", "codex"]) == {"cursor": 2}
+        c.put_agent(Agent(name="codex", role="reviewer"))
+        assert [a.name for a in c.agents()] == ["codex", "cursor"]
+        c.grant("T-2", "codex", T1, T0)
+        assert c.lease_counts(["codex", "cursor"]) == {"codex": 1, "cursor": 2}
+        with pytest.raises(Rollback), store.transaction():
+            c.release("T-1")
+            c.remove_agent("codex")
+            assert c.lease_counts(["cursor"]) == {"cursor": 1}
+            assert [a.name for a in c.agents()] == ["cursor"]
+            raise Rollback
+        assert c.lease_counts(["cursor", "codex"]) == {"cursor": 2, "codex": 1}
+        assert [a.name for a in c.agents()] == ["codex", "cursor"]
+        c.release("T-0")
+        assert c.lease_counts(["cursor", "codex"]) == {"cursor": 1, "codex": 1}
+        c.put_agent(Agent(name="cursor", role="implementer", max_tasks=5))
+        assert [a.max_tasks for a in c.agents() if a.name == "cursor"] == [5]
+    with store.transaction() as tx:
+        c = tx  # type: ignore[assignment]
+        assert c.lease_counts(["cursor", "codex"]) == {"cursor": 1, "codex": 1}
+        assert [(a.name, a.max_tasks) for a in c.agents()][-1] == ("cursor", 5)
+
+
 def test_the_columns_a_listing_reads_follow_every_save(store: TaskStore) -> None:
     """A save writes what changed since the row was read (SQL stores: only those columns):
     after each kind of change, in one transaction and across them, the listing's columns say

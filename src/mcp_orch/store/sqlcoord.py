@@ -61,6 +61,12 @@ class CoordinationTx(SqlTx):
     # ------------------------------------------------------------------ agents
 
     def agents(self) -> tuple[Agent, ...]:
+        if self.registry_read is not None:  # read here, and not written since
+            return self.registry_read
+        self.registry_read = self._registry()
+        return self.registry_read
+
+    def _registry(self) -> tuple[Agent, ...]:
         rows = self._x(f"SELECT {AGENT_COLUMNS} FROM agents ORDER BY name").fetchall()
         last = self.memos.registry
         if last is not None and last[0] == rows:
@@ -78,6 +84,7 @@ class CoordinationTx(SqlTx):
         return self.memos.agents(row, self.d) if row else None
 
     def put_agent(self, agent: Agent) -> None:
+        self.registry_read = None
         d = self.d
         values = (
             agent.name,
@@ -105,6 +112,7 @@ class CoordinationTx(SqlTx):
     def set_agent_status(self, seen: Agent, status: str, error: str) -> bool:
         # One conditional UPDATE: of two replicas aging one agent, the second finds the row
         # changed (on PostgreSQL it waits for the first's commit, then re-checks the WHERE).
+        self.registry_read = None
         same = "IS NOT DISTINCT FROM" if self.d.name == "postgres" else "IS"
         last = self.d.time(seen.last_seen) if seen.last_seen else self._no_time()
         cur = self._x(
@@ -119,6 +127,7 @@ class CoordinationTx(SqlTx):
 
     def remove_agent(self, name: str) -> None:
         self.agents_read.pop(name, None)
+        self.registry_read = None
         if self._x("DELETE FROM agents WHERE name = ?", (name,)).rowcount:
             self._touch()
 
@@ -145,7 +154,14 @@ class CoordinationTx(SqlTx):
         if agents is None:
             rows = self._x("SELECT agent, count(*) FROM leases GROUP BY agent").fetchall()
             return {row[0]: int(row[1]) for row in rows}
-        return self._counts("SELECT agent, count(*) FROM leases WHERE agent IN ({}) ", agents)
+        known = self.counts_read  # counted here, and kept up to date by grant and release
+        names = list(dict.fromkeys(agents))
+        missing = [name for name in names if name not in known]
+        if missing:
+            sql = "SELECT agent, count(*) FROM leases WHERE agent IN ({}) "
+            counted = self._counts(sql, missing)
+            known.update({name: counted.get(name, 0) for name in missing})
+        return {name: known[name] for name in names if known[name]}
 
     def unleased_held(self, agents: Iterable[str]) -> dict[str, int]:
         """One query per 500 agents (not two per agent: ``held_by`` and ``leases``)."""
@@ -207,6 +223,8 @@ class CoordinationTx(SqlTx):
         if row is None:
             raise self._held(task_id)
         granted = self.leases_read[task_id] = self.memos.leases(row, self.d)
+        if agent in self.counts_read:
+            self.counts_read[agent] += 1
         return granted
 
     _FENCE_UP = (
@@ -275,6 +293,7 @@ class CoordinationTx(SqlTx):
 
     def release(self, task_id: str, fence: int | None = None) -> bool:
         self.leases_read.pop(task_id, None)
+        self.counts_read.clear()  # whose lease it was is not known here: count again
         if fence is None:
             cur = self._x("DELETE FROM leases WHERE task_id = ?", (task_id,))
         else:

@@ -218,6 +218,10 @@ class SqlTx:
         # in this transaction would return: no other writer commits meanwhile).
         self.agents_read: dict[str, Agent | None] = {}
         self.leases_read: dict[str, Lease | None] = {}
+        # The whole registry and agents' lease counts as read here, kept up to date by this
+        # transaction's own writes (a batch of POSTs in one group commit reads them once).
+        self.registry_read: tuple[Agent, ...] | None = None
+        self.counts_read: dict[str, int] = {}
         self.pending: list[tuple[Any, ...]] = []  # events recorded, not yet inserted (``flush``)
 
     def mark(self) -> tuple[int | None, int, int]:
@@ -230,6 +234,8 @@ class SqlTx:
         del self.pending[pending:]
         self.agents_read.clear()  # a write undone: what was read since may be stale
         self.leases_read.clear()
+        self.registry_read = None
+        self.counts_read.clear()
         self.columns.clear()  # (the rows are read again before a save needs them)
         if saved < len(self.saved):
             del self.saved[saved:]
