@@ -24,9 +24,9 @@ from starlette.routing import Route
 
 from ..domain.errors import InternalError, InvalidInput, OrchError
 from ..domain.ids import normalize_id
+from ..store.groupcommit import GroupCommit
 from ..tokens import Verifier
 from . import http_io as io
-from .http_batch import GroupCommit
 from .http_errors import HttpError, error_body, http_call, status_of
 from .http_shapes import event_shape, summary_shape, task_shape
 from .present import decision_dict
@@ -70,7 +70,7 @@ class Backend:
         self.check_ready = check_ready
         self.verifier = Verifier(board)
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="orch-worker")
-        # Group commit (``http_batch``), set by the serve process: the agents' writes that
+        # Group commit (``store.groupcommit``), set by the serve process: the agents' writes that
         # queue up are committed together. SQLite (one writer): every call goes there
         # (``group_reads``), the chores whole. PostgreSQL (writers take turns on the
         # database's lock anyway): the agents' writes; reads and chores overlap in ``pool``.

@@ -91,8 +91,8 @@ def open_backend(board: str, url: str) -> Backend:
         check_ready=ready,
         concurrency=overlap,
     )
-    if store.url.startswith(("sqlite", "postgres")):  # group commit (interfaces/http_batch)
-        from .http_batch import GroupCommit
+    if store.url.startswith(("sqlite", "postgres")):  # group commit (store/groupcommit)
+        from ..store.groupcommit import GroupCommit
 
         backend.group = GroupCommit(store)
         # PostgreSQL: the writes take turns on its lock anyway; reads overlap in the pool.
