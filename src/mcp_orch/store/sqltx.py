@@ -375,26 +375,26 @@ class SqlTx:
         from ..board import format as fmt
 
         columns, body = self._columns(task), fmt.render(task)
+        # PostgreSQL's first write of the transaction takes the revision in the same round
+        # trip (the statement reads it from ``m``); else it is taken now and written as given.
         touching = self.revision is None and self.d.name == "postgres"
+        rev: tuple[int, ...] = () if touching else (self._touch(),)
         if expected is None:
             sql = _INSERT_TOUCHING if touching else _INSERT
-            params: tuple[Any, ...] = (task.id, *columns, *(() if touching else (0,)), body)
+            params: tuple[Any, ...] = (task.id, *columns, *rev, body)
         else:  # only the columns that changed: an index on another is left alone
             known = self.columns.get(task.id)
             old = known[1] if known is not None and known[0] == expected else ()
             changed = tuple(i for i, v in enumerate(columns) if not old or old[i] != v)
             sql = _update(changed, touching)
-            rev = () if touching else (0,)
             params = (*(columns[i] for i in changed), *rev, body, task.id, expected)
-        if touching:  # the transaction's first write: the revision in the same round trip
+        if touching:
             row = self._x(f"WITH m AS ({self.d.touch}) " + sql, params).fetchone()
             if row is None:
                 raise self._refusal(task.id, expected)
             self.revision = revision = int(row[0])
         else:
-            revision = self._touch()
-            at = len(columns) + 1 if expected is None else len(params) - 4
-            params = (*params[:at], revision, *params[at + 1 :])
+            revision = rev[0]
             if self._x(sql, params).rowcount != 1:
                 raise self._refusal(task.id, expected)
         self.saved.append((revision, task))
