@@ -1,4 +1,4 @@
-"""Group commit on SQLite (``interfaces.http_batch``): writes that queue up while one runs are
+"""Group commit on SQLite (``store.groupcommit``): writes that queue up while one runs are
 committed together in one transaction, each undone alone when it fails, and answered only
 after the commit; a call that is not batchable runs alone, in its turn. Real SQLite."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from mcp_orch.domain.errors import InvalidInput
 from mcp_orch.domain.model import Task
-from mcp_orch.interfaces.http_batch import GroupCommit
+from mcp_orch.store.groupcommit import GroupCommit
 from mcp_orch.store.sqlite import SqliteStore
 
 
@@ -35,10 +36,9 @@ def saver(store: SqliteStore, tid: str, *, fail: bool = False) -> Any:
     return save
 
 
-def test_queued_writes_commit_together_and_a_failing_one_is_undone_alone(
-    store: SqliteStore,
-) -> None:
-    group = GroupCommit(store)
+def held(group: GroupCommit) -> tuple[threading.Event, Future[Any]]:
+    """The worker busy with a call that waits for the returned gate to be set, so the calls
+    submitted meanwhile queue up behind it; and that call's answer ("first")."""
     gate, began = threading.Event(), threading.Event()
 
     def blocker() -> str:
@@ -48,6 +48,14 @@ def test_queued_writes_commit_together_and_a_failing_one_is_undone_alone(
 
     first = group.submit(blocker)
     assert began.wait(10)
+    return gate, first
+
+
+def test_queued_writes_commit_together_and_a_failing_one_is_undone_alone(
+    store: SqliteStore,
+) -> None:
+    group = GroupCommit(store)
+    gate, first = held(group)
     futures = [group.submit(saver(store, f"T-batch{n:03d}"), batch=True) for n in range(5)]
     bad = group.submit(saver(store, "T-refused", fail=True), batch=True)
     last = group.submit(saver(store, "T-after"), batch=True)
@@ -65,19 +73,13 @@ def test_queued_writes_commit_together_and_a_failing_one_is_undone_alone(
 
 def test_a_call_that_is_not_batchable_runs_alone_in_its_turn(store: SqliteStore) -> None:
     group = GroupCommit(store)
-    gate, began = threading.Event(), threading.Event()
     order: list[str] = []
-
-    def blocker() -> None:
-        began.set()
-        gate.wait(10)
 
     def alone() -> int:
         order.append("alone")
         return len(store.snapshot().tasks)  # sees what the batch before it committed
 
-    group.submit(blocker)
-    assert began.wait(10)
+    gate, _ = held(group)
     a = group.submit(saver(store, "T-one"), batch=True)
     b = group.submit(saver(store, "T-two"), batch=True)
     c = group.submit(alone)
@@ -97,14 +99,7 @@ def test_a_request_cancelled_while_queued_is_skipped_and_the_worker_goes_on(
     store: SqliteStore,
 ) -> None:
     group = GroupCommit(store)
-    gate, began = threading.Event(), threading.Event()
-
-    def blocker() -> None:
-        began.set()
-        gate.wait(10)
-
-    group.submit(blocker)
-    assert began.wait(10)
+    gate, _ = held(group)
     gone = group.submit(saver(store, "T-gone"), batch=True)
     kept = group.submit(saver(store, "T-kept"), batch=True)
     assert gone.cancel()  # its client went away before it began
@@ -123,14 +118,7 @@ def test_on_postgresql_queued_writes_commit_together_and_a_failing_one_is_undone
     with sql_stores("postgres", tmp_path) as make:
         pg = make()
         group = GroupCommit(pg)
-        gate, began = threading.Event(), threading.Event()
-
-        def blocker() -> None:
-            began.set()
-            gate.wait(10)
-
-        group.submit(blocker)
-        assert began.wait(10)
+        gate, _ = held(group)
         good = [group.submit(saver(pg, f"T-pg{n}"), batch=True) for n in range(3)]
         bad = group.submit(saver(pg, "T-pgbad", fail=True), batch=True)
         after = group.submit(saver(pg, "T-pgafter"), batch=True)
